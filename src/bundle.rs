@@ -1,0 +1,299 @@
+//! The release: file tree -> manifest, content-derived version, deterministic
+//! `bundle.tar.zst`, `SHA256SUMS` (the format `sha256sum -c` reads), and the
+//! atomic write of `releases/<env>/<version>/`.
+//!
+//! Everything but `write_release` is pure. No clock, host name or random
+//! value enters an artifact: tar entries carry mtime 0 and the manifest's
+//! numeric owners, and entries are sorted.
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::images::ResolvedImage;
+use crate::render::File;
+
+pub const MANIFEST_SCHEMA_VERSION: u32 = 1;
+/// zstd level: the bundle is small, so the best ratio costs a few ms.
+const ZSTD_LEVEL: i32 = 19;
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ManifestFile {
+    pub path: String,
+    pub sha256: String,
+    pub size: u64,
+    /// Octal permission bits, e.g. "0644".
+    pub mode: String,
+    /// Numeric "uid:gid" on the VM.
+    pub owner: String,
+    pub secret: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ManifestImage {
+    pub service: String,
+    pub reference: String,
+    pub digest: Option<String>,
+}
+
+/// `manifest.json`: one versioned, documented type with sorted lists.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Manifest {
+    pub schema_version: u32,
+    pub env: String,
+    pub version: String,
+    pub files: Vec<ManifestFile>,
+    pub images: Vec<ManifestImage>,
+}
+
+/// Everything `build` writes, in memory.
+pub struct Release {
+    pub manifest: Manifest,
+    pub manifest_json: Vec<u8>,
+    pub tarball: Vec<u8>,
+    pub sha256sums: String,
+    pub files: Vec<File>,
+    /// Secret files rendered with stand-ins, for `diff`.
+    pub redacted: Vec<File>,
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// Builds the release from rendered files (sorted by path) and images.
+pub fn assemble(
+    env: &str,
+    files: Vec<File>,
+    redacted: Vec<File>,
+    images: &[ResolvedImage],
+) -> Result<Release> {
+    let mut manifest = Manifest {
+        schema_version: MANIFEST_SCHEMA_VERSION,
+        env: env.to_string(),
+        version: String::new(),
+        files: files
+            .iter()
+            .map(|f| ManifestFile {
+                path: f.path.clone(),
+                sha256: sha256_hex(&f.content),
+                size: f.content.len() as u64,
+                mode: format!("{:04o}", f.mode),
+                owner: format!("{}:{}", f.uid, f.gid),
+                secret: f.secret,
+            })
+            .collect(),
+        images: images
+            .iter()
+            .map(|i| ManifestImage {
+                service: i.service.clone(),
+                reference: i.reference.clone(),
+                digest: i.digest.clone(),
+            })
+            .collect(),
+    };
+    // The version is a digest of everything else in the manifest, so equal
+    // inputs give an equal version and any change gives a new one.
+    let unversioned = serde_json::to_vec(&manifest)?;
+    manifest.version = sha256_hex(&unversioned)[..12].to_string();
+    let mut manifest_json = serde_json::to_vec_pretty(&manifest)?;
+    manifest_json.push(b'\n');
+
+    let tarball = tar_zst(&files).context("creating bundle.tar.zst")?;
+    let mut sums: Vec<(String, String)> = manifest
+        .files
+        .iter()
+        .map(|f| (format!("bundle/{}", f.path), f.sha256.clone()))
+        .collect();
+    sums.push(("bundle.tar.zst".into(), sha256_hex(&tarball)));
+    sums.push(("manifest.json".into(), sha256_hex(&manifest_json)));
+    sums.sort();
+    let sha256sums = sums
+        .iter()
+        .map(|(path, sum)| format!("{sum}  {path}\n"))
+        .collect();
+    Ok(Release {
+        manifest,
+        manifest_json,
+        tarball,
+        sha256sums,
+        files,
+        redacted,
+    })
+}
+
+/// Parent directories of every file, each once, sorted.
+fn directories(files: &[File]) -> BTreeSet<String> {
+    let mut dirs = BTreeSet::new();
+    for f in files {
+        let mut p = Path::new(&f.path).parent();
+        while let Some(dir) = p.filter(|d| !d.as_os_str().is_empty()) {
+            dirs.insert(dir.to_string_lossy().into_owned());
+            p = dir.parent();
+        }
+    }
+    dirs
+}
+
+fn tar_zst(files: &[File]) -> Result<Vec<u8>> {
+    let mut builder = tar::Builder::new(Vec::new());
+    let mut entries: Vec<(String, Option<&File>)> = directories(files)
+        .into_iter()
+        .map(|d| (format!("{d}/"), None))
+        .collect();
+    entries.extend(files.iter().map(|f| (f.path.clone(), Some(f))));
+    entries.sort_by(|a, b| a.0.cmp(&b.0));
+    for (path, file) in entries {
+        let mut header = tar::Header::new_ustar();
+        header.set_mtime(0);
+        match file {
+            None => {
+                header.set_entry_type(tar::EntryType::Directory);
+                header.set_mode(0o755);
+                header.set_uid(0);
+                header.set_gid(0);
+                header.set_size(0);
+                header.set_cksum();
+                builder.append_data(&mut header, &path, std::io::empty())?;
+            }
+            Some(f) => {
+                header.set_entry_type(tar::EntryType::Regular);
+                header.set_mode(f.mode);
+                header.set_uid(f.uid.into());
+                header.set_gid(f.gid.into());
+                header.set_size(f.content.len() as u64);
+                header.set_cksum();
+                builder.append_data(&mut header, &path, f.content.as_slice())?;
+            }
+        }
+    }
+    let tar = builder.into_inner()?;
+    Ok(zstd::stream::encode_all(tar.as_slice(), ZSTD_LEVEL)?)
+}
+
+fn mkdir_private(path: &Path) -> Result<()> {
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(path)
+        .with_context(|| format!("creating {}", path.display()))
+}
+
+fn write_file(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
+    if let Some(parent) = path.parent() {
+        mkdir_private(parent)?;
+    }
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .open(path)
+        .with_context(|| format!("writing {}", path.display()))?;
+    f.write_all(bytes)
+        .with_context(|| format!("writing {}", path.display()))?;
+    // The umask may have dropped bits the bundle needs (e.g. 0755 scripts).
+    fs::set_permissions(path, fs::Permissions::from_mode(mode))
+        .with_context(|| format!("setting the mode of {}", path.display()))
+}
+
+/// What `write_release` did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Written {
+    New,
+    Unchanged,
+}
+
+/// Writes the release into `releases/<env>/<version>/` atomically: a
+/// temporary directory beside it, then one rename. A failure leaves nothing
+/// behind. The release directory is 0700; secret files are 0600.
+pub fn write_release(releases: &Path, release: &Release) -> Result<(PathBuf, Written)> {
+    let env_dir = releases.join(&release.manifest.env);
+    mkdir_private(&env_dir)?;
+    let target = env_dir.join(&release.manifest.version);
+    if let Ok(existing) = fs::read(target.join("manifest.json")) {
+        if existing == release.manifest_json {
+            return Ok((target, Written::Unchanged));
+        }
+    }
+    let tmp = tempfile::Builder::new()
+        .prefix(&format!(".{}-", release.manifest.version))
+        .tempdir_in(&env_dir)
+        .with_context(|| format!("creating a temporary directory in {}", env_dir.display()))?;
+    fs::set_permissions(tmp.path(), fs::Permissions::from_mode(0o700))?;
+    let dir = tmp.path();
+    for f in &release.files {
+        // On the build host every bundle file is private to the builder;
+        // the manifest carries the mode and owner the VM applies.
+        let mode = if f.secret { 0o600 } else { f.mode };
+        write_file(&dir.join("bundle").join(&f.path), &f.content, mode)?;
+    }
+    for f in &release.redacted {
+        write_file(&dir.join("redacted").join(&f.path), &f.content, 0o600)?;
+    }
+    write_file(&dir.join("bundle.tar.zst"), &release.tarball, 0o600)?;
+    write_file(&dir.join("manifest.json"), &release.manifest_json, 0o644)?;
+    write_file(
+        &dir.join("SHA256SUMS"),
+        release.sha256sums.as_bytes(),
+        0o644,
+    )?;
+    let kept = tmp.keep();
+    if target.exists() {
+        // A release with this version but other bytes (edited by hand):
+        // move it aside, put the new one in place, then delete the old.
+        let old = env_dir.join(format!(".{}-replaced", release.manifest.version));
+        let _ = fs::remove_dir_all(&old);
+        fs::rename(&target, &old).with_context(|| format!("moving {} aside", target.display()))?;
+        fs::rename(&kept, &target)
+            .with_context(|| format!("renaming into {}", target.display()))?;
+        fs::remove_dir_all(&old).with_context(|| format!("removing {}", old.display()))?;
+    } else if let Err(e) = fs::rename(&kept, &target) {
+        let _ = fs::remove_dir_all(&kept);
+        return Err(e).with_context(|| format!("renaming into {}", target.display()));
+    }
+    Ok((target, Written::New))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(path: &str, content: &str, secret: bool) -> File {
+        File {
+            path: path.into(),
+            content: content.as_bytes().to_vec(),
+            mode: if secret { 0o600 } else { 0o644 },
+            uid: 0,
+            gid: 0,
+            secret,
+        }
+    }
+
+    #[test]
+    fn version_follows_content() {
+        let a = assemble("local", vec![file("etc/a", "1", false)], vec![], &[]).unwrap();
+        let b = assemble("local", vec![file("etc/a", "1", false)], vec![], &[]).unwrap();
+        let c = assemble("local", vec![file("etc/a", "2", false)], vec![], &[]).unwrap();
+        assert_eq!(a.manifest.version, b.manifest.version);
+        assert_eq!(a.tarball, b.tarball);
+        assert_ne!(a.manifest.version, c.manifest.version);
+        assert_eq!(a.manifest.version.len(), 12);
+    }
+
+    #[test]
+    fn directories_are_listed_once() {
+        let files = vec![
+            file("a/b/c", "", false),
+            file("a/b/d", "", false),
+            file("e", "", false),
+        ];
+        let dirs: Vec<String> = directories(&files).into_iter().collect();
+        assert_eq!(dirs, vec!["a", "a/b"]);
+    }
+}

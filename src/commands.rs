@@ -1,0 +1,221 @@
+//! The commands `check`, `show`, `build` and `diff`: glue between config,
+//! images, render, bundle and the terminal. Human output goes to stdout,
+//! progress and problems to stderr; `--json` puts one JSON document on stdout.
+
+use std::fmt;
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::Result;
+use serde::Serialize;
+
+use crate::bundle::{self, Written};
+use crate::config::{self, vars, Config, Report};
+use crate::images::{self, ResolvedImage};
+use crate::render::{self, SecretContext};
+
+/// An error caused by the user's input (exit code 1).
+#[derive(Debug)]
+pub struct Invalid(pub String);
+
+impl fmt::Display for Invalid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Invalid {}
+
+fn print_json<T: Serialize>(value: &T) -> Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}
+
+/// Loads and validates the environment and its images.
+fn load_all(project: &Path, env: &str) -> (Report, Option<(Config, Vec<ResolvedImage>)>) {
+    let loaded = config::load(project, env, &config::process_env);
+    let mut report = loaded.report;
+    let Some(config) = loaded.config else {
+        return (report, None);
+    };
+    let images = images::resolve(project, &config, &mut report);
+    if report.has_errors() {
+        return (report, None);
+    }
+    (report, Some((config, images)))
+}
+
+fn report_failure(report: &Report, json: bool, what: &str) -> Result<ExitCode> {
+    if json {
+        print_json(&serde_json::json!({ "ok": false, "problems": report.json() }))?;
+    } else {
+        eprintln!("{report}");
+        eprintln!("{what}: nothing was written");
+    }
+    Ok(ExitCode::from(1))
+}
+
+pub fn check(project: &Path, env: &str, json: bool) -> Result<ExitCode> {
+    let (report, ok) = load_all(project, env);
+    if json {
+        print_json(&serde_json::json!({ "ok": ok.is_some(), "problems": report.json() }))?;
+    } else if report.problems.is_empty() {
+        println!("{env}: ok, no problems");
+    } else {
+        eprintln!("{report}");
+        if ok.is_some() {
+            println!("{env}: ok (with warnings)");
+        }
+    }
+    Ok(if ok.is_some() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+#[derive(Serialize)]
+struct ShownVar<'a> {
+    name: &'a str,
+    value: String,
+    secret: bool,
+    source: String,
+}
+
+const REDACTED: &str = "********";
+
+pub fn show(project: &Path, env: &str, json: bool) -> Result<ExitCode> {
+    let loaded = config::load(project, env, &config::process_env);
+    let Some(raw) = loaded.raw else {
+        return report_failure(&loaded.report, json, "show");
+    };
+    let shown: Vec<ShownVar> = vars::VARS
+        .iter()
+        .map(|v| {
+            let r = &raw[v.name];
+            let value = match (v.is_secret(), r.value.is_empty()) {
+                (_, true) => String::new(),
+                (true, false) => REDACTED.to_string(),
+                (false, false) => r.value.clone(),
+            };
+            ShownVar {
+                name: v.name,
+                value,
+                secret: v.is_secret(),
+                source: r.source.to_string(),
+            }
+        })
+        .collect();
+    if json {
+        print_json(&serde_json::json!({
+            "env": env,
+            "variables": shown,
+            "problems": loaded.report.json(),
+        }))?;
+    } else {
+        let width = shown.iter().map(|s| s.name.len()).max().unwrap_or(0);
+        let vwidth = shown
+            .iter()
+            .map(|s| s.value.chars().count().min(40))
+            .max()
+            .unwrap_or(0)
+            .max(7);
+        for s in &shown {
+            let value = if s.value.is_empty() {
+                "(unset)"
+            } else {
+                &s.value
+            };
+            println!("{:width$}  {:vwidth$}  {}", s.name, value, s.source);
+        }
+        if !loaded.report.problems.is_empty() {
+            eprintln!("\n{}", loaded.report);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Serialize)]
+struct BuildOutput<'a> {
+    env: &'a str,
+    version: &'a str,
+    path: String,
+    files: usize,
+    bundle_bytes: usize,
+    unchanged: bool,
+}
+
+pub fn build(project: &Path, env: &str, json: bool) -> Result<ExitCode> {
+    let started = Instant::now();
+    let (report, ok) = load_all(project, env);
+    let Some((config, images)) = ok else {
+        return report_failure(&report, json, "build");
+    };
+    if !report.problems.is_empty() && !json {
+        eprintln!("{report}");
+    }
+    let files = render::render(project, &config, &images, &SecretContext::real(&config))?;
+    let redacted: Vec<_> =
+        render::render(project, &config, &images, &SecretContext::redacted(&config))?
+            .into_iter()
+            .filter(|f| f.secret)
+            .collect();
+    let release = bundle::assemble(env, files, redacted, &images)?;
+    let releases = project.join("releases");
+    let (path, written) = bundle::write_release(&releases, &release)?;
+    let shown_path = path
+        .strip_prefix(project)
+        .map(|p| p.to_path_buf())
+        .unwrap_or_else(|_| path.clone());
+    let out = BuildOutput {
+        env,
+        version: &release.manifest.version,
+        path: shown_path.display().to_string(),
+        files: release.files.len(),
+        bundle_bytes: release.tarball.len(),
+        unchanged: written == Written::Unchanged,
+    };
+    if json {
+        print_json(&out)?;
+    } else {
+        let secrets = release.files.iter().filter(|f| f.secret).count();
+        eprintln!(
+            "rendered {} files ({} secret, 0600), bundle.tar.zst {} bytes, in {} ms",
+            out.files,
+            secrets,
+            out.bundle_bytes,
+            started.elapsed().as_millis()
+        );
+        if out.unchanged {
+            println!("{env} release {} is unchanged: {}", out.version, out.path);
+        } else {
+            println!("built {env} release {}: {}", out.version, out.path);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn diff(project: &Path, env: &str, from: &str, to: &str, json: bool) -> Result<ExitCode> {
+    if !vars::ENVIRONMENTS.contains(&env) {
+        return Err(Invalid(format!(
+            "unknown environment '{env}'; use one of: {}",
+            vars::ENVIRONMENTS.join(", ")
+        ))
+        .into());
+    }
+    let dir = project.join("releases").join(env);
+    let changes = crate::diff::diff_releases(&dir.join(from), &dir.join(to))?;
+    if json {
+        print_json(&serde_json::json!({
+            "env": env, "from": from, "to": to, "changes": changes,
+        }))?;
+    } else if changes.is_empty() {
+        println!("{env}: {from} and {to} have the same files");
+    } else {
+        for c in &changes {
+            println!("{c}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

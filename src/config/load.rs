@@ -1,0 +1,257 @@
+//! Reading `environments/<env>.env` and the process environment into raw
+//! values, each with where it came from.
+//!
+//! The env-file reader is our own rather than `dotenvy`: we need the line of
+//! every value (for `show` and for error messages), strict errors for
+//! malformed lines instead of silently skipped ones, and no variable
+//! expansion (a `$` in a password is a character, not a reference).
+//! Syntax: `NAME=value`, `# comment`, blank lines; a value may be wrapped in
+//! single quotes (taken literally) or double quotes (`\\`, `\"`, `\n`, `\$`).
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use super::report::{Problem, Report};
+use super::vars::{self, VARS};
+
+/// Where a value came from, highest precedence first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    Process,
+    File { path: PathBuf, line: usize },
+    Default,
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Source::Process => write!(f, "process environment"),
+            Source::File { path, line: 0 } => write!(f, "{}", path.display()),
+            Source::File { path, line } => write!(f, "{}:{}", path.display(), line),
+            Source::Default => write!(f, "default"),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Raw {
+    pub value: String,
+    pub source: Source,
+}
+
+/// Every variable of the table with its resolved raw value.
+pub type RawValues = BTreeMap<&'static str, Raw>;
+
+/// One `NAME=value` assignment read from an env file.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Assignment {
+    pub name: String,
+    pub value: String,
+    pub line: usize,
+}
+
+/// Parses an env file; every malformed line is a problem naming file:line.
+pub fn parse_env_file(path: &Path, text: &str, report: &mut Report) -> Vec<Assignment> {
+    let mut out = Vec::new();
+    for (idx, line) in text.lines().enumerate() {
+        let line_no = idx + 1;
+        let trimmed = line.trim();
+        if trimmed.is_empty() || trimmed.starts_with('#') {
+            continue;
+        }
+        let source = Source::File {
+            path: path.to_path_buf(),
+            line: line_no,
+        };
+        match parse_line(trimmed) {
+            Ok((name, value)) => out.push(Assignment {
+                name,
+                value,
+                line: line_no,
+            }),
+            Err(why) => report.push(Problem::error(
+                None,
+                source,
+                format!("malformed line: {why}"),
+                "write it as NAME=value (quote a value with spaces: NAME=\"a b\"), or start the line with # to comment it out",
+            )),
+        }
+    }
+    out
+}
+
+fn parse_line(line: &str) -> Result<(String, String), String> {
+    let line = line.strip_prefix("export ").unwrap_or(line);
+    let (name, rest) = line
+        .split_once('=')
+        .ok_or_else(|| "no '=' between name and value".to_string())?;
+    let name = name.trim();
+    let valid_name = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+        && !name.starts_with(|c: char| c.is_ascii_digit());
+    if !valid_name {
+        return Err(format!(
+            "'{name}' is not a variable name (use A-Z, 0-9 and _)"
+        ));
+    }
+    let rest = rest.trim();
+    let value = if let Some(body) = rest.strip_prefix('\'') {
+        let end = body.find('\'').ok_or("the single quote is never closed")?;
+        check_tail(&body[end + 1..])?;
+        body[..end].to_string()
+    } else if let Some(body) = rest.strip_prefix('"') {
+        let mut value = String::new();
+        let mut chars = body.char_indices();
+        let mut closed_at = None;
+        while let Some((i, c)) = chars.next() {
+            match c {
+                '"' => {
+                    closed_at = Some(i);
+                    break;
+                }
+                '\\' => match chars.next() {
+                    Some((_, 'n')) => value.push('\n'),
+                    Some((_, e @ ('\\' | '"' | '$'))) => value.push(e),
+                    Some((_, e)) => return Err(format!("unknown escape \\{e} in double quotes")),
+                    None => return Err("the double quote is never closed".into()),
+                },
+                c => value.push(c),
+            }
+        }
+        let end = closed_at.ok_or("the double quote is never closed")?;
+        check_tail(&body[end + 1..])?;
+        value
+    } else {
+        // Unquoted: everything up to an inline comment.
+        match rest.find(" #") {
+            Some(i) => rest[..i].trim_end().to_string(),
+            None => rest.to_string(),
+        }
+    };
+    Ok((name.to_string(), value))
+}
+
+fn check_tail(tail: &str) -> Result<(), String> {
+    let tail = tail.trim();
+    if tail.is_empty() || tail.starts_with('#') {
+        Ok(())
+    } else {
+        Err(format!("unexpected text after the closing quote: {tail}"))
+    }
+}
+
+/// Resolves every variable: process environment, then the file, then the default.
+pub fn resolve(
+    file: &Path,
+    assignments: &[Assignment],
+    process: &dyn Fn(&str) -> Option<String>,
+    report: &mut Report,
+) -> RawValues {
+    let mut from_file: BTreeMap<&str, &Assignment> = BTreeMap::new();
+    for a in assignments {
+        let source = Source::File {
+            path: file.to_path_buf(),
+            line: a.line,
+        };
+        match vars::find(&a.name) {
+            None => {
+                let closest = VARS
+                    .iter()
+                    .map(|v| (strsim::levenshtein(v.name, &a.name), v.name))
+                    .min()
+                    .filter(|(d, _)| *d <= a.name.len() / 3 + 2);
+                let fix = match closest {
+                    Some((_, name)) => format!("did you mean {name}? Otherwise remove the line"),
+                    None => "remove the line; `torrust-bake show` lists every known variable"
+                        .to_string(),
+                };
+                report.push(Problem::warning(
+                    Some(a.name.clone()),
+                    source,
+                    "unknown variable, ignored".into(),
+                    &fix,
+                ));
+            }
+            Some(v) => {
+                if let Some(prev) = from_file.insert(v.name, a) {
+                    report.push(Problem::warning(
+                        Some(a.name.clone()),
+                        source,
+                        format!(
+                            "set twice (also on line {}); this later line wins",
+                            prev.line
+                        ),
+                        "keep one of the two lines",
+                    ));
+                }
+            }
+        }
+    }
+    VARS.iter()
+        .map(|v| {
+            let raw = if let Some(value) = process(v.name) {
+                Raw {
+                    value,
+                    source: Source::Process,
+                }
+            } else if let Some(a) = from_file.get(v.name) {
+                Raw {
+                    value: a.value.clone(),
+                    source: Source::File {
+                        path: file.to_path_buf(),
+                        line: a.line,
+                    },
+                }
+            } else {
+                Raw {
+                    value: v.default.to_string(),
+                    source: Source::Default,
+                }
+            };
+            (v.name, raw)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> (Vec<Assignment>, Report) {
+        let mut report = Report::default();
+        let a = parse_env_file(Path::new("x.env"), text, &mut report);
+        (a, report)
+    }
+
+    #[test]
+    fn values_unquoted_and_quoted() {
+        let (a, r) =
+            parse("# c\n\nA=1\nexport B = two words # note\nD=\"a\\\"b\\n$c\"\nE='$x #y'\nF=\n");
+        assert!(r.problems.is_empty(), "{:?}", r.problems);
+        let got: Vec<(&str, &str, usize)> = a
+            .iter()
+            .map(|a| (a.name.as_str(), a.value.as_str(), a.line))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("A", "1", 3),
+                ("B", "two words", 4),
+                ("D", "a\"b\n$c", 5),
+                ("E", "$x #y", 6),
+                ("F", "", 7),
+            ]
+        );
+    }
+
+    #[test]
+    fn malformed_lines_name_the_line() {
+        let (a, r) = parse("A=1\nnot a line\nB='open\nc=lower\n");
+        assert_eq!(a.len(), 1);
+        let lines: Vec<String> = r.problems.iter().map(|p| p.source.to_string()).collect();
+        assert_eq!(lines, vec!["x.env:2", "x.env:3", "x.env:4"]);
+    }
+}

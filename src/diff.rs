@@ -1,0 +1,144 @@
+//! `diff`: what changed between two releases, file by file, as unified
+//! diffs. Secret-bearing files are compared through their redacted twins
+//! (rendered with stand-ins at build time), so a secret value never prints;
+//! a change only in a secret value is reported as such.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use serde::Serialize;
+
+use crate::bundle::{Manifest, ManifestFile};
+use crate::commands::Invalid;
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    Added,
+    Removed,
+    Modified,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Change {
+    pub path: String,
+    pub change: Kind,
+    /// Mode or owner changes, e.g. "mode 0644 -> 0600".
+    pub metadata: Vec<String>,
+    /// Unified diff of the content; secrets redacted.
+    pub diff: Option<String>,
+    /// True when a secret value changed (not shown).
+    pub secret_changed: bool,
+}
+
+impl fmt::Display for Change {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let word = match self.change {
+            Kind::Added => "added",
+            Kind::Removed => "removed",
+            Kind::Modified => "modified",
+        };
+        write!(f, "{word}: {}", self.path)?;
+        for m in &self.metadata {
+            write!(f, "\n  {m}")?;
+        }
+        if self.secret_changed {
+            write!(f, "\n  a secret value changed (not shown)")?;
+        }
+        if let Some(d) = &self.diff {
+            write!(f, "\n{}", d.trim_end())?;
+        }
+        Ok(())
+    }
+}
+
+fn read_manifest(dir: &Path) -> Result<Manifest> {
+    let path = dir.join("manifest.json");
+    let bytes = match std::fs::read(&path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(Invalid(format!(
+                "no release at {}; list releases with `ls {}`",
+                dir.display(),
+                dir.parent()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default()
+            ))
+            .into())
+        }
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+    };
+    serde_json::from_slice(&bytes).with_context(|| format!("parsing {}", path.display()))
+}
+
+/// The text `diff` may show for a file: the real content, or the redacted twin.
+fn shown_text(dir: &Path, f: &ManifestFile) -> Result<String> {
+    let sub = if f.secret { "redacted" } else { "bundle" };
+    let path = dir.join(sub).join(&f.path);
+    let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+fn unified(a: &str, b: &str, from: &str, to: &str) -> String {
+    similar::TextDiff::from_lines(a, b)
+        .unified_diff()
+        .context_radius(3)
+        .header(from, to)
+        .to_string()
+}
+
+pub fn diff_releases(a: &Path, b: &Path) -> Result<Vec<Change>> {
+    let ma = read_manifest(a)?;
+    let mb = read_manifest(b)?;
+    let fa: BTreeMap<&str, &ManifestFile> = ma.files.iter().map(|f| (f.path.as_str(), f)).collect();
+    let fb: BTreeMap<&str, &ManifestFile> = mb.files.iter().map(|f| (f.path.as_str(), f)).collect();
+    let mut paths: Vec<&str> = fa.keys().chain(fb.keys()).copied().collect();
+    paths.sort_unstable();
+    paths.dedup();
+    let mut out = Vec::new();
+    for path in paths {
+        let from = format!("{}/{path}", ma.version);
+        let to = format!("{}/{path}", mb.version);
+        let change = match (fa.get(path), fb.get(path)) {
+            (Some(x), Some(y)) if x == y => continue,
+            (Some(x), Some(y)) => {
+                let mut metadata = Vec::new();
+                if x.mode != y.mode {
+                    metadata.push(format!("mode {} -> {}", x.mode, y.mode));
+                }
+                if x.owner != y.owner {
+                    metadata.push(format!("owner {} -> {}", x.owner, y.owner));
+                }
+                let (ta, tb) = (shown_text(a, x)?, shown_text(b, y)?);
+                let content_changed = x.sha256 != y.sha256;
+                let diff = (ta != tb).then(|| unified(&ta, &tb, &from, &to));
+                Change {
+                    path: path.to_string(),
+                    change: Kind::Modified,
+                    metadata,
+                    secret_changed: content_changed && diff.is_none() && (x.secret || y.secret),
+                    diff,
+                }
+            }
+            (None, Some(y)) => Change {
+                path: path.to_string(),
+                change: Kind::Added,
+                metadata: vec![],
+                diff: Some(unified("", &shown_text(b, y)?, "/dev/null", &to)),
+                secret_changed: false,
+            },
+            (Some(x), None) => Change {
+                path: path.to_string(),
+                change: Kind::Removed,
+                metadata: vec![],
+                diff: Some(unified(&shown_text(a, x)?, "", &from, "/dev/null")),
+                secret_changed: false,
+            },
+            (None, None) => unreachable!("path comes from one of the maps"),
+        };
+        out.push(change);
+    }
+    Ok(out)
+}
