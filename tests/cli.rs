@@ -1,0 +1,508 @@
+//! The binary end to end: check, show, build, diff; bad input; reproducibility.
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+
+use common::*;
+
+fn mode(p: &std::path::Path) -> u32 {
+    std::fs::metadata(p).unwrap().permissions().mode() & 0o777
+}
+
+#[test]
+fn build_local_on_defaults_is_reproducible() {
+    let a = Project::new();
+    let b = Project::new();
+    let ra = a.build("local", &[]);
+    let rb = b.build("local", &[]);
+    assert_eq!(ra.file_name(), rb.file_name(), "same inputs, same version");
+    let ta = tree(&ra);
+    assert_eq!(ta, tree(&rb), "same inputs, same bytes in every artifact");
+    for name in ["bundle.tar.zst", "manifest.json", "SHA256SUMS"] {
+        assert!(ta.iter().any(|(p, _)| p == name), "{name} missing");
+    }
+    assert_eq!(mode(&ra), 0o700, "release dir is private");
+    assert_eq!(
+        mode(&ra.join("bundle/opt/torrust/tracker/tracker.toml")),
+        0o600
+    );
+    assert_eq!(
+        mode(&ra.join("bundle/opt/torrust/secrets/grafana_admin_password")),
+        0o600
+    );
+    assert_eq!(
+        mode(&ra.join("bundle/usr/local/sbin/torrust-rps-rfs")),
+        0o755
+    );
+    // Building again changes nothing and says so.
+    let again = a.run(&["build", "local"], &[]);
+    assert_eq!(again.code(), 0);
+    assert!(again.stdout().contains("unchanged"), "{}", again.stdout());
+    assert_eq!(a.releases("local").len(), 1);
+}
+
+#[test]
+fn build_json_names_env_version_path() {
+    let p = Project::new();
+    let run = p.run(&["build", "local", "--json"], &[]);
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    let v: serde_json::Value = serde_json::from_str(&run.stdout()).unwrap();
+    assert_eq!(v["env"], "local");
+    let version = v["version"].as_str().unwrap();
+    assert_eq!(version.len(), 12);
+    assert_eq!(v["path"], format!("releases/local/{version}"));
+    let manifest: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(
+            p.path()
+                .join(v["path"].as_str().unwrap())
+                .join("manifest.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(manifest["version"], version);
+    assert_eq!(manifest["schema_version"], 1);
+    let files = manifest["files"].as_array().unwrap();
+    let toml = files
+        .iter()
+        .find(|f| f["path"] == "opt/torrust/tracker/tracker.toml")
+        .unwrap();
+    assert_eq!(toml["secret"], true);
+    assert_eq!(toml["mode"], "0600");
+    assert_eq!(toml["owner"], "1000:1000");
+    let images = manifest["images"].as_array().unwrap();
+    assert!(images
+        .iter()
+        .any(|i| i["service"] == "tracker"
+            && i["digest"].as_str().unwrap().starts_with("sha256:6666")));
+}
+
+#[test]
+fn any_input_change_gives_a_new_version() {
+    let p = Project::new();
+    let base = p.build("local", &[]);
+    let log = p.build("local", &[("TORRUST_TRACKER_LOG_LEVEL", "trace")]);
+    let token = p.build(
+        "local",
+        &[("TORRUST_TRACKER_API_TOKEN", "another-local-token")],
+    );
+    p.write(
+        "templates/sysctl.conf.tera",
+        "net.netfilter.nf_conntrack_max = 2097152\n",
+    );
+    let template = p.build("local", &[]);
+    let mut names: Vec<_> = [&base, &log, &token, &template]
+        .iter()
+        .map(|r| r.file_name().unwrap().to_owned())
+        .collect();
+    names.sort();
+    names.dedup();
+    assert_eq!(names.len(), 4, "four inputs, four versions");
+    let sysctl =
+        std::fs::read_to_string(template.join("bundle/etc/sysctl.d/60-torrust-tracker.conf"))
+            .unwrap();
+    assert_eq!(
+        sysctl, "net.netfilter.nf_conntrack_max = 2097152\n",
+        "project templates override built-in ones"
+    );
+}
+
+#[test]
+fn unknown_environment() {
+    let p = Project::new();
+    let run = p.run(&["check", "prod"], &[]);
+    assert_eq!(run.code(), 1);
+    assert!(
+        run.stderr().contains("unknown environment 'prod'"),
+        "{}",
+        run.stderr()
+    );
+    assert!(run.stderr().contains("local, staging, production"));
+}
+
+#[test]
+fn missing_env_file() {
+    let p = Project::new();
+    std::fs::remove_file(p.path().join("environments/staging.env")).unwrap();
+    let run = p.run(&["build", "staging"], &[]);
+    assert_eq!(run.code(), 1);
+    assert!(
+        run.stderr().contains("environments/staging.env"),
+        "{}",
+        run.stderr()
+    );
+    assert!(run.stderr().contains("cannot read the environment file"));
+    assert!(
+        !p.path().join("releases").exists(),
+        "nothing written on error"
+    );
+}
+
+#[test]
+fn malformed_line_names_file_and_line() {
+    let p = Project::new();
+    p.write(
+        "environments/local.env",
+        "TORRUST_TRACKER_MODE=public\nthis is not an assignment\n",
+    );
+    let run = p.run(&["check", "local"], &[]);
+    assert_eq!(run.code(), 1);
+    assert!(
+        run.stderr()
+            .contains("environments/local.env:2: malformed line"),
+        "{}",
+        run.stderr()
+    );
+}
+
+#[test]
+fn unknown_variable_warns_with_closest_name() {
+    let p = Project::new();
+    p.write("environments/local.env", "TORRUST_TRACKER_MOD=public\n");
+    let run = p.run(&["check", "local"], &[]);
+    assert_eq!(run.code(), 0, "a warning does not fail: {}", run.stderr());
+    assert!(run
+        .stderr()
+        .contains("warning: TORRUST_TRACKER_MOD (environments/local.env:1): unknown variable"));
+    assert!(
+        run.stderr().contains("did you mean TORRUST_TRACKER_MODE?"),
+        "{}",
+        run.stderr()
+    );
+}
+
+#[test]
+fn bad_values_are_all_reported_in_one_run() {
+    let p = Project::new();
+    p.write(
+        "environments/local.env",
+        "TORRUST_TRACKER_MODE=secretive\n\
+         TORRUST_TRACKER_UDP_PORTS=6969,70000\n\
+         TORRUST_TRACKER_HTTP_PORTS=7070,7070\n\
+         TORRUST_TRACKER_DATABASE_URL=postgres//nope\n",
+    );
+    let run = p.run(
+        &["check", "local", "--json"],
+        &[("TORRUST_TRACKER_API_PORT", "1313")],
+    );
+    assert_eq!(run.code(), 1);
+    let v: serde_json::Value = serde_json::from_str(&run.stdout()).unwrap();
+    assert_eq!(v["ok"], false);
+    let problems = v["problems"].as_array().unwrap();
+    let find = |var: &str, needle: &str| {
+        problems
+            .iter()
+            .find(|p| p["variable"] == var && p["message"].as_str().unwrap().contains(needle))
+    };
+    let mode = find(
+        "TORRUST_TRACKER_MODE",
+        "'secretive' is not one of public, private, whitelisted",
+    )
+    .expect("mode");
+    assert_eq!(mode["source"], "environments/local.env:1");
+    assert!(mode["fix"].as_str().unwrap().contains("use one of"));
+    assert!(find("TORRUST_TRACKER_UDP_PORTS", "'70000' is not a port").is_some());
+    assert!(find("TORRUST_TRACKER_HTTP_PORTS", "port 7070 is listed twice").is_some());
+    assert!(find("TORRUST_TRACKER_DATABASE_URL", "cannot be parsed as a URL").is_some());
+    let dup = find(
+        "TORRUST_TRACKER_HEALTH_CHECK_PORT",
+        "TCP port 1313 is also used by TORRUST_TRACKER_API_PORT",
+    )
+    .expect("cross-listener duplicate");
+    assert_eq!(dup["source"], "default");
+    assert_eq!(problems.len(), 5, "{problems:#?}");
+    // build refuses with the same problems and writes nothing.
+    let run = p.run(&["build", "local"], &[("TORRUST_TRACKER_API_PORT", "1313")]);
+    assert_eq!(run.code(), 1);
+    assert!(run.stderr().contains("5 error(s)"), "{}", run.stderr());
+    assert!(!p.path().join("releases").exists());
+}
+
+#[test]
+fn database_url_rules() {
+    let p = Project::new();
+    let cases = [
+        (
+            "sqlite://relative.db",
+            "an SQLite URL needs an absolute path",
+        ),
+        (
+            "mysql://torrust:hunter2@mysql:3306/tracker",
+            "carries a password",
+        ),
+        (
+            "mysql://mysql:3306/tracker",
+            "needs a user, a host and a database name",
+        ),
+        ("redis://x/y", "unsupported database scheme 'redis'"),
+    ];
+    for (url, needle) in cases {
+        let run = p.run(
+            &["check", "local"],
+            &[
+                ("TORRUST_TRACKER_DATABASE_URL", url),
+                ("MYSQL_PASSWORD", "pw"),
+                ("MYSQL_ROOT_PASSWORD", "pw"),
+            ],
+        );
+        assert_eq!(run.code(), 1, "{url}");
+        assert!(run.stderr().contains(needle), "{url}: {}", run.stderr());
+        assert!(
+            !run.stderr().contains("hunter2"),
+            "a password in a URL is never echoed"
+        );
+    }
+    // The bundled MySQL needs both passwords.
+    let run = p.run(
+        &["check", "local"],
+        &[(
+            "TORRUST_TRACKER_DATABASE_URL",
+            "mysql://torrust@mysql:3306/tracker",
+        )],
+    );
+    assert_eq!(run.code(), 1);
+    assert!(run
+        .stderr()
+        .contains("MYSQL_PASSWORD (default): is required with a MySQL database"));
+    assert!(run
+        .stderr()
+        .contains("MYSQL_ROOT_PASSWORD (default): is required with the bundled MySQL"));
+}
+
+#[test]
+fn production_refuses_missing_placeholder_and_short_secrets() {
+    let p = Project::new();
+    let run = p.run(
+        &["check", "production"],
+        &[
+            ("TORRUST_TRACKER_API_TOKEN", "MyAccessToken"),
+            ("GRAFANA_ADMIN_PASSWORD", "short-password"),
+            ("MYSQL_PASSWORD", "changeme"),
+        ],
+    );
+    assert_eq!(run.code(), 1);
+    let err = run.stderr();
+    assert!(
+        err.contains(
+            "error: TORRUST_TRACKER_API_TOKEN (process environment): is a placeholder value"
+        ),
+        "{err}"
+    );
+    assert!(err.contains("error: GRAFANA_ADMIN_PASSWORD (process environment): is 14 characters long; production needs at least 16"), "{err}");
+    assert!(
+        err.contains("error: MYSQL_PASSWORD (process environment): is a placeholder value"),
+        "{err}"
+    );
+    assert!(
+        err.contains("error: MYSQL_ROOT_PASSWORD (default): is required with the bundled MySQL"),
+        "{err}"
+    );
+    for secret in ["MyAccessToken", "short-password", "changeme"] {
+        assert!(!run.all().contains(secret), "secret value {secret} echoed");
+    }
+    // A token of 31 characters is too short for the API.
+    let mut vars = production_secrets();
+    vars[0] = (
+        "TORRUST_TRACKER_API_TOKEN",
+        "abcdefghijklmnopqrstuvwxyz01234",
+    );
+    let run = p.run(&["check", "production"], &vars);
+    assert!(
+        run.stderr()
+            .contains("is 31 characters long; production needs at least 32"),
+        "{}",
+        run.stderr()
+    );
+    // A secret committed to the env file is refused.
+    p.write(
+        "environments/staging.env",
+        &format!(
+            "{}\nGRAFANA_ADMIN_PASSWORD=a-long-enough-password-in-a-file\n",
+            std::fs::read_to_string(p.path().join("environments/staging.env")).unwrap()
+        ),
+    );
+    let run = p.run(&["check", "staging"], &production_secrets()[..1]);
+    assert!(
+        run.stderr()
+            .contains("is a secret written in a committed environment file"),
+        "{}",
+        run.stderr()
+    );
+}
+
+#[test]
+fn production_refuses_an_image_without_digest() {
+    let p = Project::new();
+    let lock = std::fs::read_to_string(p.path().join("images/images.lock")).unwrap();
+    let lock = lock.replace(
+        "digest = \"sha256:3333333333333333333333333333333333333333333333333333333333333333\"\n",
+        "",
+    );
+    p.write("images/images.lock", &lock);
+    let run = p.run(&["build", "production"], &production_secrets());
+    assert_eq!(run.code(), 1);
+    assert!(
+        run.stderr()
+            .contains("image 'registry.test/library/mysql:8.4.5' of mysql is not pinned by digest"),
+        "{}",
+        run.stderr()
+    );
+    assert!(
+        run.stderr().contains("images/images.lock:"),
+        "names the lock line"
+    );
+    assert!(!p.path().join("releases").exists());
+    // local accepts the tag, with a warning.
+    let run = p.run(
+        &["build", "local"],
+        &[
+            (
+                "TORRUST_TRACKER_DATABASE_URL",
+                "mysql://torrust@mysql:3306/tracker",
+            ),
+            ("MYSQL_PASSWORD", "x"),
+            ("MYSQL_ROOT_PASSWORD", "y"),
+        ],
+    );
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    assert!(
+        run.stderr().contains("warning: images/images.lock:"),
+        "{}",
+        run.stderr()
+    );
+}
+
+#[test]
+fn show_redacts_secrets_and_names_sources() {
+    let p = Project::new();
+    let run = p.run(
+        &["show", "production"],
+        &[("TORRUST_TRACKER_API_TOKEN", NASTY_TOKEN)],
+    );
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    let out = run.stdout();
+    let line = |name: &str| {
+        out.lines()
+            .find(|l| l.starts_with(&format!("{name} ")))
+            .unwrap_or_else(|| panic!("{name} not shown:\n{out}"))
+            .to_string()
+    };
+    assert!(line("TORRUST_TRACKER_API_TOKEN").contains("********"));
+    assert!(line("TORRUST_TRACKER_API_TOKEN").ends_with("process environment"));
+    assert!(
+        line("TORRUST_TRACKER_MODE").ends_with("environments/production.env:13"),
+        "{}",
+        line("TORRUST_TRACKER_MODE")
+    );
+    assert!(line("TORRUST_TRACKER_API_PORT").ends_with("default"));
+    assert!(line("MYSQL_PASSWORD").contains("(unset)"));
+    assert!(!run.all().contains("dollar"), "secret value leaked");
+    let json = p.run(
+        &["show", "production", "--json"],
+        &[("TORRUST_TRACKER_API_TOKEN", NASTY_TOKEN)],
+    );
+    assert!(!json.all().contains("dollar"));
+    let v: serde_json::Value = serde_json::from_str(&json.stdout()).unwrap();
+    assert_eq!(
+        v["variables"].as_array().unwrap().len(),
+        torrust_bake::config::vars::VARS.len()
+    );
+}
+
+#[test]
+fn diff_lists_changed_files_and_redacts_secrets() {
+    let p = Project::new();
+    let a = p.build(
+        "local",
+        &[("TORRUST_TRACKER_API_TOKEN", "old-token-value-aaaa")],
+    );
+    let b = p.build(
+        "local",
+        &[
+            ("TORRUST_TRACKER_API_TOKEN", "new-token-value-bbbb"),
+            ("TORRUST_TRACKER_LOG_LEVEL", "warn"),
+            ("DOMAIN_NAME", "tracker.example.org"),
+            ("SSL_EMAIL", "ops@example.org"),
+        ],
+    );
+    let (va, vb) = (
+        a.file_name().unwrap().to_str().unwrap(),
+        b.file_name().unwrap().to_str().unwrap(),
+    );
+    let run = p.run(&["diff", "local", va, vb], &[]);
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    let out = run.stdout();
+    assert!(
+        out.contains("modified: opt/torrust/tracker/tracker.toml"),
+        "{out}"
+    );
+    assert!(
+        out.contains("-threshold = \"debug\"\n+threshold = \"warn\""),
+        "{out}"
+    );
+    assert!(out.contains("added: opt/torrust/caddy/Caddyfile"), "{out}");
+    assert!(
+        out.contains(
+            "modified: opt/torrust/prometheus/prometheus.yml\n  a secret value changed (not shown)"
+        ),
+        "{out}"
+    );
+    assert!(
+        !out.contains("old-token") && !out.contains("new-token"),
+        "secrets leaked:\n{out}"
+    );
+    let json = p.run(&["diff", "local", va, vb, "--json"], &[]);
+    let v: serde_json::Value = serde_json::from_str(&json.stdout()).unwrap();
+    assert!(v["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c["path"] == "opt/torrust/caddy/Caddyfile" && c["change"] == "added"));
+    let missing = p.run(&["diff", "local", va, "000000000000"], &[]);
+    assert_eq!(missing.code(), 1);
+    assert!(
+        missing.stderr().contains("no release at"),
+        "{}",
+        missing.stderr()
+    );
+}
+
+#[test]
+fn secrets_never_reach_output_or_non_secret_files() {
+    let p = Project::new();
+    let run = p.run(&["build", "production"], &production_secrets());
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    let release = p.releases("production").pop().unwrap();
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(release.join("manifest.json")).unwrap()).unwrap();
+    for f in manifest["files"].as_array().unwrap() {
+        let path = f["path"].as_str().unwrap();
+        let text = std::fs::read_to_string(release.join("bundle").join(path)).unwrap();
+        let holds_secret = production_secrets()
+            .iter()
+            .any(|(_, s)| text.contains(s) || text.contains(&torrust_bake::render::url_encode(s)));
+        assert_eq!(
+            holds_secret,
+            f["secret"].as_bool().unwrap(),
+            "{path}: secret flag wrong"
+        );
+        if holds_secret {
+            assert_eq!(mode(&release.join("bundle").join(path)), 0o600, "{path}");
+            assert_eq!(f["mode"], "0600", "{path}");
+        }
+    }
+    for (_, s) in production_secrets() {
+        assert!(!run.all().contains(s));
+        for artifact in ["manifest.json", "SHA256SUMS"] {
+            let text = std::fs::read_to_string(release.join(artifact)).unwrap();
+            assert!(!text.contains(s), "{artifact}");
+        }
+        for (path, bytes) in tree(&release.join("redacted")) {
+            assert!(
+                !String::from_utf8_lossy(&bytes).contains(s),
+                "redacted/{path}"
+            );
+        }
+    }
+}

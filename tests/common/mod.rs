@@ -1,0 +1,143 @@
+//! Helpers for the integration tests: a throw-away project directory and the
+//! real binary run with a clean environment.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_torrust-bake");
+pub const REPO: &str = env!("CARGO_MANIFEST_DIR");
+
+/// Secrets that pass production's rules and carry every character that
+/// breaks naive escaping: ' " $ # : \ and a newline.
+pub const NASTY_TOKEN: &str = "tok'en\"with$dollar#hash:colon\\back\nslash-and-32-chars-at-least";
+pub const NASTY_GRAFANA: &str = "gr'af\"ana$pw#:\\\nline-two-long-enough";
+pub const NASTY_MYSQL: &str = "my'sql\"pw$x#y:z\\\nsecond-line-ok";
+pub const NASTY_ROOT: &str = "ro'ot\"pw$x#y:z\\\nsecond-line-ok";
+
+pub struct Project {
+    pub dir: tempfile::TempDir,
+}
+
+impl Project {
+    /// A project with the repository's environments and the fixture lock.
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let envs = dir.path().join("environments");
+        std::fs::create_dir_all(&envs).unwrap();
+        for name in ["local", "staging", "production"] {
+            std::fs::copy(
+                Path::new(REPO)
+                    .join("environments")
+                    .join(format!("{name}.env")),
+                envs.join(format!("{name}.env")),
+            )
+            .unwrap();
+        }
+        std::fs::create_dir_all(dir.path().join("images")).unwrap();
+        std::fs::copy(
+            Path::new(REPO).join("tests/fixtures/images.lock"),
+            dir.path().join("images/images.lock"),
+        )
+        .unwrap();
+        Project { dir }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn write(&self, rel: &str, text: &str) {
+        let p = self.path().join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+
+    /// Runs the binary in this project with only `vars` in its environment.
+    pub fn run(&self, args: &[&str], vars: &[(&str, &str)]) -> Run {
+        let mut cmd = Command::new(BIN);
+        cmd.env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .arg("-C")
+            .arg(self.path())
+            .args(args);
+        for (k, v) in vars {
+            cmd.env(k, v);
+        }
+        Run(cmd.output().unwrap())
+    }
+
+    pub fn releases(&self, env: &str) -> Vec<PathBuf> {
+        let dir = self.path().join("releases").join(env);
+        let mut v: Vec<PathBuf> = match std::fs::read_dir(dir) {
+            Ok(rd) => rd.map(|e| e.unwrap().path()).collect(),
+            Err(_) => vec![],
+        };
+        v.sort();
+        v
+    }
+
+    /// Builds and returns the release directory.
+    pub fn build(&self, env: &str, vars: &[(&str, &str)]) -> PathBuf {
+        let run = self.run(&["build", env, "--json"], vars);
+        assert_eq!(run.code(), 0, "build failed: {}", run.stderr());
+        let out: serde_json::Value = serde_json::from_str(&run.stdout()).unwrap();
+        self.path().join(out["path"].as_str().unwrap())
+    }
+}
+
+pub struct Run(pub Output);
+
+impl Run {
+    pub fn code(&self) -> i32 {
+        self.0.status.code().unwrap_or(-1)
+    }
+    pub fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.0.stdout).into_owned()
+    }
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.0.stderr).into_owned()
+    }
+    pub fn all(&self) -> String {
+        format!("{}{}", self.stdout(), self.stderr())
+    }
+}
+
+pub fn production_secrets() -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("TORRUST_TRACKER_API_TOKEN", NASTY_TOKEN),
+        ("GRAFANA_ADMIN_PASSWORD", NASTY_GRAFANA),
+        ("MYSQL_PASSWORD", NASTY_MYSQL),
+        ("MYSQL_ROOT_PASSWORD", NASTY_ROOT),
+    ]
+}
+
+/// Every file under `dir`, relative path -> bytes, sorted.
+pub fn tree(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let rel = p.strip_prefix(dir).unwrap().to_string_lossy().into_owned();
+                out.push((rel, std::fs::read(&p).unwrap()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Runs an outside verifier; a missing one is a failure, not a skip.
+pub fn verifier(program: &str, args: &[&str], cwd: &Path) -> Output {
+    Command::new(program)
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("{program} is needed by this test ({e}); run scripts/install-test-deps.sh")
+        })
+}
