@@ -174,7 +174,8 @@ fn tar_zst(files: &[File]) -> Result<Vec<u8>> {
         }
     }
     let tar = builder.into_inner()?;
-    Ok(zstd::stream::encode_all(tar.as_slice(), ZSTD_LEVEL)?)
+    // bulk: the source size is known, so zstd sizes its tables to the (small) input.
+    Ok(zstd::bulk::compress(&tar, ZSTD_LEVEL)?)
 }
 
 fn mkdir_private(path: &Path) -> Result<()> {

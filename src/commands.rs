@@ -155,12 +155,17 @@ pub fn build(project: &Path, env: &str, json: bool) -> Result<ExitCode> {
     if !report.problems.is_empty() && !json {
         eprintln!("{report}");
     }
-    let files = render::render(project, &config, &images, &SecretContext::real(&config))?;
-    let redacted: Vec<_> =
-        render::render(project, &config, &images, &SecretContext::redacted(&config))?
-            .into_iter()
-            .filter(|f| f.secret)
-            .collect();
+    let templates = render::Templates::load(project)?;
+    let files = render::render(&templates, &config, &images, &SecretContext::real(&config))?;
+    let redacted: Vec<_> = render::render(
+        &templates,
+        &config,
+        &images,
+        &SecretContext::redacted(&config),
+    )?
+    .into_iter()
+    .filter(|f| f.secret)
+    .collect();
     let release = bundle::assemble(env, files, redacted, &images)?;
     let releases = project.join("releases");
     let (path, written) = bundle::write_release(&releases, &release)?;

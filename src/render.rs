@@ -482,14 +482,23 @@ struct OwnedFile {
     mode: String,
 }
 
+/// The project's templates, parsed once for both renders of a build.
+pub struct Templates(Tera);
+
+impl Templates {
+    pub fn load(project: &Path) -> Result<Self> {
+        Ok(Templates(tera_for(project)?))
+    }
+}
+
 /// Renders the whole bundle for `config`, with real or redacted secrets.
 pub fn render(
-    project: &Path,
+    templates: &Templates,
     config: &Config,
     images: &[ResolvedImage],
     secrets: &SecretContext,
 ) -> Result<Vec<File>> {
-    let tera = tera_for(project)?;
+    let tera = &templates.0;
     let image_map: BTreeMap<&str, &str> = images
         .iter()
         .map(|i| (i.service.as_str(), i.pinned.as_str()))

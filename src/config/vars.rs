@@ -349,3 +349,24 @@ pub fn markdown_table() -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn readme_variable_table_is_generated_from_the_table() {
+        let readme = include_str!("../../README.md");
+        let table = super::markdown_table();
+        assert!(
+            readme.contains(&table),
+            "README.md's variable table drifted from src/config/vars.rs; replace it with:\n{table}"
+        );
+    }
+
+    #[test]
+    fn names_are_unique_and_defaults_valid() {
+        let mut names: Vec<_> = super::VARS.iter().map(|v| v.name).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), super::VARS.len());
+    }
+}

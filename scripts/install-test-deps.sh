@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs every outside verifier the tests use (DESIGN.md, Testing).
+# Idempotent; run as root (apt-get). A missing verifier fails the tests.
+set -euo pipefail
+export PATH="$HOME/.cargo/bin:$PATH"
+
+need_apt=()
+command -v docker-compose >/dev/null || need_apt+=(docker-compose)
+command -v promtool >/dev/null || need_apt+=(prometheus)
+command -v zstd >/dev/null || need_apt+=(zstd)
+command -v hyperfine >/dev/null || need_apt+=(hyperfine)
+[ -x /usr/bin/time ] || need_apt+=(time)
+# torrust-tracker builds against OpenSSL.
+dpkg -s libssl-dev >/dev/null 2>&1 || need_apt+=(libssl-dev)
+dpkg -s pkg-config >/dev/null 2>&1 || need_apt+=(pkg-config)
+if ((${#need_apt[@]})); then
+    echo "install-test-deps: apt-get install ${need_apt[*]}" >&2
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+fi
+
+# The real tracker (and its peer clients) from crates.io: ~9 min on 2 cores.
+if ! { command -v torrust-tracker >/dev/null && cargo install --list | grep -q '^torrust-tracker v3.0.0:'; }; then
+    echo "install-test-deps: cargo install --locked torrust-tracker@3.0.0 (takes ~9 min)" >&2
+    cargo install --locked torrust-tracker@3.0.0
+fi
+
+for tool in docker-compose promtool sha256sum tar zstd torrust-tracker; do
+    command -v "$tool" >/dev/null || { echo "install-test-deps: $tool still missing" >&2; exit 1; }
+done
+echo "install-test-deps: all verifiers present" >&2

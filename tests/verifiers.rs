@@ -1,0 +1,291 @@
+//! Rendered files checked by the real outside tools (DESIGN.md, Testing):
+//! docker-compose, promtool, the torrust-tracker binary, sha256sum, tar.
+//! A missing tool fails the test; scripts/install-test-deps.sh installs them.
+
+mod common;
+
+use std::net::{TcpListener, UdpSocket};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+
+fn local_with_mysql() -> Vec<(&'static str, &'static str)> {
+    let mut v = production_secrets();
+    v.push((
+        "TORRUST_TRACKER_DATABASE_URL",
+        "mysql://torrust@mysql:3306/tracker",
+    ));
+    v.push(("DOMAIN_NAME", "tracker.example.org"));
+    v.push(("SSL_EMAIL", "ops@example.org"));
+    v.push(("GRAFANA_ADMIN_USER", "ad$min \"ops\" #1"));
+    v
+}
+
+#[test]
+fn compose_file_passes_docker_compose_config() {
+    let p = Project::new();
+    for (env, vars) in [
+        ("local", vec![]),
+        ("local", local_with_mysql()),
+        ("production", production_secrets()),
+    ] {
+        let release = p.build(env, &vars);
+        let dir = release.join("bundle/opt/torrust");
+        let out = verifier("docker-compose", &["-f", "compose.yaml", "config"], &dir);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success(),
+            "{env}: docker-compose config failed: {stderr}"
+        );
+        let resolved: serde_json::Value =
+            serde_saphyr::from_str(&String::from_utf8_lossy(&out.stdout)).unwrap();
+        let services = resolved["services"].as_object().unwrap();
+        assert_eq!(services["tracker"]["stop_signal"], "SIGINT");
+        let tracker_image = services["tracker"]["image"].as_str().unwrap();
+        assert!(tracker_image.contains("@sha256:6666"), "{tracker_image}");
+        if vars.iter().any(|(k, _)| *k == "GRAFANA_ADMIN_USER") {
+            // compose prints `$` re-escaped as `$$`: undoing it gives the value back.
+            let user = services["grafana"]["environment"]["GF_SECURITY_ADMIN_USER"]
+                .as_str()
+                .unwrap()
+                .replace("$$", "$");
+            assert_eq!(user, "ad$min \"ops\" #1", "compose ate part of the value");
+            assert!(services.contains_key("mysql") && services.contains_key("caddy"));
+        }
+    }
+}
+
+#[test]
+fn prometheus_config_passes_promtool() {
+    let p = Project::new();
+    let release = p.build("production", &production_secrets());
+    let out = verifier(
+        "promtool",
+        &["check", "config", "prometheus/prometheus.yml"],
+        &release.join("bundle/opt/torrust"),
+    );
+    assert!(
+        out.status.success(),
+        "promtool: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn secrets_reach_every_file_exactly() {
+    let p = Project::new();
+    let release = p.build("production", &production_secrets());
+    let bundle = release.join("bundle/opt/torrust");
+    let read = |rel: &str| std::fs::read_to_string(bundle.join(rel)).unwrap();
+
+    let toml: toml::Value = toml::from_str(&read("tracker/tracker.toml")).unwrap();
+    assert_eq!(
+        toml["http_api"]["access_tokens"]["admin"].as_str(),
+        Some(NASTY_TOKEN)
+    );
+    let db = url::Url::parse(toml["core"]["database"]["path"].as_str().unwrap()).unwrap();
+    let password = percent_encoding::percent_decode_str(db.password().unwrap())
+        .decode_utf8()
+        .unwrap();
+    assert_eq!(
+        password, NASTY_MYSQL,
+        "the MySQL driver percent-decodes the URL password"
+    );
+
+    let prom: serde_json::Value =
+        serde_saphyr::from_str(&read("prometheus/prometheus.yml")).unwrap();
+    let target = prom["scrape_configs"][0]["params"]["target"][0]
+        .as_str()
+        .unwrap();
+    let target = url::Url::parse(target).unwrap();
+    let token = target.query_pairs().find(|(k, _)| k == "token").unwrap().1;
+    assert_eq!(token, NASTY_TOKEN);
+
+    assert_eq!(read("secrets/grafana_admin_password"), NASTY_GRAFANA);
+    assert_eq!(read("secrets/mysql_password"), NASTY_MYSQL);
+    assert_eq!(read("secrets/mysql_root_password"), NASTY_ROOT);
+    let compose = read("compose.yaml");
+    assert!(
+        compose.contains("GF_SECURITY_ADMIN_PASSWORD__FILE: /run/secrets/grafana_admin_password")
+    );
+    assert!(compose.contains("MYSQL_PASSWORD_FILE: /run/secrets/mysql_password"));
+}
+
+#[test]
+fn checksums_and_tarball_pass_sha256sum_and_tar() {
+    let p = Project::new();
+    let release = p.build("production", &production_secrets());
+    let out = verifier("sha256sum", &["-c", "--strict", "SHA256SUMS"], &release);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let listed = String::from_utf8_lossy(&out.stdout).lines().count();
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(release.join("manifest.json")).unwrap()).unwrap();
+    let files = manifest["files"].as_array().unwrap();
+    assert_eq!(
+        listed,
+        files.len() + 2,
+        "every bundle file, the tarball and the manifest"
+    );
+
+    let out = verifier("tar", &["--zstd", "-tvf", "bundle.tar.zst"], &release);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let listing = String::from_utf8_lossy(&out.stdout);
+    for f in files {
+        let path = f["path"].as_str().unwrap();
+        let line = listing
+            .lines()
+            .find(|l| l.ends_with(&format!(" {path}")))
+            .unwrap_or_else(|| panic!("{path} not in the tarball:\n{listing}"));
+        let owner = f["owner"].as_str().unwrap().replace(':', "/");
+        assert!(
+            line.contains(&format!(" {owner} ")),
+            "{line}: owner {owner}"
+        );
+        assert!(line.contains(" 1970-01-01 00:00 "), "{line}: fixed mtime");
+        let perms = if f["mode"] == "0600" {
+            "-rw-------"
+        } else if f["mode"] == "0755" {
+            "-rwxr-xr-x"
+        } else {
+            "-rw-r--r--"
+        };
+        assert!(line.starts_with(perms), "{line}: mode {}", f["mode"]);
+    }
+}
+
+fn free_tcp_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn free_udp_port() -> u16 {
+    UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+struct Tracker(Child);
+
+impl Drop for Tracker {
+    fn drop(&mut self) {
+        // SIGINT: the tracker lingers ~90 s after SIGTERM.
+        let _ = Command::new("kill")
+            .args(["-INT", &self.0.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.0.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn http_get(port: u16, path_and_query: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    write!(
+        s,
+        "GET {path_and_query} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n"
+    )
+    .unwrap();
+    let mut buf = String::new();
+    s.read_to_string(&mut buf).unwrap();
+    let status = buf
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = buf
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+fn start_tracker(config: &Path) -> Tracker {
+    let child = Command::new("torrust-tracker")
+        .env("TORRUST_TRACKER_CONFIG_TOML_PATH", config)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!("torrust-tracker is needed ({e}); run scripts/install-test-deps.sh")
+        });
+    Tracker(child)
+}
+
+#[test]
+fn the_real_tracker_runs_the_rendered_config() {
+    let p = Project::new();
+    let data = tempfile::tempdir().unwrap();
+    let (udp1, udp2) = (free_udp_port(), free_udp_port());
+    let (http, api, health) = (free_tcp_port(), free_tcp_port(), free_tcp_port());
+    let udp = format!("{udp1},{udp2}");
+    let (http_s, api_s, health_s) = (http.to_string(), api.to_string(), health.to_string());
+    let db = format!("sqlite://{}/tracker.db", data.path().display());
+    let release = p.build(
+        "local",
+        &[
+            ("TORRUST_TRACKER_BIND_ADDRESS", "127.0.0.1"),
+            ("TORRUST_TRACKER_UDP_PORTS", &udp),
+            ("TORRUST_TRACKER_HTTP_PORTS", &http_s),
+            ("TORRUST_TRACKER_API_PORT", &api_s),
+            ("TORRUST_TRACKER_HEALTH_CHECK_PORT", &health_s),
+            ("TORRUST_TRACKER_DATABASE_URL", &db),
+            ("TORRUST_TRACKER_API_TOKEN", NASTY_TOKEN),
+        ],
+    );
+    let _tracker = start_tracker(&release.join("bundle/opt/torrust/tracker/tracker.toml"));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let body = loop {
+        if let Ok(_s) = std::net::TcpStream::connect(("127.0.0.1", health)) {
+            let (status, body) = http_get(health, "/health_check");
+            if status == 200 && body.contains("\"status\":\"Ok\"") {
+                break body;
+            }
+        }
+        assert!(Instant::now() < deadline, "tracker did not become healthy");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let health: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let details = health["details"].as_array().unwrap();
+    // API, HTTP tracker and both UDP trackers, every one Ok.
+    assert_eq!(details.len(), 4, "{body}");
+    for d in details {
+        assert!(d["result"].get("Ok").is_some(), "{d}");
+    }
+    for port in [udp1, udp2] {
+        assert!(
+            body.contains(&format!("127.0.0.1:{port}")),
+            "udp {port} missing: {body}"
+        );
+    }
+    // The token with every awkward character authenticates.
+    let token = torrust_bake::render::url_encode(NASTY_TOKEN);
+    let (status, stats) = http_get(api, &format!("/api/v1/stats?token={token}"));
+    assert_eq!(status, 200, "{stats}");
+    assert!(stats.contains("\"torrents\":0"), "{stats}");
+    let (status, _) = http_get(api, "/api/v1/stats?token=wrong");
+    assert_ne!(status, 200, "a wrong token must not pass");
+}
