@@ -1,6 +1,7 @@
 //! Command-line definitions (clap) only; no logic.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
@@ -17,7 +18,8 @@ Examples:
   torrust-bake check production
   torrust-bake show local
   torrust-bake build local
-  torrust-bake diff local 3f2a9c1d0b7e 8e41aa02c9d1";
+  torrust-bake diff local 3f2a9c1d0b7e 8e41aa02c9d1
+  torrust-bake health production --host 203.0.113.7 --wait 5m";
 
 /// Turns an environment into an immutable, reproducible Torrust Tracker release.
 #[derive(Debug, Parser)]
@@ -66,6 +68,27 @@ pub enum Command {
         /// The newer release's version.
         to: String,
         /// Print the changes as JSON on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Prove a deployment serves clients: UDP BEP 15 connect/announce/scrape on every UDP
+    /// port, HTTP announce/scrape on every HTTP port, the REST API (with the token) and
+    /// the health-check API. Exit 0 only when every check passes.
+    Health {
+        /// local, staging or production (ports and token come from it)
+        env: String,
+        /// Host to probe [default: the bind address, or 127.0.0.1 when it binds all].
+        /// The API and health-check API are published on the VM's 127.0.0.1 only, so
+        /// they are skipped for any other host.
+        #[arg(long)]
+        host: Option<String>,
+        /// Retry with backoff until every check passes or this much time has passed (30s, 5m).
+        #[arg(long, value_parser = humantime::parse_duration)]
+        wait: Option<Duration>,
+        /// Timeout of a request; UDP retries double it, 3 attempts (BEP 15's backoff, scaled down).
+        #[arg(long, default_value = "1s", value_parser = humantime::parse_duration)]
+        timeout: Duration,
+        /// Print the checks as JSON on stdout.
         #[arg(long)]
         json: bool,
     },

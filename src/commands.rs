@@ -224,3 +224,74 @@ pub fn diff(project: &Path, env: &str, from: &str, to: &str, json: bool) -> Resu
     }
     Ok(ExitCode::SUCCESS)
 }
+
+pub fn health(
+    project: &Path,
+    env: &str,
+    host: Option<String>,
+    wait: Option<std::time::Duration>,
+    timeout: std::time::Duration,
+    json: bool,
+) -> Result<ExitCode> {
+    use crate::health;
+    let loaded = config::load(project, env, &config::process_env);
+    let Some(config) = loaded.config else {
+        return report_failure(&loaded.report, json, "health");
+    };
+    let host = host.unwrap_or_else(|| match config.bind_host.as_str() {
+        "0.0.0.0" | "[::]" => "127.0.0.1".to_string(),
+        other => other
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_string(),
+    });
+    let opts = health::Options { host, timeout };
+    let checks = match wait {
+        None => health::check_all(&config, &opts),
+        Some(wait) => health::wait_for(&config, &opts, wait, &mut |round, checks, sleep| {
+            let failing: Vec<String> = checks
+                .iter()
+                .filter(|c| !c.ok)
+                .map(|c| format!("{} {}: {}", c.name, c.target, c.detail))
+                .collect();
+            eprintln!(
+                "round {round}: {} of {} checks failing, retrying in {} ms ({})",
+                failing.len(),
+                checks.len(),
+                sleep.as_millis(),
+                failing.first().cloned().unwrap_or_default()
+            );
+        }),
+    };
+    let ok = checks.iter().all(|c| c.ok);
+    if json {
+        print_json(
+            &serde_json::json!({ "env": env, "host": opts.host, "ok": ok, "checks": checks }),
+        )?;
+    } else {
+        for c in &checks {
+            let word = if c.skipped {
+                "skip"
+            } else if c.ok {
+                "ok"
+            } else {
+                "FAIL"
+            };
+            println!(
+                "{word:4}  {:16}  {:40}  {:>8.2} ms  {}",
+                c.name, c.target, c.latency_ms, c.detail
+            );
+        }
+        let failed = checks.iter().filter(|c| !c.ok).count();
+        if ok {
+            println!("{env}: healthy ({} checks)", checks.len());
+        } else {
+            println!("{env}: {failed} of {} checks failed", checks.len());
+        }
+    }
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}

@@ -6,5 +6,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod diff;
+pub mod health;
+pub mod http;
 pub mod images;
 pub mod render;

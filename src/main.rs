@@ -21,6 +21,13 @@ fn main() -> ExitCode {
             to,
             json,
         } => commands::diff(project, &env, &from, &to, json),
+        Command::Health {
+            env,
+            host,
+            wait,
+            timeout,
+            json,
+        } => commands::health(project, &env, host, wait, timeout, json),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,418 @@
+//! `health` against the real tracker started from a rendered tracker.toml,
+//! against the tracker crate's own clients, and against a fake UDP tracker
+//! for replies the real one never sends.
+
+mod common;
+
+use std::net::UdpSocket;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+struct Setup {
+    project: Project,
+    vars: Vec<(String, String)>,
+    udp: Vec<u16>,
+    _data: tempfile::TempDir,
+}
+
+impl Setup {
+    fn new() -> Self {
+        let project = Project::new();
+        let data = tempfile::tempdir().unwrap();
+        let udp = vec![free_udp_port(), free_udp_port()];
+        let vars = vec![
+            ("TORRUST_TRACKER_BIND_ADDRESS", "127.0.0.1".to_string()),
+            (
+                "TORRUST_TRACKER_UDP_PORTS",
+                format!("{},{}", udp[0], udp[1]),
+            ),
+            ("TORRUST_TRACKER_HTTP_PORTS", free_tcp_port().to_string()),
+            ("TORRUST_TRACKER_API_PORT", free_tcp_port().to_string()),
+            (
+                "TORRUST_TRACKER_HEALTH_CHECK_PORT",
+                free_tcp_port().to_string(),
+            ),
+            (
+                "TORRUST_TRACKER_DATABASE_URL",
+                format!("sqlite://{}/tracker.db", data.path().display()),
+            ),
+            ("TORRUST_TRACKER_API_TOKEN", NASTY_TOKEN.to_string()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        Setup {
+            project,
+            vars,
+            udp,
+            _data: data,
+        }
+    }
+
+    fn vars_with(&self, overrides: &[(&str, &str)]) -> Vec<(String, String)> {
+        let mut v: Vec<(String, String)> = self
+            .vars
+            .iter()
+            .filter(|(k, _)| !overrides.iter().any(|(o, _)| o == k))
+            .cloned()
+            .collect();
+        v.extend(
+            overrides
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string())),
+        );
+        v
+    }
+
+    fn run(&self, args: &[&str], overrides: &[(&str, &str)]) -> Run {
+        let vars = self.vars_with(overrides);
+        let refs: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        self.project.run(args, &refs)
+    }
+
+    fn start(&self) -> Tracker {
+        let refs: Vec<(&str, &str)> = self
+            .vars
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let release = self.project.build("local", &refs);
+        start_tracker(&release.join("bundle/opt/torrust/tracker/tracker.toml"))
+    }
+
+    fn health_json(
+        &self,
+        extra: &[&str],
+        overrides: &[(&str, &str)],
+    ) -> (i32, serde_json::Value, String) {
+        let mut args = vec!["health", "local", "--json"];
+        args.extend_from_slice(extra);
+        let run = self.run(&args, overrides);
+        let v = serde_json::from_str(&run.stdout())
+            .unwrap_or_else(|e| panic!("{e}: {}{}", run.stdout(), run.stderr()));
+        (run.code(), v, run.stderr())
+    }
+}
+
+fn check<'a>(v: &'a serde_json::Value, name: &str, target_end: &str) -> &'a serde_json::Value {
+    v["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == name && c["target"].as_str().unwrap().ends_with(target_end))
+        .unwrap_or_else(|| panic!("no {name} check for {target_end}: {v:#}"))
+}
+
+fn failing(v: &serde_json::Value) -> Vec<String> {
+    v["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["ok"] == false)
+        .map(|c| c["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn wait_healthy(s: &Setup) {
+    let run = s.run(&["health", "local", "--wait", "30s"], &[]);
+    assert_eq!(
+        run.code(),
+        0,
+        "tracker never became healthy: {}{}",
+        run.stdout(),
+        run.stderr()
+    );
+}
+
+#[test]
+fn all_checks_pass_against_the_real_tracker() {
+    let s = Setup::new();
+    let _t = s.start();
+    wait_healthy(&s);
+    let run = s.run(&["health", "local"], &[]);
+    assert_eq!(run.code(), 0, "{}", run.stdout());
+    let out = run.stdout();
+    assert_eq!(
+        out.lines().filter(|l| l.starts_with("ok ")).count(),
+        6,
+        "{out}"
+    );
+    assert!(out.contains("local: healthy (6 checks)"));
+    assert!(out.contains(" ms "), "each check prints its latency");
+    let (code, v, _) = s.health_json(&[], &[]);
+    assert_eq!(code, 0);
+    assert_eq!(v["ok"], true);
+    for port in &s.udp {
+        let c = check(&v, "udp tracker", &format!(":{port}"));
+        assert!(
+            c["detail"]
+                .as_str()
+                .unwrap()
+                .contains("connect, announce (interval 300 s), scrape"),
+            "{c}"
+        );
+    }
+    let http = check(&v, "http tracker", "");
+    assert!(
+        http["detail"].as_str().unwrap().contains("interval 300 s"),
+        "{http}"
+    );
+    assert!(check(&v, "api stats", "/api/v1/stats")["detail"]
+        .as_str()
+        .unwrap()
+        .starts_with("authenticated"));
+}
+
+#[test]
+fn a_wrong_token_fails_the_api_check_only() {
+    let s = Setup::new();
+    let _t = s.start();
+    wait_healthy(&s);
+    let (code, v, _) = s.health_json(
+        &[],
+        &[("TORRUST_TRACKER_API_TOKEN", "not-the-deployed-token")],
+    );
+    assert_eq!(code, 1);
+    assert_eq!(failing(&v), vec!["api stats"]);
+    let c = check(&v, "api stats", "/api/v1/stats");
+    assert!(
+        c["detail"].as_str().unwrap().starts_with("token rejected"),
+        "{c}"
+    );
+    assert!(
+        !v.to_string().contains("not-the-deployed-token"),
+        "token echoed"
+    );
+}
+
+#[test]
+fn a_closed_port_fails_that_check_with_a_clear_message() {
+    let s = Setup::new();
+    let _t = s.start();
+    wait_healthy(&s);
+    let closed_udp = free_udp_port();
+    let closed_tcp = free_tcp_port();
+    let udp = format!("{},{closed_udp}", s.udp[0]);
+    let http = s
+        .vars_with(&[])
+        .iter()
+        .find(|(k, _)| k == "TORRUST_TRACKER_HTTP_PORTS")
+        .unwrap()
+        .1
+        .clone();
+    let both_http = format!("{http},{closed_tcp}");
+    let (code, v, _) = s.health_json(
+        &["--timeout", "200ms"],
+        &[
+            ("TORRUST_TRACKER_UDP_PORTS", &udp),
+            ("TORRUST_TRACKER_HTTP_PORTS", &both_http),
+        ],
+    );
+    assert_eq!(code, 1);
+    assert_eq!(failing(&v), vec!["udp tracker", "http tracker"]);
+    let c = check(&v, "udp tracker", &format!(":{closed_udp}"));
+    assert!(c["detail"].as_str().unwrap().contains("port closed"), "{c}");
+    let c = check(&v, "http tracker", &format!(":{closed_tcp}"));
+    assert!(
+        c["detail"]
+            .as_str()
+            .unwrap()
+            .contains("port closed: connection refused"),
+        "{c}"
+    );
+    assert_eq!(
+        check(&v, "udp tracker", &format!(":{}", s.udp[0]))["ok"],
+        true
+    );
+}
+
+#[test]
+fn wait_rides_out_a_tracker_that_starts_late_and_reports_one_that_stopped() {
+    let s = Setup::new();
+    // Build first so the tracker can start while health is already waiting.
+    let refs: Vec<(&str, &str)> = s
+        .vars
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let release = s.project.build("local", &refs);
+    let mut cmd = Command::new(BIN);
+    cmd.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .args([
+            "-C",
+            s.project.path().to_str().unwrap(),
+            "health",
+            "local",
+            "--wait",
+            "30s",
+            "--timeout",
+            "200ms",
+        ]);
+    for (k, v) in &s.vars {
+        cmd.env(k, v);
+    }
+    let waiting = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    let tracker = start_tracker(&release.join("bundle/opt/torrust/tracker/tracker.toml"));
+    let out = waiting.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("round 1: 6 of 6 checks failing, retrying in"),
+        "progress shown: {stderr}"
+    );
+
+    // Stopped mid-run: every check fails, each saying why.
+    drop(tracker);
+    let started = Instant::now();
+    let (code, v, stderr) = s.health_json(&["--wait", "1s", "--timeout", "100ms"], &[]);
+    assert_eq!(code, 1);
+    assert_eq!(failing(&v).len(), 6, "{v:#}");
+    assert!(stderr.contains("round 1:"), "{stderr}");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "the deadline holds"
+    );
+}
+
+#[test]
+fn the_trackers_own_clients_agree() {
+    let s = Setup::new();
+    let _t = s.start();
+    wait_healthy(&s);
+    let hash: String = b"torrust-bake-health!"
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let udp_ok = |port: u16| {
+        let out = verifier(
+            "udp_tracker_client",
+            &["announce", &format!("127.0.0.1:{port}"), &hash],
+            s.project.path(),
+        );
+        out.status.success() && String::from_utf8_lossy(&out.stdout).contains("announce_interval")
+    };
+    let (_, v, _) = s.health_json(&[], &[]);
+    assert!(udp_ok(s.udp[0]));
+    assert_eq!(
+        check(&v, "udp tracker", &format!(":{}", s.udp[0]))["ok"],
+        true
+    );
+    let http = s
+        .vars_with(&[])
+        .iter()
+        .find(|(k, _)| k == "TORRUST_TRACKER_HTTP_PORTS")
+        .unwrap()
+        .1
+        .clone();
+    let out = verifier(
+        "http_tracker_client",
+        &["announce", &format!("http://127.0.0.1:{http}"), &hash],
+        s.project.path(),
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && text.contains("interval"),
+        "http_tracker_client: {text}"
+    );
+    assert_eq!(check(&v, "http tracker", "")["ok"], true);
+    // A closed port: both fail.
+    let closed = free_udp_port();
+    assert!(!udp_ok(closed), "udp_tracker_client reached a closed port");
+    let (_, v, _) = s.health_json(
+        &["--timeout", "200ms"],
+        &[("TORRUST_TRACKER_UDP_PORTS", &closed.to_string())],
+    );
+    assert_eq!(check(&v, "udp tracker", &format!(":{closed}"))["ok"], false);
+}
+
+/// Builds the fake tracker's reply to a request.
+type Reply = fn(&[u8]) -> Vec<u8>;
+
+/// A UDP "tracker" that answers a connect with one crafted reply.
+fn fake_udp(reply: Reply) -> u16 {
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = sock.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 1500];
+        sock.set_read_timeout(Some(Duration::from_secs(20)))
+            .unwrap();
+        while let Ok((n, from)) = sock.recv_from(&mut buf) {
+            let _ = sock.send_to(&reply(&buf[..n]), from);
+        }
+    });
+    port
+}
+
+#[test]
+fn replies_the_real_tracker_never_sends() {
+    let s = Setup::new();
+    let cases: [(Reply, &str); 4] = [
+        (
+            |req| {
+                let mut r = vec![0, 0, 0, 0];
+                let tid = u32::from_be_bytes(req[12..16].try_into().unwrap()).wrapping_add(1);
+                r.extend_from_slice(&tid.to_be_bytes());
+                r.extend_from_slice(&[7; 8]);
+                r
+            },
+            "connect: reply carries transaction id",
+        ),
+        (|_| vec![0, 0, 0], "connect: truncated reply: 3 bytes"),
+        (
+            |req| {
+                let mut r = vec![0, 0, 0, 3];
+                r.extend_from_slice(&req[12..16]);
+                r.extend_from_slice(b"go away");
+                r
+            },
+            "connect: tracker error: go away",
+        ),
+        (
+            |req| {
+                let mut r = vec![0, 0, 0, 0];
+                r.extend_from_slice(&req[12..16]);
+                r.extend_from_slice(&[1, 2]);
+                r
+            },
+            "connect: truncated reply of 10 bytes, expected at least 16",
+        ),
+    ];
+    for (reply, expected) in cases {
+        let port = fake_udp(reply).to_string();
+        let (code, v, _) = s.health_json(
+            &["--timeout", "200ms"],
+            &[("TORRUST_TRACKER_UDP_PORTS", &port)],
+        );
+        assert_eq!(code, 1);
+        let c = check(&v, "udp tracker", &format!(":{port}"));
+        assert_eq!(c["ok"], false);
+        assert!(
+            c["detail"].as_str().unwrap().starts_with(expected),
+            "{expected}: {c}"
+        );
+    }
+    // Silence: every attempt times out, with the doubling timeout.
+    let silent = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port().to_string();
+    let (_, v, _) = s.health_json(
+        &["--timeout", "100ms"],
+        &[("TORRUST_TRACKER_UDP_PORTS", &port)],
+    );
+    let c = check(&v, "udp tracker", &format!(":{port}"));
+    assert!(
+        c["detail"]
+            .as_str()
+            .unwrap()
+            .contains("no reply after 3 attempts (0.7 s in all)"),
+        "{c}"
+    );
+    assert!(c["latency_ms"].as_f64().unwrap() >= 650.0, "{c}");
+}
