@@ -6,7 +6,7 @@ export PATH="$HOME/.cargo/bin:$PATH"
 
 need_apt=()
 command -v docker-compose >/dev/null || need_apt+=(docker-compose)
-command -v promtool >/dev/null || need_apt+=(prometheus)
+command -v promtool >/dev/null && command -v prometheus >/dev/null || need_apt+=(prometheus)
 command -v zstd >/dev/null || need_apt+=(zstd)
 command -v hyperfine >/dev/null || need_apt+=(hyperfine)
 [ -x /usr/bin/time ] || need_apt+=(time)
@@ -25,7 +25,7 @@ if ! { command -v torrust-tracker >/dev/null && cargo install --list | grep -q '
     cargo install --locked torrust-tracker@3.0.0
 fi
 
-for tool in docker-compose promtool sha256sum tar zstd torrust-tracker; do
+for tool in docker-compose promtool prometheus sha256sum tar zstd hyperfine torrust-tracker udp_tracker_client http_tracker_client; do
     command -v "$tool" >/dev/null || { echo "install-test-deps: $tool still missing" >&2; exit 1; }
 done
 echo "install-test-deps: all verifiers present" >&2

@@ -88,6 +88,9 @@ pub enum Command {
         /// Timeout of a request; UDP retries double it, 3 attempts (BEP 15's backoff, scaled down).
         #[arg(long, default_value = "1s", value_parser = humantime::parse_duration)]
         timeout: Duration,
+        /// Also check Prometheus /-/healthy and Grafana /api/health (loopback hosts only).
+        #[arg(long)]
+        monitoring: bool,
         /// Print the checks as JSON on stdout.
         #[arg(long)]
         json: bool,

@@ -231,6 +231,7 @@ pub fn health(
     host: Option<String>,
     wait: Option<std::time::Duration>,
     timeout: std::time::Duration,
+    monitoring: bool,
     json: bool,
 ) -> Result<ExitCode> {
     use crate::health;
@@ -245,7 +246,11 @@ pub fn health(
             .trim_end_matches(']')
             .to_string(),
     });
-    let opts = health::Options { host, timeout };
+    let opts = health::Options {
+        host,
+        timeout,
+        monitoring,
+    };
     let checks = match wait {
         None => health::check_all(&config, &opts),
         Some(wait) => health::wait_for(&config, &opts, wait, &mut |round, checks, sleep| {

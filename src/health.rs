@@ -43,6 +43,8 @@ pub struct Check {
 pub struct Options {
     pub host: String,
     pub timeout: Duration,
+    /// Also check Prometheus `/-/healthy` and Grafana `/api/health`.
+    pub monitoring: bool,
 }
 
 fn ms(d: Duration) -> f64 {
@@ -109,6 +111,22 @@ pub fn check_all(config: &Config, opts: &Options) -> Vec<Check> {
             format!("{health}/health_check"),
             || health_check_api(&agent, &health),
         ));
+        if opts.monitoring {
+            let prom = format!(
+                "http://{}:{}/-/healthy",
+                url_host(host),
+                config.prometheus_port
+            );
+            checks.push(run("prometheus", prom.clone(), || plain_ok(&agent, &prom)));
+            let grafana = format!(
+                "http://{}:{}/api/health",
+                url_host(host),
+                config.grafana_port
+            );
+            checks.push(run("grafana", grafana.clone(), || {
+                grafana_health(&agent, &grafana)
+            }));
+        }
     } else {
         for (name, target) in [
             ("api health", format!("{api}/api/health_check")),
@@ -417,6 +435,26 @@ fn api_stats(agent: &ureq::Agent, api: &str, token: &str) -> Result<String, Stri
                 .take(200)
                 .collect::<String>()
         )),
+    }
+}
+
+/// Prometheus `/-/healthy`: HTTP 200 with a short text.
+fn plain_ok(agent: &ureq::Agent, url: &str) -> Result<String, String> {
+    let (status, body) = get(agent, url, false)?;
+    let text = String::from_utf8_lossy(&body).trim().to_string();
+    match status {
+        200 => Ok(text),
+        code => Err(format!("HTTP {code}: {text}")),
+    }
+}
+
+/// Grafana `/api/health`: HTTP 200 and `"database": "ok"`.
+fn grafana_health(agent: &ureq::Agent, url: &str) -> Result<String, String> {
+    let (status, body) = get(agent, url, false)?;
+    let v: Option<serde_json::Value> = serde_json::from_slice(&body).ok();
+    match (status, v.as_ref().and_then(|v| v["database"].as_str())) {
+        (200, Some("ok")) => Ok("database ok".into()),
+        (code, db) => Err(format!("HTTP {code}, database {db:?}")),
     }
 }
 

@@ -26,8 +26,9 @@ fn main() -> ExitCode {
             host,
             wait,
             timeout,
+            monitoring,
             json,
-        } => commands::health(project, &env, host, wait, timeout, json),
+        } => commands::health(project, &env, host, wait, timeout, monitoring, json),
     };
     match result {
         Ok(code) => code,

@@ -416,3 +416,56 @@ fn replies_the_real_tracker_never_sends() {
     );
     assert!(c["latency_ms"].as_f64().unwrap() >= 650.0, "{c}");
 }
+
+#[test]
+fn monitoring_checks_prometheus_and_grafana() {
+    let s = Setup::new();
+    let _t = s.start();
+    wait_healthy(&s);
+    // The real Prometheus (Debian's package) on a free loopback port.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("prometheus.yml"),
+        "global:\n  scrape_interval: 15s\n",
+    )
+    .unwrap();
+    let prom_port = free_tcp_port();
+    let mut prom = Command::new("prometheus")
+        .arg(format!(
+            "--config.file={}/prometheus.yml",
+            dir.path().display()
+        ))
+        .arg(format!("--storage.tsdb.path={}/data", dir.path().display()))
+        .arg(format!("--web.listen-address=127.0.0.1:{prom_port}"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("prometheus is needed; run scripts/install-test-deps.sh");
+    let grafana_port = free_tcp_port(); // nothing listens: Grafana is not packaged here
+    let ports = [
+        ("PROMETHEUS_PORT", prom_port.to_string()),
+        ("GRAFANA_PORT", grafana_port.to_string()),
+    ];
+    let overrides: Vec<(&str, &str)> = ports.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let v = loop {
+        let (_, v, _) = s.health_json(&["--monitoring"], &overrides);
+        if check(&v, "prometheus", "/-/healthy")["ok"] == true || Instant::now() > deadline {
+            break v;
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    let _ = prom.kill();
+    let _ = prom.wait();
+    let p = check(&v, "prometheus", "/-/healthy");
+    assert_eq!(p["ok"], true, "{p}");
+    assert!(p["detail"].as_str().unwrap().contains("Healthy"), "{p}");
+    let g = check(&v, "grafana", "/api/health");
+    assert_eq!(g["ok"], false);
+    assert!(g["detail"].as_str().unwrap().contains("port closed"), "{g}");
+    assert_eq!(failing(&v), vec!["grafana"]);
+    // Without --monitoring neither is checked.
+    let (code, v, _) = s.health_json(&[], &overrides);
+    assert_eq!(code, 0);
+    assert_eq!(v["checks"].as_array().unwrap().len(), 6);
+}

@@ -72,6 +72,8 @@ pub struct Config {
     pub external_ip: Option<String>,
     pub prometheus_retention_time: String,
     pub prometheus_scrape_interval: String,
+    pub prometheus_port: u16,
+    pub grafana_port: u16,
     pub grafana_admin_user: String,
     pub ssh_public_key: Option<String>,
     pub domain_name: Option<String>,
@@ -228,6 +230,8 @@ pub fn validate(env: &str, raw: &RawValues, report: &mut Report) -> Option<Confi
         external_ip: c.opt("TORRUST_TRACKER_EXTERNAL_IP"),
         prometheus_retention_time: c.text("PROMETHEUS_RETENTION_TIME"),
         prometheus_scrape_interval: c.text("PROMETHEUS_SCRAPE_INTERVAL"),
+        prometheus_port: c.number("PROMETHEUS_PORT") as u16,
+        grafana_port: c.number("GRAFANA_PORT") as u16,
         grafana_admin_user: c.text("GRAFANA_ADMIN_USER"),
         ssh_public_key: c.opt("SSH_PUBLIC_KEY"),
         domain_name: c.opt("DOMAIN_NAME"),
@@ -508,6 +512,8 @@ fn check_cross_fields(c: &mut Checker) {
         "TORRUST_TRACKER_HTTP_PORTS",
         "TORRUST_TRACKER_API_PORT",
         "TORRUST_TRACKER_HEALTH_CHECK_PORT",
+        "PROMETHEUS_PORT",
+        "GRAFANA_PORT",
     ] {
         for port in c.ports(name) {
             if let Some(other) = seen.insert(port, name) {

@@ -249,6 +249,20 @@ pub const VARS: &[Var] = &[
         help: "How often Prometheus scrapes the tracker.",
     },
     Var {
+        name: "PROMETHEUS_PORT",
+        kind: Kind::Port,
+        default: "9090",
+        required_in: NONE,
+        help: "Port Prometheus is published on, on the VM's 127.0.0.1 only.",
+    },
+    Var {
+        name: "GRAFANA_PORT",
+        kind: Kind::Port,
+        default: "3000",
+        required_in: NONE,
+        help: "Port Grafana is published on, on the VM's 127.0.0.1 (public through the proxy).",
+    },
+    Var {
         name: "GRAFANA_ADMIN_USER",
         kind: Kind::Text,
         default: "admin",
