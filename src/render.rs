@@ -217,11 +217,6 @@ const ENTRIES: &[Entry] = &[
     ),
 ];
 
-/// The templates a project may override, for `--help` and the README.
-pub fn template_names() -> Vec<&'static str> {
-    ENTRIES.iter().map(|e| e.template).collect()
-}
-
 /// Fields of tracker 3.0's `/api/v1/stats` exported as metrics.
 const STATS_FIELDS: &[&str] = &[
     "torrents",

@@ -66,6 +66,10 @@ impl Setup {
         v
     }
 
+    fn var(&self, name: &str) -> String {
+        self.vars.iter().find(|(k, _)| k == name).unwrap().1.clone()
+    }
+
     fn run(&self, args: &[&str], overrides: &[(&str, &str)]) -> Run {
         let vars = self.vars_with(overrides);
         let refs: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
@@ -195,13 +199,7 @@ fn a_closed_port_fails_that_check_with_a_clear_message() {
     let closed_udp = free_udp_port();
     let closed_tcp = free_tcp_port();
     let udp = format!("{},{closed_udp}", s.udp[0]);
-    let http = s
-        .vars_with(&[])
-        .iter()
-        .find(|(k, _)| k == "TORRUST_TRACKER_HTTP_PORTS")
-        .unwrap()
-        .1
-        .clone();
+    let http = s.var("TORRUST_TRACKER_HTTP_PORTS");
     let both_http = format!("{http},{closed_tcp}");
     let (code, v, _) = s.health_json(
         &["--timeout", "200ms"],
@@ -305,13 +303,7 @@ fn the_trackers_own_clients_agree() {
         check(&v, "udp tracker", &format!(":{}", s.udp[0]))["ok"],
         true
     );
-    let http = s
-        .vars_with(&[])
-        .iter()
-        .find(|(k, _)| k == "TORRUST_TRACKER_HTTP_PORTS")
-        .unwrap()
-        .1
-        .clone();
+    let http = s.var("TORRUST_TRACKER_HTTP_PORTS");
     let out = verifier(
         "http_tracker_client",
         &["announce", &format!("http://127.0.0.1:{http}"), &hash],
