@@ -1,5 +1,5 @@
-//! The commands `check`, `show`, `build` and `diff`: glue between config,
-//! images, render, bundle and the terminal. Human output goes to stdout,
+//! The commands `check`, `show`, `build`, `diff` and `health`: glue between
+//! config, images, render, bundle, health and the terminal. Human output goes to stdout,
 //! progress and problems to stderr; `--json` puts one JSON document on stdout.
 
 use std::fmt;
@@ -46,12 +46,12 @@ fn load_all(project: &Path, env: &str) -> (Report, Option<(Config, Vec<ResolvedI
     (report, Some((config, images)))
 }
 
-fn report_failure(report: &Report, json: bool, what: &str) -> Result<ExitCode> {
+/// Prints the problems that stopped a command; exit code 1.
+fn report_failure(report: &Report, json: bool) -> Result<ExitCode> {
     if json {
         print_json(&serde_json::json!({ "ok": false, "problems": report.json() }))?;
     } else {
         eprintln!("{report}");
-        eprintln!("{what}: nothing was written");
     }
     Ok(ExitCode::from(1))
 }
@@ -88,7 +88,7 @@ const REDACTED: &str = "********";
 pub fn show(project: &Path, env: &str, json: bool) -> Result<ExitCode> {
     let loaded = config::load(project, env, &config::process_env);
     let Some(raw) = loaded.raw else {
-        return report_failure(&loaded.report, json, "show");
+        return report_failure(&loaded.report, json);
     };
     let shown: Vec<ShownVar> = vars::VARS
         .iter()
@@ -150,7 +150,11 @@ pub fn build(project: &Path, env: &str, json: bool) -> Result<ExitCode> {
     let started = Instant::now();
     let (report, ok) = load_all(project, env);
     let Some((config, images)) = ok else {
-        return report_failure(&report, json, "build");
+        let code = report_failure(&report, json)?;
+        if !json {
+            eprintln!("build: nothing was written");
+        }
+        return Ok(code);
     };
     if !report.problems.is_empty() && !json {
         eprintln!("{report}");
@@ -202,12 +206,8 @@ pub fn build(project: &Path, env: &str, json: bool) -> Result<ExitCode> {
 }
 
 pub fn diff(project: &Path, env: &str, from: &str, to: &str, json: bool) -> Result<ExitCode> {
-    if !vars::ENVIRONMENTS.contains(&env) {
-        return Err(Invalid(format!(
-            "unknown environment '{env}'; use one of: {}",
-            vars::ENVIRONMENTS.join(", ")
-        ))
-        .into());
+    if let Some((message, fix)) = config::unknown_environment(env) {
+        return Err(Invalid(format!("{message}; {fix}")).into());
     }
     let dir = project.join("releases").join(env);
     let changes = crate::diff::diff_releases(&dir.join(from), &dir.join(to))?;
@@ -237,15 +237,9 @@ pub fn health(
     use crate::health;
     let loaded = config::load(project, env, &config::process_env);
     let Some(config) = loaded.config else {
-        return report_failure(&loaded.report, json, "health");
+        return report_failure(&loaded.report, json);
     };
-    let host = host.unwrap_or_else(|| match config.bind_host.as_str() {
-        "0.0.0.0" | "[::]" => "127.0.0.1".to_string(),
-        other => other
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .to_string(),
-    });
+    let host = host.unwrap_or_else(|| health::default_host(&config));
     let opts = health::Options {
         host,
         timeout,

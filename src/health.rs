@@ -146,6 +146,19 @@ pub fn check_all(config: &Config, opts: &Options) -> Vec<Check> {
     checks
 }
 
+/// Where to probe when `--host` is not given: the bind address, or
+/// loopback when the tracker binds every address.
+pub fn default_host(config: &Config) -> String {
+    match config
+        .bind_host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+    {
+        "0.0.0.0" | "::" => "127.0.0.1".to_string(),
+        other => other.to_string(),
+    }
+}
+
 fn url_host(host: &str) -> String {
     match host.parse::<IpAddr>() {
         Ok(IpAddr::V6(a)) => format!("[{a}]"),
@@ -184,7 +197,7 @@ fn udp_exchange(
 ) -> Result<Vec<u8>, String> {
     let mut timeout = first;
     let mut buf = [0u8; 2048];
-    for attempt in 1..=UDP_ATTEMPTS {
+    for _ in 0..UDP_ATTEMPTS {
         sock.send(packet).map_err(|e| format!("send failed: {e}"))?;
         sock.set_read_timeout(Some(timeout))
             .map_err(|e| e.to_string())?;
@@ -216,12 +229,6 @@ fn udp_exchange(
                     std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
                 ) =>
             {
-                if attempt == UDP_ATTEMPTS {
-                    return Err(format!(
-                        "no reply after {UDP_ATTEMPTS} attempts ({} s in all)",
-                        ms(first * ((1 << UDP_ATTEMPTS) - 1)) / 1000.0
-                    ));
-                }
                 timeout *= 2;
             }
             Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
@@ -230,7 +237,21 @@ fn udp_exchange(
             Err(e) => return Err(format!("receive failed: {e}")),
         }
     }
-    unreachable!("the loop returns on its last attempt")
+    Err(format!(
+        "no reply after {UDP_ATTEMPTS} attempts ({} s in all)",
+        ms(first * ((1 << UDP_ATTEMPTS) - 1)) / 1000.0
+    ))
+}
+
+/// A BEP 15 request: `prefix` (protocol id or connection id), action, and a
+/// fresh transaction id; returns the id and the packet to extend.
+fn request(prefix: &[u8], action: i32) -> (i32, Vec<u8>) {
+    let tid = transaction_id();
+    let mut req = Vec::with_capacity(98);
+    req.extend_from_slice(prefix);
+    req.extend_from_slice(&action.to_be_bytes());
+    req.extend_from_slice(&tid.to_be_bytes());
+    (tid, req)
 }
 
 fn expect_action(reply: &[u8], action: i32, min_len: usize, what: &str) -> Result<(), String> {
@@ -262,20 +283,12 @@ fn udp_check(target: &str, timeout: Duration, refusal_ok: bool) -> Result<String
     sock.connect(addr)
         .map_err(|e| format!("connect {addr}: {e}"))?;
 
-    let tid = transaction_id();
-    let mut req = Vec::with_capacity(16);
-    req.extend_from_slice(&PROTOCOL_ID.to_be_bytes());
-    req.extend_from_slice(&0i32.to_be_bytes());
-    req.extend_from_slice(&tid.to_be_bytes());
+    let (tid, req) = request(&PROTOCOL_ID.to_be_bytes(), 0);
     let reply = udp_exchange(&sock, &req, tid, timeout).map_err(|e| format!("connect: {e}"))?;
     expect_action(&reply, 0, 16, "connect")?;
     let connection_id = &reply[8..16];
 
-    let tid = transaction_id();
-    let mut req = Vec::with_capacity(98);
-    req.extend_from_slice(connection_id);
-    req.extend_from_slice(&1i32.to_be_bytes());
-    req.extend_from_slice(&tid.to_be_bytes());
+    let (tid, mut req) = request(connection_id, 1);
     req.extend_from_slice(INFO_HASH);
     req.extend_from_slice(PEER_ID);
     req.extend_from_slice(&0i64.to_be_bytes()); // downloaded
@@ -301,11 +314,7 @@ fn udp_check(target: &str, timeout: Duration, refusal_ok: bool) -> Result<String
         Err(e) => return Err(format!("announce: {e}")),
     };
 
-    let tid = transaction_id();
-    let mut req = Vec::with_capacity(36);
-    req.extend_from_slice(connection_id);
-    req.extend_from_slice(&2i32.to_be_bytes());
-    req.extend_from_slice(&tid.to_be_bytes());
+    let (tid, mut req) = request(connection_id, 2);
     req.extend_from_slice(INFO_HASH);
     let reply = udp_exchange(&sock, &req, tid, timeout).map_err(|e| format!("scrape: {e}"))?;
     expect_action(&reply, 2, 20, "scrape")?;

@@ -29,14 +29,6 @@ pub struct File {
     pub secret: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
-    Toml,
-    Yaml,
-    Json,
-    Text,
-}
-
 struct Entry {
     template: &'static str,
     embedded: &'static str,
@@ -45,7 +37,6 @@ struct Entry {
     /// uid = gid of the container user that reads the file.
     owner: u32,
     secret: bool,
-    format: Format,
     when: fn(&Config) -> bool,
 }
 
@@ -58,7 +49,7 @@ fn proxied(c: &Config) -> bool {
 }
 
 macro_rules! entry {
-    ($t:literal, $path:literal, $mode:literal, $owner:expr, $secret:literal, $fmt:ident, $when:expr) => {
+    ($t:literal, $path:literal, $mode:literal, $owner:expr, $secret:literal, $when:expr) => {
         Entry {
             template: $t,
             embedded: include_str!(concat!("../templates/", $t)),
@@ -66,7 +57,6 @@ macro_rules! entry {
             mode: $mode,
             owner: $owner,
             secret: $secret,
-            format: Format::$fmt,
             when: $when,
         }
     };
@@ -85,7 +75,6 @@ const ENTRIES: &[Entry] = &[
         0o600,
         TRACKER_UID,
         true,
-        Toml,
         always
     ),
     entry!(
@@ -94,7 +83,6 @@ const ENTRIES: &[Entry] = &[
         0o644,
         0,
         false,
-        Yaml,
         always
     ),
     entry!(
@@ -103,7 +91,6 @@ const ENTRIES: &[Entry] = &[
         0o600,
         NOBODY_UID,
         true,
-        Yaml,
         always
     ),
     entry!(
@@ -112,7 +99,6 @@ const ENTRIES: &[Entry] = &[
         0o644,
         0,
         false,
-        Yaml,
         always
     ),
     entry!(
@@ -121,7 +107,6 @@ const ENTRIES: &[Entry] = &[
         0o644,
         0,
         false,
-        Yaml,
         always
     ),
     entry!(
@@ -130,7 +115,6 @@ const ENTRIES: &[Entry] = &[
         0o644,
         0,
         false,
-        Yaml,
         always
     ),
     entry!(
@@ -139,7 +123,6 @@ const ENTRIES: &[Entry] = &[
         0o644,
         0,
         false,
-        Json,
         always
     ),
     entry!(
@@ -148,7 +131,6 @@ const ENTRIES: &[Entry] = &[
         0o644,
         0,
         false,
-        Text,
         proxied
     ),
     entry!(
@@ -157,7 +139,6 @@ const ENTRIES: &[Entry] = &[
         0o644,
         0,
         false,
-        Text,
         always
     ),
     entry!(
@@ -166,7 +147,6 @@ const ENTRIES: &[Entry] = &[
         0o644,
         0,
         false,
-        Text,
         always
     ),
     entry!(
@@ -175,7 +155,6 @@ const ENTRIES: &[Entry] = &[
         0o644,
         0,
         false,
-        Json,
         always
     ),
     entry!(
@@ -184,7 +163,6 @@ const ENTRIES: &[Entry] = &[
         0o755,
         0,
         false,
-        Text,
         always
     ),
     entry!(
@@ -193,7 +171,6 @@ const ENTRIES: &[Entry] = &[
         0o644,
         0,
         false,
-        Text,
         always
     ),
     entry!(
@@ -202,17 +179,14 @@ const ENTRIES: &[Entry] = &[
         0o644,
         0,
         false,
-        Text,
         always
     ),
-    // Last: it lists the owners of the files above.
     entry!(
         "prepare-data.sh.tera",
         "usr/local/sbin/torrust-prepare-data",
         0o755,
         0,
         false,
-        Text,
         always
     ),
 ];
@@ -506,25 +480,27 @@ pub fn render(
     ctx.insert("stats_fields", STATS_FIELDS);
     ctx.insert("dashboard_panels", &dashboard_panels());
 
+    let entries: Vec<&Entry> = ENTRIES.iter().filter(|e| (e.when)(config)).collect();
     let mut files = secret_files(config, secrets);
-    for e in ENTRIES.iter().filter(|e| (e.when)(config)) {
-        if e.template == "prepare-data.sh.tera" {
-            let owned: Vec<OwnedFile> = files
-                .iter()
-                .filter(|f| f.uid != 0)
-                .map(|f| OwnedFile {
-                    path: f.path.clone(),
-                    owner: format!("{}:{}", f.uid, f.gid),
-                    mode: format!("{:04o}", f.mode),
-                })
-                .collect();
-            ctx.insert("owned_files", &owned);
-        }
+    // The prepare script gives every file not owned by root to its user.
+    let owned: Vec<OwnedFile> = files
+        .iter()
+        .map(|f| (f.path.as_str(), f.uid, f.mode))
+        .chain(entries.iter().map(|e| (e.path, e.owner, e.mode)))
+        .filter(|(_, uid, _)| *uid != 0)
+        .map(|(path, uid, mode)| OwnedFile {
+            path: path.to_string(),
+            owner: format!("{uid}:{uid}"),
+            mode: format!("{mode:04o}"),
+        })
+        .collect();
+    ctx.insert("owned_files", &owned);
+    for e in entries {
         let text = tera
             .render(e.template, &ctx)
             .map_err(|err| anyhow!("{}", error_chain(&err)))
             .with_context(|| format!("rendering templates/{}", e.template))?;
-        parse_back(e.format, &text)
+        parse_back(e.path, &text)
             .with_context(|| format!("templates/{} rendered an invalid {}", e.template, e.path))?;
         files.push(File {
             path: e.path.to_string(),
@@ -539,20 +515,21 @@ pub fn render(
     Ok(files)
 }
 
-/// Parses a rendered structured file, so a template edit or an unescaped
-/// value fails the build instead of the VM.
-pub fn parse_back(format: Format, text: &str) -> Result<()> {
-    match format {
-        Format::Toml => {
+/// Parses a rendered structured file (the format follows from its
+/// extension), so a template edit or an unescaped value fails the build
+/// instead of the VM.
+pub fn parse_back(path: &str, text: &str) -> Result<()> {
+    match Path::new(path).extension().and_then(|e| e.to_str()) {
+        Some("toml") => {
             toml::from_str::<toml::Value>(text).map_err(|e| anyhow!("TOML: {e}"))?;
         }
-        Format::Yaml => {
+        Some("yaml" | "yml") => {
             serde_saphyr::from_str::<serde_json::Value>(text).map_err(|e| anyhow!("YAML: {e}"))?;
         }
-        Format::Json => {
+        Some("json") => {
             serde_json::from_str::<serde_json::Value>(text).map_err(|e| anyhow!("JSON: {e}"))?;
         }
-        Format::Text => {}
+        _ => {}
     }
     Ok(())
 }

@@ -10,96 +10,6 @@ use std::time::{Duration, Instant};
 
 use common::*;
 
-struct Setup {
-    project: Project,
-    vars: Vec<(String, String)>,
-    udp: Vec<u16>,
-    _data: tempfile::TempDir,
-}
-
-impl Setup {
-    fn new() -> Self {
-        let project = Project::new();
-        let data = tempfile::tempdir().unwrap();
-        let udp = vec![free_udp_port(), free_udp_port()];
-        let vars = vec![
-            ("TORRUST_TRACKER_BIND_ADDRESS", "127.0.0.1".to_string()),
-            (
-                "TORRUST_TRACKER_UDP_PORTS",
-                format!("{},{}", udp[0], udp[1]),
-            ),
-            ("TORRUST_TRACKER_HTTP_PORTS", free_tcp_port().to_string()),
-            ("TORRUST_TRACKER_API_PORT", free_tcp_port().to_string()),
-            (
-                "TORRUST_TRACKER_HEALTH_CHECK_PORT",
-                free_tcp_port().to_string(),
-            ),
-            (
-                "TORRUST_TRACKER_DATABASE_URL",
-                format!("sqlite://{}/tracker.db", data.path().display()),
-            ),
-            ("TORRUST_TRACKER_API_TOKEN", NASTY_TOKEN.to_string()),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .collect();
-        Setup {
-            project,
-            vars,
-            udp,
-            _data: data,
-        }
-    }
-
-    fn vars_with(&self, overrides: &[(&str, &str)]) -> Vec<(String, String)> {
-        let mut v: Vec<(String, String)> = self
-            .vars
-            .iter()
-            .filter(|(k, _)| !overrides.iter().any(|(o, _)| o == k))
-            .cloned()
-            .collect();
-        v.extend(
-            overrides
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string())),
-        );
-        v
-    }
-
-    fn var(&self, name: &str) -> String {
-        self.vars.iter().find(|(k, _)| k == name).unwrap().1.clone()
-    }
-
-    fn run(&self, args: &[&str], overrides: &[(&str, &str)]) -> Run {
-        let vars = self.vars_with(overrides);
-        let refs: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        self.project.run(args, &refs)
-    }
-
-    fn start(&self) -> Tracker {
-        let refs: Vec<(&str, &str)> = self
-            .vars
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
-        let release = self.project.build("local", &refs);
-        start_tracker(&release.join("bundle/opt/torrust/tracker/tracker.toml"))
-    }
-
-    fn health_json(
-        &self,
-        extra: &[&str],
-        overrides: &[(&str, &str)],
-    ) -> (i32, serde_json::Value, String) {
-        let mut args = vec!["health", "local", "--json"];
-        args.extend_from_slice(extra);
-        let run = self.run(&args, overrides);
-        let v = serde_json::from_str(&run.stdout())
-            .unwrap_or_else(|e| panic!("{e}: {}{}", run.stdout(), run.stderr()));
-        (run.code(), v, run.stderr())
-    }
-}
-
 fn check<'a>(v: &'a serde_json::Value, name: &str, target_end: &str) -> &'a serde_json::Value {
     v["checks"]
         .as_array()
@@ -119,7 +29,7 @@ fn failing(v: &serde_json::Value) -> Vec<String> {
         .collect()
 }
 
-fn wait_healthy(s: &Setup) {
+fn wait_healthy(s: &LoopbackTracker) {
     let run = s.run(&["health", "local", "--wait", "30s"], &[]);
     assert_eq!(
         run.code(),
@@ -132,7 +42,7 @@ fn wait_healthy(s: &Setup) {
 
 #[test]
 fn all_checks_pass_against_the_real_tracker() {
-    let s = Setup::new();
+    let s = LoopbackTracker::new();
     let _t = s.start();
     wait_healthy(&s);
     let run = s.run(&["health", "local"], &[]);
@@ -171,7 +81,7 @@ fn all_checks_pass_against_the_real_tracker() {
 
 #[test]
 fn a_wrong_token_fails_the_api_check_only() {
-    let s = Setup::new();
+    let s = LoopbackTracker::new();
     let _t = s.start();
     wait_healthy(&s);
     let (code, v, _) = s.health_json(
@@ -193,7 +103,7 @@ fn a_wrong_token_fails_the_api_check_only() {
 
 #[test]
 fn a_closed_port_fails_that_check_with_a_clear_message() {
-    let s = Setup::new();
+    let s = LoopbackTracker::new();
     let _t = s.start();
     wait_healthy(&s);
     let closed_udp = free_udp_port();
@@ -228,30 +138,10 @@ fn a_closed_port_fails_that_check_with_a_clear_message() {
 
 #[test]
 fn wait_rides_out_a_tracker_that_starts_late_and_reports_one_that_stopped() {
-    let s = Setup::new();
+    let s = LoopbackTracker::new();
     // Build first so the tracker can start while health is already waiting.
-    let refs: Vec<(&str, &str)> = s
-        .vars
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    let release = s.project.build("local", &refs);
-    let mut cmd = Command::new(BIN);
-    cmd.env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .args([
-            "-C",
-            s.project.path().to_str().unwrap(),
-            "health",
-            "local",
-            "--wait",
-            "30s",
-            "--timeout",
-            "200ms",
-        ]);
-    for (k, v) in &s.vars {
-        cmd.env(k, v);
-    }
+    let release = s.build();
+    let mut cmd = s.command(&["health", "local", "--wait", "30s", "--timeout", "200ms"]);
     let waiting = cmd
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -282,10 +172,10 @@ fn wait_rides_out_a_tracker_that_starts_late_and_reports_one_that_stopped() {
 
 #[test]
 fn the_trackers_own_clients_agree() {
-    let s = Setup::new();
+    let s = LoopbackTracker::new();
     let _t = s.start();
     wait_healthy(&s);
-    let hash: String = b"torrust-bake-health!"
+    let hash: String = torrust_bake::health::INFO_HASH
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect();
@@ -345,7 +235,7 @@ fn fake_udp(reply: Reply) -> u16 {
 
 #[test]
 fn replies_the_real_tracker_never_sends() {
-    let s = Setup::new();
+    let s = LoopbackTracker::new();
     let cases: [(Reply, &str); 4] = [
         (
             |req| {
@@ -411,7 +301,7 @@ fn replies_the_real_tracker_never_sends() {
 
 #[test]
 fn monitoring_checks_prometheus_and_grafana() {
-    let s = Setup::new();
+    let s = LoopbackTracker::new();
     let _t = s.start();
     wait_healthy(&s);
     // The real Prometheus (Debian's package) on a free loopback port.

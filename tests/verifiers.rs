@@ -163,26 +163,14 @@ fn checksums_and_tarball_pass_sha256sum_and_tar() {
 
 #[test]
 fn the_real_tracker_runs_the_rendered_config() {
-    let p = Project::new();
-    let data = tempfile::tempdir().unwrap();
-    let (udp1, udp2) = (free_udp_port(), free_udp_port());
-    let (http, api, health) = (free_tcp_port(), free_tcp_port(), free_tcp_port());
-    let udp = format!("{udp1},{udp2}");
-    let (http_s, api_s, health_s) = (http.to_string(), api.to_string(), health.to_string());
-    let db = format!("sqlite://{}/tracker.db", data.path().display());
-    let release = p.build(
-        "local",
-        &[
-            ("TORRUST_TRACKER_BIND_ADDRESS", "127.0.0.1"),
-            ("TORRUST_TRACKER_UDP_PORTS", &udp),
-            ("TORRUST_TRACKER_HTTP_PORTS", &http_s),
-            ("TORRUST_TRACKER_API_PORT", &api_s),
-            ("TORRUST_TRACKER_HEALTH_CHECK_PORT", &health_s),
-            ("TORRUST_TRACKER_DATABASE_URL", &db),
-            ("TORRUST_TRACKER_API_TOKEN", NASTY_TOKEN),
-        ],
+    let s = LoopbackTracker::new();
+    let (udp1, udp2) = (s.udp[0], s.udp[1]);
+    let port = |name: &str| -> u16 { s.var(name).parse().unwrap() };
+    let (api, health) = (
+        port("TORRUST_TRACKER_API_PORT"),
+        port("TORRUST_TRACKER_HEALTH_CHECK_PORT"),
     );
-    let _tracker = start_tracker(&release.join("bundle/opt/torrust/tracker/tracker.toml"));
+    let _tracker = s.start();
     let deadline = Instant::now() + Duration::from_secs(30);
     let body = loop {
         if let Ok(_s) = std::net::TcpStream::connect(("127.0.0.1", health)) {

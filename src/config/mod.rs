@@ -26,17 +26,22 @@ pub fn env_file(project: &Path, env: &str) -> PathBuf {
     project.join("environments").join(format!("{env}.env"))
 }
 
+/// `(message, fix)` when `env` is not an environment torrust-bake knows.
+pub fn unknown_environment(env: &str) -> Option<(String, String)> {
+    (!vars::ENVIRONMENTS.contains(&env)).then(|| {
+        (
+            format!("unknown environment '{env}'"),
+            format!("use one of: {}", vars::ENVIRONMENTS.join(", ")),
+        )
+    })
+}
+
 /// Loads and validates `env`, reading the process environment through `process`.
 pub fn load(project: &Path, env: &str, process: &dyn Fn(&str) -> Option<String>) -> Loaded {
     let mut report = Report::default();
-    let rel = PathBuf::from("environments").join(format!("{env}.env"));
-    if !vars::ENVIRONMENTS.contains(&env) {
-        report.push(Problem::error(
-            None,
-            Source::Default,
-            format!("unknown environment '{env}'"),
-            &format!("use one of: {}", vars::ENVIRONMENTS.join(", ")),
-        ));
+    let rel = env_file(Path::new(""), env);
+    if let Some((message, fix)) = unknown_environment(env) {
+        report.push(Problem::error(None, Source::Default, message, &fix));
         return Loaded {
             report,
             raw: None,

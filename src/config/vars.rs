@@ -377,7 +377,7 @@ mod tests {
     }
 
     #[test]
-    fn names_are_unique_and_defaults_valid() {
+    fn names_are_unique() {
         let mut names: Vec<_> = super::VARS.iter().map(|v| v.name).collect();
         names.sort();
         names.dedup();

@@ -55,8 +55,8 @@ impl Project {
         std::fs::write(p, text).unwrap();
     }
 
-    /// Runs the binary in this project with only `vars` in its environment.
-    pub fn run(&self, args: &[&str], vars: &[(&str, &str)]) -> Run {
+    /// The binary in this project with only `vars` in its environment.
+    pub fn command(&self, args: &[&str], vars: &[(&str, &str)]) -> Command {
         let mut cmd = Command::new(BIN);
         cmd.env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
@@ -66,7 +66,12 @@ impl Project {
         for (k, v) in vars {
             cmd.env(k, v);
         }
-        Run(cmd.output().unwrap())
+        cmd
+    }
+
+    /// Runs the binary in this project with only `vars` in its environment.
+    pub fn run(&self, args: &[&str], vars: &[(&str, &str)]) -> Run {
+        Run(self.command(args, vars).output().unwrap())
     }
 
     pub fn releases(&self, env: &str) -> Vec<PathBuf> {
@@ -213,4 +218,104 @@ pub fn start_tracker(config: &Path) -> Tracker {
             panic!("torrust-tracker is needed ({e}); run scripts/install-test-deps.sh")
         });
     Tracker(child)
+}
+
+/// A project whose local environment runs the tracker on loopback free
+/// ports with SQLite in a temporary directory and the nasty token.
+pub struct LoopbackTracker {
+    pub project: Project,
+    pub vars: Vec<(String, String)>,
+    pub udp: Vec<u16>,
+    _data: tempfile::TempDir,
+}
+
+impl LoopbackTracker {
+    pub fn new() -> Self {
+        let project = Project::new();
+        let data = tempfile::tempdir().unwrap();
+        let udp = vec![free_udp_port(), free_udp_port()];
+        let vars = vec![
+            ("TORRUST_TRACKER_BIND_ADDRESS", "127.0.0.1".to_string()),
+            (
+                "TORRUST_TRACKER_UDP_PORTS",
+                format!("{},{}", udp[0], udp[1]),
+            ),
+            ("TORRUST_TRACKER_HTTP_PORTS", free_tcp_port().to_string()),
+            ("TORRUST_TRACKER_API_PORT", free_tcp_port().to_string()),
+            (
+                "TORRUST_TRACKER_HEALTH_CHECK_PORT",
+                free_tcp_port().to_string(),
+            ),
+            (
+                "TORRUST_TRACKER_DATABASE_URL",
+                format!("sqlite://{}/tracker.db", data.path().display()),
+            ),
+            ("TORRUST_TRACKER_API_TOKEN", NASTY_TOKEN.to_string()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        LoopbackTracker {
+            project,
+            vars,
+            udp,
+            _data: data,
+        }
+    }
+
+    pub fn vars_with(&self, overrides: &[(&str, &str)]) -> Vec<(String, String)> {
+        let mut v: Vec<(String, String)> = self
+            .vars
+            .iter()
+            .filter(|(k, _)| !overrides.iter().any(|(o, _)| o == k))
+            .cloned()
+            .collect();
+        v.extend(
+            overrides
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string())),
+        );
+        v
+    }
+
+    pub fn var(&self, name: &str) -> String {
+        self.vars.iter().find(|(k, _)| k == name).unwrap().1.clone()
+    }
+
+    pub fn run(&self, args: &[&str], overrides: &[(&str, &str)]) -> Run {
+        self.project
+            .run(args, &Self::refs(&self.vars_with(overrides)))
+    }
+
+    fn refs(vars: &[(String, String)]) -> Vec<(&str, &str)> {
+        vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
+    }
+
+    /// Builds the local release and returns its directory.
+    pub fn build(&self) -> PathBuf {
+        self.project.build("local", &Self::refs(&self.vars))
+    }
+
+    /// Builds and starts the tracker from the rendered tracker.toml.
+    pub fn start(&self) -> Tracker {
+        start_tracker(&self.build().join("bundle/opt/torrust/tracker/tracker.toml"))
+    }
+
+    /// The binary with this setup's environment, not yet started.
+    pub fn command(&self, args: &[&str]) -> Command {
+        self.project.command(args, &Self::refs(&self.vars))
+    }
+
+    pub fn health_json(
+        &self,
+        extra: &[&str],
+        overrides: &[(&str, &str)],
+    ) -> (i32, serde_json::Value, String) {
+        let mut args = vec!["health", "local", "--json"];
+        args.extend_from_slice(extra);
+        let run = self.run(&args, overrides);
+        let v = serde_json::from_str(&run.stdout())
+            .unwrap_or_else(|e| panic!("{e}: {}{}", run.stdout(), run.stderr()));
+        (run.code(), v, run.stderr())
+    }
 }
