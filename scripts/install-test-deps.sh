@@ -9,6 +9,12 @@ command -v docker-compose >/dev/null || need_apt+=(docker-compose)
 command -v promtool >/dev/null && command -v prometheus >/dev/null || need_apt+=(prometheus)
 command -v zstd >/dev/null || need_apt+=(zstd)
 command -v hyperfine >/dev/null || need_apt+=(hyperfine)
+# images pin|verify: a real registry, skopeo to cross-check digests, htpasswd
+# for basic auth, openssl to sign the token-realm test's JWT.
+command -v docker-registry >/dev/null || need_apt+=(docker-registry)
+command -v skopeo >/dev/null || need_apt+=(skopeo)
+command -v htpasswd >/dev/null || need_apt+=(apache2-utils)
+command -v openssl >/dev/null || need_apt+=(openssl)
 [ -x /usr/bin/time ] || need_apt+=(time)
 # torrust-tracker builds against OpenSSL.
 dpkg -s libssl-dev >/dev/null 2>&1 || need_apt+=(libssl-dev)
@@ -25,7 +31,7 @@ if ! { command -v torrust-tracker >/dev/null && cargo install --list | grep -q '
     cargo install --locked torrust-tracker@3.0.0
 fi
 
-for tool in docker-compose promtool prometheus sha256sum tar zstd hyperfine torrust-tracker udp_tracker_client http_tracker_client; do
+for tool in docker-compose promtool prometheus sha256sum tar zstd hyperfine docker-registry skopeo htpasswd openssl torrust-tracker udp_tracker_client http_tracker_client; do
     command -v "$tool" >/dev/null || { echo "install-test-deps: $tool still missing" >&2; exit 1; }
 done
 echo "install-test-deps: all verifiers present" >&2

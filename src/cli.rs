@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 
 const AFTER_HELP: &str = "\
 Environments: local, staging, production (environments/<env>.env).
@@ -19,7 +19,8 @@ Examples:
   torrust-bake show local
   torrust-bake build local
   torrust-bake diff local 3f2a9c1d0b7e 8e41aa02c9d1
-  torrust-bake health production --host 203.0.113.7 --wait 5m";
+  torrust-bake health production --host 203.0.113.7 --wait 5m
+  torrust-bake images pin tracker";
 
 /// Turns an environment into an immutable, reproducible Torrust Tracker release.
 #[derive(Debug, Parser)]
@@ -71,6 +72,11 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Pin container images by digest in images/images.lock, or check the pins.
+    Images {
+        #[command(subcommand)]
+        action: ImagesCommand,
+    },
     /// Prove a deployment serves clients: UDP BEP 15 connect/announce/scrape on every UDP
     /// port, HTTP announce/scrape on every HTTP port, the REST API (with the token) and
     /// the health-check API. Exit 0 only when every check passes.
@@ -95,4 +101,51 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+}
+
+const REGISTRY_HELP: &str = "\
+Registry credentials come from the environment, per registry as written in the
+reference (non-alphanumerics become _):
+  TORRUST_BAKE_REGISTRY_<REGISTRY>_USERNAME, TORRUST_BAKE_REGISTRY_<REGISTRY>_PASSWORD
+  e.g. TORRUST_BAKE_REGISTRY_GHCR_IO_USERNAME, TORRUST_BAKE_REGISTRY_127_0_0_1_5000_PASSWORD
+They answer Basic challenges and are sent to Bearer token services (Docker Hub).
+Docker Hub references may omit docker.io/ and library/ (caddy:2.10.2).
+
+Exit codes: 0 ok, 1 mismatch, unknown image, bad reference or refused
+credentials, 2 registry unreachable or other error.";
+
+#[derive(Debug, Subcommand)]
+pub enum ImagesCommand {
+    /// Resolve each service's tag to its digest (and linux/amd64, linux/arm64 digests of a
+    /// multi-arch index), show what changed and rewrite the lock atomically. If any image
+    /// fails to resolve, the lock is left as it was.
+    #[command(after_help = REGISTRY_HELP)]
+    Pin {
+        /// Services to pin (keys of images/images.lock) [default: all].
+        services: Vec<String>,
+        #[command(flatten)]
+        registry: RegistryArgs,
+    },
+    /// Check that every digest in the lock is what its tag resolves to now; exit 1 naming
+    /// each mismatch (and whether the locked digest can still be pulled).
+    #[command(after_help = REGISTRY_HELP)]
+    Verify {
+        #[command(flatten)]
+        registry: RegistryArgs,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct RegistryArgs {
+    /// Speak plain HTTP to this registry (host[:port] as in the reference), e.g. a local
+    /// mirror. Repeatable.
+    #[arg(long = "insecure-registry", value_name = "HOST")]
+    pub insecure: Vec<String>,
+    /// Timeout of each request; 429, 5xx and connection failures are retried 4 times
+    /// with backoff, honouring Retry-After up to 60s.
+    #[arg(long, default_value = "20s", value_parser = humantime::parse_duration)]
+    pub timeout: Duration,
+    /// Print the result as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
 }

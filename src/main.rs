@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use torrust_bake::cli::{Cli, Command};
+use torrust_bake::cli::{Cli, Command, ImagesCommand};
 use torrust_bake::commands::{self, Invalid};
 
 fn main() -> ExitCode {
@@ -21,6 +21,12 @@ fn main() -> ExitCode {
             to,
             json,
         } => commands::diff(project, &env, &from, &to, json),
+        Command::Images {
+            action: ImagesCommand::Pin { services, registry },
+        } => commands::images_pin(project, &services, &registry),
+        Command::Images {
+            action: ImagesCommand::Verify { registry },
+        } => commands::images_verify(project, &registry),
         Command::Health {
             env,
             host,

@@ -2,6 +2,8 @@
 //! real binary run with a clean environment.
 #![allow(dead_code)]
 
+pub mod fake_http;
+
 use std::net::{TcpListener, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};

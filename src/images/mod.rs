@@ -18,6 +18,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::{Config, Problem, Report, Source};
 
+pub mod pin;
+pub mod registry;
+
 pub const LOCK_PATH: &str = "images/images.lock";
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
@@ -35,6 +38,77 @@ pub struct LockedImage {
 pub struct Lock {
     #[serde(default)]
     pub images: BTreeMap<String, LockedImage>,
+}
+
+impl Lock {
+    /// The lock as `images pin` writes it: `header` (the file's leading
+    /// comment, kept verbatim), then one table per service in name order.
+    /// Same lock, same bytes.
+    pub fn render(&self, header: &str) -> String {
+        let mut out = String::from(header);
+        for (service, img) in &self.images {
+            let key = toml_key(service);
+            out.push_str(&format!("\n[images.{key}]\n"));
+            out.push_str(&format!("reference = {}\n", toml_str(&img.reference)));
+            if let Some(d) = &img.digest {
+                out.push_str(&format!("digest = {}\n", toml_str(d)));
+            }
+            if !img.platforms.is_empty() {
+                out.push_str(&format!("\n[images.{key}.platforms]\n"));
+                for (platform, digest) in &img.platforms {
+                    out.push_str(&format!("{} = {}\n", toml_key(platform), toml_str(digest)));
+                }
+            }
+        }
+        out
+    }
+}
+
+fn toml_str(s: &str) -> String {
+    toml::Value::String(s.to_string()).to_string()
+}
+
+fn toml_key(s: &str) -> String {
+    let bare = !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if bare {
+        s.to_string()
+    } else {
+        toml_str(s)
+    }
+}
+
+/// The leading comment block of a lock file (kept by `images pin`).
+pub fn header_of(text: &str) -> String {
+    let mut out = String::new();
+    for line in text.lines() {
+        if !line.starts_with('#') {
+            break;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
+}
+
+/// Reads and parses `images/images.lock` for `images pin|verify`.
+pub fn read_lock(project: &Path) -> anyhow::Result<(String, Lock)> {
+    let path = project.join(LOCK_PATH);
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        anyhow::anyhow!(crate::commands::Invalid(format!(
+            "cannot read {}: {e}; restore it from git",
+            path.display()
+        )))
+    })?;
+    let lock: Lock = toml::from_str(&text).map_err(|e| {
+        anyhow::anyhow!(crate::commands::Invalid(format!(
+            "{} is not valid: {}",
+            path.display(),
+            e.message()
+        )))
+    })?;
+    Ok((text, lock))
 }
 
 /// The image a service runs in this release, as written into compose.yaml.
@@ -202,5 +276,39 @@ mod tests {
         assert_eq!(tag_of("docker.io/prom/prometheus:v3.5.0"), Some("v3.5.0"));
         assert_eq!(tag_of("localhost:5000/tracker"), None);
         assert_eq!(tag_of("localhost:5000/tracker:v1"), Some("v1"));
+    }
+}
+
+#[cfg(test)]
+mod lock_tests {
+    use super::*;
+
+    #[test]
+    fn committed_lock_renders_to_its_own_bytes() {
+        let text = include_str!("../../images/images.lock");
+        let lock: Lock = toml::from_str(text).unwrap();
+        assert_eq!(lock.render(&header_of(text)), text);
+    }
+
+    #[test]
+    fn render_parses_back_with_platforms_and_odd_names() {
+        let mut lock = Lock::default();
+        let mut platforms = BTreeMap::new();
+        platforms.insert(
+            "linux/amd64".to_string(),
+            format!("sha256:{}", "a".repeat(64)),
+        );
+        lock.images.insert(
+            "odd name".into(),
+            LockedImage {
+                reference: "r.example/x:\"1\"".into(),
+                digest: Some(format!("sha256:{}", "b".repeat(64))),
+                platforms,
+            },
+        );
+        let text = lock.render("# h\n");
+        let back: Lock = toml::from_str(&text).unwrap();
+        assert_eq!(back.images, lock.images);
+        assert!(text.starts_with("# h\n\n[images.\"odd name\"]\n"), "{text}");
     }
 }

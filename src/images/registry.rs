@@ -1,0 +1,648 @@
+//! OCI distribution client: resolves `registry/repository:tag` to the digest
+//! of its manifest (or multi-arch index) and the per-platform digests.
+//!
+//! Follows the OCI distribution spec (`HEAD`/`GET /v2/<name>/manifests/<ref>`,
+//! `Docker-Content-Digest`) and Docker's token auth (`401` with
+//! `WWW-Authenticate: Bearer realm=..,service=..,scope=..`, then `GET realm`).
+//! Written here rather than taken from `oci-client`: that crate is async only
+//! (tokio + reqwest), does not retry 429/5xx or honour `Retry-After`, and the
+//! part we need is a handful of requests. Reference parsing (Docker Hub's
+//! `docker.io` and `library/` defaults) and the index type come from
+//! `oci-spec`. `WWW-Authenticate` is parsed here: the crates that parse it are
+//! tied to old hyper versions.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::io::Read;
+use std::time::Duration;
+
+use base64::Engine;
+use oci_spec::distribution::Reference;
+use oci_spec::image::ImageIndex;
+use sha2::{Digest, Sha256};
+
+use super::{is_digest, tag_of};
+
+pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+pub const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
+pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
+
+/// The platforms recorded in the lock for a multi-arch image.
+pub const PLATFORMS: [&str; 2] = ["linux/amd64", "linux/arm64"];
+
+/// Manifests are a few KiB; anything far bigger is not a manifest.
+const MAX_MANIFEST: u64 = 4 << 20;
+
+/// What went wrong, in the terms a user acts on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The reference is not `registry/repository:tag`.
+    Reference,
+    /// 404: no such repository or tag.
+    NotFound,
+    /// 401/403: credentials missing or refused.
+    Auth,
+    /// Connection refused, DNS, timeout, or 429/5xx after every retry.
+    Unreachable,
+    /// The registry answered something that is not the protocol.
+    Protocol,
+}
+
+#[derive(Debug, Clone)]
+pub struct Error {
+    pub kind: ErrorKind,
+    pub message: String,
+}
+
+impl Error {
+    fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            message: message.into(),
+        }
+    }
+
+    /// Input the user can fix (exit code 1) rather than an outside failure.
+    pub fn is_input(&self) -> bool {
+        matches!(
+            self.kind,
+            ErrorKind::Reference | ErrorKind::NotFound | ErrorKind::Auth
+        )
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// What a tag resolves to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resolved {
+    /// Digest of the manifest or index the tag points to.
+    pub digest: String,
+    pub media_type: String,
+    /// `linux/amd64` / `linux/arm64` -> manifest digest, for an index.
+    pub platforms: BTreeMap<String, String>,
+}
+
+/// Looks up an environment variable.
+pub type EnvLookup = Box<dyn Fn(&str) -> Option<String>>;
+
+pub struct Options {
+    /// Registries (`host[:port]`) spoken to over plain HTTP.
+    pub insecure: Vec<String>,
+    pub timeout: Duration,
+    /// Tries per request on 429, 5xx and connection failures.
+    pub attempts: u32,
+    /// First backoff; doubles each retry unless `Retry-After` says otherwise.
+    pub backoff: Duration,
+    /// A `Retry-After` longer than this fails instead of waiting.
+    pub max_wait: Duration,
+    /// Looks up an environment variable (process env in the binary).
+    pub env: EnvLookup,
+    /// Progress lines (stderr in the binary).
+    pub progress: Box<dyn Fn(&str)>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            insecure: Vec::new(),
+            timeout: Duration::from_secs(20),
+            attempts: 4,
+            backoff: Duration::from_millis(500),
+            max_wait: Duration::from_secs(60),
+            env: Box::new(|k| std::env::var(k).ok()),
+            progress: Box::new(|_| {}),
+        }
+    }
+}
+
+/// The variables holding credentials for `registry` (as written in the
+/// reference: `docker.io`, `ghcr.io`, `127.0.0.1:5000`).
+pub fn credential_vars(registry: &str) -> (String, String) {
+    let key: String = registry
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    (
+        format!("TORRUST_BAKE_REGISTRY_{key}_USERNAME"),
+        format!("TORRUST_BAKE_REGISTRY_{key}_PASSWORD"),
+    )
+}
+
+/// A parsed `WWW-Authenticate` challenge: scheme and parameters.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Challenge {
+    pub scheme: String,
+    pub params: BTreeMap<String, String>,
+}
+
+/// Parses one challenge (`Bearer realm="https://..",service="..",scope=".."`).
+/// Quoted values may hold commas and backslash escapes (RFC 9110 §11.6.1).
+pub fn parse_challenge(header: &str) -> Option<Challenge> {
+    let header = header.trim();
+    let (scheme, mut rest) = header.split_once(' ').unwrap_or((header, ""));
+    if scheme.is_empty() {
+        return None;
+    }
+    let mut params = BTreeMap::new();
+    loop {
+        rest = rest.trim_start_matches([' ', ',']);
+        if rest.is_empty() {
+            break;
+        }
+        let (key, after) = rest.split_once('=')?;
+        let key = key.trim().to_ascii_lowercase();
+        let after = after.trim_start();
+        let (value, next) = if let Some(quoted) = after.strip_prefix('"') {
+            let mut value = String::new();
+            let mut chars = quoted.char_indices();
+            let mut end = None;
+            while let Some((i, c)) = chars.next() {
+                match c {
+                    '\\' => value.push(chars.next()?.1),
+                    '"' => {
+                        end = Some(i + 1);
+                        break;
+                    }
+                    c => value.push(c),
+                }
+            }
+            (value, &quoted[end?..])
+        } else {
+            let end = after.find(',').unwrap_or(after.len());
+            (after[..end].trim().to_string(), &after[end..])
+        };
+        params.insert(key, value);
+        rest = next;
+    }
+    Some(Challenge {
+        scheme: scheme.to_ascii_lowercase(),
+        params,
+    })
+}
+
+/// Seconds to wait from a `Retry-After` header (delta-seconds or HTTP date).
+pub fn retry_after(value: &str, now: std::time::SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let when = httpdate::parse_http_date(value).ok()?;
+    Some(when.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
+pub fn sha256_digest(bytes: &[u8]) -> String {
+    format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
+}
+
+struct Target {
+    /// `docker.io`, as written (names the credential variables).
+    registry: String,
+    /// `index.docker.io`: where requests go.
+    host: String,
+    scheme: &'static str,
+    repository: String,
+    tag: String,
+}
+
+pub struct Client {
+    agent: ureq::Agent,
+    opts: Options,
+    /// `Authorization` header per host and repository, once a challenge was met.
+    auth: HashMap<(String, String), String>,
+}
+
+impl Client {
+    pub fn new(opts: Options) -> Self {
+        Self {
+            agent: crate::http::client(opts.timeout),
+            opts,
+            auth: HashMap::new(),
+        }
+    }
+
+    fn target(&self, reference: &str) -> Result<Target, Error> {
+        let bad = |why: String| {
+            Error::new(
+                ErrorKind::Reference,
+                format!("'{reference}' is not an image reference ({why}); write registry/repository:tag, e.g. docker.io/prom/prometheus:v3.5.0"),
+            )
+        };
+        if reference.contains('@') {
+            return Err(bad("it already carries a digest; the lock keeps the tag in `reference` and the digest in `digest`".into()));
+        }
+        let Some(tag) = tag_of(reference) else {
+            return Err(bad("no tag".into()));
+        };
+        let parsed: Reference = reference.parse().map_err(|e| bad(format!("{e}")))?;
+        let registry = parsed.registry().to_string();
+        let host = parsed.resolve_registry().to_string();
+        let insecure = self
+            .opts
+            .insecure
+            .iter()
+            .any(|h| h == &registry || h == &host);
+        Ok(Target {
+            registry,
+            host,
+            scheme: if insecure { "http" } else { "https" },
+            repository: parsed.repository().to_string(),
+            tag: tag.to_string(),
+        })
+    }
+
+    /// Resolves the tag of `reference` to its digest (and platform digests).
+    pub fn resolve(&mut self, reference: &str) -> Result<Resolved, Error> {
+        let t = self.target(reference)?;
+        let head = self.manifest(&t, "HEAD", &t.tag)?;
+        let header_digest = head
+            .header("Docker-Content-Digest")
+            .filter(|d| is_digest(d))
+            .map(str::to_string);
+        let media = media_type(&head);
+        let is_index = media
+            .as_deref()
+            .is_some_and(|m| m == OCI_INDEX || m == DOCKER_LIST);
+        if let (Some(digest), false) = (&header_digest, is_index) {
+            if let Some(media_type) = media {
+                return Ok(Resolved {
+                    digest: digest.clone(),
+                    media_type,
+                    platforms: BTreeMap::new(),
+                });
+            }
+        }
+        // No digest header, or an index whose platform digests we record:
+        // fetch the body (by digest when known, so it is the same object).
+        let by = header_digest.clone().unwrap_or_else(|| t.tag.clone());
+        let get = self.manifest(&t, "GET", &by)?;
+        let get_media = media_type(&get);
+        let mut body = Vec::new();
+        get.into_reader()
+            .take(MAX_MANIFEST)
+            .read_to_end(&mut body)
+            .map_err(|e| {
+                Error::new(
+                    ErrorKind::Unreachable,
+                    format!("reading the manifest of {reference} from {}: {e}", t.host),
+                )
+            })?;
+        let digest = sha256_digest(&body);
+        if let Some(h) = &header_digest {
+            if h != &digest {
+                return Err(Error::new(
+                    ErrorKind::Protocol,
+                    format!("{} says {reference} is {h}, but the manifest it sent hashes to {digest}; try again, or report it to the registry", t.host),
+                ));
+            }
+        }
+        let media_type = get_media
+            .or_else(|| body_media_type(&body))
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorKind::Protocol,
+                    format!(
+                        "{} sent the manifest of {reference} without a media type",
+                        t.host
+                    ),
+                )
+            })?;
+        let platforms = if media_type == OCI_INDEX || media_type == DOCKER_LIST {
+            index_platforms(&body).map_err(|e| {
+                Error::new(
+                    ErrorKind::Protocol,
+                    format!("the index of {reference} is not valid: {e}"),
+                )
+            })?
+        } else {
+            BTreeMap::new()
+        };
+        Ok(Resolved {
+            digest,
+            media_type,
+            platforms,
+        })
+    }
+
+    /// Whether `digest` still exists in the repository of `reference`.
+    pub fn exists(&mut self, reference: &str, digest: &str) -> Result<bool, Error> {
+        let t = self.target(reference)?;
+        match self.manifest(&t, "HEAD", digest) {
+            Ok(_) => Ok(true),
+            Err(e) if e.kind == ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn manifest(&mut self, t: &Target, method: &str, by: &str) -> Result<ureq::Response, Error> {
+        let url = format!(
+            "{}://{}/v2/{}/manifests/{by}",
+            t.scheme, t.host, t.repository
+        );
+        let what = format!("{}/{}:{}", t.registry, t.repository, t.tag);
+        self.send(t, method, &url, &what)
+    }
+
+    /// One request with auth challenges answered and 429/5xx/connection
+    /// failures retried with backoff.
+    fn send(
+        &mut self,
+        t: &Target,
+        method: &str,
+        url: &str,
+        what: &str,
+    ) -> Result<ureq::Response, Error> {
+        let accept = [OCI_INDEX, DOCKER_LIST, OCI_MANIFEST, DOCKER_MANIFEST].join(", ");
+        let key = (t.host.clone(), t.repository.clone());
+        let mut answered_challenge = false;
+        let mut attempt = 1;
+        let mut backoff = self.opts.backoff;
+        loop {
+            let mut req = self.agent.request(method, url).set("Accept", &accept);
+            if let Some(auth) = self.auth.get(&key) {
+                req = req.set("Authorization", auth);
+            }
+            let wait = match req.call() {
+                Ok(resp) => return Ok(resp),
+                Err(ureq::Error::Status(401, resp)) if !answered_challenge => {
+                    let header = resp.header("WWW-Authenticate").unwrap_or("").to_string();
+                    let auth = self.answer_challenge(t, &header, what)?;
+                    self.auth.insert(key.clone(), auth);
+                    answered_challenge = true;
+                    continue;
+                }
+                Err(ureq::Error::Status(code @ (401 | 403), _)) => {
+                    let (user, _) = credential_vars(&t.registry);
+                    let why = if (self.opts.env)(&user).is_some() {
+                        format!("refused the credentials in {user} and its _PASSWORD")
+                    } else {
+                        format!(
+                            "needs credentials: set {user} and {}",
+                            credential_vars(&t.registry).1
+                        )
+                    };
+                    return Err(Error::new(
+                        ErrorKind::Auth,
+                        format!("{} answered {code} for {what}: it {why}", t.host),
+                    ));
+                }
+                Err(ureq::Error::Status(404, _)) => {
+                    return Err(Error::new(
+                        ErrorKind::NotFound,
+                        format!(
+                            "{what} not found on {} (404): check the repository and tag",
+                            t.host
+                        ),
+                    ));
+                }
+                Err(ureq::Error::Status(code @ (429 | 500..=599), resp)) => {
+                    let asked = resp
+                        .header("Retry-After")
+                        .and_then(|v| retry_after(v, std::time::SystemTime::now()));
+                    if asked.is_some_and(|w| w > self.opts.max_wait) {
+                        return Err(Error::new(
+                            ErrorKind::Unreachable,
+                            format!("{} answered {code} for {what} and asks to wait {} s; try again later", t.host, asked.unwrap_or_default().as_secs()),
+                        ));
+                    }
+                    if attempt >= self.opts.attempts {
+                        return Err(Error::new(
+                            ErrorKind::Unreachable,
+                            format!(
+                                "{} answered {code} for {what} {attempt} times; try again later",
+                                t.host
+                            ),
+                        ));
+                    }
+                    let wait = asked.unwrap_or(backoff);
+                    (self.opts.progress)(&format!(
+                        "  {} answered {code}; retrying in {} (attempt {}/{})",
+                        t.host,
+                        humantime::format_duration(wait),
+                        attempt + 1,
+                        self.opts.attempts
+                    ));
+                    wait
+                }
+                Err(ureq::Error::Status(code, _)) => {
+                    return Err(Error::new(
+                        ErrorKind::Protocol,
+                        format!("{} answered {code} for {what}", t.host),
+                    ));
+                }
+                Err(ureq::Error::Transport(e)) => {
+                    if attempt >= self.opts.attempts {
+                        return Err(Error::new(
+                            ErrorKind::Unreachable,
+                            format!("cannot reach {} ({}://{}) for {what}: {e}; check the network, or pass --insecure-registry {} for a plain-HTTP registry", t.registry, t.scheme, t.host, t.registry),
+                        ));
+                    }
+                    (self.opts.progress)(&format!(
+                        "  cannot reach {}; retrying in {} (attempt {}/{})",
+                        t.host,
+                        humantime::format_duration(backoff),
+                        attempt + 1,
+                        self.opts.attempts
+                    ));
+                    backoff
+                }
+            };
+            std::thread::sleep(wait);
+            backoff *= 2;
+            attempt += 1;
+        }
+    }
+
+    /// The `Authorization` header that answers a 401 challenge.
+    fn answer_challenge(&mut self, t: &Target, header: &str, what: &str) -> Result<String, Error> {
+        let (user_var, pass_var) = credential_vars(&t.registry);
+        let creds = match ((self.opts.env)(&user_var), (self.opts.env)(&pass_var)) {
+            (Some(u), Some(p)) => Some(format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"))
+            )),
+            _ => None,
+        };
+        let challenge = parse_challenge(header).ok_or_else(|| {
+            Error::new(
+                ErrorKind::Protocol,
+                format!(
+                    "{} answered 401 for {what} without a usable WWW-Authenticate challenge",
+                    t.host
+                ),
+            )
+        })?;
+        let needs = || {
+            Error::new(
+                ErrorKind::Auth,
+                format!(
+                    "{} needs credentials for {what}: set {user_var} and {pass_var}",
+                    t.host
+                ),
+            )
+        };
+        match challenge.scheme.as_str() {
+            "basic" => creds.ok_or_else(needs),
+            "bearer" => {
+                let realm = challenge.params.get("realm").ok_or_else(|| {
+                    Error::new(
+                        ErrorKind::Protocol,
+                        format!("{} sent a Bearer challenge without a realm", t.host),
+                    )
+                })?;
+                let mut req = self.agent.get(realm);
+                for p in ["service", "scope"] {
+                    if let Some(v) = challenge.params.get(p) {
+                        req = req.query(p, v);
+                    }
+                }
+                if let Some(c) = &creds {
+                    req = req.set("Authorization", c);
+                }
+                let body: serde_json::Value = match req.call() {
+                    Ok(resp) => serde_json::from_reader(resp.into_reader().take(MAX_MANIFEST))
+                        .map_err(|e| {
+                            Error::new(
+                                ErrorKind::Protocol,
+                                format!("the token service {realm} sent no JSON: {e}"),
+                            )
+                        })?,
+                    Err(ureq::Error::Status(code @ (401 | 403), _)) => {
+                        return Err(if creds.is_some() {
+                            Error::new(
+                                ErrorKind::Auth,
+                                format!("the token service {realm} answered {code}: it refused the credentials in {user_var} and {pass_var}"),
+                            )
+                        } else {
+                            needs()
+                        });
+                    }
+                    Err(e) => {
+                        return Err(Error::new(
+                            ErrorKind::Unreachable,
+                            format!("cannot get a token from {realm}: {e}"),
+                        ))
+                    }
+                };
+                let token = body
+                    .get("token")
+                    .or_else(|| body.get("access_token"))
+                    .and_then(|v| v.as_str())
+                    .ok_or_else(|| {
+                        Error::new(
+                            ErrorKind::Protocol,
+                            format!("the token service {realm} answered without a token"),
+                        )
+                    })?;
+                Ok(format!("Bearer {token}"))
+            }
+            other => Err(Error::new(
+                ErrorKind::Protocol,
+                format!(
+                    "{} asks for '{other}' authentication, which torrust-bake does not speak",
+                    t.host
+                ),
+            )),
+        }
+    }
+}
+
+fn media_type(resp: &ureq::Response) -> Option<String> {
+    resp.header("Content-Type")
+        .map(|v| v.split(';').next().unwrap_or("").trim().to_string())
+        .filter(|m| m.starts_with("application/vnd."))
+}
+
+fn body_media_type(body: &[u8]) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_slice(body).ok()?;
+    v.get("mediaType")?.as_str().map(str::to_string)
+}
+
+/// `linux/amd64` and `linux/arm64` manifest digests of an index.
+pub fn index_platforms(body: &[u8]) -> Result<BTreeMap<String, String>, String> {
+    let index: ImageIndex = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+    let mut out = BTreeMap::new();
+    for m in index.manifests() {
+        let Some(p) = m.platform() else { continue };
+        let name = format!("{}/{}", p.os(), p.architecture());
+        // arm64 images say variant v8 or nothing; other variants are not arm64.
+        let variant_ok = p.variant().as_deref().map_or(true, |v| v == "v8");
+        if PLATFORMS.contains(&name.as_str()) && variant_ok {
+            out.entry(name).or_insert_with(|| m.digest().to_string());
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn challenges() {
+        let c = parse_challenge(
+            r#"Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/caddy:pull""#,
+        )
+        .unwrap();
+        assert_eq!(c.scheme, "bearer");
+        assert_eq!(c.params["realm"], "https://auth.docker.io/token");
+        assert_eq!(c.params["service"], "registry.docker.io");
+        assert_eq!(c.params["scope"], "repository:library/caddy:pull");
+        let c = parse_challenge(r#"Basic realm="a, \"b\"", charset=UTF-8"#).unwrap();
+        assert_eq!(c.scheme, "basic");
+        assert_eq!(c.params["realm"], r#"a, "b""#);
+        assert_eq!(c.params["charset"], "UTF-8");
+        assert!(parse_challenge(r#"Bearer realm="unterminated"#).is_none());
+    }
+
+    #[test]
+    fn retry_after_forms() {
+        let now = httpdate::parse_http_date("Wed, 25 Nov 2026 22:00:00 GMT").unwrap();
+        assert_eq!(retry_after("7", now), Some(Duration::from_secs(7)));
+        assert_eq!(
+            retry_after("Wed, 25 Nov 2026 22:00:30 GMT", now),
+            Some(Duration::from_secs(30))
+        );
+        assert_eq!(retry_after("soon", now), None);
+    }
+
+    #[test]
+    fn credential_variable_names() {
+        assert_eq!(
+            credential_vars("127.0.0.1:5000").0,
+            "TORRUST_BAKE_REGISTRY_127_0_0_1_5000_USERNAME"
+        );
+        assert_eq!(
+            credential_vars("ghcr.io").1,
+            "TORRUST_BAKE_REGISTRY_GHCR_IO_PASSWORD"
+        );
+    }
+
+    #[test]
+    fn docker_hub_defaults() {
+        let c = Client::new(Options::default());
+        let t = c.target("caddy:2.10.2").unwrap();
+        assert_eq!(
+            (t.registry.as_str(), t.host.as_str()),
+            ("docker.io", "index.docker.io")
+        );
+        assert_eq!(t.repository, "library/caddy");
+        assert_eq!(t.scheme, "https");
+        let e = c.target("docker.io/library/caddy").err().unwrap();
+        assert_eq!(e.kind, ErrorKind::Reference);
+        assert!(c.target("Not A Reference:1").is_err());
+    }
+}
