@@ -50,6 +50,28 @@ pub struct Manifest {
     pub version: String,
     pub files: Vec<ManifestFile>,
     pub images: Vec<ManifestImage>,
+    /// Set once the cloud-init artifacts exist (they carry the version, so
+    /// they are derived from it rather than hashed into it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cloud_init: Option<CloudInitInfo>,
+}
+
+/// What the manifest records about the boot artifacts.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct CloudInitInfo {
+    /// Size of `user-data` in bytes; Hetzner accepts at most `user_data_limit`.
+    pub user_data_bytes: u64,
+    pub user_data_limit: u64,
+    /// Release-level files beside the bundle: name -> sha256.
+    pub artifacts: std::collections::BTreeMap<String, String>,
+}
+
+/// A release-level file (user-data, seeds): name, bytes, mode on the build host.
+#[derive(Debug, Clone)]
+pub struct Artifact {
+    pub name: String,
+    pub bytes: Vec<u8>,
+    pub mode: u32,
 }
 
 /// Everything `build` writes, in memory.
@@ -61,6 +83,8 @@ pub struct Release {
     pub files: Vec<File>,
     /// Secret files rendered with stand-ins, for `diff`.
     pub redacted: Vec<File>,
+    /// user-data, meta-data, network-config, seeds.
+    pub artifacts: Vec<Artifact>,
 }
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
@@ -68,11 +92,14 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 /// Builds the release from rendered files (sorted by path) and images.
+/// `also_versioned` is hashed into the version with the manifest: inputs of
+/// later artifacts that the manifest does not list (the install template).
 pub fn assemble(
     env: &str,
     files: Vec<File>,
     redacted: Vec<File>,
     images: &[ResolvedImage],
+    also_versioned: &str,
 ) -> Result<Release> {
     let mut manifest = Manifest {
         schema_version: MANIFEST_SCHEMA_VERSION,
@@ -97,35 +124,70 @@ pub fn assemble(
                 digest: i.digest.clone(),
             })
             .collect(),
+        cloud_init: None,
     };
     // The version is a digest of everything else in the manifest, so equal
     // inputs give an equal version and any change gives a new one.
-    let unversioned = serde_json::to_vec(&manifest)?;
+    let mut unversioned = serde_json::to_vec(&manifest)?;
+    unversioned.extend_from_slice(also_versioned.as_bytes());
     manifest.version = sha256_hex(&unversioned)[..12].to_string();
-    let mut manifest_json = serde_json::to_vec_pretty(&manifest)?;
-    manifest_json.push(b'\n');
-
-    let tarball = tar_zst(&files).context("creating bundle.tar.zst")?;
-    let mut sums: Vec<(String, String)> = manifest
-        .files
-        .iter()
-        .map(|f| (format!("bundle/{}", f.path), f.sha256.clone()))
-        .collect();
-    sums.push(("bundle.tar.zst".into(), sha256_hex(&tarball)));
-    sums.push(("manifest.json".into(), sha256_hex(&manifest_json)));
-    sums.sort();
-    let sha256sums = sums
-        .iter()
-        .map(|(path, sum)| format!("{sum}  {path}\n"))
-        .collect();
-    Ok(Release {
+    let tarball =
+        zstd::bulk::compress(&tar_bytes(&files)?, ZSTD_LEVEL).context("creating bundle.tar.zst")?;
+    let mut release = Release {
         manifest,
-        manifest_json,
+        manifest_json: Vec::new(),
         tarball,
-        sha256sums,
+        sha256sums: String::new(),
         files,
         redacted,
-    })
+        artifacts: Vec::new(),
+    };
+    release.seal()?;
+    Ok(release)
+}
+
+impl Release {
+    /// Adds the boot artifacts and records them in the manifest.
+    pub fn attach(&mut self, artifacts: Vec<Artifact>, user_data_limit: u64) -> Result<()> {
+        let user_data = artifacts
+            .iter()
+            .find(|a| a.name == "user-data")
+            .map_or(0, |a| a.bytes.len() as u64);
+        self.manifest.cloud_init = Some(CloudInitInfo {
+            user_data_bytes: user_data,
+            user_data_limit,
+            artifacts: artifacts
+                .iter()
+                .map(|a| (a.name.clone(), sha256_hex(&a.bytes)))
+                .collect(),
+        });
+        self.artifacts = artifacts;
+        self.seal()
+    }
+
+    /// Serializes the manifest and lists every file in SHA256SUMS.
+    fn seal(&mut self) -> Result<()> {
+        let mut manifest_json = serde_json::to_vec_pretty(&self.manifest)?;
+        manifest_json.push(b'\n');
+        let mut sums: Vec<(String, String)> = self
+            .manifest
+            .files
+            .iter()
+            .map(|f| (format!("bundle/{}", f.path), f.sha256.clone()))
+            .collect();
+        sums.push(("bundle.tar.zst".into(), sha256_hex(&self.tarball)));
+        sums.push(("manifest.json".into(), sha256_hex(&manifest_json)));
+        for a in &self.artifacts {
+            sums.push((a.name.clone(), sha256_hex(&a.bytes)));
+        }
+        sums.sort();
+        self.sha256sums = sums
+            .iter()
+            .map(|(path, sum)| format!("{sum}  {path}\n"))
+            .collect();
+        self.manifest_json = manifest_json;
+        Ok(())
+    }
 }
 
 /// Parent directories of every file, each once, sorted.
@@ -141,7 +203,9 @@ fn directories(files: &[File]) -> BTreeSet<String> {
     dirs
 }
 
-fn tar_zst(files: &[File]) -> Result<Vec<u8>> {
+/// The bundle as an uncompressed ustar archive: sorted entries, directories
+/// 0755 root, files with the manifest's mode and numeric owner, mtime 0.
+pub fn tar_bytes(files: &[File]) -> Result<Vec<u8>> {
     let mut builder = tar::Builder::new(Vec::new());
     let mut entries: Vec<(String, Option<&File>)> = directories(files)
         .into_iter()
@@ -173,12 +237,12 @@ fn tar_zst(files: &[File]) -> Result<Vec<u8>> {
             }
         }
     }
-    let tar = builder.into_inner()?;
-    // bulk: the source size is known, so zstd sizes its tables to the (small) input.
-    Ok(zstd::bulk::compress(&tar, ZSTD_LEVEL)?)
+    // (zstd::bulk below: the source size is known, so zstd sizes its tables
+    // to the small input; the streaming encoder took 3x longer.)
+    Ok(builder.into_inner()?)
 }
 
-fn mkdir_private(path: &Path) -> Result<()> {
+pub fn mkdir_private(path: &Path) -> Result<()> {
     fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
@@ -238,6 +302,9 @@ pub fn write_release(releases: &Path, release: &Release) -> Result<(PathBuf, Wri
         write_file(&dir.join("redacted").join(&f.path), &f.content, 0o600)?;
     }
     write_file(&dir.join("bundle.tar.zst"), &release.tarball, 0o600)?;
+    for a in &release.artifacts {
+        write_file(&dir.join(&a.name), &a.bytes, a.mode)?;
+    }
     write_file(&dir.join("manifest.json"), &release.manifest_json, 0o644)?;
     write_file(
         &dir.join("SHA256SUMS"),
@@ -278,9 +345,9 @@ mod tests {
 
     #[test]
     fn version_follows_content() {
-        let a = assemble("local", vec![file("etc/a", "1", false)], vec![], &[]).unwrap();
-        let b = assemble("local", vec![file("etc/a", "1", false)], vec![], &[]).unwrap();
-        let c = assemble("local", vec![file("etc/a", "2", false)], vec![], &[]).unwrap();
+        let a = assemble("local", vec![file("etc/a", "1", false)], vec![], &[], "").unwrap();
+        let b = assemble("local", vec![file("etc/a", "1", false)], vec![], &[], "").unwrap();
+        let c = assemble("local", vec![file("etc/a", "2", false)], vec![], &[], "").unwrap();
         assert_eq!(a.manifest.version, b.manifest.version);
         assert_eq!(a.tarball, b.tarball);
         assert_ne!(a.manifest.version, c.manifest.version);

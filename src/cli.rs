@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 const AFTER_HELP: &str = "\
 Environments: local, staging, production (environments/<env>.env).
@@ -52,10 +52,16 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Render, bundle and write releases/<env>/<version>/ (the version is a content digest).
+    /// Render, bundle and write releases/<env>/<version>/ (the version is a content digest):
+    /// bundle/, bundle.tar.zst, manifest.json, SHA256SUMS, cloud-init user-data and
+    /// meta-data (network-config with a static address), NoCloud seeds seed.iso (ISO 9660,
+    /// label cidata) and seed.img (vfat, label CIDATA). Secret-bearing files are 0600.
     Build {
         /// local, staging or production
         env: String,
+        /// Also write the seed in this format: qcow2 (the vfat seed as seed.qcow2).
+        #[arg(long = "seed-format", value_enum)]
+        seed_formats: Vec<SeedFormat>,
         /// Print {"env","version","path",...} as JSON on stdout.
         #[arg(long)]
         json: bool,
@@ -148,4 +154,11 @@ pub struct RegistryArgs {
     /// Print the result as JSON on stdout.
     #[arg(long)]
     pub json: bool,
+}
+
+/// Extra seed formats `build` can write (seed.iso and seed.img are always written).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SeedFormat {
+    /// seed.qcow2: the vfat seed inside a qcow2 image.
+    Qcow2,
 }

@@ -143,10 +143,90 @@ struct BuildOutput<'a> {
     path: String,
     files: usize,
     bundle_bytes: usize,
+    user_data_bytes: usize,
+    user_data_limit: u64,
+    artifacts: Vec<String>,
     unchanged: bool,
 }
 
-pub fn build(project: &Path, env: &str, json: bool) -> Result<ExitCode> {
+/// The boot artifacts of a release: user-data, meta-data, network-config
+/// and the NoCloud seeds. Fails (exit 1) when a Hetzner user-data is over
+/// the limit, naming the files that weigh most.
+fn boot_artifacts(
+    project: &Path,
+    config: &Config,
+    templates: &render::Templates,
+    release: &bundle::Release,
+    seed_formats: &[crate::cli::SeedFormat],
+) -> Result<Vec<bundle::Artifact>> {
+    use crate::cloudinit::{self, HETZNER_USER_DATA_LIMIT};
+    use crate::seed::{self, SeedFile};
+    let ci = cloudinit::generate(config, templates, release)?;
+    let size = ci.user_data.len() as u64;
+    if config.provider == "hetzner" && size > HETZNER_USER_DATA_LIMIT {
+        let top: Vec<String> = cloudinit::largest_contributors(release, 5)
+            .into_iter()
+            .map(|(path, gz)| format!("{path} ({gz} bytes gzip'd)"))
+            .collect();
+        return Err(Invalid(format!(
+            "user-data is {size} bytes, over Hetzner's limit of {HETZNER_USER_DATA_LIMIT}; the largest contributors: {}; shrink them (templates/) or drop optional services",
+            top.join(", ")
+        ))
+        .into());
+    }
+    let mut seed_files = vec![
+        SeedFile {
+            name: "meta-data".into(),
+            bytes: ci.meta_data.clone().into_bytes(),
+            secret: false,
+        },
+        SeedFile {
+            name: "user-data".into(),
+            bytes: ci.user_data.clone().into_bytes(),
+            secret: true,
+        },
+    ];
+    if let Some(n) = &ci.network_config {
+        seed_files.push(SeedFile {
+            name: "network-config".into(),
+            bytes: n.clone().into_bytes(),
+            secret: false,
+        });
+    }
+    let mut out: Vec<bundle::Artifact> = seed_files
+        .iter()
+        .map(|f| bundle::Artifact {
+            name: f.name.clone(),
+            bytes: f.bytes.clone(),
+            mode: if f.secret { 0o600 } else { 0o644 },
+        })
+        .collect();
+    let secret = |name: &str, bytes: Vec<u8>| bundle::Artifact {
+        name: name.into(),
+        bytes,
+        mode: 0o600,
+    };
+    out.push(secret(
+        "seed.iso",
+        seed::iso9660::build("cidata", &seed_files)?,
+    ));
+    let img = seed::fat::build("CIDATA", &seed_files)?;
+    if seed_formats.contains(&crate::cli::SeedFormat::Qcow2) {
+        let scratch = project.join("releases").join(&config.env);
+        bundle::mkdir_private(&scratch)?;
+        out.push(secret("seed.qcow2", seed::qcow2::from_raw(&img, &scratch)?));
+    }
+    out.push(secret("seed.img", img));
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(out)
+}
+
+pub fn build(
+    project: &Path,
+    env: &str,
+    seed_formats: &[crate::cli::SeedFormat],
+    json: bool,
+) -> Result<ExitCode> {
     let started = Instant::now();
     let (report, ok) = load_all(project, env);
     let Some((config, images)) = ok else {
@@ -170,7 +250,9 @@ pub fn build(project: &Path, env: &str, json: bool) -> Result<ExitCode> {
     .into_iter()
     .filter(|f| f.secret)
     .collect();
-    let release = bundle::assemble(env, files, redacted, &images)?;
+    let mut release = bundle::assemble(env, files, redacted, &images, templates.install_source())?;
+    let artifacts = boot_artifacts(project, &config, &templates, &release, seed_formats)?;
+    release.attach(artifacts, crate::cloudinit::HETZNER_USER_DATA_LIMIT)?;
     let releases = project.join("releases");
     let (path, written) = bundle::write_release(&releases, &release)?;
     let shown_path = path
@@ -183,6 +265,13 @@ pub fn build(project: &Path, env: &str, json: bool) -> Result<ExitCode> {
         path: shown_path.display().to_string(),
         files: release.files.len(),
         bundle_bytes: release.tarball.len(),
+        user_data_bytes: release
+            .artifacts
+            .iter()
+            .find(|a| a.name == "user-data")
+            .map_or(0, |a| a.bytes.len()),
+        user_data_limit: crate::cloudinit::HETZNER_USER_DATA_LIMIT,
+        artifacts: release.artifacts.iter().map(|a| a.name.clone()).collect(),
         unchanged: written == Written::Unchanged,
     };
     if json {
@@ -195,6 +284,18 @@ pub fn build(project: &Path, env: &str, json: bool) -> Result<ExitCode> {
             secrets,
             out.bundle_bytes,
             started.elapsed().as_millis()
+        );
+        eprintln!(
+            "user-data {} bytes: {:.0}% of Hetzner's {} KiB limit; seeds: {}",
+            out.user_data_bytes,
+            out.user_data_bytes as f64 * 100.0 / out.user_data_limit as f64,
+            out.user_data_limit / 1024,
+            out.artifacts
+                .iter()
+                .filter(|a| a.starts_with("seed."))
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ")
         );
         if out.unchanged {
             println!("{env} release {} is unchanged: {}", out.version, out.path);

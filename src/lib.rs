@@ -3,6 +3,7 @@
 
 pub mod bundle;
 pub mod cli;
+pub mod cloudinit;
 pub mod commands;
 pub mod config;
 pub mod diff;
@@ -10,3 +11,4 @@ pub mod health;
 pub mod http;
 pub mod images;
 pub mod render;
+pub mod seed;

@@ -14,7 +14,11 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Check { env, json } => commands::check(project, &env, json),
         Command::Show { env, json } => commands::show(project, &env, json),
-        Command::Build { env, json } => commands::build(project, &env, json),
+        Command::Build {
+            env,
+            seed_formats,
+            json,
+        } => commands::build(project, &env, &seed_formats, json),
         Command::Diff {
             env,
             from,

@@ -318,25 +318,39 @@ fn compose_str(value: &Value, args: &HashMap<String, Value>) -> tera::Result<Val
     yaml_str(&Value::String(s.replace('$', "$$")), args)
 }
 
-fn tera_for(project: &Path) -> Result<Tera> {
+/// The first-boot install script run by cloud-init (see cloudinit.rs); not
+/// a bundle file, since it unpacks the bundle.
+pub const INSTALL_TEMPLATE: &str = "install.sh.tera";
+const INSTALL_EMBEDDED: &str = include_str!("../templates/install.sh.tera");
+
+/// A template's text: the project's copy if it has one, else the built-in one.
+fn template_source(project: &Path, name: &str, embedded: &str) -> Result<String> {
+    let local = project.join("templates").join(name);
+    match std::fs::read_to_string(&local) {
+        Ok(t) => Ok(t),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(embedded.to_string()),
+        Err(err) => Err(err).with_context(|| format!("reading {}", local.display())),
+    }
+}
+
+fn tera_for(project: &Path) -> Result<(Tera, String)> {
     let mut tera = Tera::default();
     let mut sources = Vec::new();
     for e in ENTRIES {
-        let local = project.join("templates").join(e.template);
-        let text = match std::fs::read_to_string(&local) {
-            Ok(t) => t,
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => e.embedded.to_string(),
-            Err(err) => return Err(err).with_context(|| format!("reading {}", local.display())),
-        };
-        sources.push((e.template, text));
+        sources.push((
+            e.template,
+            template_source(project, e.template, e.embedded)?,
+        ));
     }
+    let install = template_source(project, INSTALL_TEMPLATE, INSTALL_EMBEDDED)?;
+    sources.push((INSTALL_TEMPLATE, install.clone()));
     tera.add_raw_templates(sources)
         .map_err(|e| anyhow!("{}", error_chain(&e)))
         .context("parsing templates/")?;
     tera.register_filter("toml_str", toml_str);
     tera.register_filter("yaml_str", yaml_str);
     tera.register_filter("compose_str", compose_str);
-    Ok(tera)
+    Ok((tera, install))
 }
 
 fn error_chain(e: &dyn std::error::Error) -> String {
@@ -452,11 +466,25 @@ struct OwnedFile {
 }
 
 /// The project's templates, parsed once for both renders of a build.
-pub struct Templates(Tera);
+pub struct Templates(Tera, String);
 
 impl Templates {
     pub fn load(project: &Path) -> Result<Self> {
-        Ok(Templates(tera_for(project)?))
+        let (tera, install) = tera_for(project)?;
+        Ok(Templates(tera, install))
+    }
+
+    /// The install script's template text (part of the release version).
+    pub fn install_source(&self) -> &str {
+        &self.1
+    }
+
+    /// Renders the first-boot install script.
+    pub fn render_install(&self, ctx: &Context) -> Result<String> {
+        self.0
+            .render(INSTALL_TEMPLATE, ctx)
+            .map_err(|e| anyhow!("{}", error_chain(&e)))
+            .with_context(|| format!("rendering templates/{INSTALL_TEMPLATE}"))
     }
 }
 

@@ -54,6 +54,10 @@ pub struct Config {
     pub hostname: String,
     pub data_volume: Option<String>,
     pub data_volume_size_gb: u64,
+    /// Static addressing of the first NIC: address/prefix, gateway, DNS.
+    pub ipv4_address: Option<String>,
+    pub ipv4_gateway: Option<String>,
+    pub dns_servers: Vec<String>,
     pub floating_ipv4: Option<String>,
     pub floating_ipv6: Option<String>,
     pub mode: String,
@@ -213,6 +217,12 @@ pub fn validate(env: &str, raw: &RawValues, report: &mut Report) -> Option<Confi
         hostname: c.text("INFRASTRUCTURE_HOSTNAME"),
         data_volume: c.opt("INFRASTRUCTURE_DATA_VOLUME"),
         data_volume_size_gb: c.number("INFRASTRUCTURE_DATA_VOLUME_SIZE_GB"),
+        ipv4_address: c.opt("INFRASTRUCTURE_IPV4_ADDRESS"),
+        ipv4_gateway: c.opt("INFRASTRUCTURE_IPV4_GATEWAY"),
+        dns_servers: c
+            .opt("INFRASTRUCTURE_DNS_SERVERS")
+            .map(|v| v.split(',').map(|s| s.trim().to_string()).collect())
+            .unwrap_or_default(),
         floating_ipv4: c.opt("INFRASTRUCTURE_FLOATING_IPV4"),
         floating_ipv6: c.opt("INFRASTRUCTURE_FLOATING_IPV6"),
         private: mode == "private",
@@ -317,6 +327,26 @@ fn parse_kind(kind: Kind, value: &str) -> Result<Value, KindError> {
         Kind::IpAddr => parse_ip::<IpAddr>(value, "an IP address"),
         Kind::Ipv4 => parse_ip::<Ipv4Addr>(value, "an IPv4 address"),
         Kind::Ipv6 => parse_ip::<Ipv6Addr>(value, "an IPv6 address"),
+        Kind::Ipv4Cidr => {
+            let ok = value.split_once('/').is_some_and(|(ip, len)| {
+                ip.parse::<Ipv4Addr>().is_ok()
+                    && len.parse::<u8>().is_ok_and(|l| (1..=32).contains(&l))
+            });
+            if ok {
+                text(value)
+            } else {
+                Err((
+                    format!("'{value}' is not an IPv4 address with a prefix length"),
+                    "write it as address/prefix, e.g. 192.0.2.10/24".into(),
+                ))
+            }
+        }
+        Kind::IpList => {
+            for ip in value.split(',') {
+                parse_ip::<IpAddr>(ip.trim(), "an IP address")?;
+            }
+            text(value)
+        }
         Kind::DatabaseUrl => text(value), // checked with the MySQL variables
         Kind::Duration => {
             let digits = value.trim_end_matches(|c: char| c.is_ascii_alphabetic());
@@ -496,6 +526,22 @@ fn check_cross_fields(c: &mut Checker) {
                 );
             }
         }
+    }
+    for name in ["INFRASTRUCTURE_IPV4_GATEWAY", "INFRASTRUCTURE_DNS_SERVERS"] {
+        if c.is_set(name) && !c.is_set("INFRASTRUCTURE_IPV4_ADDRESS") {
+            c.fail(
+                name,
+                "is only used with a static address".into(),
+                "set INFRASTRUCTURE_IPV4_ADDRESS (address/prefix) too, or unset it for DHCP",
+            );
+        }
+    }
+    if c.is_set("INFRASTRUCTURE_IPV4_ADDRESS") && !c.is_set("INFRASTRUCTURE_IPV4_GATEWAY") {
+        c.fail(
+            "INFRASTRUCTURE_IPV4_ADDRESS",
+            "is set without INFRASTRUCTURE_IPV4_GATEWAY".into(),
+            "set INFRASTRUCTURE_IPV4_GATEWAY, the router of that network",
+        );
     }
     let interval = c.number("TORRUST_TRACKER_ANNOUNCE_INTERVAL");
     let min = c.number("TORRUST_TRACKER_ANNOUNCE_INTERVAL_MIN");

@@ -25,6 +25,10 @@ pub enum Kind {
     Ipv4,
     /// An IPv6 address.
     Ipv6,
+    /// An IPv4 address with its prefix length, `192.0.2.10/24`.
+    Ipv4Cidr,
+    /// A comma-separated list of IP addresses.
+    IpList,
     /// `sqlite:///path` or `mysql://user@host:port/db`.
     DatabaseUrl,
     /// A Prometheus duration such as `15s`, `30d`, `1y`.
@@ -67,6 +71,8 @@ impl Var {
             Kind::IpAddr => "IP address".into(),
             Kind::Ipv4 => "IPv4 address".into(),
             Kind::Ipv6 => "IPv6 address".into(),
+            Kind::Ipv4Cidr => "IPv4 address/prefix".into(),
+            Kind::IpList => "IP addresses, comma-separated".into(),
             Kind::DatabaseUrl => "database URL".into(),
             Kind::Duration => "duration".into(),
             Kind::Secret { min_len } => format!("secret, min {min_len} chars"),
@@ -135,6 +141,27 @@ pub const VARS: &[Var] = &[
         default: "10",
         required_in: NONE,
         help: "Size of the data volume when it is created, in GB.",
+    },
+    Var {
+        name: "INFRASTRUCTURE_IPV4_ADDRESS",
+        kind: Kind::Ipv4Cidr,
+        default: "",
+        required_in: NONE,
+        help: "Static IPv4 address/prefix of the VM's first NIC (writes network-config); unset: DHCP.",
+    },
+    Var {
+        name: "INFRASTRUCTURE_IPV4_GATEWAY",
+        kind: Kind::Ipv4,
+        default: "",
+        required_in: NONE,
+        help: "Default IPv4 gateway with a static address.",
+    },
+    Var {
+        name: "INFRASTRUCTURE_DNS_SERVERS",
+        kind: Kind::IpList,
+        default: "",
+        required_in: NONE,
+        help: "Comma-separated name servers with a static address.",
     },
     Var {
         name: "INFRASTRUCTURE_FLOATING_IPV4",
