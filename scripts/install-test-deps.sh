@@ -15,6 +15,17 @@ command -v docker-registry >/dev/null || need_apt+=(docker-registry)
 command -v skopeo >/dev/null || need_apt+=(skopeo)
 command -v htpasswd >/dev/null || need_apt+=(apache2-utils)
 command -v openssl >/dev/null || need_apt+=(openssl)
+# Seeds: cloud-init (schema + its decoder, for Debian's system python3),
+# isoinfo, xorriso, fsck.fat, mtools, blkid, qemu-img; cloud-localds for the
+# benchmark baseline.
+[ -e /usr/lib/python3/dist-packages/cloudinit ] || need_apt+=(cloud-init)
+command -v isoinfo >/dev/null || need_apt+=(genisoimage)
+command -v xorriso >/dev/null || need_apt+=(xorriso)
+command -v fsck.fat >/dev/null || need_apt+=(dosfstools)
+command -v mdir >/dev/null || need_apt+=(mtools)
+command -v blkid >/dev/null || need_apt+=(util-linux)
+command -v qemu-img >/dev/null || need_apt+=(qemu-utils)
+command -v cloud-localds >/dev/null || need_apt+=(cloud-image-utils)
 [ -x /usr/bin/time ] || need_apt+=(time)
 # torrust-tracker builds against OpenSSL.
 dpkg -s libssl-dev >/dev/null 2>&1 || need_apt+=(libssl-dev)
@@ -31,7 +42,7 @@ if ! { command -v torrust-tracker >/dev/null && cargo install --list | grep -q '
     cargo install --locked torrust-tracker@3.0.0
 fi
 
-for tool in docker-compose promtool prometheus sha256sum tar zstd hyperfine docker-registry skopeo htpasswd openssl torrust-tracker udp_tracker_client http_tracker_client; do
+for tool in docker-compose promtool prometheus sha256sum tar zstd hyperfine docker-registry skopeo htpasswd openssl cloud-init isoinfo xorriso fsck.fat mdir mtype blkid qemu-img cloud-localds torrust-tracker udp_tracker_client http_tracker_client; do
     command -v "$tool" >/dev/null || { echo "install-test-deps: $tool still missing" >&2; exit 1; }
 done
 echo "install-test-deps: all verifiers present" >&2

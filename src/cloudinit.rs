@@ -76,6 +76,36 @@ enum Content {
     Plain(String),
 }
 
+/// YAML with long one-line values (keys, base64) kept on one line: folding
+/// them is valid YAML but hides them from grep and from readers.
+fn to_yaml<T: Serialize>(value: &T) -> Result<String> {
+    let options = serde_saphyr::SerializerOptions {
+        prefer_block_scalars: false,
+        ..Default::default()
+    };
+    Ok(serde_saphyr::to_string_with_options(value, options)?)
+}
+
+/// Everything that shapes user-data, meta-data and network-config beyond
+/// the bundle files: hashed into the release version, so that a change here
+/// (an SSH key, an address, the install template) is a new release and a
+/// new cloud-init instance.
+pub fn version_inputs(config: &Config, templates: &Templates) -> Result<String> {
+    let inputs = serde_json::json!({
+        "cloud_init_format": 1,
+        "install_template": templates.install_source(),
+        "hostname": config.hostname,
+        "ssh_public_key": config.ssh_public_key,
+        "data_volume": config.data_volume,
+        "ipv4_address": config.ipv4_address,
+        "ipv4_gateway": config.ipv4_gateway,
+        "dns_servers": config.dns_servers,
+        "floating_ipv4": config.floating_ipv4,
+        "floating_ipv6": config.floating_ipv6,
+    });
+    Ok(serde_json::to_string(&inputs)?)
+}
+
 fn gzip(bytes: &[u8]) -> Result<Vec<u8>> {
     // mtime 0 and no file name in the header: the same bytes every build.
     let mut enc = flate2::GzBuilder::new()
@@ -155,7 +185,7 @@ pub fn generate(config: &Config, templates: &Templates, release: &Release) -> Re
         "#cloud-config\n# torrust-bake release {version} ({}): secret-bearing, keep it 0600.\n",
         config.env
     );
-    text.push_str(&serde_saphyr::to_string(&user_data).context("writing user-data")?);
+    text.push_str(&to_yaml(&user_data).context("writing user-data")?);
     let meta_data = format!(
         "instance-id: {}-{version}\nlocal-hostname: {}\n",
         config.hostname, config.hostname
@@ -226,9 +256,7 @@ fn network_config(config: &Config) -> Result<Option<String>> {
         version: 2,
         ethernets: [("primary", nic)].into_iter().collect(),
     };
-    Ok(Some(
-        serde_saphyr::to_string(&doc).context("writing network-config")?,
-    ))
+    Ok(Some(to_yaml(&doc).context("writing network-config")?))
 }
 
 /// The files that weigh most in user-data (gzip'd size, largest first).

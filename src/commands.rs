@@ -250,7 +250,8 @@ pub fn build(
     .into_iter()
     .filter(|f| f.secret)
     .collect();
-    let mut release = bundle::assemble(env, files, redacted, &images, templates.install_source())?;
+    let versioned = crate::cloudinit::version_inputs(&config, &templates)?;
+    let mut release = bundle::assemble(env, files, redacted, &images, &versioned)?;
     let artifacts = boot_artifacts(project, &config, &templates, &release, seed_formats)?;
     release.attach(artifacts, crate::cloudinit::HETZNER_USER_DATA_LIMIT)?;
     let releases = project.join("releases");

@@ -474,7 +474,8 @@ impl Templates {
         Ok(Templates(tera, install))
     }
 
-    /// The install script's template text (part of the release version).
+    /// The install script's template text (part of the release version,
+    /// through `cloudinit::version_inputs`).
     pub fn install_source(&self) -> &str {
         &self.1
     }

@@ -5,7 +5,8 @@
 //! `hadris-iso` 2.x stamps the current time and 3.0 is a release candidate
 //! (FIELD-NOTES.md). Follows ECMA-119 2nd edition (§8.4 volume descriptors,
 //! §9.1 directory records, §9.4 path tables), the Joliet specification
-//! (supplementary descriptor, escape `%/E`, UCS-2 big-endian names) and
+//! (supplementary descriptor, escape `%/E`, UCS-2 big-endian names without
+//! a `;1` version, as genisoimage writes them) and
 //! IEEE P1281 SUSP 1.10 / P1282 RRIP 1.10 (`SP`, `CE`, `ER`, `PX`, `TF`,
 //! `NM`). Every date is 1970-01-01 00:00:00 UTC, entries are sorted, so
 //! the same files give the same bytes.
@@ -289,7 +290,7 @@ pub fn build(volume_id: &str, files: &[SeedFile]) -> Result<Vec<u8>> {
     let mut joliet: Vec<(Vec<u8>, usize)> = files
         .iter()
         .enumerate()
-        .map(|(i, f)| (ucs2(&format!("{};1", f.name)), i))
+        .map(|(i, f)| (ucs2(&f.name), i))
         .collect();
     joliet.sort();
     let mut jrecords = vec![

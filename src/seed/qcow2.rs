@@ -1,6 +1,11 @@
 //! The vfat seed inside a qcow2 image (imago; qcow2-rs cannot write a
 //! backing file name, which the libvirt provider will need for VM disks).
 //! Only clusters holding non-zero data are written, so the image stays small.
+//!
+//! imago 0.2.6 writes the header's feature name table (QEMU qcow2 spec,
+//! "Feature name table", magic 0x6803f857) in hash-map order, which differs
+//! from run to run; `sort_feature_names` puts its 48-byte entries in
+//! (type, bit) order so the same seed gives the same bytes.
 
 use std::path::Path;
 
@@ -44,5 +49,40 @@ pub fn from_raw(raw: &[u8], scratch: &Path) -> Result<Vec<u8>> {
             .flush()
             .with_context(|| format!("flushing {}", path.display()))?;
     }
-    std::fs::read(&path).with_context(|| format!("reading back {}", path.display()))
+    let mut bytes =
+        std::fs::read(&path).with_context(|| format!("reading back {}", path.display()))?;
+    sort_feature_names(&mut bytes);
+    Ok(bytes)
+}
+
+const FEATURE_NAME_TABLE: u32 = 0x6803_f857;
+
+fn be32(b: &[u8], at: usize) -> Option<u32> {
+    Some(u32::from_be_bytes(b.get(at..at + 4)?.try_into().ok()?))
+}
+
+/// Sorts the entries of the feature name table header extension in place.
+pub fn sort_feature_names(image: &mut [u8]) {
+    // Version 3 headers give their length at offset 100; extensions follow,
+    // each {magic u32, length u32, data padded to 8 bytes}, ended by magic 0.
+    let Some(mut at) = be32(image, 100).map(|l| l as usize) else {
+        return;
+    };
+    while let (Some(magic), Some(len)) = (be32(image, at), be32(image, at + 4)) {
+        let len = len as usize;
+        if magic == 0 || at + 8 + len > image.len() {
+            return;
+        }
+        if magic == FEATURE_NAME_TABLE && len % 48 == 0 {
+            let table = &mut image[at + 8..at + 8 + len];
+            let mut entries: Vec<[u8; 48]> =
+                table.chunks(48).filter_map(|c| c.try_into().ok()).collect();
+            entries.sort();
+            for (dst, e) in table.chunks_mut(48).zip(entries) {
+                dst.copy_from_slice(&e);
+            }
+            return;
+        }
+        at += 8 + len.div_ceil(8) * 8;
+    }
 }
