@@ -125,10 +125,16 @@ fn checksums_and_tarball_pass_sha256sum_and_tar() {
     let manifest: serde_json::Value =
         serde_json::from_slice(&std::fs::read(release.join("manifest.json")).unwrap()).unwrap();
     let files = manifest["files"].as_array().unwrap();
+    let artifacts = manifest["cloud_init"]["artifacts"].as_object().unwrap();
+    assert_eq!(
+        artifacts.len(),
+        4,
+        "user-data, meta-data, seed.iso, seed.img"
+    );
     assert_eq!(
         listed,
-        files.len() + 2,
-        "every bundle file, the tarball and the manifest"
+        files.len() + 2 + artifacts.len(),
+        "every bundle file, the tarball, the manifest and the boot artifacts"
     );
 
     let out = verifier("tar", &["--zstd", "-tvf", "bundle.tar.zst"], &release);
