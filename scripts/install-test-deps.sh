@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Installs every outside verifier the tests use (DESIGN.md, Testing).
 # Idempotent; run as root (apt-get). A missing verifier fails the tests.
+# --e2e also installs what scripts/e2e-boot.sh needs (QEMU, debootstrap).
 set -euo pipefail
+e2e=false
+[ "${1:-}" = --e2e ] && e2e=true
 export PATH="$HOME/.cargo/bin:$PATH"
 
 need_apt=()
@@ -30,6 +33,19 @@ command -v cloud-localds >/dev/null || need_apt+=(cloud-image-utils)
 # torrust-tracker builds against OpenSSL.
 dpkg -s libssl-dev >/dev/null 2>&1 || need_apt+=(libssl-dev)
 dpkg -s pkg-config >/dev/null 2>&1 || need_apt+=(pkg-config)
+if $e2e; then
+    command -v debootstrap >/dev/null || need_apt+=(debootstrap)
+    command -v mke2fs >/dev/null && command -v debugfs >/dev/null || need_apt+=(e2fsprogs)
+    command -v genisoimage >/dev/null || need_apt+=(genisoimage)
+    # Debian 12's qemu-system-x86 needs its own qemu-utils; the machine may
+    # carry a backported one (FIELD-NOTES.md), hence the pinned downgrade.
+    if ! command -v qemu-system-x86_64 >/dev/null; then
+        need_apt+=(qemu-system-x86)
+        if dpkg -s qemu-utils 2>/dev/null | grep -q '^Version: 1:10'; then
+            need_apt+=(--allow-downgrades "qemu-utils=1:7.2+dfsg-7+deb12u18+b3")
+        fi
+    fi
+fi
 if ((${#need_apt[@]})); then
     echo "install-test-deps: apt-get install ${need_apt[*]}" >&2
     apt-get update -qq
@@ -45,4 +61,9 @@ fi
 for tool in docker-compose promtool prometheus sha256sum tar zstd hyperfine docker-registry skopeo htpasswd openssl cloud-init isoinfo xorriso fsck.fat mdir mtype blkid qemu-img cloud-localds torrust-tracker udp_tracker_client http_tracker_client; do
     command -v "$tool" >/dev/null || { echo "install-test-deps: $tool still missing" >&2; exit 1; }
 done
+if $e2e; then
+    for tool in qemu-system-x86_64 debootstrap mke2fs debugfs genisoimage; do
+        command -v "$tool" >/dev/null || { echo "install-test-deps: $tool still missing" >&2; exit 1; }
+    done
+fi
 echo "install-test-deps: all verifiers present" >&2

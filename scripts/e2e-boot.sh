@@ -1,0 +1,188 @@
+#!/usr/bin/env bash
+# End-to-end boot of a release's NoCloud seeds (issue: "NoCloud seeds").
+#
+# A Debian 12 guest with cloud-init, made with debootstrap (cached under
+# $TORRUST_BAKE_E2E_CACHE by its inputs), boots under QEMU (TCG; no KVM
+# here) with no route out (-nic user,restrict=on):
+#   1. from seed.iso, 2. from seed.img, 3. from an ISO holding user-data but
+#   no meta-data, which cloud-init must ignore.
+# A guest unit records cloud-init's status, sysctls, units and mounts after
+# cloud-final, then powers off; the checks read the guest's disk with
+# debugfs. The tracker itself is not started here (no registry in reach).
+#
+# usage: scripts/e2e-boot.sh        (as root; needs qemu-system-x86,
+#        debootstrap, e2fsprogs, genisoimage: scripts/install-test-deps.sh --e2e)
+set -euo pipefail
+export PATH="$HOME/.cargo/bin:/usr/sbin:/sbin:$PATH"
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+cache=${TORRUST_BAKE_E2E_CACHE:-$HOME/.cache/torrust-bake-e2e}
+mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
+work=$(mktemp -d /var/tmp/torrust-bake-e2e.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+say() { echo "e2e-boot: $*" >&2; }
+die() { echo "e2e-boot: FAIL: $*" >&2; exit 1; }
+
+packages=linux-image-amd64,systemd-sysv,udev,kmod,procps,iproute2,ifupdown,isc-dhcp-client,e2fsprogs,cloud-init,python3-cffi-backend,docker.io,ca-certificates
+
+# The guest's recorder: runs once cloud-init is done, writes what the checks
+# read, powers off.
+recorder='#!/bin/sh
+out=/var/log/e2e
+mkdir -p "$out"
+cloud-init status --long >"$out/status.txt" 2>&1; echo "rc=$?" >>"$out/status.txt"
+sysctl -a >"$out/sysctl.txt" 2>/dev/null
+for u in torrust-tracker.service torrust-rps-rfs.service docker.service; do
+    echo "$u $(systemctl is-enabled "$u" 2>&1)" >>"$out/units.txt"
+done
+lsmod >"$out/lsmod.txt"
+findmnt -n -o SOURCE,FSTYPE /var/lib/torrust >"$out/mount.txt" 2>&1 || true
+blkid >"$out/blkid.txt" 2>&1 || true
+ip -o -4 addr >"$out/addr.txt" 2>&1
+cp /var/lib/cloud/data/result.json "$out/" 2>/dev/null || echo none >"$out/result.json"
+cp /var/log/cloud-init-output.log "$out/" 2>/dev/null || true
+sync
+systemctl poweroff
+'
+recorder_unit='[Unit]
+Description=torrust-bake e2e: record the first boot, then power off
+After=cloud-final.service multi-user.target
+[Service]
+Type=oneshot
+ExecStart=/usr/local/sbin/e2e-record
+[Install]
+WantedBy=multi-user.target
+'
+# Disks enumerate in no fixed order: the root is found by label.
+fstab='LABEL=root / ext4 defaults 0 1'
+key=$(printf '%s\n' "$packages" "$recorder" "$recorder_unit" "$fstab" "$mirror" | sha256sum | cut -c1-16)
+image=$cache/debian12-$key
+
+make_guest() {
+    say "making the guest image with debootstrap (cached as $image.*)"
+    local root=$work/rootfs
+    debootstrap --variant=minbase --include="$packages" bookworm "$root" "$mirror" >"$work/debootstrap.log" 2>&1 \
+        || { tail -30 "$work/debootstrap.log" >&2; die "debootstrap failed"; }
+    printf '%s\n' "$fstab" >"$root/etc/fstab"
+    echo e2e-guest >"$root/etc/hostname"
+    printf 'datasource_list: [ NoCloud, None ]\n' >"$root/etc/cloud/cloud.cfg.d/90_e2e.cfg"
+    printf '%s' "$recorder" >"$root/usr/local/sbin/e2e-record"
+    chmod 0755 "$root/usr/local/sbin/e2e-record"
+    printf '%s' "$recorder_unit" >"$root/etc/systemd/system/e2e-record.service"
+    ln -sf /etc/systemd/system/e2e-record.service "$root/etc/systemd/system/multi-user.target.wants/e2e-record.service"
+    rm -f "$root/etc/machine-id" && touch "$root/etc/machine-id"
+    mkdir -p "$cache"
+    cp "$root"/boot/vmlinuz-* "$image.vmlinuz.tmp" && mv "$image.vmlinuz.tmp" "$image.vmlinuz"
+    cp "$root"/boot/initrd.img-* "$image.initrd.tmp" && mv "$image.initrd.tmp" "$image.initrd"
+    mke2fs -q -t ext4 -L root -d "$root" "$image.ext4.tmp" 3G
+    mv "$image.ext4.tmp" "$image.ext4"
+    rm -rf "$root"
+}
+
+[ -f "$image.ext4" ] && [ -f "$image.vmlinuz" ] && [ -f "$image.initrd" ] || make_guest
+
+# The release under test: local, with a data volume and a static address
+# (slirp's network) so that every branch of the install script runs.
+project=$work/project
+mkdir -p "$project"
+cp -r "$repo/environments" "$repo/images" "$project/"
+[ -d "$repo/templates" ] && cp -r "$repo/templates" "$project/"
+cargo build --release --quiet --manifest-path "$repo/Cargo.toml"
+bin=$repo/target/release/torrust-bake
+INFRASTRUCTURE_DATA_VOLUME=torrust-data \
+INFRASTRUCTURE_IPV4_ADDRESS=10.0.2.15/24 INFRASTRUCTURE_IPV4_GATEWAY=10.0.2.2 \
+INFRASTRUCTURE_DNS_SERVERS=10.0.2.3 \
+    "$bin" -C "$project" build local --json >"$work/build.json" 2>"$work/build.log" \
+    || { cat "$work/build.log" >&2; die "build local failed"; }
+release=$project/$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["path"])' "$work/build.json")
+version=$(basename "$release")
+say "release $version"
+
+# boot NAME SEED_ARGS... : boots a fresh copy of the guest; leaves $work/NAME.disk
+boot() {
+    local name=$1; shift
+    cp --sparse=always "$image.ext4" "$work/$name.disk"
+    truncate -s 1G "$work/$name.data"
+    local started=$SECONDS
+    timeout 900 qemu-system-x86_64 -accel tcg -cpu max -m 1536 -smp 2 \
+        -display none -no-reboot -serial "file:$work/$name.console" \
+        -kernel "$image.vmlinuz" -initrd "$image.initrd" \
+        -append "root=LABEL=root rw console=ttyS0" \
+        -drive "file=$work/$name.disk,format=raw,if=virtio" \
+        -drive "id=data,file=$work/$name.data,format=raw,if=none" \
+        -device virtio-blk-pci,drive=data,serial=torrust-data \
+        -nic user,restrict=on,model=virtio-net-pci \
+        "$@" || { tail -40 "$work/$name.console" >&2; die "$name: qemu failed or timed out"; }
+    say "$name: guest booted, ran cloud-init and powered off in $((SECONDS - started)) s"
+}
+
+guest_cat() { debugfs -R "cat $2" "$work/$1.disk" 2>/dev/null; }
+guest_stat() { debugfs -R "stat $2" "$work/$1.disk" 2>/dev/null; }
+
+check_release() {
+    local name=$1
+    guest_cat "$name" /var/log/e2e/status.txt >"$work/$name.status"
+    grep -q '^status: done' "$work/$name.status" \
+        || { cat "$work/$name.status" >&2; guest_cat "$name" /var/log/e2e/cloud-init-output.log | tail -40 >&2; die "$name: cloud-init did not finish cleanly"; }
+    guest_cat "$name" /var/log/e2e/result.json >"$work/$name.result"
+    python3 - "$work/$name.result" "$name" <<'EOF' || die "$name: cloud-init reported errors"
+import json, sys
+r = json.load(open(sys.argv[1]))["v1"]
+if r["errors"]:
+    sys.exit("%s: cloud-init errors: %s" % (sys.argv[2], r["errors"]))
+if "NoCloud" not in (r.get("datasource") or ""):
+    sys.exit("%s: datasource is %r, not NoCloud" % (sys.argv[2], r.get("datasource")))
+EOF
+    # Every bundle file in place with the manifest's mode, owner and sha256.
+    local n=0 path mode owner sha got_mode got_sum
+    while IFS=' ' read -r path mode owner sha; do
+        guest_stat "$name" "/$path" >"$work/stat" || die "$name: /$path missing"
+        got_mode=$(sed -n 's/.*Mode: *\([0-7]*\).*/\1/p' "$work/stat" | head -1)
+        [ "$((8#$got_mode))" = "$((8#$mode))" ] || die "$name: /$path mode $got_mode, manifest $mode"
+        grep -q "User: *${owner%%:*} *Group: *${owner##*:}" "$work/stat" || die "$name: /$path not owned by $owner"
+        got_sum=$(guest_cat "$name" "/$path" | sha256sum | cut -d' ' -f1)
+        [ "$got_sum" = "$sha" ] || die "$name: /$path sha256 differs from the manifest"
+        n=$((n + 1))
+    done < <(python3 -c '
+import json, sys
+for f in json.load(open(sys.argv[1]))["files"]:
+    print(f["path"], f["mode"], f["owner"], f["sha256"])' "$release/manifest.json")
+    say "$name: $n bundle files in place with the manifest's mode, owner and sha256"
+    # Live sysctls equal the release's sysctl.d file.
+    guest_cat "$name" /var/log/e2e/sysctl.txt >"$work/$name.sysctl"
+    local k v live m=0
+    while IFS='=' read -r k v; do
+        k=$(echo "$k" | xargs); v=$(echo "$v" | xargs)
+        case "$k" in ''|\#*) continue ;; esac
+        live=$(grep -m1 "^$k = " "$work/$name.sysctl" | sed 's/^[^=]*= //' | xargs)
+        [ "$live" = "$v" ] || die "$name: sysctl $k is '$live', release says '$v'"
+        m=$((m + 1))
+    done <"$release/bundle/etc/sysctl.d/60-torrust-tracker.conf"
+    say "$name: $m sysctl values live"
+    guest_cat "$name" /var/log/e2e/units.txt >"$work/$name.units"
+    grep -q '^torrust-tracker.service enabled' "$work/$name.units" || { cat "$work/$name.units" >&2; die "$name: torrust-tracker.service not enabled"; }
+    grep -q '^torrust-rps-rfs.service enabled' "$work/$name.units" || die "$name: torrust-rps-rfs.service not enabled"
+    guest_cat "$name" /var/log/e2e/lsmod.txt | grep -q '^nf_conntrack ' || die "$name: nf_conntrack not loaded"
+    guest_cat "$name" /var/log/e2e/mount.txt | grep -q 'ext4' || die "$name: data volume not mounted on /var/lib/torrust"
+    guest_cat "$name" /var/log/e2e/blkid.txt | grep -q 'LABEL="torrust-data"' || die "$name: data volume not labelled torrust-data"
+    guest_cat "$name" /var/log/e2e/addr.txt | grep -q '10.0.2.15/24' || die "$name: static address from network-config not applied"
+    guest_cat "$name" /var/lib/cloud/data/instance-id | grep -q "^torrust-local-$version\$\|-$version\$" || die "$name: instance-id does not carry the release version"
+    say "$name: ok (unit enabled, nf_conntrack loaded, data volume formatted and mounted by label, static address up)"
+}
+
+boot iso -drive "file=$release/seed.iso,media=cdrom,readonly=on"
+check_release iso
+boot img -drive "file=$release/seed.img,format=raw,if=virtio,readonly=on"
+check_release img
+
+# A seed without meta-data: cloud-init must not use it.
+mkdir -p "$work/nometa"
+cp "$release/user-data" "$work/nometa/"
+genisoimage -quiet -output "$work/nometa.iso" -volid cidata -joliet -rock "$work/nometa/user-data"
+boot nometa -drive "file=$work/nometa.iso,media=cdrom,readonly=on"
+if guest_stat nometa /usr/local/sbin/torrust-bake-install | grep -q 'Inode:'; then
+    die "nometa: cloud-init ran a seed that has no meta-data"
+fi
+guest_cat nometa /var/log/e2e/result.json | grep -q NoCloud && die "nometa: NoCloud datasource used without meta-data"
+say "nometa: seed without meta-data ignored, as it must be"
+say "all boots passed for release $version"
