@@ -41,6 +41,7 @@ blkid >"$out/blkid.txt" 2>&1 || true
 ip -o -4 addr >"$out/addr.txt" 2>&1
 cp /var/lib/cloud/data/result.json "$out/" 2>/dev/null || echo none >"$out/result.json"
 cp /var/log/cloud-init-output.log "$out/" 2>/dev/null || true
+journalctl -b --no-pager -u docker.service -u torrust-tracker.service >"$out/journal.txt" 2>&1 || true
 sync
 systemctl poweroff
 '
@@ -96,7 +97,10 @@ INFRASTRUCTURE_DNS_SERVERS=10.0.2.3 \
     || { cat "$work/build.log" >&2; die "build local failed"; }
 release=$project/$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["path"])' "$work/build.json")
 version=$(basename "$release")
-say "release $version"
+# network-config matches the NIC by this MAC (derived from the host name).
+mac=$(grep -m1 -oE '([0-9a-f]{2}:){5}[0-9a-f]{2}' "$release/network-config" || true)
+[ -n "$mac" ] || die "no macaddress in network-config"
+say "release $version, NIC $mac"
 
 # boot NAME SEED_ARGS... : boots a fresh copy of the guest; leaves $work/NAME.disk
 boot() {
@@ -111,7 +115,7 @@ boot() {
         -drive "file=$work/$name.disk,format=raw,if=virtio" \
         -drive "id=data,file=$work/$name.data,format=raw,if=none" \
         -device virtio-blk-pci,drive=data,serial=torrust-data \
-        -nic user,restrict=on,model=virtio-net-pci \
+        -nic "user,restrict=on,model=virtio-net-pci,mac=$mac" \
         "$@" || { tail -40 "$work/$name.console" >&2; die "$name: qemu failed or timed out"; }
     say "$name: guest booted, ran cloud-init and powered off in $((SECONDS - started)) s"
 }
@@ -123,7 +127,8 @@ check_release() {
     local name=$1
     guest_cat "$name" /var/log/e2e/status.txt >"$work/$name.status"
     grep -q '^status: done' "$work/$name.status" \
-        || { cat "$work/$name.status" >&2; guest_cat "$name" /var/log/e2e/cloud-init-output.log | tail -40 >&2; die "$name: cloud-init did not finish cleanly"; }
+        || { cat "$work/$name.status" >&2; guest_cat "$name" /var/log/e2e/cloud-init-output.log | tail -40 >&2;
+             guest_cat "$name" /var/log/e2e/journal.txt | tail -30 >&2; die "$name: cloud-init did not finish cleanly"; }
     guest_cat "$name" /var/log/e2e/result.json >"$work/$name.result"
     python3 - "$work/$name.result" "$name" <<'EOF' || die "$name: cloud-init reported errors"
 import json, sys

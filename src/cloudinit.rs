@@ -19,6 +19,7 @@ use anyhow::{Context as _, Result};
 use base64::Engine;
 use serde::Serialize;
 use serde_saphyr::LitString;
+use sha2::Digest as _;
 
 use crate::bundle::{sha256_hex, tar_bytes, Release};
 use crate::config::Config;
@@ -78,9 +79,10 @@ enum Content {
 
 /// YAML with long one-line values (keys, base64) kept on one line: folding
 /// them is valid YAML but hides them from grep and from readers.
-fn to_yaml<T: Serialize>(value: &T) -> Result<String> {
+fn to_yaml<T: Serialize>(value: &T, quote_all: bool) -> Result<String> {
     let options = serde_saphyr::SerializerOptions {
         prefer_block_scalars: false,
+        quote_all,
         ..Default::default()
     };
     Ok(serde_saphyr::to_string_with_options(value, options)?)
@@ -185,7 +187,7 @@ pub fn generate(config: &Config, templates: &Templates, release: &Release) -> Re
         "#cloud-config\n# torrust-bake release {version} ({}): secret-bearing, keep it 0600.\n",
         config.env
     );
-    text.push_str(&to_yaml(&user_data).context("writing user-data")?);
+    text.push_str(&to_yaml(&user_data, false).context("writing user-data")?);
     let meta_data = format!(
         "instance-id: {}-{version}\nlocal-hostname: {}\n",
         config.hostname, config.hostname
@@ -208,6 +210,8 @@ struct NetworkConfig {
 struct Ethernet {
     #[serde(rename = "match")]
     matches: Match,
+    #[serde(rename = "set-name")]
+    set_name: &'static str,
     dhcp4: bool,
     addresses: Vec<String>,
     routes: Vec<Route>,
@@ -217,7 +221,7 @@ struct Ethernet {
 
 #[derive(Serialize)]
 struct Match {
-    name: &'static str,
+    macaddress: String,
 }
 
 #[derive(Serialize)]
@@ -231,8 +235,20 @@ struct Nameservers {
     addresses: Vec<String>,
 }
 
-/// Version 2 network config for a static IPv4 address on the first NIC
-/// (`e*`: eth0, ens3, enp1s0), floating addresses added to it.
+/// The MAC address of the VM's first NIC: locally administered (QEMU's
+/// 52:54:00 prefix), derived from the host name so that the libvirt domain
+/// and network-config agree without another variable.
+pub fn mac_address(hostname: &str) -> String {
+    let h = sha2::Sha256::digest(hostname.as_bytes());
+    format!("52:54:00:{:02x}:{:02x}:{:02x}", h[0], h[1], h[2])
+}
+
+/// Version 2 network config for a static IPv4 address on the first NIC,
+/// floating addresses added to it. The NIC is matched by MAC address and
+/// named `eth0`: cloud-init renders v2 for ifupdown (Debian 12) and
+/// networkd too, and there only a MAC match finds the NIC (a `name` glob
+/// such as `e*` is taken as a literal interface name; found by the QEMU
+/// boot in scripts/e2e-boot.sh).
 fn network_config(config: &Config) -> Result<Option<String>> {
     let (Some(address), Some(gateway)) = (&config.ipv4_address, &config.ipv4_gateway) else {
         return Ok(None);
@@ -241,7 +257,10 @@ fn network_config(config: &Config) -> Result<Option<String>> {
     addresses.extend(config.floating_ipv4.iter().map(|ip| format!("{ip}/32")));
     addresses.extend(config.floating_ipv6.iter().map(|ip| format!("{ip}/64")));
     let nic = Ethernet {
-        matches: Match { name: "e*" },
+        matches: Match {
+            macaddress: mac_address(&config.hostname),
+        },
+        set_name: "eth0",
         dhcp4: false,
         addresses,
         routes: vec![Route {
@@ -254,9 +273,11 @@ fn network_config(config: &Config) -> Result<Option<String>> {
     };
     let doc = NetworkConfig {
         version: 2,
-        ethernets: [("primary", nic)].into_iter().collect(),
+        ethernets: [("eth0", nic)].into_iter().collect(),
     };
-    Ok(Some(to_yaml(&doc).context("writing network-config")?))
+    // Quoted: PyYAML (YAML 1.1) reads an all-digit MAC such as
+    // 52:54:00:12:34:56 as a base-60 integer.
+    Ok(Some(to_yaml(&doc, true).context("writing network-config")?))
 }
 
 /// The files that weigh most in user-data (gzip'd size, largest first).

@@ -187,7 +187,17 @@ fn user_data_is_valid_and_cloud_init_decodes_every_bundle_file() {
         serde_saphyr::from_str(&std::fs::read_to_string(rel.join("network-config")).unwrap())
             .unwrap();
     assert_eq!(net["version"], 2);
-    let nic = &net["ethernets"]["primary"];
+    let nic = &net["ethernets"]["eth0"];
+    assert_eq!(nic["set-name"], "eth0");
+    let mac = nic["match"]["macaddress"].as_str().unwrap();
+    assert!(mac.starts_with("52:54:00:") && mac.len() == 17, "{mac}");
+    // Quoted, so YAML 1.1 (PyYAML, cloud-init) never reads a MAC as a number.
+    let py = verifier(
+        "/usr/bin/python3",
+        &["-c", "import sys, yaml; m = yaml.safe_load(open(sys.argv[1]))['ethernets']['eth0']['match']['macaddress']; assert isinstance(m, str), m; print(m)", "network-config"],
+        &rel,
+    );
+    assert_eq!(ok(&py, "PyYAML network-config").trim(), mac);
     assert_eq!(nic["addresses"][0], "192.0.2.10/24");
     assert_eq!(nic["routes"][0]["via"], "192.0.2.1");
     assert_eq!(nic["nameservers"]["addresses"][1], "2001:db8::53");
