@@ -185,6 +185,8 @@ mkdir -p "$work/nometa"
 cp "$release/user-data" "$work/nometa/"
 genisoimage -quiet -output "$work/nometa.iso" -volid cidata -joliet -rock "$work/nometa/user-data"
 boot nometa -drive "file=$work/nometa.iso,media=cdrom,readonly=on"
+guest_cat nometa /var/log/e2e/status.txt | grep -q '^status: done' \
+    || die "nometa: the guest did not record a finished cloud-init run"
 if guest_stat nometa /usr/local/sbin/torrust-bake-install | grep -q 'Inode:'; then
     die "nometa: cloud-init ran a seed that has no meta-data"
 fi

@@ -23,7 +23,7 @@ use sha2::Digest as _;
 
 use crate::bundle::{sha256_hex, tar_bytes, Release};
 use crate::config::Config;
-use crate::render::Templates;
+use crate::render::{File, Templates};
 
 /// Hetzner Cloud's limit on user-data.
 pub const HETZNER_USER_DATA_LIMIT: u64 = 32 * 1024;
@@ -88,24 +88,18 @@ fn to_yaml<T: Serialize>(value: &T, quote_all: bool) -> Result<String> {
     Ok(serde_saphyr::to_string_with_options(value, options)?)
 }
 
-/// Everything that shapes user-data, meta-data and network-config beyond
-/// the bundle files: hashed into the release version, so that a change here
-/// (an SSH key, an address, the install template) is a new release and a
-/// new cloud-init instance.
-pub fn version_inputs(config: &Config, templates: &Templates) -> Result<String> {
-    let inputs = serde_json::json!({
-        "cloud_init_format": 1,
-        "install_template": templates.install_source(),
-        "hostname": config.hostname,
-        "ssh_public_key": config.ssh_public_key,
-        "data_volume": config.data_volume,
-        "ipv4_address": config.ipv4_address,
-        "ipv4_gateway": config.ipv4_gateway,
-        "dns_servers": config.dns_servers,
-        "floating_ipv4": config.floating_ipv4,
-        "floating_ipv6": config.floating_ipv6,
-    });
-    Ok(serde_json::to_string(&inputs)?)
+/// What the release version covers beyond the manifest: the cloud-init
+/// files as generated with a stand-in version. Anything that changes them
+/// (an SSH key, an address, the install template, this code) is a new
+/// release, and so a new cloud-init instance.
+pub fn version_inputs(config: &Config, templates: &Templates, files: &[File]) -> Result<String> {
+    let ci = generate(config, templates, files, "(version)")?;
+    Ok(format!(
+        "{}\0{}\0{}",
+        ci.user_data,
+        ci.meta_data,
+        ci.network_config.unwrap_or_default()
+    ))
 }
 
 fn gzip(bytes: &[u8]) -> Result<Vec<u8>> {
@@ -118,21 +112,23 @@ fn gzip(bytes: &[u8]) -> Result<Vec<u8>> {
 }
 
 /// user-data, meta-data and (with a static address) network-config.
-pub fn generate(config: &Config, templates: &Templates, release: &Release) -> Result<CloudInit> {
-    let version = &release.manifest.version;
-    let archive_gz = gzip(&tar_bytes(&release.files)?).context("creating bundle.tar.gz")?;
+pub fn generate(
+    config: &Config,
+    templates: &Templates,
+    files: &[File],
+    version: &str,
+) -> Result<CloudInit> {
+    let archive_gz = gzip(&tar_bytes(files)?).context("creating bundle.tar.gz")?;
     let archive_sha256 = sha256_hex(&archive_gz);
-    let sums: String = release
-        .manifest
-        .files
+    let sums: String = files
         .iter()
-        .map(|f| format!("{}  {}\n", f.sha256, f.path))
+        .map(|f| format!("{}  {}\n", sha256_hex(&f.content), f.path))
         .collect();
     let mut ctx = tera::Context::new();
     ctx.insert("version", version);
     ctx.insert("env", &config.env);
     ctx.insert("archive_sha256", &archive_sha256);
-    ctx.insert("files", &release.files.len());
+    ctx.insert("files", &files.len());
     ctx.insert("data_volume", &config.data_volume);
     let install = templates.render_install(&ctx)?;
 

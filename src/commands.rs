@@ -161,7 +161,7 @@ fn boot_artifacts(
 ) -> Result<Vec<bundle::Artifact>> {
     use crate::cloudinit::{self, HETZNER_USER_DATA_LIMIT};
     use crate::seed::{self, SeedFile};
-    let ci = cloudinit::generate(config, templates, release)?;
+    let ci = cloudinit::generate(config, templates, &release.files, &release.manifest.version)?;
     let size = ci.user_data.len() as u64;
     if config.provider == "hetzner" && size > HETZNER_USER_DATA_LIMIT {
         let top: Vec<String> = cloudinit::largest_contributors(release, 5)
@@ -250,7 +250,7 @@ pub fn build(
     .into_iter()
     .filter(|f| f.secret)
     .collect();
-    let versioned = crate::cloudinit::version_inputs(&config, &templates)?;
+    let versioned = crate::cloudinit::version_inputs(&config, &templates, &files)?;
     let mut release = bundle::assemble(env, files, redacted, &images, &versioned)?;
     let artifacts = boot_artifacts(project, &config, &templates, &release, seed_formats)?;
     release.attach(artifacts, crate::cloudinit::HETZNER_USER_DATA_LIMIT)?;

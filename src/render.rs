@@ -333,7 +333,7 @@ fn template_source(project: &Path, name: &str, embedded: &str) -> Result<String>
     }
 }
 
-fn tera_for(project: &Path) -> Result<(Tera, String)> {
+fn tera_for(project: &Path) -> Result<Tera> {
     let mut tera = Tera::default();
     let mut sources = Vec::new();
     for e in ENTRIES {
@@ -342,15 +342,17 @@ fn tera_for(project: &Path) -> Result<(Tera, String)> {
             template_source(project, e.template, e.embedded)?,
         ));
     }
-    let install = template_source(project, INSTALL_TEMPLATE, INSTALL_EMBEDDED)?;
-    sources.push((INSTALL_TEMPLATE, install.clone()));
+    sources.push((
+        INSTALL_TEMPLATE,
+        template_source(project, INSTALL_TEMPLATE, INSTALL_EMBEDDED)?,
+    ));
     tera.add_raw_templates(sources)
         .map_err(|e| anyhow!("{}", error_chain(&e)))
         .context("parsing templates/")?;
     tera.register_filter("toml_str", toml_str);
     tera.register_filter("yaml_str", yaml_str);
     tera.register_filter("compose_str", compose_str);
-    Ok((tera, install))
+    Ok(tera)
 }
 
 fn error_chain(e: &dyn std::error::Error) -> String {
@@ -466,18 +468,11 @@ struct OwnedFile {
 }
 
 /// The project's templates, parsed once for both renders of a build.
-pub struct Templates(Tera, String);
+pub struct Templates(Tera);
 
 impl Templates {
     pub fn load(project: &Path) -> Result<Self> {
-        let (tera, install) = tera_for(project)?;
-        Ok(Templates(tera, install))
-    }
-
-    /// The install script's template text (part of the release version,
-    /// through `cloudinit::version_inputs`).
-    pub fn install_source(&self) -> &str {
-        &self.1
+        Ok(Templates(tera_for(project)?))
     }
 
     /// Renders the first-boot install script.
