@@ -20,8 +20,9 @@ use crate::images::ResolvedImage;
 use crate::render::File;
 
 pub const MANIFEST_SCHEMA_VERSION: u32 = 1;
-/// zstd level: the bundle is small, so the best ratio costs a few ms.
-const ZSTD_LEVEL: i32 = 19;
+/// zstd level: on the ~45 KiB production tar, 15 gives the same size as 19
+/// (5.9 KiB) in half the time (levels 16+ switch to the slower btultra).
+const ZSTD_LEVEL: i32 = 15;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct ManifestFile {
@@ -250,21 +251,37 @@ pub fn mkdir_private(path: &Path) -> Result<()> {
         .with_context(|| format!("creating {}", path.display()))
 }
 
-fn write_file(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
-    if let Some(parent) = path.parent() {
-        mkdir_private(parent)?;
+/// Writes new files under one directory, creating each parent once (a
+/// release has ~30 files in ~25 directories; repeated `mkdir` calls were a
+/// visible share of the build time).
+struct Writer {
+    made: BTreeSet<PathBuf>,
+}
+
+impl Writer {
+    fn write(&mut self, path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
+        if let Some(parent) = path.parent() {
+            if !self.made.contains(parent) {
+                mkdir_private(parent)?;
+                self.made.insert(parent.to_path_buf());
+            }
+        }
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(mode)
+            .open(path)
+            .with_context(|| format!("writing {}", path.display()))?;
+        f.write_all(bytes)
+            .with_context(|| format!("writing {}", path.display()))?;
+        // The umask may have dropped bits the bundle needs (e.g. 0755
+        // scripts); 0600 survives any umask that lets the owner write.
+        if mode != 0o600 {
+            f.set_permissions(fs::Permissions::from_mode(mode))
+                .with_context(|| format!("setting the mode of {}", path.display()))?;
+        }
+        Ok(())
     }
-    let mut f = fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(mode)
-        .open(path)
-        .with_context(|| format!("writing {}", path.display()))?;
-    f.write_all(bytes)
-        .with_context(|| format!("writing {}", path.display()))?;
-    // The umask may have dropped bits the bundle needs (e.g. 0755 scripts).
-    fs::set_permissions(path, fs::Permissions::from_mode(mode))
-        .with_context(|| format!("setting the mode of {}", path.display()))
 }
 
 /// What `write_release` did.
@@ -292,21 +309,24 @@ pub fn write_release(releases: &Path, release: &Release) -> Result<(PathBuf, Wri
         .with_context(|| format!("creating a temporary directory in {}", env_dir.display()))?;
     fs::set_permissions(tmp.path(), fs::Permissions::from_mode(0o700))?;
     let dir = tmp.path();
+    let mut w = Writer {
+        made: BTreeSet::from([dir.to_path_buf()]),
+    };
     for f in &release.files {
         // On the build host every bundle file is private to the builder;
         // the manifest carries the mode and owner the VM applies.
         let mode = if f.secret { 0o600 } else { f.mode };
-        write_file(&dir.join("bundle").join(&f.path), &f.content, mode)?;
+        w.write(&dir.join("bundle").join(&f.path), &f.content, mode)?;
     }
     for f in &release.redacted {
-        write_file(&dir.join("redacted").join(&f.path), &f.content, 0o600)?;
+        w.write(&dir.join("redacted").join(&f.path), &f.content, 0o600)?;
     }
-    write_file(&dir.join("bundle.tar.zst"), &release.tarball, 0o600)?;
+    w.write(&dir.join("bundle.tar.zst"), &release.tarball, 0o600)?;
     for a in &release.artifacts {
-        write_file(&dir.join(&a.name), &a.bytes, a.mode)?;
+        w.write(&dir.join(&a.name), &a.bytes, a.mode)?;
     }
-    write_file(&dir.join("manifest.json"), &release.manifest_json, 0o644)?;
-    write_file(
+    w.write(&dir.join("manifest.json"), &release.manifest_json, 0o644)?;
+    w.write(
         &dir.join("SHA256SUMS"),
         release.sha256sums.as_bytes(),
         0o644,

@@ -35,8 +35,6 @@ pub struct CloudInit {
     pub user_data: String,
     pub meta_data: String,
     pub network_config: Option<String>,
-    /// The archive inside user-data (for tests and size reports).
-    pub archive_gz: Vec<u8>,
 }
 
 #[derive(Serialize)]
@@ -92,8 +90,13 @@ fn to_yaml<T: Serialize>(value: &T, quote_all: bool) -> Result<String> {
 /// files as generated with a stand-in version. Anything that changes them
 /// (an SSH key, an address, the install template, this code) is a new
 /// release, and so a new cloud-init instance.
-pub fn version_inputs(config: &Config, templates: &Templates, files: &[File]) -> Result<String> {
-    let ci = generate(config, templates, files, "(version)")?;
+pub fn version_inputs(
+    config: &Config,
+    templates: &Templates,
+    files: &[File],
+    archive: &Archive,
+) -> Result<String> {
+    let ci = generate(config, templates, files, archive, "(version)")?;
     Ok(format!(
         "{}\0{}\0{}",
         ci.user_data,
@@ -112,14 +115,27 @@ fn gzip(bytes: &[u8]) -> Result<Vec<u8>> {
 }
 
 /// user-data, meta-data and (with a static address) network-config.
+/// The bundle as the gzip'd tar that travels in user-data.
+pub struct Archive {
+    pub gz: Vec<u8>,
+    pub sha256: String,
+}
+
+impl Archive {
+    pub fn new(files: &[File]) -> Result<Self> {
+        let gz = gzip(&tar_bytes(files)?).context("creating bundle.tar.gz")?;
+        let sha256 = sha256_hex(&gz);
+        Ok(Archive { gz, sha256 })
+    }
+}
+
 pub fn generate(
     config: &Config,
     templates: &Templates,
     files: &[File],
+    archive: &Archive,
     version: &str,
 ) -> Result<CloudInit> {
-    let archive_gz = gzip(&tar_bytes(files)?).context("creating bundle.tar.gz")?;
-    let archive_sha256 = sha256_hex(&archive_gz);
     let sums: String = files
         .iter()
         .map(|f| format!("{}  {}\n", sha256_hex(&f.content), f.path))
@@ -127,7 +143,7 @@ pub fn generate(
     let mut ctx = tera::Context::new();
     ctx.insert("version", version);
     ctx.insert("env", &config.env);
-    ctx.insert("archive_sha256", &archive_sha256);
+    ctx.insert("archive_sha256", &archive.sha256);
     ctx.insert("files", &files.len());
     ctx.insert("data_volume", &config.data_volume);
     let install = templates.render_install(&ctx)?;
@@ -155,7 +171,7 @@ pub fn generate(
                 permissions: "0600",
                 encoding: Some("b64"),
                 content: Content::Plain(
-                    base64::engine::general_purpose::STANDARD.encode(&archive_gz),
+                    base64::engine::general_purpose::STANDARD.encode(&archive.gz),
                 ),
             },
             WriteFile {
@@ -192,7 +208,6 @@ pub fn generate(
         user_data: text,
         meta_data,
         network_config: network_config(config)?,
-        archive_gz,
     })
 }
 

@@ -157,11 +157,18 @@ fn boot_artifacts(
     config: &Config,
     templates: &render::Templates,
     release: &bundle::Release,
+    archive: &crate::cloudinit::Archive,
     seed_formats: &[crate::cli::SeedFormat],
 ) -> Result<Vec<bundle::Artifact>> {
     use crate::cloudinit::{self, HETZNER_USER_DATA_LIMIT};
     use crate::seed::{self, SeedFile};
-    let ci = cloudinit::generate(config, templates, &release.files, &release.manifest.version)?;
+    let ci = cloudinit::generate(
+        config,
+        templates,
+        &release.files,
+        archive,
+        &release.manifest.version,
+    )?;
     let size = ci.user_data.len() as u64;
     if config.provider == "hetzner" && size > HETZNER_USER_DATA_LIMIT {
         let top: Vec<String> = cloudinit::largest_contributors(release, 5)
@@ -250,9 +257,17 @@ pub fn build(
     .into_iter()
     .filter(|f| f.secret)
     .collect();
-    let versioned = crate::cloudinit::version_inputs(&config, &templates, &files)?;
+    let archive = crate::cloudinit::Archive::new(&files)?;
+    let versioned = crate::cloudinit::version_inputs(&config, &templates, &files, &archive)?;
     let mut release = bundle::assemble(env, files, redacted, &images, &versioned)?;
-    let artifacts = boot_artifacts(project, &config, &templates, &release, seed_formats)?;
+    let artifacts = boot_artifacts(
+        project,
+        &config,
+        &templates,
+        &release,
+        &archive,
+        seed_formats,
+    )?;
     release.attach(artifacts, crate::cloudinit::HETZNER_USER_DATA_LIMIT)?;
     let releases = project.join("releases");
     let (path, written) = bundle::write_release(&releases, &release)?;
