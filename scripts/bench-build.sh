@@ -41,6 +41,23 @@ hyperfine -N --warmup 3 --runs "$runs" --style basic --export-json "$work/h.json
 rm -rf "$work/releases"
 /usr/bin/time -f '%M' -o "$work/rss" "$bin" -C "$work" build production >/dev/null 2>&1
 rm -rf "$work/releases"
+# The two ways to carry the bundle in user-data, measured on this release:
+# one gz+b64 write_files entry per file (as cloud-init documents) versus the
+# one gzip'd tar that torrust-bake sends (see src/cloudinit.rs).
+python3 - "$bundle" "$work/user-data" <<'PY'
+import base64, gzip, os, re, sys
+tree, ud = sys.argv[1], open(sys.argv[2]).read()
+per_file = 0
+for root, _, files in os.walk(tree):
+    for f in files:
+        p = os.path.join(root, f)
+        rel = "/" + os.path.relpath(p, tree)
+        b64 = base64.b64encode(gzip.compress(open(p, "rb").read(), 9, mtime=0)).decode()
+        per_file += len(f"  - path: {rel}\n    owner: root:root\n    permissions: \"0644\"\n    encoding: gz+b64\n    content: {b64}\n")
+archive = re.search(r"bundle\.tar\.gz\n(?:    .*\n)*?    content: (\S+)", ud).group(1)
+print(f"bundle in user-data: per-file gz+b64 write_files {per_file} bytes; one gzip'd tar (b64) {len(archive)} bytes "
+      f"({len(archive)/per_file:.2f} of per-file)")
+PY
 python3 - "$work/h.json" "$work/rss" "$work/user-data" <<'PY'
 import json, os, sys
 r = {x["command"]: x for x in json.load(open(sys.argv[1]))["results"]}

@@ -4,8 +4,9 @@
 # A Debian 12 guest with cloud-init, made with debootstrap (cached under
 # $TORRUST_BAKE_E2E_CACHE by its inputs), boots under QEMU (TCG; no KVM
 # here) with no route out (-nic user,restrict=on):
-#   1. from seed.iso, 2. from seed.img, 3. from an ISO holding user-data but
-#   no meta-data, which cloud-init must ignore.
+#   1. from seed.iso, 2. from seed.img, 3. from a seed whose archive was
+#   damaged (the install script must refuse it), 4. from an ISO holding
+#   user-data but no meta-data, which cloud-init must ignore.
 # A guest unit records cloud-init's status, sysctls, units and mounts after
 # cloud-final, then powers off; the checks read the guest's disk with
 # debugfs. The tracker itself is not started here (no registry in reach).
@@ -175,21 +176,55 @@ for f in json.load(open(sys.argv[1]))["files"]:
     say "$name: ok (unit enabled, nf_conntrack loaded, data volume formatted and mounted by label, static address up)"
 }
 
-boot iso -drive "file=$release/seed.iso,media=cdrom,readonly=on"
-check_release iso
-boot img -drive "file=$release/seed.img,format=raw,if=virtio,readonly=on"
-check_release img
+# E2E_BOOTS="iso img tamper nometa" (the default) picks the boots to run.
+want() { case " ${E2E_BOOTS:-iso img tamper nometa} " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
+
+if want iso; then
+    boot iso -drive "file=$release/seed.iso,media=cdrom,readonly=on"
+    check_release iso
+fi
+if want img; then
+    boot img -drive "file=$release/seed.img,format=raw,if=virtio,readonly=on"
+    check_release img
+fi
+
+# A damaged seed: one base64 character of the archive changed (still valid
+# base64, so cloud-init writes it): the install script must refuse it, say
+# so on the console, and start nothing.
+if want tamper; then
+    mkdir -p "$work/tamper"
+    cp "$release/meta-data" "$work/tamper/"
+    python3 - "$release/user-data" "$work/tamper/user-data" <<'EOF'
+import sys
+text = open(sys.argv[1]).read()
+at = text.index("content: ", text.index("bundle.tar.gz")) + len("content: ") + 200
+flipped = "B" if text[at] != "B" else "C"
+open(sys.argv[2], "w").write(text[:at] + flipped + text[at + 1:])
+EOF
+    genisoimage -quiet -output "$work/tamper.iso" -volid cidata -joliet -rock "$work/tamper/user-data" "$work/tamper/meta-data"
+    boot tamper -drive "file=$work/tamper.iso,media=cdrom,readonly=on"
+    grep -q "torrust-bake: FAILED: bundle.tar.gz does not match its checksum" "$work/tamper.console" \
+        || die "tamper: no checksum failure on the console"
+    guest_cat tamper /var/log/e2e/units.txt | grep -q '^torrust-tracker.service enabled' \
+        && die "tamper: the unit was enabled from a damaged seed"
+    guest_cat tamper /var/log/e2e/status.txt | grep -q '^status: error' \
+        || die "tamper: cloud-init did not report the failure"
+    say "tamper: damaged archive refused with a message on the console; nothing enabled"
+fi
 
 # A seed without meta-data: cloud-init must not use it.
-mkdir -p "$work/nometa"
-cp "$release/user-data" "$work/nometa/"
-genisoimage -quiet -output "$work/nometa.iso" -volid cidata -joliet -rock "$work/nometa/user-data"
-boot nometa -drive "file=$work/nometa.iso,media=cdrom,readonly=on"
-guest_cat nometa /var/log/e2e/status.txt | grep -q '^status: done' \
-    || die "nometa: the guest did not record a finished cloud-init run"
-if guest_stat nometa /usr/local/sbin/torrust-bake-install | grep -q 'Inode:'; then
-    die "nometa: cloud-init ran a seed that has no meta-data"
+if want nometa; then
+    mkdir -p "$work/nometa"
+    cp "$release/user-data" "$work/nometa/"
+    genisoimage -quiet -output "$work/nometa.iso" -volid cidata -joliet -rock "$work/nometa/user-data"
+    boot nometa -drive "file=$work/nometa.iso,media=cdrom,readonly=on"
+    guest_cat nometa /var/log/e2e/status.txt >"$work/nometa.status"
+    grep -q '^rc=' "$work/nometa.status" || die "nometa: the guest did not record its boot"
+    say "nometa: cloud-init $(grep -m1 '^status:' "$work/nometa.status" || echo 'status: ?')"
+    if guest_stat nometa /usr/local/sbin/torrust-bake-install | grep -q 'Inode:'; then
+        die "nometa: cloud-init ran a seed that has no meta-data"
+    fi
+    guest_cat nometa /var/log/e2e/result.json | grep -q NoCloud && die "nometa: NoCloud datasource used without meta-data"
+    say "nometa: seed without meta-data ignored, as it must be"
 fi
-guest_cat nometa /var/log/e2e/result.json | grep -q NoCloud && die "nometa: NoCloud datasource used without meta-data"
-say "nometa: seed without meta-data ignored, as it must be"
 say "all boots passed for release $version"
