@@ -208,6 +208,13 @@ pub fn sha256_digest(bytes: &[u8]) -> String {
     format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
 }
 
+/// A failure worth trying again: 429/5xx (with any `Retry-After`), or no
+/// connection at all.
+enum Retryable {
+    Status(u16, Option<Duration>),
+    Transport(String),
+}
+
 struct Target {
     /// `docker.io`, as written (names the credential variables).
     registry: String,
@@ -375,7 +382,7 @@ impl Client {
             if let Some(auth) = self.auth.get(&key) {
                 req = req.set("Authorization", auth);
             }
-            let wait = match req.call() {
+            let failure = match req.call() {
                 Ok(resp) => return Ok(resp),
                 Err(ureq::Error::Status(401, resp)) if !answered_challenge => {
                     let header = resp.header("WWW-Authenticate").unwrap_or("").to_string();
@@ -385,19 +392,7 @@ impl Client {
                     continue;
                 }
                 Err(ureq::Error::Status(code @ (401 | 403), _)) => {
-                    let (user, _) = credential_vars(&t.registry);
-                    let why = if (self.opts.env)(&user).is_some() {
-                        format!("refused the credentials in {user} and its _PASSWORD")
-                    } else {
-                        format!(
-                            "needs credentials: set {user} and {}",
-                            credential_vars(&t.registry).1
-                        )
-                    };
-                    return Err(Error::new(
-                        ErrorKind::Auth,
-                        format!("{} answered {code} for {what}: it {why}", t.host),
-                    ));
+                    return Err(self.auth_error(t, code, what))
                 }
                 Err(ureq::Error::Status(404, _)) => {
                     return Err(Error::new(
@@ -408,62 +403,88 @@ impl Client {
                         ),
                     ));
                 }
-                Err(ureq::Error::Status(code @ (429 | 500..=599), resp)) => {
-                    let asked = resp
-                        .header("Retry-After")
-                        .and_then(|v| retry_after(v, std::time::SystemTime::now()));
-                    if asked.is_some_and(|w| w > self.opts.max_wait) {
-                        return Err(Error::new(
-                            ErrorKind::Unreachable,
-                            format!("{} answered {code} for {what} and asks to wait {} s; try again later", t.host, asked.unwrap_or_default().as_secs()),
-                        ));
-                    }
-                    if attempt >= self.opts.attempts {
-                        return Err(Error::new(
-                            ErrorKind::Unreachable,
-                            format!(
-                                "{} answered {code} for {what} {attempt} times; try again later",
-                                t.host
-                            ),
-                        ));
-                    }
-                    let wait = asked.unwrap_or(backoff);
-                    (self.opts.progress)(&format!(
-                        "  {} answered {code}; retrying in {} (attempt {}/{})",
-                        t.host,
-                        humantime::format_duration(wait),
-                        attempt + 1,
-                        self.opts.attempts
-                    ));
-                    wait
-                }
+                Err(ureq::Error::Status(code @ (429 | 500..=599), resp)) => Retryable::Status(
+                    code,
+                    resp.header("Retry-After")
+                        .and_then(|v| retry_after(v, std::time::SystemTime::now())),
+                ),
                 Err(ureq::Error::Status(code, _)) => {
                     return Err(Error::new(
                         ErrorKind::Protocol,
                         format!("{} answered {code} for {what}", t.host),
                     ));
                 }
-                Err(ureq::Error::Transport(e)) => {
-                    if attempt >= self.opts.attempts {
-                        return Err(Error::new(
-                            ErrorKind::Unreachable,
-                            format!("cannot reach {} ({}://{}) for {what}: {e}; check the network, or pass --insecure-registry {} for a plain-HTTP registry", t.registry, t.scheme, t.host, t.registry),
-                        ));
-                    }
-                    (self.opts.progress)(&format!(
-                        "  cannot reach {}; retrying in {} (attempt {}/{})",
-                        t.host,
-                        humantime::format_duration(backoff),
-                        attempt + 1,
-                        self.opts.attempts
-                    ));
-                    backoff
-                }
+                Err(ureq::Error::Transport(e)) => Retryable::Transport(e.to_string()),
             };
+            let wait = self.retry_wait(t, what, &failure, attempt, backoff)?;
             std::thread::sleep(wait);
             backoff *= 2;
             attempt += 1;
         }
+    }
+
+    /// 401/403 after any challenge was answered: missing or refused credentials.
+    fn auth_error(&self, t: &Target, code: u16, what: &str) -> Error {
+        let (user, pass) = credential_vars(&t.registry);
+        let why = if (self.opts.env)(&user).is_some() {
+            format!("refused the credentials in {user} and {pass}")
+        } else {
+            format!("needs credentials: set {user} and {pass}")
+        };
+        Error::new(
+            ErrorKind::Auth,
+            format!("{} answered {code} for {what}: it {why}", t.host),
+        )
+    }
+
+    /// How long to wait before trying a retryable failure again, or the
+    /// error that ends the tries.
+    fn retry_wait(
+        &self,
+        t: &Target,
+        what: &str,
+        failure: &Retryable,
+        attempt: u32,
+        backoff: Duration,
+    ) -> Result<Duration, Error> {
+        let unreachable = |m: String| Error::new(ErrorKind::Unreachable, m);
+        let (wait, why) = match failure {
+            Retryable::Status(code, asked) => {
+                if let Some(w) = asked.filter(|w| *w > self.opts.max_wait) {
+                    return Err(unreachable(format!(
+                        "{} answered {code} for {what} and asks to wait {} s; try again later",
+                        t.host,
+                        w.as_secs()
+                    )));
+                }
+                if attempt >= self.opts.attempts {
+                    return Err(unreachable(format!(
+                        "{} answered {code} for {what} {attempt} times; try again later",
+                        t.host
+                    )));
+                }
+                (
+                    asked.unwrap_or(backoff),
+                    format!("{} answered {code}", t.host),
+                )
+            }
+            Retryable::Transport(e) => {
+                if attempt >= self.opts.attempts {
+                    return Err(unreachable(format!(
+                        "cannot reach {} ({}://{}) for {what}: {e}; check the network, or pass --insecure-registry {} for a plain-HTTP registry",
+                        t.registry, t.scheme, t.host, t.registry
+                    )));
+                }
+                (backoff, format!("cannot reach {}", t.host))
+            }
+        };
+        (self.opts.progress)(&format!(
+            "  {why}; retrying in {} (attempt {}/{})",
+            humantime::format_duration(wait),
+            attempt + 1,
+            self.opts.attempts
+        ));
+        Ok(wait)
     }
 
     /// The `Authorization` header that answers a 401 challenge.
