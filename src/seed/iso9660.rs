@@ -224,19 +224,8 @@ fn directory(records: &[Vec<u8>], what: &str) -> Result<Vec<u8>> {
     Ok(sector)
 }
 
-/// The image: volume id `volume_id`, `files` in the root directory.
-pub fn build(volume_id: &str, files: &[SeedFile]) -> Result<Vec<u8>> {
-    let mut files: Vec<&SeedFile> = files.iter().collect();
-    files.sort_by(|a, b| a.name.cmp(&b.name));
-    // Extents, in name order.
-    let mut extents = Vec::new();
-    let mut next = FIRST_FILE;
-    for f in &files {
-        extents.push(next);
-        next += f.bytes.len().div_ceil(SECTOR);
-    }
-    let total = next;
-
+/// The ISO 9660 root directory sector, Rock Ridge entries in each record.
+fn iso_root(files: &[&SeedFile], extents: &[usize]) -> Result<Vec<u8>> {
     // ISO names must stay distinct after the 8.3 mapping; sort by them.
     let mut iso: Vec<(String, usize)> = files
         .iter()
@@ -252,12 +241,13 @@ pub fn build(volume_id: &str, files: &[SeedFile]) -> Result<Vec<u8>> {
             w[0].0
         );
     }
-    let er = er_entry();
+    // `.` carries SP (Rock Ridge is here) and a CE pointing at the ER entry,
+    // which is too long for a record of at most 255 bytes.
     let mut dot_su = su_entry(b"SP", &[0xBE, 0xEF, 0]);
     let mut ce = Vec::new();
     ce.extend_from_slice(&both32(CONTINUATION as u32));
     ce.extend_from_slice(&both32(0));
-    ce.extend_from_slice(&both32(er.len() as u32));
+    ce.extend_from_slice(&both32(er_entry().len() as u32));
     dot_su.extend(su_entry(b"CE", &ce));
     dot_su.extend(rr_attributes(0o040555, 2));
     let mut records = vec![
@@ -285,22 +275,43 @@ pub fn build(volume_id: &str, files: &[SeedFile]) -> Result<Vec<u8>> {
             &su,
         ));
     }
-    let root = directory(&records, "ISO 9660 root")?;
+    directory(&records, "ISO 9660 root")
+}
 
+/// The Joliet root directory sector: UCS-2 names, no version suffix.
+fn joliet_root(files: &[&SeedFile], extents: &[usize]) -> Result<Vec<u8>> {
     let mut joliet: Vec<(Vec<u8>, usize)> = files
         .iter()
         .enumerate()
         .map(|(i, f)| (ucs2(&f.name), i))
         .collect();
     joliet.sort();
-    let mut jrecords = vec![
+    let mut records = vec![
         record(&[0], JOLIET_ROOT, SECTOR, true, &[]),
         record(&[1], JOLIET_ROOT, SECTOR, true, &[]),
     ];
     for (name, i) in &joliet {
-        jrecords.push(record(name, extents[*i], files[*i].bytes.len(), false, &[]));
+        records.push(record(name, extents[*i], files[*i].bytes.len(), false, &[]));
     }
-    let jroot = directory(&jrecords, "Joliet root")?;
+    directory(&records, "Joliet root")
+}
+
+/// The image: volume id `volume_id`, `files` in the root directory.
+pub fn build(volume_id: &str, files: &[SeedFile]) -> Result<Vec<u8>> {
+    let mut files: Vec<&SeedFile> = files.iter().collect();
+    files.sort_by(|a, b| a.name.cmp(&b.name));
+    // Extents, in name order.
+    let mut extents = Vec::new();
+    let mut next = FIRST_FILE;
+    for f in &files {
+        extents.push(next);
+        next += f.bytes.len().div_ceil(SECTOR);
+    }
+    let total = next;
+
+    let root = iso_root(&files, &extents)?;
+    let jroot = joliet_root(&files, &extents)?;
+    let er = er_entry();
 
     let mut img = vec![0u8; total * SECTOR];
     let mut put = |sector: usize, bytes: &[u8]| {
