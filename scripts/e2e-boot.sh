@@ -24,7 +24,7 @@ trap 'rm -rf "$work"' EXIT
 say() { echo "e2e-boot: $*" >&2; }
 die() { echo "e2e-boot: FAIL: $*" >&2; exit 1; }
 
-packages=linux-image-amd64,systemd-sysv,udev,kmod,procps,iproute2,ifupdown,isc-dhcp-client,e2fsprogs,cloud-init,python3-cffi-backend,docker.io,ca-certificates
+packages=linux-image-amd64,systemd-sysv,udev,kmod,procps,iproute2,ifupdown,isc-dhcp-client,e2fsprogs,cloud-init,python3-cffi-backend,docker.io,docker-compose,ca-certificates
 
 # The guest's recorder: runs once cloud-init is done, writes what the checks
 # read, powers off.
