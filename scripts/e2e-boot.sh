@@ -74,9 +74,11 @@ make_guest() {
     ln -sf /etc/systemd/system/e2e-record.service "$root/etc/systemd/system/multi-user.target.wants/e2e-record.service"
     rm -f "$root/etc/machine-id" && touch "$root/etc/machine-id"
     mkdir -p "$cache"
+    # Guests made from other inputs are stale: keep only this one.
+    find "$cache" -maxdepth 1 -name 'debian12-*' ! -name "debian12-$key.*" -delete
     cp "$root"/boot/vmlinuz-* "$image.vmlinuz.tmp" && mv "$image.vmlinuz.tmp" "$image.vmlinuz"
     cp "$root"/boot/initrd.img-* "$image.initrd.tmp" && mv "$image.initrd.tmp" "$image.initrd"
-    mke2fs -q -t ext4 -L root -d "$root" "$image.ext4.tmp" 3G
+    mke2fs -q -t ext4 -L root -d "$root" "$image.ext4.tmp" 3G >/dev/null
     mv "$image.ext4.tmp" "$image.ext4"
     rm -rf "$root"
 }
