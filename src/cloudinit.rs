@@ -7,9 +7,9 @@
 //! The bundle travels as one gzip'd tar in `write_files` (base64) plus a
 //! first-boot install script, rather than one `gz+b64` entry per file: for
 //! the production release that is 8.3 KB against 11.5 KB of base64
-//! (`scripts/bench-build.sh` prints both), the tar keeps numeric owners (write_files needs user
-//! names that do not exist yet on a fresh VM), and the script controls the
-//! order the issue asks for (checksums, nf_conntrack, sysctl, RPS/RFS,
+//! (`scripts/bench-build.sh` prints both), the tar keeps numeric owners
+//! (write_files needs user names that do not exist yet on a fresh VM), and
+//! the script controls the order the issue asks for (checksums, nf_conntrack, sysctl, RPS/RFS,
 //! daemon.json before Docker starts, data volume, then the unit). gzip, not
 //! zstd: cloud-init and minimal images decompress gzip only.
 
