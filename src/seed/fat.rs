@@ -38,11 +38,11 @@ static EPOCH: Epoch = Epoch;
 /// Volume serial number: fixed, so the image bytes are too.
 const VOLUME_ID: u32 = 0x7472_6b72;
 
-/// The image size: the files plus room for FAT structures, at least 1 MiB,
+/// The image size: the files plus 1/8 and 256 KiB for FAT structures,
 /// rounded up to 64 KiB.
 pub fn image_size(files: &[SeedFile]) -> u64 {
     let data: u64 = files.iter().map(|f| f.bytes.len() as u64 + 4096).sum();
-    let size = (data + data / 8 + 256 * 1024).max(1 << 20);
+    let size = data + data / 8 + 256 * 1024;
     size.div_ceil(64 * 1024) * 64 * 1024
 }
 
