@@ -86,3 +86,47 @@ pub fn sort_feature_names(image: &mut [u8]) {
         at += 8 + len.div_ceil(8) * 8;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(kind: u8, bit: u8, name: &str) -> Vec<u8> {
+        let mut e = vec![kind, bit];
+        e.extend_from_slice(name.as_bytes());
+        e.resize(48, 0);
+        e
+    }
+
+    #[test]
+    fn feature_name_table_is_sorted_in_place() {
+        // A v3 header of 104 bytes, then the table extension, then the end.
+        let mut img = vec![0u8; 104];
+        img[100..104].copy_from_slice(&104u32.to_be_bytes());
+        let entries = [
+            entry(1, 0, "lazy refcounts"),
+            entry(0, 1, "corrupt"),
+            entry(0, 0, "dirty"),
+        ];
+        img.extend_from_slice(&FEATURE_NAME_TABLE.to_be_bytes());
+        img.extend_from_slice(&(48u32 * 3).to_be_bytes());
+        for e in &entries {
+            img.extend_from_slice(e);
+        }
+        img.extend_from_slice(&[0; 8]);
+        let before = img.len();
+        sort_feature_names(&mut img);
+        assert_eq!(img.len(), before);
+        let table = &img[112..112 + 144];
+        assert_eq!(&table[..48], entry(0, 0, "dirty").as_slice());
+        assert_eq!(&table[48..96], entry(0, 1, "corrupt").as_slice());
+        assert_eq!(&table[96..], entry(1, 0, "lazy refcounts").as_slice());
+    }
+
+    #[test]
+    fn other_headers_are_left_alone() {
+        let mut short = vec![1u8; 50];
+        sort_feature_names(&mut short);
+        assert_eq!(short, vec![1u8; 50]);
+    }
+}
