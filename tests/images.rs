@@ -192,6 +192,15 @@ fn skopeo_digest(reference: &str, creds: Option<&str>) -> String {
     String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
 
+/// The variables holding credentials for a registry written `host` (README).
+fn credential_vars(host: &str) -> (String, String) {
+    let key = host.replace(['.', ':'], "_");
+    (
+        format!("TORRUST_BAKE_REGISTRY_{key}_USERNAME"),
+        format!("TORRUST_BAKE_REGISTRY_{key}_PASSWORD"),
+    )
+}
+
 struct LockProject {
     dir: tempfile::TempDir,
 }
@@ -400,9 +409,7 @@ fn basic_auth_from_environment_variables() {
     let host = reg.host();
     let lock = format!("[images.tracker]\nreference = \"{host}/team/tracker:v1\"\n");
     let p = LockProject::new(&lock);
-    let key = host.replace(['.', ':'], "_");
-    let user_var = format!("TORRUST_BAKE_REGISTRY_{key}_USERNAME");
-    let pass_var = format!("TORRUST_BAKE_REGISTRY_{key}_PASSWORD");
+    let (user_var, pass_var) = credential_vars(&host);
     let args = ["images", "pin", "--insecure-registry", &host];
 
     let r = p.run(&args, &[]);
@@ -531,9 +538,7 @@ fn bearer_token_realm_is_followed() {
     let p = LockProject::new(&format!(
         "[images.tracker]\nreference = \"{host}/team/tracker:v1\"\n"
     ));
-    let key = host.replace(['.', ':'], "_");
-    let user_var = format!("TORRUST_BAKE_REGISTRY_{key}_USERNAME");
-    let pass_var = format!("TORRUST_BAKE_REGISTRY_{key}_PASSWORD");
+    let (user_var, pass_var) = credential_vars(&host);
     let args = ["images", "pin", "--insecure-registry", &host];
 
     let r = p.run(&args, &[]);

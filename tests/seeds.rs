@@ -379,13 +379,11 @@ fn seeds_are_reproducible_and_a_new_release_is_a_new_instance() {
         );
     }
     // Any change: a new version, so a new instance-id.
+    let version = |dir: &Path| dir.file_name().unwrap().to_string_lossy().into_owned();
     let mut vars = production_vars();
     vars.push(("TORRUST_TRACKER_LOG_LEVEL", "debug"));
-    let r = a.run(&["build", "production", "--json"], &vars);
-    assert_eq!(r.code(), 0, "{}", r.all());
-    let out: serde_json::Value = serde_json::from_str(&r.stdout()).unwrap();
-    let rc = a.path().join(out["path"].as_str().unwrap());
-    assert_ne!(rc.file_name(), ra.file_name());
+    let rc = a.build("production", &vars);
+    assert_ne!(version(&rc), version(&ra));
     let m1 = std::fs::read_to_string(ra.join("meta-data")).unwrap();
     let m2 = std::fs::read_to_string(rc.join("meta-data")).unwrap();
     assert_ne!(
@@ -396,13 +394,28 @@ fn seeds_are_reproducible_and_a_new_release_is_a_new_instance() {
     // Inputs that reach only user-data (not a bundle file) are part of the version too.
     let mut vars = production_vars();
     vars.retain(|(k, _)| *k != "SSH_PUBLIC_KEY");
-    let r = a.run(&["build", "production", "--json"], &vars);
-    let out: serde_json::Value = serde_json::from_str(&r.stdout()).unwrap();
+    let rd = a.build("production", &vars);
     assert_ne!(
-        out["version"].as_str(),
-        ra.file_name().and_then(|n| n.to_str()),
+        version(&rd),
+        version(&ra),
         "SSH key change must make a new release"
     );
+    // So is an edit of the install template (the project's copy wins).
+    let install =
+        std::fs::read_to_string(Path::new(REPO).join("templates/install.sh.tera")).unwrap();
+    assert!(install.contains("set -eu\n"));
+    b.write(
+        "templates/install.sh.tera",
+        &install.replace("set -eu\n", "set -eu\n# site edit\n"),
+    );
+    let re = b.build("production", &production_vars());
+    assert_ne!(
+        version(&re),
+        version(&rb),
+        "install template edit must make a new release"
+    );
+    let ud = std::fs::read_to_string(re.join("user-data")).unwrap();
+    assert!(ud.contains("# site edit"));
 }
 
 #[test]
