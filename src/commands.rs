@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use anyhow::Result;
+use anyhow::{Context as _, Result};
 use serde::Serialize;
 
 use crate::bundle::{self, Written};
@@ -143,7 +143,7 @@ struct BuildOutput<'a> {
     path: String,
     files: usize,
     bundle_bytes: usize,
-    user_data_bytes: usize,
+    user_data_bytes: u64,
     user_data_limit: u64,
     artifacts: Vec<String>,
     unchanged: bool,
@@ -275,18 +275,19 @@ pub fn build(
         .strip_prefix(project)
         .map(|p| p.to_path_buf())
         .unwrap_or_else(|_| path.clone());
+    let ci_info = release
+        .manifest
+        .cloud_init
+        .clone()
+        .context("the release has no cloud-init artifacts")?;
     let out = BuildOutput {
         env,
         version: &release.manifest.version,
         path: shown_path.display().to_string(),
         files: release.files.len(),
         bundle_bytes: release.tarball.len(),
-        user_data_bytes: release
-            .artifacts
-            .iter()
-            .find(|a| a.name == "user-data")
-            .map_or(0, |a| a.bytes.len()),
-        user_data_limit: crate::cloudinit::HETZNER_USER_DATA_LIMIT,
+        user_data_bytes: ci_info.user_data_bytes,
+        user_data_limit: ci_info.user_data_limit,
         artifacts: release.artifacts.iter().map(|a| a.name.clone()).collect(),
         unchanged: written == Written::Unchanged,
     };

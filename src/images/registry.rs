@@ -19,7 +19,6 @@ use std::time::Duration;
 use base64::Engine;
 use oci_spec::distribution::Reference;
 use oci_spec::image::ImageIndex;
-use sha2::{Digest, Sha256};
 
 use super::{is_digest, tag_of};
 
@@ -85,7 +84,6 @@ impl std::error::Error for Error {}
 pub struct Resolved {
     /// Digest of the manifest or index the tag points to.
     pub digest: String,
-    pub media_type: String,
     /// `linux/amd64` / `linux/arm64` -> manifest digest, for an index.
     pub platforms: BTreeMap<String, String>,
 }
@@ -204,8 +202,13 @@ pub fn retry_after(value: &str, now: std::time::SystemTime) -> Option<Duration> 
     Some(when.duration_since(now).unwrap_or(Duration::ZERO))
 }
 
+/// `sha256:<hex>`, the form registries name content by.
 pub fn sha256_digest(bytes: &[u8]) -> String {
-    format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
+    format!("sha256:{}", crate::bundle::sha256_hex(bytes))
+}
+
+fn is_index(media_type: &str) -> bool {
+    media_type == OCI_INDEX || media_type == DOCKER_LIST
 }
 
 /// A failure worth trying again: 429/5xx (with any `Retry-After`), or no
@@ -279,15 +282,11 @@ impl Client {
             .header("Docker-Content-Digest")
             .filter(|d| is_digest(d))
             .map(str::to_string);
-        let media = media_type(&head);
-        let is_index = media
-            .as_deref()
-            .is_some_and(|m| m == OCI_INDEX || m == DOCKER_LIST);
-        if let (Some(digest), false) = (&header_digest, is_index) {
-            if let Some(media_type) = media {
+        // A single-platform manifest named by the header needs no body.
+        if let (Some(digest), Some(media)) = (&header_digest, media_type(&head)) {
+            if !is_index(&media) {
                 return Ok(Resolved {
                     digest: digest.clone(),
-                    media_type,
                     platforms: BTreeMap::new(),
                 });
             }
@@ -327,7 +326,7 @@ impl Client {
                     ),
                 )
             })?;
-        let platforms = if media_type == OCI_INDEX || media_type == DOCKER_LIST {
+        let platforms = if is_index(&media_type) {
             index_platforms(&body).map_err(|e| {
                 Error::new(
                     ErrorKind::Protocol,
@@ -337,11 +336,7 @@ impl Client {
         } else {
             BTreeMap::new()
         };
-        Ok(Resolved {
-            digest,
-            media_type,
-            platforms,
-        })
+        Ok(Resolved { digest, platforms })
     }
 
     /// Whether `digest` still exists in the repository of `reference`.
