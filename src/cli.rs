@@ -37,47 +37,16 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Validate an environment and its image lock; report every problem at once.
-    Check {
-        /// local, staging or production
-        env: String,
-        /// Print the problems as JSON on stdout.
-        #[arg(long)]
-        json: bool,
-    },
+    Check(CheckArgs),
     /// Print every variable's resolved value (secrets redacted) and where it came from.
-    Show {
-        /// local, staging or production
-        env: String,
-        /// Print the variables as JSON on stdout.
-        #[arg(long)]
-        json: bool,
-    },
+    Show(ShowArgs),
     /// Render, bundle and write releases/<env>/<version>/ (the version is a content digest):
     /// bundle/, bundle.tar.zst, manifest.json, SHA256SUMS, cloud-init user-data and
     /// meta-data (network-config with a static address), NoCloud seeds seed.iso (ISO 9660,
     /// label cidata) and seed.img (vfat, label CIDATA). Secret-bearing files are 0600.
-    Build {
-        /// local, staging or production
-        env: String,
-        /// Also write the seed in this format: qcow2 (the vfat seed as seed.qcow2).
-        #[arg(long = "seed-format", value_enum)]
-        seed_formats: Vec<SeedFormat>,
-        /// Print {"env","version","path",...} as JSON on stdout.
-        #[arg(long)]
-        json: bool,
-    },
+    Build(BuildArgs),
     /// Show what changed between two releases of an environment, file by file (secrets redacted).
-    Diff {
-        /// local, staging or production
-        env: String,
-        /// The older release's version (a directory name under releases/<env>/).
-        from: String,
-        /// The newer release's version.
-        to: String,
-        /// Print the changes as JSON on stdout.
-        #[arg(long)]
-        json: bool,
-    },
+    Diff(DiffArgs),
     /// Pin container images by digest in images/images.lock, or check the pins.
     Images {
         #[command(subcommand)]
@@ -86,27 +55,73 @@ pub enum Command {
     /// Prove a deployment serves clients: UDP BEP 15 connect/announce/scrape on every UDP
     /// port, HTTP announce/scrape on every HTTP port, the REST API (with the token) and
     /// the health-check API. Exit 0 only when every check passes.
-    Health {
-        /// local, staging or production (ports and token come from it)
-        env: String,
-        /// Host to probe [default: the bind address, or 127.0.0.1 when it binds all].
-        /// The API and health-check API are published on the VM's 127.0.0.1 only, so
-        /// they are skipped for any other host.
-        #[arg(long)]
-        host: Option<String>,
-        /// Retry with backoff until every check passes or this much time has passed (30s, 5m).
-        #[arg(long, value_parser = humantime::parse_duration)]
-        wait: Option<Duration>,
-        /// Timeout of a request; UDP retries double it, 3 attempts (BEP 15's backoff, scaled down).
-        #[arg(long, default_value = "1s", value_parser = humantime::parse_duration)]
-        timeout: Duration,
-        /// Also check Prometheus /-/healthy and Grafana /api/health (loopback hosts only).
-        #[arg(long)]
-        monitoring: bool,
-        /// Print the checks as JSON on stdout.
-        #[arg(long)]
-        json: bool,
-    },
+    Health(HealthArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// local, staging or production
+    pub env: String,
+    /// Print the problems as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// local, staging or production
+    pub env: String,
+    /// Print the variables as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    /// local, staging or production
+    pub env: String,
+    /// Also write the seed in this format: qcow2 (the vfat seed as seed.qcow2).
+    #[arg(long = "seed-format", value_enum)]
+    pub seed_formats: Vec<SeedFormat>,
+    /// Print {"env","version","path",...} as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// local, staging or production
+    pub env: String,
+    /// The older release's version (a directory name under releases/<env>/).
+    pub from: String,
+    /// The newer release's version.
+    pub to: String,
+    /// Print the changes as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct HealthArgs {
+    /// local, staging or production (ports and token come from it)
+    pub env: String,
+    /// Host to probe [default: the bind address, or 127.0.0.1 when it binds all].
+    /// The API and health-check API are published on the VM's 127.0.0.1 only, so
+    /// they are skipped for any other host.
+    #[arg(long)]
+    pub host: Option<String>,
+    /// Retry with backoff until every check passes or this much time has passed (30s, 5m).
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub wait: Option<Duration>,
+    /// Timeout of a request; UDP retries double it, 3 attempts (BEP 15's backoff, scaled down).
+    #[arg(long, default_value = "1s", value_parser = humantime::parse_duration)]
+    pub timeout: Duration,
+    /// Also check Prometheus /-/healthy and Grafana /api/health (loopback hosts only).
+    #[arg(long)]
+    pub monitoring: bool,
+    /// Print the checks as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
 }
 
 const REGISTRY_HELP: &str = "\
@@ -126,19 +141,19 @@ pub enum ImagesCommand {
     /// multi-arch index), show what changed and rewrite the lock atomically. If any image
     /// fails to resolve, the lock is left as it was.
     #[command(after_help = REGISTRY_HELP)]
-    Pin {
-        /// Services to pin (keys of images/images.lock) [default: all].
-        services: Vec<String>,
-        #[command(flatten)]
-        registry: RegistryArgs,
-    },
+    Pin(PinArgs),
     /// Check that every digest in the lock is what its tag resolves to now; exit 1 naming
     /// each mismatch (and whether the locked digest can still be pulled).
     #[command(after_help = REGISTRY_HELP)]
-    Verify {
-        #[command(flatten)]
-        registry: RegistryArgs,
-    },
+    Verify(RegistryArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PinArgs {
+    /// Services to pin (keys of images/images.lock) [default: all].
+    pub services: Vec<String>,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
 }
 
 #[derive(Debug, Args)]

@@ -9,24 +9,21 @@
 //! the production release that is 8.3 KB against 11.5 KB of base64
 //! (`scripts/bench-build.sh` prints both), the tar keeps numeric owners
 //! (write_files needs user names that do not exist yet on a fresh VM), and
-//! the script controls the order the issue asks for (checksums, nf_conntrack, sysctl, RPS/RFS,
-//! daemon.json before Docker starts, data volume, then the unit). gzip, not
-//! zstd: cloud-init and minimal images decompress gzip only.
-
-use std::io::Write;
+//! the script controls the order the VM needs (checksums, nf_conntrack, sysctl, RPS/RFS,
+//! daemon.json before Docker starts, data volume, then the unit). The archive
+//! is made by release/archive.rs (gzip: cloud-init and minimal images
+//! decompress gzip only); this module only places it.
 
 use anyhow::{Context as _, Result};
 use base64::Engine;
 use serde::Serialize;
 use serde_saphyr::LitString;
-use sha2::Digest as _;
 
-use crate::bundle::{sha256_hex, tar_bytes, Release};
+use crate::config::provider::nic_mac;
 use crate::config::Config;
+use crate::digest::sha256_hex;
 use crate::render::{File, Templates};
 
-/// Hetzner Cloud's limit on user-data.
-pub const HETZNER_USER_DATA_LIMIT: u64 = 32 * 1024;
 /// Where the install script and the archive land on the VM.
 pub const STATE_DIR: &str = "/var/lib/torrust-bake/releases";
 pub const INSTALL_PATH: &str = "/usr/local/sbin/torrust-bake-install";
@@ -86,49 +83,13 @@ fn to_yaml<T: Serialize>(value: &T, quote_all: bool) -> Result<String> {
     Ok(serde_saphyr::to_string_with_options(value, options)?)
 }
 
-/// What the release version covers beyond the manifest: the cloud-init
-/// files as generated with a stand-in version. Anything that changes them
-/// (an SSH key, an address, the install template, this code) is a new
-/// release, and so a new cloud-init instance.
-pub fn version_inputs(
-    config: &Config,
-    templates: &Templates,
-    files: &[File],
-    archive: &Archive,
-) -> Result<String> {
-    let ci = generate(config, templates, files, archive, "(version)")?;
-    Ok(format!(
-        "{}\0{}\0{}",
-        ci.user_data,
-        ci.meta_data,
-        ci.network_config.unwrap_or_default()
-    ))
-}
-
-fn gzip(bytes: &[u8]) -> Result<Vec<u8>> {
-    // mtime 0 and no file name in the header: the same bytes every build.
-    let mut enc = flate2::GzBuilder::new()
-        .mtime(0)
-        .write(Vec::new(), flate2::Compression::best());
-    enc.write_all(bytes)?;
-    Ok(enc.finish()?)
-}
-
-/// user-data, meta-data and (with a static address) network-config.
 /// The bundle as the gzip'd tar that travels in user-data.
 pub struct Archive {
     pub gz: Vec<u8>,
     pub sha256: String,
 }
 
-impl Archive {
-    pub fn new(files: &[File]) -> Result<Self> {
-        let gz = gzip(&tar_bytes(files)?).context("creating bundle.tar.gz")?;
-        let sha256 = sha256_hex(&gz);
-        Ok(Archive { gz, sha256 })
-    }
-}
-
+/// user-data, meta-data and (with a static address) network-config.
 pub fn generate(
     config: &Config,
     templates: &Templates,
@@ -246,14 +207,6 @@ struct Nameservers {
     addresses: Vec<String>,
 }
 
-/// The MAC address of the VM's first NIC: locally administered (QEMU's
-/// 52:54:00 prefix), derived from the host name so that the libvirt domain
-/// and network-config agree without another variable.
-pub fn mac_address(hostname: &str) -> String {
-    let h = sha2::Sha256::digest(hostname.as_bytes());
-    format!("52:54:00:{:02x}:{:02x}:{:02x}", h[0], h[1], h[2])
-}
-
 /// Version 2 network config for a static IPv4 address on the first NIC,
 /// floating addresses added to it. The NIC is matched by MAC address and
 /// named `eth0`: cloud-init renders v2 for ifupdown (Debian 12) and
@@ -269,7 +222,7 @@ fn network_config(config: &Config) -> Result<Option<String>> {
     addresses.extend(config.floating_ipv6.iter().map(|ip| format!("{ip}/64")));
     let nic = Ethernet {
         matches: Match {
-            macaddress: mac_address(&config.hostname),
+            macaddress: nic_mac(&config.hostname),
         },
         set_name: "eth0",
         dhcp4: false,
@@ -289,16 +242,4 @@ fn network_config(config: &Config) -> Result<Option<String>> {
     // Quoted: PyYAML (YAML 1.1) reads an all-digit MAC such as
     // 52:54:00:12:34:56 as a base-60 integer.
     Ok(Some(to_yaml(&doc, true).context("writing network-config")?))
-}
-
-/// The files that weigh most in user-data (gzip'd size, largest first).
-pub fn largest_contributors(release: &Release, n: usize) -> Vec<(String, usize)> {
-    let mut sizes: Vec<(String, usize)> = release
-        .files
-        .iter()
-        .map(|f| (f.path.clone(), gzip(&f.content).map_or(0, |g| g.len())))
-        .collect();
-    sizes.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-    sizes.truncate(n);
-    sizes
 }

@@ -2,7 +2,6 @@
 //! config, images, render, bundle, health and the terminal. Human output goes to stdout,
 //! progress and problems to stderr; `--json` puts one JSON document on stdout.
 
-use std::fmt;
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::Instant;
@@ -10,22 +9,14 @@ use std::time::Instant;
 use anyhow::{Context as _, Result};
 use serde::Serialize;
 
-use crate::bundle::{self, Written};
+use crate::cli::{
+    BuildArgs, CheckArgs, DiffArgs, HealthArgs, PinArgs, RegistryArgs, SeedFormat, ShowArgs,
+};
 use crate::config::{self, vars, Config, Report};
+use crate::error::Error;
 use crate::images::{self, ResolvedImage};
-use crate::render::{self, SecretContext};
-
-/// An error caused by the user's input (exit code 1).
-#[derive(Debug)]
-pub struct Invalid(pub String);
-
-impl fmt::Display for Invalid {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for Invalid {}
+use crate::release::{self, Written};
+use crate::render;
 
 fn print_json<T: Serialize>(value: &T) -> Result<()> {
     println!("{}", serde_json::to_string_pretty(value)?);
@@ -56,7 +47,8 @@ fn report_failure(report: &Report, json: bool) -> Result<ExitCode> {
     Ok(ExitCode::from(1))
 }
 
-pub fn check(project: &Path, env: &str, json: bool) -> Result<ExitCode> {
+pub fn check(project: &Path, args: &CheckArgs) -> Result<ExitCode> {
+    let (env, json) = (args.env.as_str(), args.json);
     let (report, ok) = load_all(project, env);
     if json {
         print_json(&serde_json::json!({ "ok": ok.is_some(), "problems": report.json() }))?;
@@ -85,7 +77,8 @@ struct ShownVar<'a> {
 
 const REDACTED: &str = "********";
 
-pub fn show(project: &Path, env: &str, json: bool) -> Result<ExitCode> {
+pub fn show(project: &Path, args: &ShowArgs) -> Result<ExitCode> {
+    let (env, json) = (args.env.as_str(), args.json);
     let loaded = config::load(project, env, &config::process_env);
     let Some(raw) = loaded.raw else {
         return report_failure(&loaded.report, json);
@@ -149,91 +142,8 @@ struct BuildOutput<'a> {
     unchanged: bool,
 }
 
-/// The boot artifacts of a release: user-data, meta-data, network-config
-/// and the NoCloud seeds. Fails (exit 1) when a Hetzner user-data is over
-/// the limit, naming the files that weigh most.
-fn boot_artifacts(
-    project: &Path,
-    config: &Config,
-    templates: &render::Templates,
-    release: &bundle::Release,
-    archive: &crate::cloudinit::Archive,
-    seed_formats: &[crate::cli::SeedFormat],
-) -> Result<Vec<bundle::Artifact>> {
-    use crate::cloudinit::{self, HETZNER_USER_DATA_LIMIT};
-    use crate::seed::{self, SeedFile};
-    let ci = cloudinit::generate(
-        config,
-        templates,
-        &release.files,
-        archive,
-        &release.manifest.version,
-    )?;
-    let size = ci.user_data.len() as u64;
-    if config.provider == "hetzner" && size > HETZNER_USER_DATA_LIMIT {
-        let top: Vec<String> = cloudinit::largest_contributors(release, 5)
-            .into_iter()
-            .map(|(path, gz)| format!("{path} ({gz} bytes gzip'd)"))
-            .collect();
-        return Err(Invalid(format!(
-            "user-data is {size} bytes, over Hetzner's limit of {HETZNER_USER_DATA_LIMIT}; the largest contributors: {}; shrink them (templates/) or drop optional services",
-            top.join(", ")
-        ))
-        .into());
-    }
-    let mut seed_files = vec![
-        SeedFile {
-            name: "meta-data".into(),
-            bytes: ci.meta_data.clone().into_bytes(),
-            secret: false,
-        },
-        SeedFile {
-            name: "user-data".into(),
-            bytes: ci.user_data.clone().into_bytes(),
-            secret: true,
-        },
-    ];
-    if let Some(n) = &ci.network_config {
-        seed_files.push(SeedFile {
-            name: "network-config".into(),
-            bytes: n.clone().into_bytes(),
-            secret: false,
-        });
-    }
-    let mut out: Vec<bundle::Artifact> = seed_files
-        .iter()
-        .map(|f| bundle::Artifact {
-            name: f.name.clone(),
-            bytes: f.bytes.clone(),
-            mode: if f.secret { 0o600 } else { 0o644 },
-        })
-        .collect();
-    let secret = |name: &str, bytes: Vec<u8>| bundle::Artifact {
-        name: name.into(),
-        bytes,
-        mode: 0o600,
-    };
-    out.push(secret(
-        "seed.iso",
-        seed::iso9660::build("cidata", &seed_files)?,
-    ));
-    let img = seed::fat::build("CIDATA", &seed_files)?;
-    if seed_formats.contains(&crate::cli::SeedFormat::Qcow2) {
-        let scratch = project.join("releases").join(&config.env);
-        bundle::mkdir_private(&scratch)?;
-        out.push(secret("seed.qcow2", seed::qcow2::from_raw(&img, &scratch)?));
-    }
-    out.push(secret("seed.img", img));
-    out.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(out)
-}
-
-pub fn build(
-    project: &Path,
-    env: &str,
-    seed_formats: &[crate::cli::SeedFormat],
-    json: bool,
-) -> Result<ExitCode> {
+pub fn build(project: &Path, args: &BuildArgs) -> Result<ExitCode> {
+    let (env, json) = (args.env.as_str(), args.json);
     let started = Instant::now();
     let (report, ok) = load_all(project, env);
     let Some((config, images)) = ok else {
@@ -247,30 +157,14 @@ pub fn build(
         eprintln!("{report}");
     }
     let templates = render::Templates::load(project)?;
-    let files = render::render(&templates, &config, &images, &SecretContext::real(&config))?;
-    let redacted: Vec<_> = render::render(
-        &templates,
-        &config,
-        &images,
-        &SecretContext::redacted(&config),
-    )?
-    .into_iter()
-    .filter(|f| f.secret)
-    .collect();
-    let archive = crate::cloudinit::Archive::new(&files)?;
-    let versioned = crate::cloudinit::version_inputs(&config, &templates, &files, &archive)?;
-    let mut release = bundle::assemble(env, files, redacted, &images, &versioned)?;
-    let artifacts = boot_artifacts(
-        project,
-        &config,
-        &templates,
-        &release,
-        &archive,
-        seed_formats,
-    )?;
-    release.attach(artifacts, crate::cloudinit::HETZNER_USER_DATA_LIMIT)?;
-    let releases = project.join("releases");
-    let (path, written) = bundle::write_release(&releases, &release)?;
+    let options = release::Options {
+        qcow2_seed: args.seed_formats.contains(&SeedFormat::Qcow2),
+    };
+    let release::Built {
+        release,
+        path,
+        written,
+    } = release::build(project, &config, &images, &templates, &options)?;
     let shown_path = path
         .strip_prefix(project)
         .map(|p| p.to_path_buf())
@@ -323,11 +217,12 @@ pub fn build(
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn diff(project: &Path, env: &str, from: &str, to: &str, json: bool) -> Result<ExitCode> {
+pub fn diff(project: &Path, args: &DiffArgs) -> Result<ExitCode> {
+    let (env, from, to, json) = (args.env.as_str(), &args.from, &args.to, args.json);
     if let Some((message, fix)) = config::unknown_environment(env) {
-        return Err(Invalid(format!("{message}; {fix}")).into());
+        return Err(Error::invalid(format!("{message}; {fix}")).into());
     }
-    let dir = project.join("releases").join(env);
+    let dir = release::store::env_dir(project, env);
     let changes = crate::diff::diff_releases(&dir.join(from), &dir.join(to))?;
     if json {
         print_json(&serde_json::json!({
@@ -343,27 +238,23 @@ pub fn diff(project: &Path, env: &str, from: &str, to: &str, json: bool) -> Resu
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn health(
-    project: &Path,
-    env: &str,
-    host: Option<String>,
-    wait: Option<std::time::Duration>,
-    timeout: std::time::Duration,
-    monitoring: bool,
-    json: bool,
-) -> Result<ExitCode> {
+pub fn health(project: &Path, args: &HealthArgs) -> Result<ExitCode> {
     use crate::health;
+    let (env, json) = (args.env.as_str(), args.json);
     let loaded = config::load(project, env, &config::process_env);
     let Some(config) = loaded.config else {
         return report_failure(&loaded.report, json);
     };
-    let host = host.unwrap_or_else(|| health::default_host(&config));
+    let host = args
+        .host
+        .clone()
+        .unwrap_or_else(|| health::default_host(&config));
     let opts = health::Options {
         host,
-        timeout,
-        monitoring,
+        timeout: args.timeout,
+        monitoring: args.monitoring,
     };
-    let checks = match wait {
+    let checks = match args.wait {
         None => health::check_all(&config, &opts),
         Some(wait) => health::wait_for(&config, &opts, wait, &mut |round, checks, sleep| {
             let failing: Vec<String> = checks
@@ -413,7 +304,7 @@ pub fn health(
     })
 }
 
-fn registry_client(args: &crate::cli::RegistryArgs, quiet: bool) -> images::registry::Client {
+fn registry_client(args: &RegistryArgs, quiet: bool) -> images::registry::Client {
     use images::registry::{Client, Options};
     let progress: Box<dyn Fn(&str)> = if quiet {
         Box::new(|_| {})
@@ -446,11 +337,8 @@ fn short(digest: &Option<String>) -> String {
     }
 }
 
-pub fn images_pin(
-    project: &Path,
-    services: &[String],
-    args: &crate::cli::RegistryArgs,
-) -> Result<ExitCode> {
+pub fn images_pin(project: &Path, pin: &PinArgs) -> Result<ExitCode> {
+    let (services, args) = (&pin.services, &pin.registry);
     let (text, lock) = images::read_lock(project)?;
     let selected = images::pin::select(&lock, services)?;
     let mut client = registry_client(args, false);
@@ -497,7 +385,7 @@ pub fn images_pin(
     })
 }
 
-pub fn images_verify(project: &Path, args: &crate::cli::RegistryArgs) -> Result<ExitCode> {
+pub fn images_verify(project: &Path, args: &RegistryArgs) -> Result<ExitCode> {
     let (_, lock) = images::read_lock(project)?;
     let selected = images::pin::select(&lock, &[])?;
     let mut client = registry_client(args, false);

@@ -10,8 +10,8 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use serde::Serialize;
 
-use crate::bundle::{Manifest, ManifestFile};
-use crate::commands::Invalid;
+use crate::release::store::read_manifest;
+use crate::release::ManifestFile;
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -52,25 +52,6 @@ impl fmt::Display for Change {
         }
         Ok(())
     }
-}
-
-fn read_manifest(dir: &Path) -> Result<Manifest> {
-    let path = dir.join("manifest.json");
-    let bytes = match std::fs::read(&path) {
-        Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(Invalid(format!(
-                "no release at {}; list releases with `ls {}`",
-                dir.display(),
-                dir.parent()
-                    .map(|p| p.display().to_string())
-                    .unwrap_or_default()
-            ))
-            .into())
-        }
-        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
-    };
-    serde_json::from_slice(&bytes).with_context(|| format!("parsing {}", path.display()))
 }
 
 /// The text `diff` may show for a file: the real content, or the redacted twin.

@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use crate::config::Config;
+use crate::error::{Error, Kind};
 use crate::render::url_encode;
 
 /// The torrent every check announces: 20 bytes no real torrent has.
@@ -47,17 +48,48 @@ pub struct Options {
     pub monitoring: bool,
 }
 
+/// A probe's outcome: what it saw, or why it failed.
+type Probe = Result<String, Error>;
+
+fn unreachable(message: impl Into<String>) -> Error {
+    Error::new(Kind::Unreachable, message)
+}
+
+fn protocol(message: impl Into<String>) -> Error {
+    Error::new(Kind::Protocol, message)
+}
+
+/// A transport failure in words, without the URL: a URL may carry the API
+/// token (tracker 3.0 takes it only as a query parameter), and the check's
+/// target already says where the request went.
+fn transport_error(t: &ureq::Transport) -> Error {
+    if t.kind() == ureq::ErrorKind::ConnectionFailed && t.to_string().contains("Connection refused")
+    {
+        return unreachable("port closed: connection refused");
+    }
+    let mut text = format!("request failed: {}", t.kind());
+    if let Some(m) = t.message() {
+        text.push_str(": ");
+        text.push_str(m);
+    }
+    if let Some(source) = std::error::Error::source(t) {
+        text.push_str(": ");
+        text.push_str(&source.to_string());
+    }
+    unreachable(text)
+}
+
 fn ms(d: Duration) -> f64 {
     (d.as_secs_f64() * 1e5).round() / 100.0
 }
 
-fn run(name: &str, target: String, f: impl FnOnce() -> Result<String, String>) -> Check {
+fn run(name: &str, target: String, f: impl FnOnce() -> Probe) -> Check {
     let start = Instant::now();
     let result = f();
     let latency_ms = ms(start.elapsed());
     let (ok, detail) = match result {
         Ok(d) => (true, d),
-        Err(d) => (false, d),
+        Err(e) => (false, e.to_string()),
     };
     Check {
         name: name.to_string(),
@@ -194,31 +226,35 @@ fn udp_exchange(
     packet: &[u8],
     tid: i32,
     first: Duration,
-) -> Result<Vec<u8>, String> {
+) -> Result<Vec<u8>, Error> {
     let mut timeout = first;
     let mut buf = [0u8; 2048];
     for _ in 0..UDP_ATTEMPTS {
-        sock.send(packet).map_err(|e| format!("send failed: {e}"))?;
+        sock.send(packet)
+            .map_err(|e| unreachable(format!("send failed: {e}")))?;
         sock.set_read_timeout(Some(timeout))
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| unreachable(e.to_string()))?;
         match sock.recv(&mut buf) {
             Ok(n) => {
                 let reply = &buf[..n];
                 if n < 8 {
-                    return Err(format!(
+                    return Err(protocol(format!(
                         "truncated reply: {n} bytes, a reply has at least 8"
-                    ));
+                    )));
                 }
                 let got = be_i32(&reply[4..8]);
                 if got != tid {
-                    return Err(format!(
+                    return Err(protocol(format!(
                         "reply carries transaction id {got:#010x}, the request sent {tid:#010x}"
-                    ));
+                    )));
                 }
                 if be_i32(&reply[0..4]) == 3 {
-                    return Err(format!(
-                        "tracker error: {}",
-                        String::from_utf8_lossy(&reply[8..]).trim_end_matches('\0')
+                    return Err(Error::new(
+                        Kind::Denied,
+                        format!(
+                            "tracker error: {}",
+                            String::from_utf8_lossy(&reply[8..]).trim_end_matches('\0')
+                        ),
                     ));
                 }
                 return Ok(reply.to_vec());
@@ -232,15 +268,17 @@ fn udp_exchange(
                 timeout *= 2;
             }
             Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
-                return Err("port closed (ICMP port unreachable): nothing listens there".into())
+                return Err(unreachable(
+                    "port closed (ICMP port unreachable): nothing listens there",
+                ))
             }
-            Err(e) => return Err(format!("receive failed: {e}")),
+            Err(e) => return Err(unreachable(format!("receive failed: {e}"))),
         }
     }
-    Err(format!(
+    Err(unreachable(format!(
         "no reply after {UDP_ATTEMPTS} attempts ({} s in all)",
         ms(first * ((1 << UDP_ATTEMPTS) - 1)) / 1000.0
-    ))
+    )))
 }
 
 /// A BEP 15 request: `prefix` (protocol id or connection id), action, and a
@@ -254,37 +292,40 @@ fn request(prefix: &[u8], action: i32) -> (i32, Vec<u8>) {
     (tid, req)
 }
 
-fn expect_action(reply: &[u8], action: i32, min_len: usize, what: &str) -> Result<(), String> {
+fn expect_action(reply: &[u8], action: i32, min_len: usize, what: &str) -> Result<(), Error> {
     let got = be_i32(&reply[0..4]);
     if got != action {
-        return Err(format!("{what}: reply action {got}, expected {action}"));
+        return Err(protocol(format!(
+            "{what}: reply action {got}, expected {action}"
+        )));
     }
     if reply.len() < min_len {
-        return Err(format!(
+        return Err(protocol(format!(
             "{what}: truncated reply of {} bytes, expected at least {min_len}",
             reply.len()
-        ));
+        )));
     }
     Ok(())
 }
 
-fn udp_check(target: &str, timeout: Duration, refusal_ok: bool) -> Result<String, String> {
+fn udp_check(target: &str, timeout: Duration, refusal_ok: bool) -> Probe {
     let addr: SocketAddr = target
         .to_socket_addrs()
-        .map_err(|e| format!("cannot resolve {target}: {e}"))?
+        .map_err(|e| unreachable(format!("cannot resolve {target}: {e}")))?
         .next()
-        .ok_or_else(|| format!("{target} resolves to no address"))?;
+        .ok_or_else(|| unreachable(format!("{target} resolves to no address")))?;
     let local = if addr.is_ipv4() {
         "0.0.0.0:0"
     } else {
         "[::]:0"
     };
-    let sock = UdpSocket::bind(local).map_err(|e| format!("cannot open a UDP socket: {e}"))?;
+    let sock = UdpSocket::bind(local)
+        .map_err(|e| unreachable(format!("cannot open a UDP socket: {e}")))?;
     sock.connect(addr)
-        .map_err(|e| format!("connect {addr}: {e}"))?;
+        .map_err(|e| unreachable(format!("connect {addr}: {e}")))?;
 
     let (tid, req) = request(&PROTOCOL_ID.to_be_bytes(), 0);
-    let reply = udp_exchange(&sock, &req, tid, timeout).map_err(|e| format!("connect: {e}"))?;
+    let reply = udp_exchange(&sock, &req, tid, timeout).map_err(|e| e.during("connect"))?;
     expect_action(&reply, 0, 16, "connect")?;
     let connection_id = &reply[8..16];
 
@@ -304,19 +345,21 @@ fn udp_check(target: &str, timeout: Duration, refusal_ok: bool) -> Result<String
             expect_action(&reply, 1, 20, "announce")?;
             let interval = be_i32(&reply[8..12]);
             if interval <= 0 {
-                return Err(format!("announce: interval {interval} is not positive"));
+                return Err(protocol(format!(
+                    "announce: interval {interval} is not positive"
+                )));
             }
             format!("interval {interval} s")
         }
-        Err(e) if refusal_ok && e.starts_with("tracker error") => {
+        Err(e) if refusal_ok && e.kind == Kind::Denied => {
             format!("announce refused as configured ({e})")
         }
-        Err(e) => return Err(format!("announce: {e}")),
+        Err(e) => return Err(e.during("announce")),
     };
 
     let (tid, mut req) = request(connection_id, 2);
     req.extend_from_slice(INFO_HASH);
-    let reply = udp_exchange(&sock, &req, tid, timeout).map_err(|e| format!("scrape: {e}"))?;
+    let reply = udp_exchange(&sock, &req, tid, timeout).map_err(|e| e.during("scrape"))?;
     expect_action(&reply, 2, 20, "scrape")?;
     let seeders = be_i32(&reply[8..12]);
     Ok(format!(
@@ -341,7 +384,7 @@ struct ScrapeReply {
     failure: Option<String>,
 }
 
-fn get(agent: &ureq::Agent, url: &str, forwarded: bool) -> Result<(u16, Vec<u8>), String> {
+fn get(agent: &ureq::Agent, url: &str, forwarded: bool) -> Result<(u16, Vec<u8>), Error> {
     let mut req = agent.get(url);
     if forwarded {
         // on_reverse_proxy = true: the tracker takes the peer address from here.
@@ -350,14 +393,7 @@ fn get(agent: &ureq::Agent, url: &str, forwarded: bool) -> Result<(u16, Vec<u8>)
     let resp = match req.call() {
         Ok(r) => r,
         Err(ureq::Error::Status(_, r)) => r,
-        Err(ureq::Error::Transport(t)) => {
-            let text = t.to_string();
-            return Err(if text.contains("Connection refused") {
-                "port closed: connection refused".into()
-            } else {
-                format!("request failed: {text}")
-            });
-        }
+        Err(ureq::Error::Transport(t)) => return Err(transport_error(&t)),
     };
     let status = resp.status();
     let mut body = Vec::new();
@@ -365,45 +401,53 @@ fn get(agent: &ureq::Agent, url: &str, forwarded: bool) -> Result<(u16, Vec<u8>)
     resp.into_reader()
         .take(1 << 20)
         .read_to_end(&mut body)
-        .map_err(|e| format!("reading the reply: {e}"))?;
+        .map_err(|e| unreachable(format!("reading the reply: {e}")))?;
     Ok((status, body))
 }
 
-fn http_tracker_check(
-    agent: &ureq::Agent,
-    base: &str,
-    forwarded: bool,
-    refusal_ok: bool,
-) -> Result<String, String> {
+fn http_tracker_check(agent: &ureq::Agent, base: &str, forwarded: bool, refusal_ok: bool) -> Probe {
     let hash = percent_encoding::percent_encode(INFO_HASH, percent_encoding::NON_ALPHANUMERIC);
     let url = format!(
         "{base}/announce?info_hash={hash}&peer_id={}&port=6881&uploaded=0&downloaded=0&left=0&compact=1",
         url_encode(std::str::from_utf8(PEER_ID).unwrap_or_default())
     );
-    let (status, body) = get(agent, &url, forwarded).map_err(|e| format!("announce: {e}"))?;
+    let (status, body) = get(agent, &url, forwarded).map_err(|e| e.during("announce"))?;
     let reply: AnnounceReply = serde_bencode::from_bytes(&body).map_err(|e| {
-        format!("announce: HTTP {status}, reply is not a bencoded dictionary ({e})")
+        protocol(format!(
+            "announce: HTTP {status}, reply is not a bencoded dictionary ({e})"
+        ))
     })?;
     let announce = match (reply.failure, reply.interval, reply.peers) {
         (Some(f), _, _) if refusal_ok => format!("announce refused as configured ({f})"),
-        (Some(f), _, _) => return Err(format!("announce: failure reason: {f}")),
+        (Some(f), _, _) => {
+            return Err(Error::new(
+                Kind::Denied,
+                format!("announce: failure reason: {f}"),
+            ))
+        }
         (None, Some(i), Some(_)) if i > 0 => format!("interval {i} s"),
         (None, i, p) => {
-            return Err(format!(
+            return Err(protocol(format!(
                 "announce: HTTP {status}, reply lacks a positive interval ({i:?}) or peers ({})",
                 if p.is_some() { "present" } else { "missing" }
-            ))
+            )))
         }
     };
     let url = format!("{base}/scrape?info_hash={hash}");
-    let (status, body) = get(agent, &url, forwarded).map_err(|e| format!("scrape: {e}"))?;
-    let reply: ScrapeReply = serde_bencode::from_bytes(&body)
-        .map_err(|e| format!("scrape: HTTP {status}, reply is not bencoded ({e})"))?;
+    let (status, body) = get(agent, &url, forwarded).map_err(|e| e.during("scrape"))?;
+    let reply: ScrapeReply = serde_bencode::from_bytes(&body).map_err(|e| {
+        protocol(format!(
+            "scrape: HTTP {status}, reply is not bencoded ({e})"
+        ))
+    })?;
     match (reply.failure, reply.files) {
-        (Some(f), _) if !refusal_ok => Err(format!("scrape: failure reason: {f}")),
-        (None, None) => Err(format!(
-            "scrape: HTTP {status}, reply has no files dictionary"
+        (Some(f), _) if !refusal_ok => Err(Error::new(
+            Kind::Denied,
+            format!("scrape: failure reason: {f}"),
         )),
+        (None, None) => Err(protocol(format!(
+            "scrape: HTTP {status}, reply has no files dictionary"
+        ))),
         _ => Ok(format!("announce ({announce}), scrape")),
     }
 }
@@ -418,15 +462,15 @@ fn json_status(body: &[u8]) -> Option<String> {
         .map(str::to_string)
 }
 
-fn api_health(agent: &ureq::Agent, api: &str) -> Result<String, String> {
+fn api_health(agent: &ureq::Agent, api: &str) -> Probe {
     let (status, body) = get(agent, &format!("{api}/api/health_check"), false)?;
     match (status, json_status(&body)) {
         (200, Some(s)) if s == "Ok" => Ok("status Ok".into()),
-        (code, s) => Err(format!("HTTP {code}, status {s:?}")),
+        (code, s) => Err(protocol(format!("HTTP {code}, status {s:?}"))),
     }
 }
 
-fn api_stats(agent: &ureq::Agent, api: &str, token: &str) -> Result<String, String> {
+fn api_stats(agent: &ureq::Agent, api: &str, token: &str) -> Probe {
     let url = format!("{api}/api/v1/stats?token={}", url_encode(token));
     let (status, body) = get(agent, &url, false)?;
     let stats: Option<serde_json::Value> = serde_json::from_slice(&body).ok();
@@ -434,36 +478,37 @@ fn api_stats(agent: &ureq::Agent, api: &str, token: &str) -> Result<String, Stri
         (200, Some(t)) => Ok(format!("authenticated, {t} torrents")),
         // Tracker 3.0 answers a token it does not know with HTTP 500,
         // `Unhandled rejection: Err { reason: "token not valid" }`.
-        (401 | 403 | 500, _) if is_token_rejection(&body) => {
-            Err("token rejected: TORRUST_TRACKER_API_TOKEN differs from the deployed one".into())
-        }
-        (code, _) => Err(format!(
+        (401 | 403 | 500, _) if is_token_rejection(&body) => Err(Error::new(
+            Kind::Denied,
+            "token rejected: TORRUST_TRACKER_API_TOKEN differs from the deployed one",
+        )),
+        (code, _) => Err(protocol(format!(
             "HTTP {code}: {}",
             String::from_utf8_lossy(&body)
                 .chars()
                 .take(200)
                 .collect::<String>()
-        )),
+        ))),
     }
 }
 
 /// Prometheus `/-/healthy`: HTTP 200 with a short text.
-fn plain_ok(agent: &ureq::Agent, url: &str) -> Result<String, String> {
+fn plain_ok(agent: &ureq::Agent, url: &str) -> Probe {
     let (status, body) = get(agent, url, false)?;
     let text = String::from_utf8_lossy(&body).trim().to_string();
     match status {
         200 => Ok(text),
-        code => Err(format!("HTTP {code}: {text}")),
+        code => Err(protocol(format!("HTTP {code}: {text}"))),
     }
 }
 
 /// Grafana `/api/health`: HTTP 200 and `"database": "ok"`.
-fn grafana_health(agent: &ureq::Agent, url: &str) -> Result<String, String> {
+fn grafana_health(agent: &ureq::Agent, url: &str) -> Probe {
     let (status, body) = get(agent, url, false)?;
     let v: Option<serde_json::Value> = serde_json::from_slice(&body).ok();
     match (status, v.as_ref().and_then(|v| v["database"].as_str())) {
         (200, Some("ok")) => Ok("database ok".into()),
-        (code, db) => Err(format!("HTTP {code}, database {db:?}")),
+        (code, db) => Err(protocol(format!("HTTP {code}, database {db:?}"))),
     }
 }
 
@@ -474,10 +519,10 @@ fn is_token_rejection(body: &[u8]) -> bool {
         || text.contains("missing token")
 }
 
-fn health_check_api(agent: &ureq::Agent, base: &str) -> Result<String, String> {
+fn health_check_api(agent: &ureq::Agent, base: &str) -> Probe {
     let (status, body) = get(agent, &format!("{base}/health_check"), false)?;
-    let v: serde_json::Value =
-        serde_json::from_slice(&body).map_err(|e| format!("HTTP {status}, not JSON: {e}"))?;
+    let v: serde_json::Value = serde_json::from_slice(&body)
+        .map_err(|e| protocol(format!("HTTP {status}, not JSON: {e}")))?;
     let failing: Vec<String> = v["details"]
         .as_array()
         .map(|d| {
@@ -492,10 +537,10 @@ fn health_check_api(agent: &ureq::Agent, base: &str) -> Result<String, String> {
             "{} services Ok",
             v["details"].as_array().map(Vec::len).unwrap_or(0)
         )),
-        (code, s) => Err(format!(
+        (code, s) => Err(protocol(format!(
             "HTTP {code}, status {s:?}, failing: {}",
             failing.join(", ")
-        )),
+        ))),
     }
 }
 

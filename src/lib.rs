@@ -1,14 +1,19 @@
 //! torrust-bake: environment -> validated config -> rendered deployment ->
-//! reproducible, content-addressed release. See DESIGN.md for the picture.
+//! reproducible, content-addressed release -> boot media -> provider.
+//! docs/ARCHITECTURE.md has the picture and the module map.
 
-pub mod bundle;
 pub mod cli;
 pub mod cloudinit;
 pub mod commands;
 pub mod config;
 pub mod diff;
+pub mod digest;
+pub mod error;
 pub mod health;
 pub mod http;
 pub mod images;
+pub mod provider;
+pub mod release;
 pub mod render;
 pub mod seed;
+pub mod version;

@@ -342,10 +342,15 @@ fn tera_for(project: &Path) -> Result<Tera> {
             template_source(project, e.template, e.embedded)?,
         ));
     }
-    sources.push((
-        INSTALL_TEMPLATE,
-        template_source(project, INSTALL_TEMPLATE, INSTALL_EMBEDDED)?,
-    ));
+    let install = template_source(project, INSTALL_TEMPLATE, INSTALL_EMBEDDED)?;
+    if install.contains(crate::version::STAND_IN) {
+        return Err(crate::error::Error::invalid(format!(
+            "templates/{INSTALL_TEMPLATE} contains the text {:?}, which the build uses as the version's stand-in; write {{{{ version }}}} instead",
+            crate::version::STAND_IN
+        ))
+        .into());
+    }
+    sources.push((INSTALL_TEMPLATE, install));
     tera.add_raw_templates(sources)
         .map_err(|e| anyhow!("{}", error_chain(&e)))
         .context("parsing templates/")?;

@@ -3,6 +3,7 @@
 //! built-in default.
 
 pub mod load;
+pub mod provider;
 pub mod report;
 pub mod validate;
 pub mod vars;

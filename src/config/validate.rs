@@ -7,6 +7,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use serde::Serialize;
 
 use super::load::{Raw, RawValues, Source};
+use super::provider::Provider;
 use super::report::{Problem, Report};
 use super::vars::{self, Kind, PLACEHOLDERS, STRICT_ENVIRONMENTS, VARS};
 
@@ -47,7 +48,7 @@ impl std::fmt::Debug for Secrets {
 #[derive(Debug, Clone, Serialize)]
 pub struct Config {
     pub env: String,
-    pub provider: String,
+    pub provider: Provider,
     pub region: String,
     pub instance_type: String,
     pub image: String,
@@ -210,7 +211,7 @@ pub fn validate(env: &str, raw: &RawValues, report: &mut Report) -> Option<Confi
     let mode = c.text("TORRUST_TRACKER_MODE");
     Some(Config {
         env: env.to_string(),
-        provider: c.text("INFRASTRUCTURE_PROVIDER"),
+        provider: Provider::parse(&c.text("INFRASTRUCTURE_PROVIDER"))?,
         region: c.text("INFRASTRUCTURE_REGION"),
         instance_type: c.text("INFRASTRUCTURE_INSTANCE_TYPE"),
         image: c.text("INFRASTRUCTURE_IMAGE"),
@@ -382,7 +383,17 @@ fn parse_kind(kind: Kind, value: &str) -> Result<Value, KindError> {
                 && key
                     .chars()
                     .all(|c| c.is_ascii_alphanumeric() || "+/=".contains(c));
-            if known.contains(&algo) && base64 {
+            if value.contains(crate::version::STAND_IN) {
+                // The comment reaches user-data, where the build puts the
+                // release version in place of this text.
+                Err((
+                    format!(
+                        "contains {:?}, which the build reserves",
+                        crate::version::STAND_IN
+                    ),
+                    "change the key's comment (the text after the key)".into(),
+                ))
+            } else if known.contains(&algo) && base64 {
                 text(value)
             } else {
                 Err((
@@ -516,13 +527,16 @@ fn check_secrets(c: &mut Checker) {
 }
 
 fn check_cross_fields(c: &mut Checker) {
-    if c.text("INFRASTRUCTURE_PROVIDER") == "hetzner" {
-        for name in ["INFRASTRUCTURE_REGION", "INFRASTRUCTURE_INSTANCE_TYPE"] {
+    if let Some(provider) = Provider::parse(&c.text("INFRASTRUCTURE_PROVIDER")) {
+        for (name, example) in provider.required_vars() {
             if !c.is_set(name) {
                 c.fail(
                     name,
-                    "is required with INFRASTRUCTURE_PROVIDER=hetzner".into(),
-                    "set it, e.g. INFRASTRUCTURE_REGION=fsn1, INFRASTRUCTURE_INSTANCE_TYPE=cx22",
+                    format!(
+                        "is required with INFRASTRUCTURE_PROVIDER={}",
+                        provider.name()
+                    ),
+                    &format!("set it, e.g. {name}={example}"),
                 );
             }
         }

@@ -95,7 +95,7 @@ const NONE: &[&str] = &[];
 pub const VARS: &[Var] = &[
     Var {
         name: "INFRASTRUCTURE_PROVIDER",
-        kind: Kind::OneOf(&["libvirt", "hetzner"]),
+        kind: Kind::OneOf(super::provider::Provider::NAMES),
         default: "libvirt",
         required_in: NONE,
         help: "Where the VM runs: local KVM through libvirt, or Hetzner Cloud.",

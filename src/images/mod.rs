@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::config::{Config, Problem, Report, Source};
+use crate::error::Error;
 
 pub mod pin;
 pub mod registry;
@@ -96,13 +97,13 @@ pub fn header_of(text: &str) -> String {
 pub fn read_lock(project: &Path) -> anyhow::Result<(String, Lock)> {
     let path = project.join(LOCK_PATH);
     let text = std::fs::read_to_string(&path).map_err(|e| {
-        anyhow::anyhow!(crate::commands::Invalid(format!(
+        anyhow::anyhow!(Error::invalid(format!(
             "cannot read {}: {e}; restore it from git",
             path.display()
         )))
     })?;
     let lock: Lock = toml::from_str(&text).map_err(|e| {
-        anyhow::anyhow!(crate::commands::Invalid(format!(
+        anyhow::anyhow!(Error::invalid(format!(
             "{} is not valid: {}",
             path.display(),
             e.message()

@@ -10,9 +10,9 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use serde::Serialize;
 
-use super::registry::{Client, Error, Resolved};
+use super::registry::{Client, Resolved};
 use super::{Lock, LOCK_PATH};
-use crate::commands::Invalid;
+use crate::error::Error;
 
 /// One service's image: what the lock says and what the registry says now.
 #[derive(Debug, Serialize)]
@@ -51,7 +51,7 @@ pub fn select(lock: &Lock, named: &[String]) -> Result<Vec<String>> {
     let known: Vec<&str> = lock.images.keys().map(String::as_str).collect();
     for s in named {
         if !lock.images.contains_key(s) {
-            return Err(Invalid(format!(
+            return Err(Error::invalid(format!(
                 "no service '{s}' in {LOCK_PATH} (it has: {}); add [images.{s}] with a reference first",
                 known.join(", ")
             ))
@@ -129,7 +129,7 @@ pub fn resolve_all(
 
 fn fail(o: &mut Outcome, e: Error) {
     o.error_is_input = e.is_input();
-    o.error = Some(e.message);
+    o.error = Some(e.to_string());
 }
 
 /// The lock with the resolved digests applied to the given outcomes.

@@ -12,7 +12,6 @@
 //! tied to old hyper versions.
 
 use std::collections::{BTreeMap, HashMap};
-use std::fmt;
 use std::io::Read;
 use std::time::Duration;
 
@@ -21,6 +20,7 @@ use oci_spec::distribution::Reference;
 use oci_spec::image::ImageIndex;
 
 use super::{is_digest, tag_of};
+use crate::error::{Error, Kind as ErrorKind};
 
 pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
 pub const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
@@ -32,52 +32,6 @@ pub const PLATFORMS: [&str; 2] = ["linux/amd64", "linux/arm64"];
 
 /// Manifests are a few KiB; anything far bigger is not a manifest.
 const MAX_MANIFEST: u64 = 4 << 20;
-
-/// What went wrong, in the terms a user acts on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ErrorKind {
-    /// The reference is not `registry/repository:tag`.
-    Reference,
-    /// 404: no such repository or tag.
-    NotFound,
-    /// 401/403: credentials missing or refused.
-    Auth,
-    /// Connection refused, DNS, timeout, or 429/5xx after every retry.
-    Unreachable,
-    /// The registry answered something that is not the protocol.
-    Protocol,
-}
-
-#[derive(Debug, Clone)]
-pub struct Error {
-    pub kind: ErrorKind,
-    pub message: String,
-}
-
-impl Error {
-    fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Self {
-            kind,
-            message: message.into(),
-        }
-    }
-
-    /// Input the user can fix (exit code 1) rather than an outside failure.
-    pub fn is_input(&self) -> bool {
-        matches!(
-            self.kind,
-            ErrorKind::Reference | ErrorKind::NotFound | ErrorKind::Auth
-        )
-    }
-}
-
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl std::error::Error for Error {}
 
 /// What a tag resolves to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -204,7 +158,7 @@ pub fn retry_after(value: &str, now: std::time::SystemTime) -> Option<Duration> 
 
 /// `sha256:<hex>`, the form registries name content by.
 pub fn sha256_digest(bytes: &[u8]) -> String {
-    format!("sha256:{}", crate::bundle::sha256_hex(bytes))
+    format!("sha256:{}", crate::digest::sha256_hex(bytes))
 }
 
 fn is_index(media_type: &str) -> bool {
@@ -247,7 +201,7 @@ impl Client {
     fn target(&self, reference: &str) -> Result<Target, Error> {
         let bad = |why: String| {
             Error::new(
-                ErrorKind::Reference,
+                ErrorKind::Invalid,
                 format!("'{reference}' is not an image reference ({why}); write registry/repository:tag, e.g. docker.io/prom/prometheus:v3.5.0"),
             )
         };
@@ -427,7 +381,7 @@ impl Client {
             format!("needs credentials: set {user} and {pass}")
         };
         Error::new(
-            ErrorKind::Auth,
+            ErrorKind::Denied,
             format!("{} answered {code} for {what}: it {why}", t.host),
         )
     }
@@ -503,7 +457,7 @@ impl Client {
         })?;
         let needs = || {
             Error::new(
-                ErrorKind::Auth,
+                ErrorKind::Denied,
                 format!(
                     "{} needs credentials for {what}: set {user_var} and {pass_var}",
                     t.host
@@ -539,7 +493,7 @@ impl Client {
                     Err(ureq::Error::Status(code @ (401 | 403), _)) => {
                         return Err(if creds.is_some() {
                             Error::new(
-                                ErrorKind::Auth,
+                                ErrorKind::Denied,
                                 format!("the token service {realm} answered {code}: it refused the credentials in {user_var} and {pass_var}"),
                             )
                         } else {
@@ -658,7 +612,7 @@ mod tests {
         assert_eq!(t.repository, "library/caddy");
         assert_eq!(t.scheme, "https");
         let e = c.target("docker.io/library/caddy").err().unwrap();
-        assert_eq!(e.kind, ErrorKind::Reference);
+        assert_eq!(e.kind, ErrorKind::Invalid);
         assert!(c.target("Not A Reference:1").is_err());
     }
 }

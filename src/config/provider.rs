@@ -1,0 +1,107 @@
+//! Provider settings: which provider runs the VM, what it requires of the
+//! environment, and what boot media it takes. A leaf the config holds; the
+//! provider *operations* (deploy, replace, retire) live in `src/provider/`,
+//! above the release pipeline (docs/ARCHITECTURE.md, "Providers").
+
+use serde::Serialize;
+use sha2::Digest as _;
+
+/// Hetzner Cloud's limit on user-data (API reference, `POST /servers`).
+pub const HETZNER_USER_DATA_LIMIT: u64 = 32 * 1024;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Provider {
+    /// A local KVM/QEMU VM through libvirt, booted with a NoCloud seed.
+    Libvirt,
+    /// A Hetzner Cloud server, its cloud-init in the API's user-data.
+    Hetzner,
+}
+
+/// How a provider hands the release to the VM.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BootMedia {
+    /// A NoCloud seed attached as a disk (seed.iso or seed.img).
+    Seed,
+    /// user-data passed through the provider's API, at most `limit` bytes.
+    UserData { limit: u64 },
+}
+
+impl Provider {
+    /// The values INFRASTRUCTURE_PROVIDER takes.
+    pub const NAMES: &'static [&'static str] = &["libvirt", "hetzner"];
+
+    /// The provider named by a validated INFRASTRUCTURE_PROVIDER.
+    pub fn parse(name: &str) -> Option<Provider> {
+        match name {
+            "libvirt" => Some(Provider::Libvirt),
+            "hetzner" => Some(Provider::Hetzner),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Provider::Libvirt => "libvirt",
+            Provider::Hetzner => "hetzner",
+        }
+    }
+
+    /// As written in messages.
+    pub fn display_name(self) -> &'static str {
+        match self {
+            Provider::Libvirt => "libvirt",
+            Provider::Hetzner => "Hetzner",
+        }
+    }
+
+    pub fn boot_media(self) -> BootMedia {
+        match self {
+            Provider::Libvirt => BootMedia::Seed,
+            Provider::Hetzner => BootMedia::UserData {
+                limit: HETZNER_USER_DATA_LIMIT,
+            },
+        }
+    }
+
+    /// Variables this provider cannot do without, each with an example.
+    pub fn required_vars(self) -> &'static [(&'static str, &'static str)] {
+        match self {
+            Provider::Libvirt => &[],
+            Provider::Hetzner => &[
+                ("INFRASTRUCTURE_REGION", "fsn1"),
+                ("INFRASTRUCTURE_INSTANCE_TYPE", "cx22"),
+            ],
+        }
+    }
+}
+
+/// The MAC address of the VM's first NIC: locally administered (QEMU's
+/// 52:54:00 prefix), derived from the host name, so that network-config
+/// (which matches the NIC by it) and the libvirt domain agree without
+/// another variable. The one place it is computed.
+pub fn nic_mac(hostname: &str) -> String {
+    let h = sha2::Sha256::digest(hostname.as_bytes());
+    format!("52:54:00:{:02x}:{:02x}:{:02x}", h[0], h[1], h[2])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        for name in Provider::NAMES {
+            assert_eq!(Provider::parse(name).unwrap().name(), *name);
+        }
+        assert_eq!(Provider::parse("aws"), None);
+    }
+
+    #[test]
+    fn mac_is_stable_and_local() {
+        let mac = nic_mac("torrust-tracker");
+        assert_eq!(mac, nic_mac("torrust-tracker"));
+        assert!(mac.starts_with("52:54:00:"));
+        assert_ne!(mac, nic_mac("other"));
+    }
+}

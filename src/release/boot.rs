@@ -1,0 +1,102 @@
+//! Boot media for a release: cloud-init user-data, meta-data and
+//! network-config, and the NoCloud seeds that carry them (seed.iso,
+//! seed.img, optionally seed.qcow2). What the provider needs decides what
+//! must fit: Hetzner takes user-data of at most 32 KiB.
+
+use std::path::Path;
+
+use anyhow::Result;
+
+use super::archive;
+use super::store;
+use crate::cloudinit::CloudInit;
+use crate::config::provider::{BootMedia, HETZNER_USER_DATA_LIMIT};
+use crate::config::Config;
+use crate::error::Error;
+use crate::render::File;
+use crate::seed::{self, SeedFile};
+
+/// A release-level file (user-data, seeds): name, bytes, mode on the build host.
+#[derive(Debug, Clone)]
+pub struct Artifact {
+    pub name: String,
+    pub bytes: Vec<u8>,
+    pub mode: u32,
+}
+
+/// Fails (exit 1) when the provider's limit on user-data is exceeded,
+/// naming the files that weigh most.
+pub fn check_fits(config: &Config, files: &[File], user_data: &str) -> Result<()> {
+    let size = user_data.len() as u64;
+    let BootMedia::UserData { limit } = config.provider.boot_media() else {
+        return Ok(());
+    };
+    if size <= limit {
+        return Ok(());
+    }
+    let top: Vec<String> = archive::largest(files, 5)
+        .into_iter()
+        .map(|(path, gz)| format!("{path} ({gz} bytes gzip'd)"))
+        .collect();
+    Err(Error::invalid(format!(
+        "user-data is {size} bytes, over {}'s limit of {limit}; the largest contributors: {}; shrink them (templates/) or drop optional services",
+        config.provider.display_name(),
+        top.join(", ")
+    ))
+    .into())
+}
+
+fn seed_files(ci: &CloudInit) -> Vec<SeedFile> {
+    let mut files = vec![
+        SeedFile {
+            name: "meta-data".into(),
+            bytes: ci.meta_data.clone().into_bytes(),
+            secret: false,
+        },
+        SeedFile {
+            name: "user-data".into(),
+            bytes: ci.user_data.clone().into_bytes(),
+            secret: true,
+        },
+    ];
+    if let Some(n) = &ci.network_config {
+        files.push(SeedFile {
+            name: "network-config".into(),
+            bytes: n.clone().into_bytes(),
+            secret: false,
+        });
+    }
+    files
+}
+
+/// The cloud-init files and the seeds, sorted by name. `qcow2_scratch`:
+/// where seed.qcow2 is made (imago writes through a file), when asked for.
+pub fn artifacts(ci: &CloudInit, qcow2_scratch: Option<&Path>) -> Result<Vec<Artifact>> {
+    let files = seed_files(ci);
+    let mut out: Vec<Artifact> = files
+        .iter()
+        .map(|f| Artifact {
+            name: f.name.clone(),
+            bytes: f.bytes.clone(),
+            mode: if f.secret { 0o600 } else { 0o644 },
+        })
+        .collect();
+    let secret = |name: &str, bytes: Vec<u8>| Artifact {
+        name: name.into(),
+        bytes,
+        mode: 0o600,
+    };
+    out.push(secret("seed.iso", seed::iso9660::build("cidata", &files)?));
+    let img = seed::fat::build("CIDATA", &files)?;
+    if let Some(scratch) = qcow2_scratch {
+        store::mkdir_private(scratch)?;
+        out.push(secret("seed.qcow2", seed::qcow2::from_raw(&img, scratch)?));
+    }
+    out.push(secret("seed.img", img));
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(out)
+}
+
+/// Hetzner's limit is recorded in every manifest, whatever the provider:
+/// it tells how close a release is to being deployable there.
+pub const RECORDED_USER_DATA_LIMIT: u64 = HETZNER_USER_DATA_LIMIT;

@@ -1,0 +1,184 @@
+//! The release pipeline as a library: a validated config, its pinned images
+//! and the templates in; a written, content-addressed release out
+//! (docs/ARCHITECTURE.md, "The pipeline").
+//!
+//! ```text
+//! render (real + redacted) -> tar once -> cloud-init with a stand-in
+//! version -> manifest + version -> version substituted -> seeds ->
+//! SHA256SUMS -> store (atomic write)
+//! ```
+//!
+//! Parts: `manifest` (the schema and the version), `archive` (tar, zstd,
+//! gzip), `boot` (cloud-init files and seeds, the provider's size limit),
+//! `store` (write, read, list, check against SHA256SUMS). Everything but
+//! `store` is pure; seed.qcow2 alone needs a scratch directory.
+
+pub mod archive;
+pub mod boot;
+pub mod manifest;
+pub mod store;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, Result};
+
+pub use boot::Artifact;
+pub use manifest::{CloudInitInfo, Manifest, ManifestFile, ManifestImage};
+pub use store::Written;
+
+use crate::cloudinit::{self, CloudInit};
+use crate::config::Config;
+use crate::digest::sha256_hex;
+use crate::images::ResolvedImage;
+use crate::render::{self, File, SecretContext, Templates};
+use crate::version::STAND_IN as VERSION_STAND_IN;
+
+/// Everything a release holds, in memory.
+pub struct Release {
+    pub manifest: Manifest,
+    pub manifest_json: Vec<u8>,
+    pub tarball: Vec<u8>,
+    pub sha256sums: String,
+    pub files: Vec<File>,
+    /// Secret files rendered with stand-ins, for `diff`.
+    pub redacted: Vec<File>,
+    /// user-data, meta-data, network-config, seeds.
+    pub artifacts: Vec<Artifact>,
+}
+
+/// What a build asks for beyond the environment.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Also write seed.qcow2 (the vfat seed in a qcow2 image).
+    pub qcow2_seed: bool,
+}
+
+/// A release written to the store.
+pub struct Built {
+    pub release: Release,
+    pub path: PathBuf,
+    pub written: Written,
+}
+
+/// Builds the release of `config` and writes it under `project/releases/`.
+pub fn build(
+    project: &Path,
+    config: &Config,
+    images: &[ResolvedImage],
+    templates: &Templates,
+    options: &Options,
+) -> Result<Built> {
+    let scratch = store::env_dir(project, &config.env);
+    let qcow2_scratch = options.qcow2_seed.then_some(scratch.as_path());
+    let release = make(config, images, templates, qcow2_scratch)?;
+    let (path, written) = store::write(project, &release)?;
+    Ok(Built {
+        release,
+        path,
+        written,
+    })
+}
+
+/// Builds the release in memory.
+pub fn make(
+    config: &Config,
+    images: &[ResolvedImage],
+    templates: &Templates,
+    qcow2_scratch: Option<&Path>,
+) -> Result<Release> {
+    let files = render::render(templates, config, images, &SecretContext::real(config))?;
+    let redacted: Vec<File> =
+        render::render(templates, config, images, &SecretContext::redacted(config))?
+            .into_iter()
+            .filter(|f| f.secret)
+            .collect();
+    let tar = archive::tar_bytes(&files)?;
+    let gz = archive::gzip(&tar).context("creating bundle.tar.gz")?;
+    let payload = cloudinit::Archive {
+        sha256: sha256_hex(&gz),
+        gz,
+    };
+    // Generated once with the stand-in: anything that reaches only the
+    // cloud-init files (an SSH key, an address, the install template, this
+    // code) changes the version, and so makes a new cloud-init instance.
+    let draft = cloudinit::generate(config, templates, &files, &payload, VERSION_STAND_IN)?;
+    let versioned = format!(
+        "{}\0{}\0{}",
+        draft.user_data,
+        draft.meta_data,
+        draft.network_config.as_deref().unwrap_or_default()
+    );
+    let manifest = Manifest::new(&config.env, &files, images, &versioned)?;
+    let ci = with_version(draft, &manifest.version);
+    boot::check_fits(config, &files, &ci.user_data)?;
+    let artifacts = boot::artifacts(&ci, qcow2_scratch)?;
+    let mut release = Release {
+        manifest,
+        manifest_json: Vec::new(),
+        tarball: archive::zstd(&tar)?,
+        sha256sums: String::new(),
+        files,
+        redacted,
+        artifacts: Vec::new(),
+    };
+    release.attach(artifacts)?;
+    Ok(release)
+}
+
+/// The cloud-init files with the stand-in replaced by the real version. The
+/// stand-in cannot come from input: validation refuses it in the SSH key and
+/// `Templates::load` in the install template (the only free text there).
+fn with_version(draft: CloudInit, version: &str) -> CloudInit {
+    let set = |s: String| s.replace(VERSION_STAND_IN, version);
+    CloudInit {
+        user_data: set(draft.user_data),
+        meta_data: set(draft.meta_data),
+        network_config: draft.network_config.map(set),
+    }
+}
+
+impl Release {
+    /// Adds the boot artifacts, records them in the manifest, and seals it.
+    fn attach(&mut self, artifacts: Vec<Artifact>) -> Result<()> {
+        let user_data = artifacts
+            .iter()
+            .find(|a| a.name == "user-data")
+            .map_or(0, |a| a.bytes.len() as u64);
+        self.manifest.cloud_init = Some(CloudInitInfo {
+            user_data_bytes: user_data,
+            user_data_limit: boot::RECORDED_USER_DATA_LIMIT,
+            artifacts: artifacts
+                .iter()
+                .map(|a| (a.name.clone(), sha256_hex(&a.bytes)))
+                .collect(),
+        });
+        self.artifacts = artifacts;
+        self.seal()
+    }
+
+    /// Serializes the manifest and lists every file in SHA256SUMS.
+    fn seal(&mut self) -> Result<()> {
+        let manifest_json = self.manifest.to_json()?;
+        let mut sums: Vec<(String, String)> = self
+            .manifest
+            .files
+            .iter()
+            .map(|f| (format!("bundle/{}", f.path), f.sha256.clone()))
+            .collect();
+        sums.push(("bundle.tar.zst".into(), sha256_hex(&self.tarball)));
+        sums.push(("manifest.json".into(), sha256_hex(&manifest_json)));
+        if let Some(ci) = &self.manifest.cloud_init {
+            // Hashed once in `attach` (the seeds are the largest files).
+            for (name, sum) in &ci.artifacts {
+                sums.push((name.clone(), sum.clone()));
+            }
+        }
+        sums.sort();
+        self.sha256sums = sums
+            .iter()
+            .map(|(path, sum)| format!("{sum}  {path}\n"))
+            .collect();
+        self.manifest_json = manifest_json;
+        Ok(())
+    }
+}
