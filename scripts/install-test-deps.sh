@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs every outside verifier the tests use (DESIGN.md, Testing).
+# Installs every outside verifier the tests use (docs/ARCHITECTURE.md, Testing).
 # Idempotent; run as root (apt-get). A missing verifier fails the tests.
 # --e2e also installs what scripts/e2e-boot.sh needs (QEMU, debootstrap).
 set -euo pipefail
@@ -38,7 +38,7 @@ if $e2e; then
     command -v mke2fs >/dev/null && command -v debugfs >/dev/null || need_apt+=(e2fsprogs)
     command -v genisoimage >/dev/null || need_apt+=(genisoimage)
     # Debian 12's qemu-system-x86 needs its own qemu-utils; the machine may
-    # carry a backported one (FIELD-NOTES.md), hence the pinned downgrade.
+    # carry a backported one (10.x, which qemu-system-x86 7.2 conflicts with), hence the pinned downgrade.
     if ! command -v qemu-system-x86_64 >/dev/null; then
         need_apt+=(qemu-system-x86)
         if dpkg -s qemu-utils 2>/dev/null | grep -q '^Version: 1:10'; then

@@ -352,23 +352,11 @@ fn tera_for(project: &Path) -> Result<Tera> {
     }
     sources.push((INSTALL_TEMPLATE, install));
     tera.add_raw_templates(sources)
-        .map_err(|e| anyhow!("{}", error_chain(&e)))
         .context("parsing templates/")?;
     tera.register_filter("toml_str", toml_str);
     tera.register_filter("yaml_str", yaml_str);
     tera.register_filter("compose_str", compose_str);
     Ok(tera)
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cur = c.source();
-    }
-    s
 }
 
 #[derive(Serialize)]
@@ -484,7 +472,6 @@ impl Templates {
     pub fn render_install(&self, ctx: &Context) -> Result<String> {
         self.0
             .render(INSTALL_TEMPLATE, ctx)
-            .map_err(|e| anyhow!("{}", error_chain(&e)))
             .with_context(|| format!("rendering templates/{INSTALL_TEMPLATE}"))
     }
 }
@@ -527,7 +514,6 @@ pub fn render(
     for e in entries {
         let text = tera
             .render(e.template, &ctx)
-            .map_err(|err| anyhow!("{}", error_chain(&err)))
             .with_context(|| format!("rendering templates/{}", e.template))?;
         parse_back(e.path, &text)
             .with_context(|| format!("templates/{} rendered an invalid {}", e.template, e.path))?;

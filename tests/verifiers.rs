@@ -1,4 +1,4 @@
-//! Rendered files checked by the real outside tools (DESIGN.md, Testing):
+//! Rendered files checked by the real outside tools (docs/ARCHITECTURE.md, Testing):
 //! docker-compose, promtool, the torrust-tracker binary, sha256sum, tar.
 //! A missing tool fails the test; scripts/install-test-deps.sh installs them.
 

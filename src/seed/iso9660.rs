@@ -3,7 +3,7 @@
 //!
 //! Written here because no maintained crate writes reproducible images:
 //! `hadris-iso` 2.x stamps the current time and 3.0 is a release candidate
-//! (FIELD-NOTES.md). Follows ECMA-119 2nd edition (§8.4 volume descriptors,
+//! (checked in 2026). Follows ECMA-119 2nd edition (§8.4 volume descriptors,
 //! §9.1 directory records, §9.4 path tables), the Joliet specification
 //! (supplementary descriptor, escape `%/E`, UCS-2 big-endian names without
 //! a `;1` version, as genisoimage writes them) and

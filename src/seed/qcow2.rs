@@ -1,5 +1,5 @@
 //! The vfat seed inside a qcow2 image (imago; qcow2-rs cannot write a
-//! backing file name, which the libvirt provider will need for VM disks).
+//! backing file name, which the libvirt provider needs for VM overlays).
 //! Only clusters holding non-zero data are written, so the image stays small.
 //!
 //! imago 0.2.6 writes the header's feature name table (QEMU qcow2 spec,
