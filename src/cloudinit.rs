@@ -217,7 +217,7 @@ fn network_config(config: &Config) -> Result<Option<String>> {
     let (Some(address), Some(gateway)) = (&config.ipv4_address, &config.ipv4_gateway) else {
         return Ok(None);
     };
-    let mut addresses = vec![address.clone()];
+    let mut addresses = vec![address.to_string()];
     addresses.extend(config.floating_ipv4.iter().map(|ip| format!("{ip}/32")));
     addresses.extend(config.floating_ipv6.iter().map(|ip| format!("{ip}/64")));
     let nic = Ethernet {
@@ -229,10 +229,10 @@ fn network_config(config: &Config) -> Result<Option<String>> {
         addresses,
         routes: vec![Route {
             to: "0.0.0.0/0",
-            via: gateway.clone(),
+            via: gateway.to_string(),
         }],
         nameservers: (!config.dns_servers.is_empty()).then(|| Nameservers {
-            addresses: config.dns_servers.clone(),
+            addresses: config.dns_servers.iter().map(|ip| ip.to_string()).collect(),
         }),
     };
     let doc = NetworkConfig {

@@ -12,7 +12,7 @@ use serde::Serialize;
 use crate::cli::{
     BuildArgs, CheckArgs, DiffArgs, HealthArgs, PinArgs, RegistryArgs, SeedFormat, ShowArgs,
 };
-use crate::config::{self, vars, Config, Report};
+use crate::config::{self, Config, Report};
 use crate::error::Error;
 use crate::images::{self, ResolvedImage};
 use crate::release::{self, Written};
@@ -83,10 +83,9 @@ pub fn show(project: &Path, args: &ShowArgs) -> Result<ExitCode> {
     let Some(raw) = loaded.raw else {
         return report_failure(&loaded.report, json);
     };
-    let shown: Vec<ShownVar> = vars::VARS
+    let shown: Vec<ShownVar> = raw
         .iter()
-        .map(|v| {
-            let r = &raw[v.name];
+        .map(|(v, r)| {
             let value = match (v.is_secret(), r.value.is_empty()) {
                 (_, true) => String::new(),
                 (true, false) => REDACTED.to_string(),

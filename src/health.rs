@@ -114,7 +114,7 @@ fn is_loopback(host: &str) -> bool {
 pub fn check_all(config: &Config, opts: &Options) -> Vec<Check> {
     let host = opts.host.as_str();
     let mut checks = Vec::new();
-    let refusal_ok = config.mode != "public";
+    let refusal_ok = config.mode.refuses_strangers();
     for &port in &config.udp_ports {
         let target = format!("{host}:{port}");
         checks.push(run("udp tracker", target.clone(), || {
@@ -181,13 +181,10 @@ pub fn check_all(config: &Config, opts: &Options) -> Vec<Check> {
 /// Where to probe when `--host` is not given: the bind address, or
 /// loopback when the tracker binds every address.
 pub fn default_host(config: &Config) -> String {
-    match config
-        .bind_host
-        .trim_start_matches('[')
-        .trim_end_matches(']')
-    {
-        "0.0.0.0" | "::" => "127.0.0.1".to_string(),
-        other => other.to_string(),
+    if config.bind_address.is_unspecified() {
+        "127.0.0.1".to_string()
+    } else {
+        config.bind_address.to_string()
     }
 }
 

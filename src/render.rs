@@ -15,6 +15,7 @@ use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde::Serialize;
 use tera::{Context, Tera, Value};
 
+use crate::config::types::Database;
 use crate::config::Config;
 use crate::images::ResolvedImage;
 
@@ -264,9 +265,9 @@ impl SecretContext {
         mysql_password: String,
         mysql_root_password: String,
     ) -> Self {
-        let database_path = match (&config.database.sqlite_path, &config.database.mysql) {
-            (Some(path), _) => path.clone(),
-            (None, Some(m)) => format!(
+        let database_path = match &config.database {
+            Database::Sqlite { path } => path.clone(),
+            Database::Mysql(m) => format!(
                 "mysql://{}:{}@{}:{}/{}",
                 m.user,
                 url_encode(&mysql_password),
@@ -274,7 +275,6 @@ impl SecretContext {
                 m.port,
                 m.name
             ),
-            (None, None) => String::new(),
         };
         let stats_url = format!(
             "http://tracker:{}/api/v1/stats?token={}",
@@ -427,7 +427,7 @@ fn secret_files(config: &Config, secrets: &SecretContext) -> Vec<File> {
         &secrets.grafana_admin_password,
         GRAFANA_UID,
     )];
-    if config.database.mysql.as_ref().is_some_and(|m| m.bundled) {
+    if config.database.mysql().is_some_and(|m| m.bundled) {
         out.push(secret_file(
             "mysql_password",
             &secrets.mysql_password,

@@ -13,7 +13,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use super::report::{Problem, Report};
-use super::vars::{self, VARS};
+use super::vars::{self, Var, VarId, VARS};
 
 /// Where a value came from, highest precedence first.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,8 +40,25 @@ pub struct Raw {
     pub source: Source,
 }
 
-/// Every variable of the table with its resolved raw value.
-pub type RawValues = BTreeMap<&'static str, Raw>;
+/// Every variable of the table with its resolved raw value, reached by id.
+#[derive(Debug, Clone)]
+pub struct RawValues([Raw; VarId::COUNT]);
+
+impl std::ops::Index<VarId> for RawValues {
+    type Output = Raw;
+
+    fn index(&self, id: VarId) -> &Raw {
+        // In bounds: one entry per id, as `VARS`.
+        &self.0[id as usize]
+    }
+}
+
+impl RawValues {
+    /// Every variable in table order with its value.
+    pub fn iter(&self) -> impl Iterator<Item = (&'static Var, &Raw)> {
+        VARS.iter().zip(self.0.iter())
+    }
+}
 
 /// One `NAME=value` assignment read from an env file.
 #[derive(Debug, PartialEq, Eq)]
@@ -190,30 +207,28 @@ pub fn resolve(
             }
         }
     }
-    VARS.iter()
-        .map(|v| {
-            let raw = if let Some(value) = process(v.name) {
-                Raw {
-                    value,
-                    source: Source::Process,
-                }
-            } else if let Some(a) = from_file.get(v.name) {
-                Raw {
-                    value: a.value.clone(),
-                    source: Source::File {
-                        path: file.to_path_buf(),
-                        line: a.line,
-                    },
-                }
-            } else {
-                Raw {
-                    value: v.default.to_string(),
-                    source: Source::Default,
-                }
-            };
-            (v.name, raw)
-        })
-        .collect()
+    RawValues(std::array::from_fn(|i| {
+        let v = &VARS[i];
+        if let Some(value) = process(v.name) {
+            Raw {
+                value,
+                source: Source::Process,
+            }
+        } else if let Some(a) = from_file.get(v.name) {
+            Raw {
+                value: a.value.clone(),
+                source: Source::File {
+                    path: file.to_path_buf(),
+                    line: a.line,
+                },
+            }
+        } else {
+            Raw {
+                value: v.default.to_string(),
+                source: Source::Default,
+            }
+        }
+    }))
 }
 
 #[cfg(test)]

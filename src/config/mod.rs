@@ -3,16 +3,19 @@
 //! built-in default.
 
 pub mod load;
+pub mod model;
 pub mod provider;
 pub mod report;
+pub mod types;
 pub mod validate;
 pub mod vars;
 
 use std::path::{Path, PathBuf};
 
 pub use load::{RawValues, Source};
+pub use model::Config;
 pub use report::{Problem, Report};
-pub use validate::Config;
+pub use types::Environment;
 
 /// Everything `check`, `show` and `build` need from one environment.
 pub struct Loaded {
@@ -73,7 +76,10 @@ pub fn load(project: &Path, env: &str, process: &dyn Fn(&str) -> Option<String>)
     };
     let assignments = load::parse_env_file(&rel, &text, &mut report);
     let raw = load::resolve(&rel, &assignments, process, &mut report);
-    let config = validate::validate(env, &raw, &mut report);
+    let config = match Environment::named(env) {
+        Some(environment) => validate::validate(&environment, &raw, &mut report),
+        None => None,
+    };
     Loaded {
         report,
         raw: Some(raw),

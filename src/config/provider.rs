@@ -6,6 +6,8 @@
 use serde::Serialize;
 use sha2::Digest as _;
 
+use super::vars::VarId;
+
 /// Hetzner Cloud's limit on user-data (API reference, `POST /servers`).
 pub const HETZNER_USER_DATA_LIMIT: u64 = 32 * 1024;
 
@@ -65,12 +67,12 @@ impl Provider {
     }
 
     /// Variables this provider cannot do without, each with an example.
-    pub fn required_vars(self) -> &'static [(&'static str, &'static str)] {
+    pub fn required_vars(self) -> &'static [(VarId, &'static str)] {
         match self {
             Provider::Libvirt => &[],
             Provider::Hetzner => &[
-                ("INFRASTRUCTURE_REGION", "fsn1"),
-                ("INFRASTRUCTURE_INSTANCE_TYPE", "cx22"),
+                (VarId::INFRASTRUCTURE_REGION, "fsn1"),
+                (VarId::INFRASTRUCTURE_INSTANCE_TYPE, "cx22"),
             ],
         }
     }

@@ -43,14 +43,73 @@ pub enum Kind {
     Email,
 }
 
+/// Every variable, by name: the typed key of the table. Code reaches a
+/// variable's value through its id (`raw[VarId::TORRUST_TRACKER_MODE]`),
+/// never through a string, so a misspelt name does not compile.
+#[allow(non_camel_case_types)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum VarId {
+    INFRASTRUCTURE_PROVIDER,
+    INFRASTRUCTURE_REGION,
+    INFRASTRUCTURE_INSTANCE_TYPE,
+    INFRASTRUCTURE_IMAGE,
+    INFRASTRUCTURE_HOSTNAME,
+    INFRASTRUCTURE_DATA_VOLUME,
+    INFRASTRUCTURE_DATA_VOLUME_SIZE_GB,
+    INFRASTRUCTURE_IPV4_ADDRESS,
+    INFRASTRUCTURE_IPV4_GATEWAY,
+    INFRASTRUCTURE_DNS_SERVERS,
+    INFRASTRUCTURE_FLOATING_IPV4,
+    INFRASTRUCTURE_FLOATING_IPV6,
+    TORRUST_TRACKER_MODE,
+    TORRUST_TRACKER_DATABASE_URL,
+    TORRUST_TRACKER_LOG_LEVEL,
+    TORRUST_TRACKER_API_TOKEN,
+    TORRUST_TRACKER_BIND_ADDRESS,
+    TORRUST_TRACKER_UDP_PORTS,
+    TORRUST_TRACKER_HTTP_PORTS,
+    TORRUST_TRACKER_API_PORT,
+    TORRUST_TRACKER_HEALTH_CHECK_PORT,
+    TORRUST_TRACKER_ANNOUNCE_INTERVAL,
+    TORRUST_TRACKER_ANNOUNCE_INTERVAL_MIN,
+    TORRUST_TRACKER_EXTERNAL_IP,
+    PROMETHEUS_RETENTION_TIME,
+    PROMETHEUS_SCRAPE_INTERVAL,
+    PROMETHEUS_PORT,
+    GRAFANA_PORT,
+    GRAFANA_ADMIN_USER,
+    GRAFANA_ADMIN_PASSWORD,
+    MYSQL_PASSWORD,
+    MYSQL_ROOT_PASSWORD,
+    SSH_PUBLIC_KEY,
+    DOMAIN_NAME,
+    SSL_EMAIL,
+}
+
+impl VarId {
+    pub const COUNT: usize = 35;
+
+    /// The variable's row in the table.
+    pub fn var(self) -> &'static Var {
+        // In bounds: `VARS` has exactly `COUNT` rows, one per id, in id
+        // order (the length is checked by the compiler, the order by a test).
+        &VARS[self as usize]
+    }
+
+    pub fn name(self) -> &'static str {
+        self.var().name
+    }
+}
+
 #[derive(Debug)]
 pub struct Var {
+    pub id: VarId,
     pub name: &'static str,
     pub kind: Kind,
     /// The built-in default; "" means unset.
     pub default: &'static str,
-    /// Environments in which the variable must be set explicitly (not the default).
-    pub required_in: &'static [&'static str],
+    /// Whether the variable must be set explicitly (not the default).
+    pub required: Required,
     pub help: &'static str,
 }
 
@@ -89,257 +148,299 @@ pub const ENVIRONMENTS: &[&str] = &["local", "staging", "production"];
 /// Environments where secrets must be real: set, not a placeholder, long enough.
 pub const STRICT_ENVIRONMENTS: &[&str] = &["staging", "production"];
 
-const STRICT: &[&str] = STRICT_ENVIRONMENTS;
-const NONE: &[&str] = &[];
+/// Where a variable must be set explicitly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Required {
+    No,
+    /// In strict environments (staging, production).
+    InStrict,
+}
 
-pub const VARS: &[Var] = &[
+pub const VARS: [Var; VarId::COUNT] = [
     Var {
+        id: VarId::INFRASTRUCTURE_PROVIDER,
         name: "INFRASTRUCTURE_PROVIDER",
         kind: Kind::OneOf(super::provider::Provider::NAMES),
         default: "libvirt",
-        required_in: NONE,
+        required: Required::No,
         help: "Where the VM runs: local KVM through libvirt, or Hetzner Cloud.",
     },
     Var {
+        id: VarId::INFRASTRUCTURE_REGION,
         name: "INFRASTRUCTURE_REGION",
         kind: Kind::Text,
         default: "",
-        required_in: NONE,
+        required: Required::No,
         help: "Hetzner location (fsn1, nbg1, hel1, ash, hil, sin); required with hetzner.",
     },
     Var {
+        id: VarId::INFRASTRUCTURE_INSTANCE_TYPE,
         name: "INFRASTRUCTURE_INSTANCE_TYPE",
         kind: Kind::Text,
         default: "",
-        required_in: NONE,
+        required: Required::No,
         help: "Hetzner server type (cx22, ccx23, ...); required with hetzner.",
     },
     Var {
+        id: VarId::INFRASTRUCTURE_IMAGE,
         name: "INFRASTRUCTURE_IMAGE",
         kind: Kind::Text,
         default: "debian-12",
-        required_in: NONE,
+        required: Required::No,
         help: "Base OS image the VM boots (debian-12, debian-13, ubuntu-24.04).",
     },
     Var {
+        id: VarId::INFRASTRUCTURE_HOSTNAME,
         name: "INFRASTRUCTURE_HOSTNAME",
         kind: Kind::Hostname,
         default: "torrust-tracker",
-        required_in: NONE,
+        required: Required::No,
         help: "The VM's host name; with the release version it makes the cloud-init instance-id.",
     },
     Var {
+        id: VarId::INFRASTRUCTURE_DATA_VOLUME,
         name: "INFRASTRUCTURE_DATA_VOLUME",
         kind: Kind::VolumeLabel,
         default: "",
-        required_in: NONE,
+        required: Required::No,
         help: "Label of the persistent data volume mounted at /var/lib/torrust; unset keeps data on the VM disk.",
     },
     Var {
+        id: VarId::INFRASTRUCTURE_DATA_VOLUME_SIZE_GB,
         name: "INFRASTRUCTURE_DATA_VOLUME_SIZE_GB",
         kind: Kind::Number { min: 10, max: 10240 },
         default: "10",
-        required_in: NONE,
+        required: Required::No,
         help: "Size of the data volume when it is created, in GB.",
     },
     Var {
+        id: VarId::INFRASTRUCTURE_IPV4_ADDRESS,
         name: "INFRASTRUCTURE_IPV4_ADDRESS",
         kind: Kind::Ipv4Cidr,
         default: "",
-        required_in: NONE,
+        required: Required::No,
         help: "Static IPv4 address/prefix of the VM's first NIC (writes network-config); unset: DHCP.",
     },
     Var {
+        id: VarId::INFRASTRUCTURE_IPV4_GATEWAY,
         name: "INFRASTRUCTURE_IPV4_GATEWAY",
         kind: Kind::Ipv4,
         default: "",
-        required_in: NONE,
+        required: Required::No,
         help: "Default IPv4 gateway with a static address.",
     },
     Var {
+        id: VarId::INFRASTRUCTURE_DNS_SERVERS,
         name: "INFRASTRUCTURE_DNS_SERVERS",
         kind: Kind::IpList,
         default: "",
-        required_in: NONE,
+        required: Required::No,
         help: "Comma-separated name servers with a static address.",
     },
     Var {
+        id: VarId::INFRASTRUCTURE_FLOATING_IPV4,
         name: "INFRASTRUCTURE_FLOATING_IPV4",
         kind: Kind::Ipv4,
         default: "",
-        required_in: NONE,
+        required: Required::No,
         help: "Floating IPv4 address the tracker answers on; moves to a new VM once it is healthy.",
     },
     Var {
+        id: VarId::INFRASTRUCTURE_FLOATING_IPV6,
         name: "INFRASTRUCTURE_FLOATING_IPV6",
         kind: Kind::Ipv6,
         default: "",
-        required_in: NONE,
+        required: Required::No,
         help: "Floating IPv6 address (one address of the floating /64).",
     },
     Var {
+        id: VarId::TORRUST_TRACKER_MODE,
         name: "TORRUST_TRACKER_MODE",
-        kind: Kind::OneOf(&["public", "private", "whitelisted"]),
+        kind: Kind::OneOf(super::types::TrackerMode::NAMES),
         default: "public",
-        required_in: NONE,
+        required: Required::No,
         help: "public: any torrent; whitelisted: listed torrents only; private: peers need a key.",
     },
     Var {
+        id: VarId::TORRUST_TRACKER_DATABASE_URL,
         name: "TORRUST_TRACKER_DATABASE_URL",
         kind: Kind::DatabaseUrl,
         default: "sqlite:///var/lib/torrust/tracker/database/sqlite3.db",
-        required_in: NONE,
+        required: Required::No,
         help: "sqlite:///path, or mysql://user@host:port/db without a password (host mysql = the bundled container).",
     },
     Var {
+        id: VarId::TORRUST_TRACKER_LOG_LEVEL,
         name: "TORRUST_TRACKER_LOG_LEVEL",
         kind: Kind::OneOf(&["off", "error", "warn", "info", "debug", "trace"]),
         default: "info",
-        required_in: NONE,
+        required: Required::No,
         help: "Tracker log threshold.",
     },
     Var {
+        id: VarId::TORRUST_TRACKER_API_TOKEN,
         name: "TORRUST_TRACKER_API_TOKEN",
         kind: Kind::Secret { min_len: 32 },
         default: "MyAccessToken",
-        required_in: STRICT,
+        required: Required::InStrict,
         help: "Admin token of the tracker's REST API (and of Prometheus scraping it).",
     },
     Var {
+        id: VarId::TORRUST_TRACKER_BIND_ADDRESS,
         name: "TORRUST_TRACKER_BIND_ADDRESS",
         kind: Kind::IpAddr,
         default: "::",
-        required_in: NONE,
+        required: Required::No,
         help: "Address the tracker's listeners bind inside its container; :: is dual stack.",
     },
     Var {
+        id: VarId::TORRUST_TRACKER_UDP_PORTS,
         name: "TORRUST_TRACKER_UDP_PORTS",
         kind: Kind::Ports,
         default: "6868,6969",
-        required_in: NONE,
+        required: Required::No,
         help: "UDP tracker (BEP 15) ports, published on every address.",
     },
     Var {
+        id: VarId::TORRUST_TRACKER_HTTP_PORTS,
         name: "TORRUST_TRACKER_HTTP_PORTS",
         kind: Kind::Ports,
         default: "7070",
-        required_in: NONE,
+        required: Required::No,
         help: "HTTP tracker ports; behind the reverse proxy when DOMAIN_NAME is set.",
     },
     Var {
+        id: VarId::TORRUST_TRACKER_API_PORT,
         name: "TORRUST_TRACKER_API_PORT",
         kind: Kind::Port,
         default: "1212",
-        required_in: NONE,
+        required: Required::No,
         help: "REST API port; published on 127.0.0.1 only, public through the proxy.",
     },
     Var {
+        id: VarId::TORRUST_TRACKER_HEALTH_CHECK_PORT,
         name: "TORRUST_TRACKER_HEALTH_CHECK_PORT",
         kind: Kind::Port,
         default: "1313",
-        required_in: NONE,
+        required: Required::No,
         help: "Health-check API port; published on 127.0.0.1 only.",
     },
     Var {
+        id: VarId::TORRUST_TRACKER_ANNOUNCE_INTERVAL,
         name: "TORRUST_TRACKER_ANNOUNCE_INTERVAL",
         kind: Kind::Number { min: 1, max: 86400 },
         default: "300",
-        required_in: NONE,
+        required: Required::No,
         help: "Seconds a client should wait between announces.",
     },
     Var {
+        id: VarId::TORRUST_TRACKER_ANNOUNCE_INTERVAL_MIN,
         name: "TORRUST_TRACKER_ANNOUNCE_INTERVAL_MIN",
         kind: Kind::Number { min: 1, max: 86400 },
         default: "300",
-        required_in: NONE,
+        required: Required::No,
         help: "Minimum announce interval in seconds; at most the announce interval.",
     },
     Var {
+        id: VarId::TORRUST_TRACKER_EXTERNAL_IP,
         name: "TORRUST_TRACKER_EXTERNAL_IP",
         kind: Kind::IpAddr,
         default: "",
-        required_in: NONE,
+        required: Required::No,
         help: "Public address the tracker reports for peers on its own network.",
     },
     Var {
+        id: VarId::PROMETHEUS_RETENTION_TIME,
         name: "PROMETHEUS_RETENTION_TIME",
         kind: Kind::Duration,
         default: "15d",
-        required_in: NONE,
+        required: Required::No,
         help: "How long Prometheus keeps metrics.",
     },
     Var {
+        id: VarId::PROMETHEUS_SCRAPE_INTERVAL,
         name: "PROMETHEUS_SCRAPE_INTERVAL",
         kind: Kind::Duration,
         default: "15s",
-        required_in: NONE,
+        required: Required::No,
         help: "How often Prometheus scrapes the tracker.",
     },
     Var {
+        id: VarId::PROMETHEUS_PORT,
         name: "PROMETHEUS_PORT",
         kind: Kind::Port,
         default: "9090",
-        required_in: NONE,
+        required: Required::No,
         help: "Port Prometheus is published on, on the VM's 127.0.0.1 only.",
     },
     Var {
+        id: VarId::GRAFANA_PORT,
         name: "GRAFANA_PORT",
         kind: Kind::Port,
         default: "3000",
-        required_in: NONE,
+        required: Required::No,
         help: "Port Grafana is published on, on the VM's 127.0.0.1 (public through the proxy).",
     },
     Var {
+        id: VarId::GRAFANA_ADMIN_USER,
         name: "GRAFANA_ADMIN_USER",
         kind: Kind::Text,
         default: "admin",
-        required_in: NONE,
+        required: Required::No,
         help: "Grafana administrator login.",
     },
     Var {
+        id: VarId::GRAFANA_ADMIN_PASSWORD,
         name: "GRAFANA_ADMIN_PASSWORD",
         kind: Kind::Secret { min_len: 16 },
         default: "admin",
-        required_in: STRICT,
+        required: Required::InStrict,
         help: "Grafana administrator password.",
     },
     Var {
+        id: VarId::MYSQL_PASSWORD,
         name: "MYSQL_PASSWORD",
         kind: Kind::Secret { min_len: 16 },
         default: "",
-        required_in: NONE,
+        required: Required::No,
         help: "Password of the database URL's user; required with a MySQL database.",
     },
     Var {
+        id: VarId::MYSQL_ROOT_PASSWORD,
         name: "MYSQL_ROOT_PASSWORD",
         kind: Kind::Secret { min_len: 16 },
         default: "",
-        required_in: NONE,
+        required: Required::No,
         help: "Root password of the bundled MySQL; required when the URL's host is mysql.",
     },
     Var {
+        id: VarId::SSH_PUBLIC_KEY,
         name: "SSH_PUBLIC_KEY",
         kind: Kind::SshPublicKey,
         default: "",
-        required_in: NONE,
+        required: Required::No,
         help: "Key allowed to log in as the admin user (key only, no passwords); unset: no SSH login.",
     },
     Var {
+        id: VarId::DOMAIN_NAME,
         name: "DOMAIN_NAME",
         kind: Kind::Domain,
         default: "",
-        required_in: NONE,
+        required: Required::No,
         help: "Base domain; enables Caddy with TLS for api., http1., grafana. sub-domains.",
     },
     Var {
+        id: VarId::SSL_EMAIL,
         name: "SSL_EMAIL",
         kind: Kind::Email,
         default: "",
-        required_in: NONE,
+        required: Required::No,
         help: "ACME account e-mail for the TLS certificates; required with DOMAIN_NAME.",
     },
 ];
 
+/// The variable called `name`, for names read from a file or the process
+/// environment.
 pub fn find(name: &str) -> Option<&'static Var> {
     VARS.iter().find(|v| v.name == name)
 }
@@ -374,10 +475,9 @@ pub fn markdown_table() -> String {
         } else {
             format!("`{}`", v.default)
         };
-        let required = if v.required_in.is_empty() {
-            "".to_string()
-        } else {
-            v.required_in.join(", ")
+        let required = match v.required {
+            Required::No => String::new(),
+            Required::InStrict => STRICT_ENVIRONMENTS.join(", "),
         };
         out.push_str(&format!(
             "| `{}` | {} | {} | {} | {} |\n",
@@ -401,6 +501,14 @@ mod tests {
             readme.contains(&table),
             "README.md's variable table drifted from src/config/vars.rs; replace it with:\n{table}"
         );
+    }
+
+    #[test]
+    fn rows_are_in_id_order_and_named_after_their_id() {
+        for (i, v) in super::VARS.iter().enumerate() {
+            assert_eq!(v.id as usize, i, "{} is out of order", v.name);
+            assert_eq!(format!("{:?}", v.id), v.name);
+        }
     }
 
     #[test]

@@ -125,7 +125,7 @@ pub struct ResolvedImage {
 /// The services whose images a configuration needs, in a fixed order.
 pub fn required_services(config: &Config) -> Vec<&'static str> {
     let mut s = vec!["tracker", "prometheus", "stats-exporter", "grafana"];
-    if config.database.mysql.as_ref().is_some_and(|m| m.bundled) {
+    if config.database.mysql().is_some_and(|m| m.bundled) {
         s.push("mysql");
     }
     if config.domain_name.is_some() {

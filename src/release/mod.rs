@@ -68,7 +68,7 @@ pub fn build(
     templates: &Templates,
     options: &Options,
 ) -> Result<Built> {
-    let scratch = store::env_dir(project, &config.env);
+    let scratch = store::env_dir(project, config.env.as_str());
     let qcow2_scratch = options.qcow2_seed.then_some(scratch.as_path());
     let release = make(config, images, templates, qcow2_scratch)?;
     let (path, written) = store::write(project, &release)?;
@@ -108,7 +108,7 @@ pub fn make(
         draft.meta_data,
         draft.network_config.as_deref().unwrap_or_default()
     );
-    let manifest = Manifest::new(&config.env, &files, images, &versioned)?;
+    let manifest = Manifest::new(config.env.as_str(), &files, images, &versioned)?;
     let ci = with_version(draft, &manifest.version);
     boot::check_fits(config, &files, &ci.user_data)?;
     let artifacts = boot::artifacts(&ci, qcow2_scratch)?;

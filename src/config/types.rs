@@ -1,0 +1,223 @@
+//! The typed values a validated `Config` holds. Each serializes to the form
+//! the templates read (a name, a number, an address as text), so typing the
+//! code changed no rendered byte.
+
+use std::fmt;
+
+use serde::ser::SerializeStruct;
+use serde::{Serialize, Serializer};
+
+use super::vars::{ENVIRONMENTS, STRICT_ENVIRONMENTS};
+
+/// How hard validation is on an environment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Strictness {
+    /// Real secrets only, images by digest only, example values refused
+    /// (staging, production).
+    Strict,
+    /// Built-in local defaults allowed, tags allowed with a warning (local).
+    Lenient,
+}
+
+/// An environment: its name (`environments/<name>.env`) and strictness.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Environment {
+    name: String,
+    pub strictness: Strictness,
+}
+
+impl Environment {
+    /// One of the environments torrust-bake knows, or `None`.
+    pub fn named(name: &str) -> Option<Environment> {
+        ENVIRONMENTS.contains(&name).then(|| Environment {
+            name: name.to_string(),
+            strictness: if STRICT_ENVIRONMENTS.contains(&name) {
+                Strictness::Strict
+            } else {
+                Strictness::Lenient
+            },
+        })
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.name
+    }
+
+    pub fn is_strict(&self) -> bool {
+        self.strictness == Strictness::Strict
+    }
+}
+
+impl fmt::Display for Environment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.name)
+    }
+}
+
+impl AsRef<std::path::Path> for Environment {
+    fn as_ref(&self) -> &std::path::Path {
+        self.name.as_ref()
+    }
+}
+
+impl Serialize for Environment {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.name)
+    }
+}
+
+/// Who may announce (tracker.toml `[core] private` and `listed`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TrackerMode {
+    /// Any torrent, any peer.
+    Public,
+    /// Peers need a key.
+    Private,
+    /// Listed torrents only.
+    Whitelisted,
+}
+
+impl TrackerMode {
+    pub const NAMES: &'static [&'static str] = &["public", "private", "whitelisted"];
+
+    pub fn parse(name: &str) -> Option<TrackerMode> {
+        match name {
+            "public" => Some(TrackerMode::Public),
+            "private" => Some(TrackerMode::Private),
+            "whitelisted" => Some(TrackerMode::Whitelisted),
+            _ => None,
+        }
+    }
+
+    /// The tracker refuses some announces in this mode (unknown torrents
+    /// or peers without a key), so a health probe may be refused.
+    pub fn refuses_strangers(self) -> bool {
+        self != TrackerMode::Public
+    }
+}
+
+/// A UDP port (BEP 15 tracker).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct UdpPort(pub u16);
+
+/// A TCP port (HTTP tracker, APIs, Prometheus, Grafana).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct TcpPort(pub u16);
+
+impl fmt::Display for UdpPort {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl fmt::Display for TcpPort {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// A MySQL database reached as `mysql://user@host:port/name`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Mysql {
+    pub user: String,
+    pub host: String,
+    pub port: u16,
+    pub name: String,
+    /// Host `mysql`: the MySQL container shipped in the compose stack.
+    pub bundled: bool,
+}
+
+/// The tracker's database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Database {
+    /// An SQLite file at this absolute path inside the tracker's container.
+    Sqlite {
+        path: String,
+    },
+    Mysql(Mysql),
+}
+
+impl Database {
+    /// The tracker's driver name.
+    pub fn driver(&self) -> &'static str {
+        match self {
+            Database::Sqlite { .. } => "sqlite3",
+            Database::Mysql(_) => "mysql",
+        }
+    }
+
+    pub fn mysql(&self) -> Option<&Mysql> {
+        match self {
+            Database::Mysql(m) => Some(m),
+            Database::Sqlite { .. } => None,
+        }
+    }
+}
+
+/// Templates read `driver`, `sqlite_path` and `mysql` (one of the two set).
+impl Serialize for Database {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut st = s.serialize_struct("Database", 3)?;
+        st.serialize_field("driver", self.driver())?;
+        let path = match self {
+            Database::Sqlite { path } => Some(path),
+            Database::Mysql(_) => None,
+        };
+        st.serialize_field("sqlite_path", &path)?;
+        st.serialize_field("mysql", &self.mysql())?;
+        st.end()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn environments_know_their_strictness() {
+        assert!(Environment::named("production").unwrap().is_strict());
+        assert!(Environment::named("staging").unwrap().is_strict());
+        assert!(!Environment::named("local").unwrap().is_strict());
+        assert_eq!(Environment::named("bogus"), None);
+        assert_eq!(
+            serde_json::to_string(&Environment::named("local").unwrap()).unwrap(),
+            "\"local\""
+        );
+    }
+
+    #[test]
+    fn modes_round_trip() {
+        for name in TrackerMode::NAMES {
+            let mode = TrackerMode::parse(name).unwrap();
+            assert_eq!(serde_json::to_value(mode).unwrap(), *name);
+        }
+        assert!(!TrackerMode::Public.refuses_strangers());
+        assert!(TrackerMode::Whitelisted.refuses_strangers());
+    }
+
+    #[test]
+    fn database_serializes_as_the_templates_read_it() {
+        let sqlite = Database::Sqlite {
+            path: "/var/lib/t.db".into(),
+        };
+        assert_eq!(
+            serde_json::to_value(&sqlite).unwrap(),
+            serde_json::json!({"driver": "sqlite3", "sqlite_path": "/var/lib/t.db", "mysql": null})
+        );
+        let mysql = Database::Mysql(Mysql {
+            user: "u".into(),
+            host: "mysql".into(),
+            port: 3306,
+            name: "db".into(),
+            bundled: true,
+        });
+        let v = serde_json::to_value(&mysql).unwrap();
+        assert_eq!(v["driver"], "mysql");
+        assert_eq!(v["mysql"]["bundled"], true);
+        assert_eq!(v["sqlite_path"], serde_json::Value::Null);
+    }
+}
