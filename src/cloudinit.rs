@@ -97,59 +97,13 @@ pub fn generate(
     archive: &Archive,
     version: &str,
 ) -> Result<CloudInit> {
-    let sums: String = files
-        .iter()
-        .map(|f| format!("{}  {}\n", sha256_hex(&f.content), f.path))
-        .collect();
-    let mut ctx = tera::Context::new();
-    ctx.insert("version", version);
-    ctx.insert("env", &config.env);
-    ctx.insert("archive_sha256", &archive.sha256);
-    ctx.insert("files", &files.len());
-    ctx.insert("data_volume", &config.data_volume);
-    let install = templates.render_install(&ctx)?;
-
-    let dir = format!("{STATE_DIR}/{version}");
+    let install = install_script(config, templates, files.len(), archive, version)?;
     let user_data = UserData {
         locale: "C.UTF-8",
         ssh_pwauth: false,
         disable_root: true,
-        users: config
-            .ssh_public_key
-            .iter()
-            .map(|key| User {
-                name: "torrust",
-                shell: "/bin/bash",
-                sudo: "ALL=(ALL) NOPASSWD:ALL",
-                lock_passwd: true,
-                ssh_authorized_keys: vec![key.clone()],
-            })
-            .collect(),
-        write_files: vec![
-            WriteFile {
-                path: format!("{dir}/bundle.tar.gz"),
-                owner: "root:root",
-                permissions: "0600",
-                encoding: Some("b64"),
-                content: Content::Plain(
-                    base64::engine::general_purpose::STANDARD.encode(&archive.gz),
-                ),
-            },
-            WriteFile {
-                path: format!("{dir}/SHA256SUMS"),
-                owner: "root:root",
-                permissions: "0644",
-                encoding: None,
-                content: Content::Literal(LitString(sums)),
-            },
-            WriteFile {
-                path: INSTALL_PATH.into(),
-                owner: "root:root",
-                permissions: "0700",
-                encoding: None,
-                content: Content::Literal(LitString(install)),
-            },
-        ],
+        users: config.ssh_public_key.iter().map(|key| admin(key)).collect(),
+        write_files: write_files(files, archive, install, version),
         runcmd: vec![vec![INSTALL_PATH.into()]],
         final_message: format!(
             "torrust-bake release {version} ({}) booted in $UPTIME s",
@@ -170,6 +124,76 @@ pub fn generate(
         meta_data,
         network_config: network_config(config)?,
     })
+}
+
+/// The first-boot install script (templates/install.sh.tera).
+fn install_script(
+    config: &Config,
+    templates: &Templates,
+    files: usize,
+    archive: &Archive,
+    version: &str,
+) -> Result<String> {
+    let mut ctx = tera::Context::new();
+    ctx.insert("version", version);
+    ctx.insert("env", &config.env);
+    ctx.insert("archive_sha256", &archive.sha256);
+    ctx.insert("files", &files);
+    ctx.insert("data_volume", &config.data_volume);
+    templates.render_install(&ctx)
+}
+
+/// The admin user: SSH key login only, passwordless sudo.
+fn admin(key: &str) -> User {
+    User {
+        name: "torrust",
+        shell: "/bin/bash",
+        sudo: "ALL=(ALL) NOPASSWD:ALL",
+        lock_passwd: true,
+        ssh_authorized_keys: vec![key.to_string()],
+    }
+}
+
+/// The archive, its checksum list and the install script.
+fn write_files(
+    files: &[File],
+    archive: &Archive,
+    install: String,
+    version: &str,
+) -> Vec<WriteFile> {
+    let dir = format!("{STATE_DIR}/{version}");
+    let sums: String = files
+        .iter()
+        .map(|f| format!("{}  {}\n", sha256_hex(&f.content), f.path))
+        .collect();
+    let root = |path: String, permissions, encoding, content| WriteFile {
+        path,
+        owner: "root:root",
+        permissions,
+        encoding,
+        content,
+    };
+    let b64 = base64::engine::general_purpose::STANDARD.encode(&archive.gz);
+    vec![
+        root(
+            format!("{dir}/bundle.tar.gz"),
+            "0600",
+            Some("b64"),
+            Content::Plain(b64),
+        ),
+        root(
+            format!("{dir}/SHA256SUMS"),
+            "0644",
+            None,
+            Content::Literal(LitString(sums)),
+        ),
+        root(
+            INSTALL_PATH.into(),
+            "0700",
+            None,
+            Content::Literal(LitString(install)),
+        ),
+    ]
 }
 
 #[derive(Serialize)]

@@ -17,6 +17,7 @@ use crate::error::Error;
 use crate::images::{self, ResolvedImage};
 use crate::release::{self, Written};
 use crate::render;
+use crate::version::Version;
 
 fn print_json<T: Serialize>(value: &T) -> Result<()> {
     println!("{}", serde_json::to_string_pretty(value)?);
@@ -175,7 +176,7 @@ pub fn build(project: &Path, args: &BuildArgs) -> Result<ExitCode> {
         .context("the release has no cloud-init artifacts")?;
     let out = BuildOutput {
         env,
-        version: &release.manifest.version,
+        version: release.manifest.version.as_str(),
         path: shown_path.display().to_string(),
         files: release.files.len(),
         bundle_bytes: release.tarball.len(),
@@ -217,12 +218,15 @@ pub fn build(project: &Path, args: &BuildArgs) -> Result<ExitCode> {
 }
 
 pub fn diff(project: &Path, args: &DiffArgs) -> Result<ExitCode> {
-    let (env, from, to, json) = (args.env.as_str(), &args.from, &args.to, args.json);
+    let (env, json) = (args.env.as_str(), args.json);
     if let Some((message, fix)) = config::unknown_environment(env) {
         return Err(Error::invalid(format!("{message}; {fix}")).into());
     }
+    // Parsed, so that `../x` cannot name a directory outside releases/<env>.
+    let from: Version = args.from.parse()?;
+    let to: Version = args.to.parse()?;
     let dir = release::store::env_dir(project, env);
-    let changes = crate::diff::diff_releases(&dir.join(from), &dir.join(to))?;
+    let changes = crate::diff::diff_releases(&dir.join(&from), &dir.join(&to))?;
     if json {
         print_json(&serde_json::json!({
             "env": env, "from": from, "to": to, "changes": changes,

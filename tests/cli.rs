@@ -466,6 +466,17 @@ fn diff_lists_changed_files_and_redacts_secrets() {
         "{}",
         missing.stderr()
     );
+    // A version argument is a version, never a path out of releases/<env>.
+    p.write("releases/etc/manifest.json", "{}");
+    for escape in ["../etc", "../../environments", "/etc"] {
+        let out = p.run(&["diff", "local", va, escape], &[]);
+        assert_eq!(out.code(), 1, "{escape}: {}", out.stderr());
+        assert!(
+            out.stderr().contains("is not a release version"),
+            "{escape}: {}",
+            out.stderr()
+        );
+    }
 }
 
 #[test]

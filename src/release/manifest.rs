@@ -6,24 +6,26 @@
 //! service; `cloud_init` names every boot artifact beside the bundle.
 
 use std::collections::BTreeMap;
+use std::fmt;
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::digest::sha256_hex;
+use crate::digest::{sha256_hex, Sha256};
 use crate::images::ResolvedImage;
 use crate::render::File;
+use crate::version::Version;
 
 pub const SCHEMA_VERSION: u32 = 1;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct ManifestFile {
     pub path: String,
-    pub sha256: String,
+    pub sha256: Sha256,
     pub size: u64,
-    /// Octal permission bits, e.g. "0644".
-    pub mode: String,
-    /// Numeric "uid:gid" on the VM.
-    pub owner: String,
+    /// Permission bits, written in octal: "0644".
+    pub mode: Mode,
+    /// Numeric owner on the VM, written "uid:gid".
+    pub owner: Owner,
     pub secret: bool,
 }
 
@@ -38,7 +40,7 @@ pub struct ManifestImage {
 pub struct Manifest {
     pub schema_version: u32,
     pub env: String,
-    pub version: String,
+    pub version: Version,
     pub files: Vec<ManifestFile>,
     pub images: Vec<ManifestImage>,
     /// Set once the cloud-init artifacts exist (they carry the version, so
@@ -54,7 +56,7 @@ pub struct CloudInitInfo {
     pub user_data_bytes: u64,
     pub user_data_limit: u64,
     /// Release-level files beside the bundle: name -> sha256.
-    pub artifacts: BTreeMap<String, String>,
+    pub artifacts: BTreeMap<String, Sha256>,
 }
 
 impl Manifest {
@@ -71,7 +73,7 @@ impl Manifest {
         let mut manifest = Manifest {
             schema_version: SCHEMA_VERSION,
             env: env.to_string(),
-            version: String::new(),
+            version: Version::pending(),
             files: files.iter().map(manifest_file).collect(),
             images: images
                 .iter()
@@ -85,7 +87,7 @@ impl Manifest {
         };
         let mut unversioned = serde_json::to_vec(&manifest)?;
         unversioned.extend_from_slice(also_versioned.as_bytes());
-        manifest.version = sha256_hex(&unversioned)[..crate::version::LEN].to_string();
+        manifest.version = Version::from_digest(&sha256_hex(&unversioned));
         Ok(manifest)
     }
 
@@ -97,13 +99,78 @@ impl Manifest {
     }
 }
 
+/// Permission bits (at most 0o7777), written as four octal digits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Mode(pub u32);
+
+impl fmt::Display for Mode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:04o}", self.0)
+    }
+}
+
+impl Serialize for Mode {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Mode {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        match u32::from_str_radix(&text, 8) {
+            Ok(bits) if text.len() == 4 && bits <= 0o7777 => Ok(Mode(bits)),
+            _ => Err(serde::de::Error::custom(format!(
+                "'{text}' is not a file mode (four octal digits)"
+            ))),
+        }
+    }
+}
+
+/// A numeric owner, written "uid:gid".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Owner {
+    pub uid: u32,
+    pub gid: u32,
+}
+
+impl fmt::Display for Owner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.uid, self.gid)
+    }
+}
+
+impl Serialize for Owner {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Owner {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        let parsed = text
+            .split_once(':')
+            .and_then(|(u, g)| Some((u.parse().ok()?, g.parse().ok()?)));
+        match parsed {
+            Some((uid, gid)) => Ok(Owner { uid, gid }),
+            None => Err(serde::de::Error::custom(format!(
+                "'{text}' is not a numeric owner (uid:gid)"
+            ))),
+        }
+    }
+}
+
 fn manifest_file(f: &File) -> ManifestFile {
     ManifestFile {
         path: f.path.clone(),
-        sha256: sha256_hex(&f.content),
+        sha256: Sha256::of(&f.content),
         size: f.content.len() as u64,
-        mode: format!("{:04o}", f.mode),
-        owner: format!("{}:{}", f.uid, f.gid),
+        mode: Mode(f.mode),
+        owner: Owner {
+            uid: f.uid,
+            gid: f.gid,
+        },
         secret: f.secret,
     }
 }
@@ -133,6 +200,24 @@ mod tests {
         assert_eq!(v("1", ""), v("1", ""));
         assert_ne!(v("1", ""), v("2", ""));
         assert_ne!(v("1", ""), v("1", "user-data changed"));
-        assert_eq!(v("1", "").len(), 12);
+        assert_eq!(v("1", "").as_str().len(), 12);
+    }
+
+    #[test]
+    fn modes_and_owners_are_typed() {
+        let m: Mode = serde_json::from_str("\"0755\"").unwrap();
+        assert_eq!(m, Mode(0o755));
+        assert_eq!(serde_json::to_string(&Mode(0o600)).unwrap(), "\"0600\"");
+        assert!(serde_json::from_str::<Mode>("\"0999\"").is_err());
+        assert!(serde_json::from_str::<Mode>("\"17777\"").is_err());
+        let o: Owner = serde_json::from_str("\"1000:1000\"").unwrap();
+        assert_eq!(
+            o,
+            Owner {
+                uid: 1000,
+                gid: 1000
+            }
+        );
+        assert!(serde_json::from_str::<Owner>("\"root:root\"").is_err());
     }
 }

@@ -28,7 +28,7 @@ pub use store::Written;
 
 use crate::cloudinit::{self, CloudInit};
 use crate::config::Config;
-use crate::digest::sha256_hex;
+use crate::digest::{sha256_hex, Sha256};
 use crate::images::ResolvedImage;
 use crate::render::{self, File, SecretContext, Templates};
 use crate::version::STAND_IN as VERSION_STAND_IN;
@@ -109,7 +109,7 @@ pub fn make(
         draft.network_config.as_deref().unwrap_or_default()
     );
     let manifest = Manifest::new(config.env.as_str(), &files, images, &versioned)?;
-    let ci = with_version(draft, &manifest.version);
+    let ci = with_version(draft, manifest.version.as_str());
     boot::check_fits(config, &files, &ci.user_data)?;
     let artifacts = boot::artifacts(&ci, qcow2_scratch)?;
     let mut release = Release {
@@ -149,7 +149,7 @@ impl Release {
             user_data_limit: boot::RECORDED_USER_DATA_LIMIT,
             artifacts: artifacts
                 .iter()
-                .map(|a| (a.name.clone(), sha256_hex(&a.bytes)))
+                .map(|a| (a.name.clone(), Sha256::of(&a.bytes)))
                 .collect(),
         });
         self.artifacts = artifacts;
@@ -159,18 +159,18 @@ impl Release {
     /// Serializes the manifest and lists every file in SHA256SUMS.
     fn seal(&mut self) -> Result<()> {
         let manifest_json = self.manifest.to_json()?;
-        let mut sums: Vec<(String, String)> = self
+        let mut sums: Vec<(String, Sha256)> = self
             .manifest
             .files
             .iter()
-            .map(|f| (format!("bundle/{}", f.path), f.sha256.clone()))
+            .map(|f| (format!("bundle/{}", f.path), f.sha256))
             .collect();
-        sums.push(("bundle.tar.zst".into(), sha256_hex(&self.tarball)));
-        sums.push(("manifest.json".into(), sha256_hex(&manifest_json)));
+        sums.push(("bundle.tar.zst".into(), Sha256::of(&self.tarball)));
+        sums.push(("manifest.json".into(), Sha256::of(&manifest_json)));
         if let Some(ci) = &self.manifest.cloud_init {
             // Hashed once in `attach` (the seeds are the largest files).
             for (name, sum) in &ci.artifacts {
-                sums.push((name.clone(), sum.clone()));
+                sums.push((name.clone(), *sum));
             }
         }
         sums.sort();
