@@ -351,3 +351,52 @@ fn monitoring_checks_prometheus_and_grafana() {
     assert_eq!(code, 0);
     assert_eq!(v["checks"].as_array().unwrap().len(), 6);
 }
+
+/// A canary token never leaves the program, whatever the API port does to
+/// the request (closes at once, sends garbage, stays silent): the HTTP
+/// client's errors name the URL, and the stats URL carries the token.
+#[test]
+fn the_api_token_never_appears_when_the_api_misbehaves() {
+    use std::io::{Read, Write};
+    let s = LoopbackTracker::new();
+    let canary = "CANARY-token-0123456789-abcdefghijklmnop";
+    let behaviours: [fn(std::net::TcpStream); 3] = [
+        |c| drop(c),
+        |mut c| {
+            let mut buf = [0u8; 1024];
+            let _ = c.read(&mut buf);
+            let _ = c.write_all(b"garbage, not HTTP\r\n\r\n");
+        },
+        |c| {
+            std::thread::sleep(Duration::from_millis(600));
+            drop(c)
+        },
+    ];
+    for behave in behaviours {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port().to_string();
+        std::thread::spawn(move || {
+            for conn in listener.incoming().take(8).flatten() {
+                behave(conn);
+            }
+        });
+        for json in [true, false] {
+            let mut args = vec!["health", "local", "--timeout", "300ms"];
+            if json {
+                args.push("--json");
+            }
+            let run = s.run(
+                &args,
+                &[
+                    ("TORRUST_TRACKER_API_TOKEN", canary),
+                    ("TORRUST_TRACKER_API_PORT", &port),
+                ],
+            );
+            assert_eq!(run.code(), 1);
+            let all = run.all();
+            assert!(all.contains("api stats"), "{all}");
+            assert!(!all.contains(canary), "token leaked: {all}");
+            assert!(!all.contains("CANARY"), "token leaked: {all}");
+        }
+    }
+}

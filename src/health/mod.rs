@@ -1,0 +1,199 @@
+//! `health`: proves a deployment serves BitTorrent clients.
+//!
+//! - UDP tracker, BEP 15, on every UDP port (`udp.rs`).
+//! - HTTP tracker (BEP 3, BEP 23 compact, BEP 48 scrape) on every HTTP port:
+//!   bencoded replies parsed; `interval`, `peers` and `failure reason` checked.
+//! - REST API `/api/health_check` and an authenticated `/api/v1/stats`
+//!   (tracker 3.0 answers a wrong token with HTTP 500, reported as a token
+//!   problem), and the health-check API `/health_check`.
+//!   (`web.rs`)
+//!
+//! Every probe returns what it saw, or an `Error` whose kind says whether
+//! nothing answered (`Unreachable`), something else answered (`Protocol`),
+//! or the tracker refused (`Denied`).
+
+mod udp;
+mod web;
+
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::error::{Error, Kind};
+
+/// The torrent every check announces: 20 bytes no real torrent has.
+pub const INFO_HASH: &[u8; 20] = b"torrust-bake-health!";
+const PEER_ID: &[u8; 20] = b"-TB0100-healthcheck0";
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Check {
+    pub name: String,
+    pub target: String,
+    pub ok: bool,
+    pub skipped: bool,
+    pub latency_ms: f64,
+    pub detail: String,
+}
+
+pub struct Options {
+    pub host: String,
+    pub timeout: Duration,
+    /// Also check Prometheus `/-/healthy` and Grafana `/api/health`.
+    pub monitoring: bool,
+}
+
+/// A probe's outcome: what it saw, or why it failed.
+type Probe = Result<String, Error>;
+
+fn unreachable(message: impl Into<String>) -> Error {
+    Error::new(Kind::Unreachable, message)
+}
+
+fn protocol(message: impl Into<String>) -> Error {
+    Error::new(Kind::Protocol, message)
+}
+
+fn ms(d: Duration) -> f64 {
+    (d.as_secs_f64() * 1e5).round() / 100.0
+}
+
+fn run(name: &str, target: String, f: impl FnOnce() -> Probe) -> Check {
+    let start = Instant::now();
+    let result = f();
+    let latency_ms = ms(start.elapsed());
+    let (ok, detail) = match result {
+        Ok(d) => (true, d),
+        Err(e) => (false, e.to_string()),
+    };
+    Check {
+        name: name.to_string(),
+        target,
+        ok,
+        skipped: false,
+        latency_ms,
+        detail,
+    }
+}
+
+fn is_loopback(host: &str) -> bool {
+    host == "localhost"
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Runs every check once, in a fixed order.
+pub fn check_all(config: &Config, opts: &Options) -> Vec<Check> {
+    let host = opts.host.as_str();
+    let mut checks = Vec::new();
+    let refusal_ok = config.mode.refuses_strangers();
+    for &port in &config.udp_ports {
+        let target = format!("{host}:{port}");
+        checks.push(run("udp tracker", target.clone(), || {
+            udp::check(&target, opts.timeout, refusal_ok)
+        }));
+    }
+    let agent = crate::http::client(opts.timeout);
+    let forwarded = config.domain_name.is_some();
+    for &port in &config.http_ports {
+        let base = format!("http://{}:{port}", url_host(host));
+        checks.push(run("http tracker", base.clone(), || {
+            web::http_tracker(&agent, &base, forwarded, refusal_ok)
+        }));
+    }
+    let api = format!("http://{}:{}", url_host(host), config.api_port);
+    let health = format!("http://{}:{}", url_host(host), config.health_check_port);
+    if is_loopback(host) {
+        checks.push(run("api health", format!("{api}/api/health_check"), || {
+            web::api_health(&agent, &api)
+        }));
+        checks.push(run("api stats", format!("{api}/api/v1/stats"), || {
+            web::api_stats(&agent, &api, &config.secrets.api_token)
+        }));
+        checks.push(run(
+            "health check api",
+            format!("{health}/health_check"),
+            || web::health_check_api(&agent, &health),
+        ));
+        if opts.monitoring {
+            let prom = format!(
+                "http://{}:{}/-/healthy",
+                url_host(host),
+                config.prometheus_port
+            );
+            checks.push(run("prometheus", prom.clone(), || {
+                web::plain_ok(&agent, &prom)
+            }));
+            let grafana = format!(
+                "http://{}:{}/api/health",
+                url_host(host),
+                config.grafana_port
+            );
+            checks.push(run("grafana", grafana.clone(), || {
+                web::grafana_health(&agent, &grafana)
+            }));
+        }
+    } else {
+        for (name, target) in [
+            ("api health", format!("{api}/api/health_check")),
+            ("api stats", format!("{api}/api/v1/stats")),
+            ("health check api", format!("{health}/health_check")),
+        ] {
+            checks.push(Check {
+                name: name.into(),
+                target,
+                ok: true,
+                skipped: true,
+                latency_ms: 0.0,
+                detail: "skipped: published on the VM's 127.0.0.1 only; run health there or through an SSH tunnel".into(),
+            });
+        }
+    }
+    checks
+}
+
+/// Where to probe when `--host` is not given: the bind address, or
+/// loopback when the tracker binds every address.
+pub fn default_host(config: &Config) -> String {
+    if config.bind_address.is_unspecified() {
+        "127.0.0.1".to_string()
+    } else {
+        config.bind_address.to_string()
+    }
+}
+
+fn url_host(host: &str) -> String {
+    match host.parse::<IpAddr>() {
+        Ok(IpAddr::V6(a)) => format!("[{a}]"),
+        _ => host.to_string(),
+    }
+}
+
+/// Runs `check_all` until every check passes or `wait` has passed, backing
+/// off from 250 ms to 5 s; `progress` hears about each failed round.
+pub fn wait_for(
+    config: &Config,
+    opts: &Options,
+    wait: Duration,
+    progress: &mut dyn FnMut(u32, &[Check], Duration),
+) -> Vec<Check> {
+    let deadline = Instant::now() + wait;
+    let mut delay = Duration::from_millis(250);
+    let mut round = 1;
+    loop {
+        let checks = check_all(config, opts);
+        let now = Instant::now();
+        if checks.iter().all(|c| c.ok) || now >= deadline {
+            return checks;
+        }
+        let sleep = delay.min(deadline - now);
+        progress(round, &checks, sleep);
+        std::thread::sleep(sleep);
+        delay = (delay * 2).min(Duration::from_secs(5));
+        round += 1;
+    }
+}

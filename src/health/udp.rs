@@ -1,0 +1,263 @@
+//! The UDP tracker probe, BEP 15 (https://www.bittorrent.org/beps/bep_0015.html):
+//! connect, announce, scrape; transaction ids checked; error replies
+//! (action 3) and short packets reported. BEP 15 retries after 15 * 2^n s; a
+//! health check cannot wait minutes, so the same doubling starts at
+//! `--timeout` (default 1 s) with 3 attempts.
+//!
+//! Packets are encoded and decoded by `aquatic_udp_protocol`, the codec the
+//! tracker itself uses. The socket, the retries, and the checks that make a
+//! failure say what went wrong (length, action, transaction id) stay here:
+//! the codec only says "invalid data".
+
+use std::net::{SocketAddr, ToSocketAddrs, UdpSocket};
+use std::num::NonZeroU16;
+use std::time::Duration;
+
+use aquatic_udp_protocol::{
+    AnnounceEvent, AnnounceRequest, ConnectRequest, ConnectionId, InfoHash, Ipv4AddrBytes,
+    NumberOfBytes, NumberOfPeers, PeerId, PeerKey, Port, Request, Response, ScrapeRequest,
+    TransactionId,
+};
+
+use super::{ms, protocol, unreachable, Probe, INFO_HASH, PEER_ID};
+use crate::error::{Error, Kind};
+
+const ATTEMPTS: u32 = 3;
+
+/// A transaction id that differs per request (not reproducible on purpose:
+/// a stale reply must not match a new request).
+fn transaction_id() -> TransactionId {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let mixed = nanos
+        ^ COUNTER
+            .fetch_add(0x9E37_79B9, Ordering::Relaxed)
+            .rotate_left(7);
+    TransactionId::new(mixed as i32)
+}
+
+fn be_i32(b: &[u8]) -> i32 {
+    i32::from_be_bytes([b[0], b[1], b[2], b[3]])
+}
+
+/// Checks the fixed part of a reply before the codec reads it: long enough
+/// for its action, the action we asked for (or an error), our transaction id.
+pub fn check_reply(reply: &[u8], tid: TransactionId, action: i32) -> Result<(), Error> {
+    if reply.len() < 8 {
+        let n = reply.len();
+        return Err(protocol(format!(
+            "truncated reply: {n} bytes, a reply has at least 8"
+        )));
+    }
+    let got = be_i32(&reply[4..8]);
+    let sent = tid.0.get();
+    if got != sent {
+        return Err(protocol(format!(
+            "reply carries transaction id {got:#010x}, the request sent {sent:#010x}"
+        )));
+    }
+    let min_len = match be_i32(&reply[0..4]) {
+        3 => {
+            let text = String::from_utf8_lossy(&reply[8..]);
+            let message = format!("tracker error: {}", text.trim_end_matches('\0'));
+            return Err(Error::new(Kind::Denied, message));
+        }
+        got if got != action => {
+            return Err(protocol(format!("reply action {got}, expected {action}")))
+        }
+        0 => 16,
+        1 => 20,
+        _ => 8,
+    };
+    if reply.len() < min_len {
+        return Err(protocol(format!(
+            "truncated reply of {} bytes, expected at least {min_len}",
+            reply.len()
+        )));
+    }
+    Ok(())
+}
+
+/// Sends `request` and waits for a reply with its transaction id,
+/// doubling the timeout between attempts as BEP 15 does.
+fn exchange(
+    sock: &UdpSocket,
+    request: Request,
+    tid: TransactionId,
+    action: i32,
+    first: Duration,
+) -> Result<Response, Error> {
+    let mut packet = Vec::with_capacity(98);
+    request
+        .write_bytes(&mut packet)
+        .map_err(|e| protocol(format!("encoding the request: {e}")))?;
+    let mut timeout = first;
+    let mut buf = [0u8; 2048];
+    for _ in 0..ATTEMPTS {
+        sock.send(&packet)
+            .map_err(|e| unreachable(format!("send failed: {e}")))?;
+        sock.set_read_timeout(Some(timeout))
+            .map_err(|e| unreachable(e.to_string()))?;
+        match sock.recv(&mut buf) {
+            Ok(n) => {
+                check_reply(&buf[..n], tid, action)?;
+                let ipv4 = sock.peer_addr().map_or(true, |a| a.is_ipv4());
+                return Response::parse_bytes(&buf[..n], ipv4)
+                    .map_err(|e| protocol(format!("malformed reply ({e})")));
+            }
+            Err(e) if is_timeout(&e) => timeout *= 2,
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+                return Err(unreachable(
+                    "port closed (ICMP port unreachable): nothing listens there",
+                ))
+            }
+            Err(e) => return Err(unreachable(format!("receive failed: {e}"))),
+        }
+    }
+    Err(unreachable(format!(
+        "no reply after {ATTEMPTS} attempts ({} s in all)",
+        ms(first * ((1 << ATTEMPTS) - 1)) / 1000.0
+    )))
+}
+
+fn is_timeout(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+    )
+}
+
+fn socket_to(target: &str) -> Result<UdpSocket, Error> {
+    let addr: SocketAddr = target
+        .to_socket_addrs()
+        .map_err(|e| unreachable(format!("cannot resolve {target}: {e}")))?
+        .next()
+        .ok_or_else(|| unreachable(format!("{target} resolves to no address")))?;
+    let local = if addr.is_ipv4() {
+        "0.0.0.0:0"
+    } else {
+        "[::]:0"
+    };
+    let sock = UdpSocket::bind(local)
+        .map_err(|e| unreachable(format!("cannot open a UDP socket: {e}")))?;
+    sock.connect(addr)
+        .map_err(|e| unreachable(format!("connect {addr}: {e}")))?;
+    Ok(sock)
+}
+
+fn announce_request(connection_id: ConnectionId, tid: TransactionId) -> Request {
+    Request::Announce(AnnounceRequest {
+        connection_id,
+        action_placeholder: Default::default(),
+        transaction_id: tid,
+        info_hash: InfoHash(*INFO_HASH),
+        peer_id: PeerId(*PEER_ID),
+        bytes_downloaded: NumberOfBytes::new(0),
+        bytes_left: NumberOfBytes::new(0), // a seeder
+        bytes_uploaded: NumberOfBytes::new(0),
+        event: AnnounceEvent::None.into(),
+        ip_address: Ipv4AddrBytes([0; 4]), // the sender's
+        key: PeerKey::new(tid.0.get()),
+        peers_wanted: NumberOfPeers::new(-1), // the tracker's default
+        port: Port::new(NonZeroU16::new(6881).unwrap_or(NonZeroU16::MIN)),
+    })
+}
+
+/// Connect, announce (a refusal passes when the mode refuses strangers),
+/// scrape: what a BitTorrent client does first.
+pub fn check(target: &str, timeout: Duration, refusal_ok: bool) -> Probe {
+    let sock = socket_to(target)?;
+    let tid = transaction_id();
+    let request = Request::Connect(ConnectRequest {
+        transaction_id: tid,
+    });
+    let connection_id = match exchange(&sock, request, tid, 0, timeout) {
+        Ok(Response::Connect(r)) => r.connection_id,
+        Ok(other) => return Err(protocol(format!("connect: unexpected reply {other:?}"))),
+        Err(e) => return Err(e.during("connect")),
+    };
+    let tid = transaction_id();
+    let interval = match exchange(&sock, announce_request(connection_id, tid), tid, 1, timeout) {
+        Ok(Response::AnnounceIpv4(r)) => r.fixed.announce_interval.0.get(),
+        Ok(Response::AnnounceIpv6(r)) => r.fixed.announce_interval.0.get(),
+        Ok(other) => return Err(protocol(format!("announce: unexpected reply {other:?}"))),
+        Err(e) if refusal_ok && e.kind == Kind::Denied => -1,
+        Err(e) => return Err(e.during("announce")),
+    };
+    let announced = match interval {
+        -1 => "refused as configured".to_string(),
+        i if i <= 0 => return Err(protocol(format!("announce: interval {i} is not positive"))),
+        i => format!("interval {i} s"),
+    };
+    let tid = transaction_id();
+    let request = Request::Scrape(ScrapeRequest {
+        connection_id,
+        transaction_id: tid,
+        info_hashes: vec![InfoHash(*INFO_HASH)],
+    });
+    let seeders = match exchange(&sock, request, tid, 2, timeout) {
+        Ok(Response::Scrape(r)) => r.torrent_stats.first().map_or(0, |s| s.seeders.0.get()),
+        Ok(other) => return Err(protocol(format!("scrape: unexpected reply {other:?}"))),
+        Err(e) => return Err(e.during("scrape")),
+    };
+    Ok(format!(
+        "connect, announce ({announced}), scrape ({seeders} seeders)"
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reply(action: i32, tid: i32, rest: &[u8]) -> Vec<u8> {
+        let mut r = action.to_be_bytes().to_vec();
+        r.extend_from_slice(&tid.to_be_bytes());
+        r.extend_from_slice(rest);
+        r
+    }
+
+    #[test]
+    fn replies_are_checked_before_decoding() {
+        let tid = TransactionId::new(7);
+        assert!(check_reply(&reply(0, 7, &[0; 8]), tid, 0).is_ok());
+        let e = check_reply(&reply(0, 8, &[0; 8]), tid, 0).unwrap_err();
+        assert!(e.to_string().contains("transaction id 0x00000008"), "{e}");
+        let e = check_reply(&[0, 0, 0], tid, 0).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "truncated reply: 3 bytes, a reply has at least 8"
+        );
+        let e = check_reply(&reply(0, 7, &[1, 2]), tid, 0).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "truncated reply of 10 bytes, expected at least 16"
+        );
+        let e = check_reply(&reply(3, 7, b"go away\0"), tid, 1).unwrap_err();
+        assert_eq!(
+            (e.kind, e.to_string()),
+            (Kind::Denied, "tracker error: go away".into())
+        );
+        let e = check_reply(&reply(2, 7, &[]), tid, 1).unwrap_err();
+        assert_eq!(e.to_string(), "reply action 2, expected 1");
+    }
+
+    #[test]
+    fn announce_encodes_as_bep_15_lays_it_out() {
+        let tid = TransactionId::new(0x0102_0304);
+        let mut bytes = Vec::new();
+        announce_request(ConnectionId::new(0x1112_1314_1516_1718), tid)
+            .write_bytes(&mut bytes)
+            .unwrap();
+        assert_eq!(bytes.len(), 98);
+        assert_eq!(&bytes[0..8], &0x1112_1314_1516_1718i64.to_be_bytes());
+        assert_eq!(&bytes[8..12], &1i32.to_be_bytes()); // action: announce
+        assert_eq!(&bytes[12..16], &[1, 2, 3, 4]);
+        assert_eq!(&bytes[16..36], INFO_HASH);
+        assert_eq!(&bytes[36..56], PEER_ID);
+        assert_eq!(&bytes[96..98], &6881u16.to_be_bytes());
+    }
+}

@@ -1,0 +1,208 @@
+//! HTTP probes: the HTTP tracker (BEP 3 announce, BEP 23 compact peers,
+//! BEP 48 scrape; bencoded replies parsed, `interval`, `peers` and `failure
+//! reason` checked), the REST API, the health-check API, Prometheus and
+//! Grafana. No error carries a URL: the API's carries the token.
+
+use std::collections::BTreeMap;
+
+use super::{protocol, unreachable, Probe, INFO_HASH, PEER_ID};
+use crate::error::{Error, Kind};
+use crate::render::url_encode;
+
+/// A transport failure in words, without the URL: a URL may carry the API
+/// token (tracker 3.0 takes it only as a query parameter), and the check's
+/// target already says where the request went.
+fn transport_error(t: &ureq::Transport) -> Error {
+    if t.kind() == ureq::ErrorKind::ConnectionFailed && t.to_string().contains("Connection refused")
+    {
+        return unreachable("port closed: connection refused");
+    }
+    let mut text = format!("request failed: {}", t.kind());
+    if let Some(m) = t.message() {
+        text.push_str(": ");
+        text.push_str(m);
+    }
+    if let Some(source) = std::error::Error::source(t) {
+        text.push_str(": ");
+        text.push_str(&source.to_string());
+    }
+    unreachable(text)
+}
+
+#[derive(serde::Deserialize)]
+struct AnnounceReply {
+    interval: Option<i64>,
+    #[serde(rename = "failure reason")]
+    failure: Option<String>,
+    peers: Option<serde_bencode::value::Value>,
+}
+
+#[derive(serde::Deserialize)]
+struct ScrapeReply {
+    files: Option<BTreeMap<serde_bytes::ByteBuf, serde_bencode::value::Value>>,
+    #[serde(rename = "failure reason")]
+    failure: Option<String>,
+}
+
+fn get(agent: &ureq::Agent, url: &str, forwarded: bool) -> Result<(u16, Vec<u8>), Error> {
+    let mut req = agent.get(url);
+    if forwarded {
+        // on_reverse_proxy = true: the tracker takes the peer address from here.
+        req = req.set("X-Forwarded-For", "127.0.0.1");
+    }
+    let resp = match req.call() {
+        Ok(r) => r,
+        Err(ureq::Error::Status(_, r)) => r,
+        Err(ureq::Error::Transport(t)) => return Err(transport_error(&t)),
+    };
+    let status = resp.status();
+    let mut body = Vec::new();
+    use std::io::Read;
+    resp.into_reader()
+        .take(1 << 20)
+        .read_to_end(&mut body)
+        .map_err(|e| unreachable(format!("reading the reply: {e}")))?;
+    Ok((status, body))
+}
+
+pub(super) fn http_tracker(
+    agent: &ureq::Agent,
+    base: &str,
+    forwarded: bool,
+    refusal_ok: bool,
+) -> Probe {
+    let hash = percent_encoding::percent_encode(INFO_HASH, percent_encoding::NON_ALPHANUMERIC);
+    let url = format!(
+        "{base}/announce?info_hash={hash}&peer_id={}&port=6881&uploaded=0&downloaded=0&left=0&compact=1",
+        url_encode(std::str::from_utf8(PEER_ID).unwrap_or_default())
+    );
+    let (status, body) = get(agent, &url, forwarded).map_err(|e| e.during("announce"))?;
+    let reply: AnnounceReply = serde_bencode::from_bytes(&body).map_err(|e| {
+        protocol(format!(
+            "announce: HTTP {status}, reply is not a bencoded dictionary ({e})"
+        ))
+    })?;
+    let announce = match (reply.failure, reply.interval, reply.peers) {
+        (Some(f), _, _) if refusal_ok => format!("announce refused as configured ({f})"),
+        (Some(f), _, _) => {
+            return Err(Error::new(
+                Kind::Denied,
+                format!("announce: failure reason: {f}"),
+            ))
+        }
+        (None, Some(i), Some(_)) if i > 0 => format!("interval {i} s"),
+        (None, i, p) => {
+            return Err(protocol(format!(
+                "announce: HTTP {status}, reply lacks a positive interval ({i:?}) or peers ({})",
+                if p.is_some() { "present" } else { "missing" }
+            )))
+        }
+    };
+    let url = format!("{base}/scrape?info_hash={hash}");
+    let (status, body) = get(agent, &url, forwarded).map_err(|e| e.during("scrape"))?;
+    let reply: ScrapeReply = serde_bencode::from_bytes(&body).map_err(|e| {
+        protocol(format!(
+            "scrape: HTTP {status}, reply is not bencoded ({e})"
+        ))
+    })?;
+    match (reply.failure, reply.files) {
+        (Some(f), _) if !refusal_ok => Err(Error::new(
+            Kind::Denied,
+            format!("scrape: failure reason: {f}"),
+        )),
+        (None, None) => Err(protocol(format!(
+            "scrape: HTTP {status}, reply has no files dictionary"
+        ))),
+        _ => Ok(format!("announce ({announce}), scrape")),
+    }
+}
+
+fn json_status(body: &[u8]) -> Option<String> {
+    serde_json::from_slice::<serde_json::Value>(body)
+        .ok()?
+        .get("status")?
+        .as_str()
+        .map(str::to_string)
+}
+
+pub(super) fn api_health(agent: &ureq::Agent, api: &str) -> Probe {
+    let (status, body) = get(agent, &format!("{api}/api/health_check"), false)?;
+    match (status, json_status(&body)) {
+        (200, Some(s)) if s == "Ok" => Ok("status Ok".into()),
+        (code, s) => Err(protocol(format!("HTTP {code}, status {s:?}"))),
+    }
+}
+
+pub(super) fn api_stats(agent: &ureq::Agent, api: &str, token: &str) -> Probe {
+    let url = format!("{api}/api/v1/stats?token={}", url_encode(token));
+    let (status, body) = get(agent, &url, false)?;
+    let stats: Option<serde_json::Value> = serde_json::from_slice(&body).ok();
+    match (status, stats.as_ref().and_then(|s| s.get("torrents"))) {
+        (200, Some(t)) => Ok(format!("authenticated, {t} torrents")),
+        // Tracker 3.0 answers a token it does not know with HTTP 500,
+        // `Unhandled rejection: Err { reason: "token not valid" }`.
+        (401 | 403 | 500, _) if is_token_rejection(&body) => Err(Error::new(
+            Kind::Denied,
+            "token rejected: TORRUST_TRACKER_API_TOKEN differs from the deployed one",
+        )),
+        (code, _) => Err(protocol(format!(
+            "HTTP {code}: {}",
+            String::from_utf8_lossy(&body)
+                .chars()
+                .take(200)
+                .collect::<String>()
+        ))),
+    }
+}
+
+/// Prometheus `/-/healthy`: HTTP 200 with a short text.
+pub(super) fn plain_ok(agent: &ureq::Agent, url: &str) -> Probe {
+    let (status, body) = get(agent, url, false)?;
+    let text = String::from_utf8_lossy(&body).trim().to_string();
+    match status {
+        200 => Ok(text),
+        code => Err(protocol(format!("HTTP {code}: {text}"))),
+    }
+}
+
+/// Grafana `/api/health`: HTTP 200 and `"database": "ok"`.
+pub(super) fn grafana_health(agent: &ureq::Agent, url: &str) -> Probe {
+    let (status, body) = get(agent, url, false)?;
+    let v: Option<serde_json::Value> = serde_json::from_slice(&body).ok();
+    match (status, v.as_ref().and_then(|v| v["database"].as_str())) {
+        (200, Some("ok")) => Ok("database ok".into()),
+        (code, db) => Err(protocol(format!("HTTP {code}, database {db:?}"))),
+    }
+}
+
+fn is_token_rejection(body: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(body).to_lowercase();
+    text.contains("token not valid")
+        || text.contains("unauthorized")
+        || text.contains("missing token")
+}
+
+pub(super) fn health_check_api(agent: &ureq::Agent, base: &str) -> Probe {
+    let (status, body) = get(agent, &format!("{base}/health_check"), false)?;
+    let v: serde_json::Value = serde_json::from_slice(&body)
+        .map_err(|e| protocol(format!("HTTP {status}, not JSON: {e}")))?;
+    let failing: Vec<String> = v["details"]
+        .as_array()
+        .map(|d| {
+            d.iter()
+                .filter(|x| x["result"].get("Ok").is_none())
+                .map(|x| x["binding"].as_str().unwrap_or("?").to_string())
+                .collect()
+        })
+        .unwrap_or_default();
+    match (status, v["status"].as_str()) {
+        (200, Some("Ok")) => Ok(format!(
+            "{} services Ok",
+            v["details"].as_array().map(Vec::len).unwrap_or(0)
+        )),
+        (code, s) => Err(protocol(format!(
+            "HTTP {code}, status {s:?}, failing: {}",
+            failing.join(", ")
+        ))),
+    }
+}
