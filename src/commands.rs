@@ -330,9 +330,9 @@ fn failure_code(outcomes: &[images::pin::Outcome]) -> ExitCode {
     }
 }
 
-fn short(digest: &Option<String>) -> String {
+fn short(digest: &Option<images::Digest>) -> String {
     match digest {
-        Some(d) => d.clone(),
+        Some(d) => d.to_string(),
         None => "(unpinned)".into(),
     }
 }

@@ -11,7 +11,7 @@ use anyhow::{Context, Result};
 use serde::Serialize;
 
 use super::registry::{Client, Resolved};
-use super::{Lock, LOCK_PATH};
+use super::{Digest, Lock, LOCK_PATH};
 use crate::error::Error;
 
 /// One service's image: what the lock says and what the registry says now.
@@ -19,12 +19,12 @@ use crate::error::Error;
 pub struct Outcome {
     pub service: String,
     pub reference: String,
-    pub locked: Option<String>,
+    pub locked: Option<Digest>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub locked_platforms: BTreeMap<String, String>,
-    pub resolved: Option<String>,
+    pub locked_platforms: BTreeMap<String, Digest>,
+    pub resolved: Option<Digest>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub platforms: BTreeMap<String, String>,
+    pub platforms: BTreeMap<String, Digest>,
     /// For a mismatch: whether the locked digest can still be pulled.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub locked_still_exists: Option<bool>,
@@ -86,7 +86,7 @@ pub fn resolve_all(
         let mut o = Outcome {
             service: service.clone(),
             reference: img.reference.clone(),
-            locked: img.digest.clone(),
+            locked: img.digest,
             locked_platforms: img.platforms.clone(),
             resolved: None,
             platforms: BTreeMap::new(),
@@ -137,7 +137,7 @@ pub fn apply(lock: &Lock, outcomes: &[Outcome]) -> Lock {
     let mut new = lock.clone();
     for o in outcomes {
         if let (Some(img), Some(d)) = (new.images.get_mut(&o.service), &o.resolved) {
-            img.digest = Some(d.clone());
+            img.digest = Some(*d);
             img.platforms = o.platforms.clone();
         }
     }

@@ -16,10 +16,9 @@ use std::io::Read;
 use std::time::Duration;
 
 use base64::Engine;
-use oci_spec::distribution::Reference;
-use oci_spec::image::ImageIndex;
+use oci_spec::image::{DigestAlgorithm, ImageIndex};
 
-use super::{is_digest, tag_of};
+use super::{parse_reference, Digest, ReferenceError};
 use crate::error::{Error, Kind as ErrorKind};
 
 pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
@@ -37,9 +36,9 @@ const MAX_MANIFEST: u64 = 4 << 20;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Resolved {
     /// Digest of the manifest or index the tag points to.
-    pub digest: String,
+    pub digest: Digest,
     /// `linux/amd64` / `linux/arm64` -> manifest digest, for an index.
-    pub platforms: BTreeMap<String, String>,
+    pub platforms: BTreeMap<String, Digest>,
 }
 
 /// Looks up an environment variable.
@@ -156,11 +155,6 @@ pub fn retry_after(value: &str, now: std::time::SystemTime) -> Option<Duration> 
     Some(when.duration_since(now).unwrap_or(Duration::ZERO))
 }
 
-/// `sha256:<hex>`, the form registries name content by.
-pub fn sha256_digest(bytes: &[u8]) -> String {
-    format!("sha256:{}", crate::digest::sha256_hex(bytes))
-}
-
 fn is_index(media_type: &str) -> bool {
     media_type == OCI_INDEX || media_type == DOCKER_LIST
 }
@@ -205,13 +199,11 @@ impl Client {
                 format!("'{reference}' is not an image reference ({why}); write registry/repository:tag, e.g. docker.io/prom/prometheus:v3.5.0"),
             )
         };
-        if reference.contains('@') {
-            return Err(bad("it already carries a digest; the lock keeps the tag in `reference` and the digest in `digest`".into()));
-        }
-        let Some(tag) = tag_of(reference) else {
-            return Err(bad("no tag".into()));
-        };
-        let parsed: Reference = reference.parse().map_err(|e| bad(format!("{e}")))?;
+        let (parsed, tag) = parse_reference(reference).map_err(|e| match e {
+            ReferenceError::HasDigest => bad("it already carries a digest; the lock keeps the tag in `reference` and the digest in `digest`".into()),
+            ReferenceError::NoTag => bad("no tag".into()),
+            ReferenceError::Invalid(why) => bad(why),
+        })?;
         let registry = parsed.registry().to_string();
         let host = parsed.resolve_registry().to_string();
         let insecure = self
@@ -224,7 +216,7 @@ impl Client {
             host,
             scheme: if insecure { "http" } else { "https" },
             repository: parsed.repository().to_string(),
-            tag: tag.to_string(),
+            tag,
         })
     }
 
@@ -234,20 +226,19 @@ impl Client {
         let head = self.manifest(&t, "HEAD", &t.tag)?;
         let header_digest = head
             .header("Docker-Content-Digest")
-            .filter(|d| is_digest(d))
-            .map(str::to_string);
+            .and_then(|d| d.parse::<Digest>().ok());
         // A single-platform manifest named by the header needs no body.
         if let (Some(digest), Some(media)) = (&header_digest, media_type(&head)) {
             if !is_index(&media) {
                 return Ok(Resolved {
-                    digest: digest.clone(),
+                    digest: *digest,
                     platforms: BTreeMap::new(),
                 });
             }
         }
         // No digest header, or an index whose platform digests we record:
         // fetch the body (by digest when known, so it is the same object).
-        let by = header_digest.clone().unwrap_or_else(|| t.tag.clone());
+        let by = header_digest.map_or_else(|| t.tag.clone(), |d| d.to_string());
         let get = self.manifest(&t, "GET", &by)?;
         let get_media = media_type(&get);
         let mut body = Vec::new();
@@ -260,7 +251,7 @@ impl Client {
                     format!("reading the manifest of {reference} from {}: {e}", t.host),
                 )
             })?;
-        let digest = sha256_digest(&body);
+        let digest = Digest::of(&body);
         if let Some(h) = &header_digest {
             if h != &digest {
                 return Err(Error::new(
@@ -294,9 +285,9 @@ impl Client {
     }
 
     /// Whether `digest` still exists in the repository of `reference`.
-    pub fn exists(&mut self, reference: &str, digest: &str) -> Result<bool, Error> {
+    pub fn exists(&mut self, reference: &str, digest: &Digest) -> Result<bool, Error> {
         let t = self.target(reference)?;
-        match self.manifest(&t, "HEAD", digest) {
+        match self.manifest(&t, "HEAD", &digest.to_string()) {
             Ok(_) => Ok(true),
             Err(e) if e.kind == ErrorKind::NotFound => Ok(false),
             Err(e) => Err(e),
@@ -541,8 +532,9 @@ fn body_media_type(body: &[u8]) -> Option<String> {
     v.get("mediaType")?.as_str().map(str::to_string)
 }
 
-/// `linux/amd64` and `linux/arm64` manifest digests of an index.
-pub fn index_platforms(body: &[u8]) -> Result<BTreeMap<String, String>, String> {
+/// `linux/amd64` and `linux/arm64` manifest digests of an index (sha256
+/// only: the lock pins nothing else).
+pub fn index_platforms(body: &[u8]) -> Result<BTreeMap<String, Digest>, String> {
     let index: ImageIndex = serde_json::from_slice(body).map_err(|e| e.to_string())?;
     let mut out = BTreeMap::new();
     for m in index.manifests() {
@@ -550,8 +542,15 @@ pub fn index_platforms(body: &[u8]) -> Result<BTreeMap<String, String>, String> 
         let name = format!("{}/{}", p.os(), p.architecture());
         // arm64 images say variant v8 or nothing; other variants are not arm64.
         let variant_ok = p.variant().as_deref().map_or(true, |v| v == "v8");
-        if PLATFORMS.contains(&name.as_str()) && variant_ok {
-            out.entry(name).or_insert_with(|| m.digest().to_string());
+        if PLATFORMS.contains(&name.as_str()) && variant_ok && !out.contains_key(&name) {
+            let d = m.digest();
+            let digest = match d.algorithm() {
+                DigestAlgorithm::Sha256 => {
+                    d.to_string().parse().map_err(|e| format!("{name}: {e}"))?
+                }
+                other => return Err(format!("{name} is named by {other}, not sha256")),
+            };
+            out.insert(name, digest);
         }
     }
     Ok(out)
