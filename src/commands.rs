@@ -347,8 +347,8 @@ pub fn images_pin(project: &Path, pin: &PinArgs) -> Result<ExitCode> {
     let failed = outcomes.iter().any(|o| o.error.is_some());
     let mut written = false;
     if !failed {
-        let new = images::pin::apply(&lock, &outcomes);
-        written = images::pin::write_lock(project, &new.render(&images::header_of(&text)))?;
+        let new = images::pin::apply(&text, &outcomes)?;
+        written = images::pin::write_lock(project, &new)?;
     }
     if args.json {
         print_json(&serde_json::json!({

@@ -1,7 +1,7 @@
 //! `images/images.lock`: which image each service runs, pinned by digest.
 //!
-//! Format (TOML, sorted, no timestamps so an unchanged lock stays
-//! byte-identical):
+//! Format (TOML, no timestamps so an unchanged lock stays byte-identical;
+//! `images pin` edits only digests, see `pin.rs`):
 //!
 //! ```toml
 //! [images.tracker]
@@ -53,62 +53,6 @@ pub struct LockedImage {
 pub struct Lock {
     #[serde(default)]
     pub images: BTreeMap<String, LockedImage>,
-}
-
-impl Lock {
-    /// The lock as `images pin` writes it: `header` (the file's leading
-    /// comment, kept verbatim), then one table per service in name order.
-    /// Same lock, same bytes.
-    pub fn render(&self, header: &str) -> String {
-        let mut out = String::from(header);
-        for (service, img) in &self.images {
-            let key = toml_key(service);
-            out.push_str(&format!("\n[images.{key}]\n"));
-            out.push_str(&format!("reference = {}\n", toml_str(&img.reference)));
-            if let Some(d) = &img.digest {
-                out.push_str(&format!("digest = {}\n", toml_str(&d.to_string())));
-            }
-            if !img.platforms.is_empty() {
-                out.push_str(&format!("\n[images.{key}.platforms]\n"));
-                for (platform, digest) in &img.platforms {
-                    out.push_str(&format!(
-                        "{} = {}\n",
-                        toml_key(platform),
-                        toml_str(&digest.to_string())
-                    ));
-                }
-            }
-        }
-        out
-    }
-}
-
-fn toml_str(s: &str) -> String {
-    toml::Value::String(s.to_string()).to_string()
-}
-
-fn toml_key(s: &str) -> String {
-    let bare = !s.is_empty()
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-    if bare {
-        s.to_string()
-    } else {
-        toml_str(s)
-    }
-}
-
-/// The leading comment block of a lock file (kept by `images pin`).
-pub fn header_of(text: &str) -> String {
-    let mut out = String::new();
-    for line in text.lines() {
-        if !line.starts_with('#') {
-            break;
-        }
-        out.push_str(line);
-        out.push('\n');
-    }
-    out
 }
 
 /// Reads and parses `images/images.lock` for `images pin|verify`.
@@ -451,39 +395,5 @@ mod tests {
             (r.registry(), r.repository()),
             ("docker.io", "library/caddy")
         );
-    }
-}
-
-#[cfg(test)]
-mod lock_tests {
-    use super::*;
-
-    #[test]
-    fn committed_lock_renders_to_its_own_bytes() {
-        let text = include_str!("../../images/images.lock");
-        let lock: Lock = toml::from_str(text).unwrap();
-        assert_eq!(lock.render(&header_of(text)), text);
-    }
-
-    #[test]
-    fn render_parses_back_with_platforms_and_odd_names() {
-        let mut lock = Lock::default();
-        let mut platforms = BTreeMap::new();
-        platforms.insert(
-            "linux/amd64".to_string(),
-            format!("sha256:{}", "a".repeat(64)).parse().unwrap(),
-        );
-        lock.images.insert(
-            "odd name".into(),
-            LockedImage {
-                reference: "r.example/x:\"1\"".into(),
-                digest: Some(format!("sha256:{}", "b".repeat(64)).parse().unwrap()),
-                platforms,
-            },
-        );
-        let text = lock.render("# h\n");
-        let back: Lock = toml::from_str(&text).unwrap();
-        assert_eq!(back.images, lock.images);
-        assert!(text.starts_with("# h\n\n[images.\"odd name\"]\n"), "{text}");
     }
 }
