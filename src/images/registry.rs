@@ -8,8 +8,9 @@
 //! (tokio + reqwest), does not retry 429/5xx or honour `Retry-After`, and the
 //! part we need is a handful of requests. Reference parsing (Docker Hub's
 //! `docker.io` and `library/` defaults) and the index type come from
-//! `oci-spec`. `WWW-Authenticate` is parsed here: the crates that parse it are
-//! tied to old hyper versions.
+//! `oci-spec`; the `WWW-Authenticate` challenge list (RFC 9110 §11.6.1) is
+//! parsed by `http-auth`, without its Basic/Digest clients (the Bearer token
+//! exchange is Docker's, not HTTP's, and Basic is one header).
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::Read;
@@ -100,48 +101,23 @@ pub struct Challenge {
     pub params: BTreeMap<String, String>,
 }
 
-/// Parses one challenge (`Bearer realm="https://..",service="..",scope=".."`).
-/// Quoted values may hold commas and backslash escapes (RFC 9110 §11.6.1).
+/// The challenge to answer in a `WWW-Authenticate` header (`Bearer
+/// realm="https://..",service="..",scope=".."`): the first Bearer or Basic
+/// one of the list, else the first (refused later by its scheme's name).
+/// Scheme and parameter names lower-cased, quoted values unescaped.
 pub fn parse_challenge(header: &str) -> Option<Challenge> {
-    let header = header.trim();
-    let (scheme, mut rest) = header.split_once(' ').unwrap_or((header, ""));
-    if scheme.is_empty() {
-        return None;
-    }
-    let mut params = BTreeMap::new();
-    loop {
-        rest = rest.trim_start_matches([' ', ',']);
-        if rest.is_empty() {
-            break;
-        }
-        let (key, after) = rest.split_once('=')?;
-        let key = key.trim().to_ascii_lowercase();
-        let after = after.trim_start();
-        let (value, next) = if let Some(quoted) = after.strip_prefix('"') {
-            let mut value = String::new();
-            let mut chars = quoted.char_indices();
-            let mut end = None;
-            while let Some((i, c)) = chars.next() {
-                match c {
-                    '\\' => value.push(chars.next()?.1),
-                    '"' => {
-                        end = Some(i + 1);
-                        break;
-                    }
-                    c => value.push(c),
-                }
-            }
-            (value, &quoted[end?..])
-        } else {
-            let end = after.find(',').unwrap_or(after.len());
-            (after[..end].trim().to_string(), &after[end..])
-        };
-        params.insert(key, value);
-        rest = next;
-    }
+    let all = http_auth::parse_challenges(header).ok()?;
+    let spoken = |c: &&http_auth::ChallengeRef| {
+        c.scheme.eq_ignore_ascii_case("bearer") || c.scheme.eq_ignore_ascii_case("basic")
+    };
+    let c = all.iter().find(spoken).or(all.first())?;
     Some(Challenge {
-        scheme: scheme.to_ascii_lowercase(),
-        params,
+        scheme: c.scheme.to_ascii_lowercase(),
+        params: c
+            .params
+            .iter()
+            .map(|(k, v)| (k.to_ascii_lowercase(), v.to_unescaped()))
+            .collect(),
     })
 }
 
@@ -575,6 +551,14 @@ mod tests {
         assert_eq!(c.params["realm"], r#"a, "b""#);
         assert_eq!(c.params["charset"], "UTF-8");
         assert!(parse_challenge(r#"Bearer realm="unterminated"#).is_none());
+        assert!(parse_challenge("").is_none());
+        // A list: the scheme we speak wins; parameter names are case-blind.
+        let c = parse_challenge(r#"Negotiate, Basic Realm="r""#).unwrap();
+        assert_eq!(
+            (c.scheme.as_str(), c.params["realm"].as_str()),
+            ("basic", "r")
+        );
+        assert_eq!(parse_challenge("Negotiate").unwrap().scheme, "negotiate");
     }
 
     #[test]
