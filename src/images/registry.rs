@@ -433,59 +433,7 @@ impl Client {
         };
         match challenge.scheme.as_str() {
             "basic" => creds.ok_or_else(needs),
-            "bearer" => {
-                let realm = challenge.params.get("realm").ok_or_else(|| {
-                    Error::new(
-                        ErrorKind::Protocol,
-                        format!("{} sent a Bearer challenge without a realm", t.host),
-                    )
-                })?;
-                let mut req = self.agent.get(realm);
-                for p in ["service", "scope"] {
-                    if let Some(v) = challenge.params.get(p) {
-                        req = req.query(p, v);
-                    }
-                }
-                if let Some(c) = &creds {
-                    req = req.set("Authorization", c);
-                }
-                let body: serde_json::Value = match req.call() {
-                    Ok(resp) => serde_json::from_reader(resp.into_reader().take(MAX_MANIFEST))
-                        .map_err(|e| {
-                            Error::new(
-                                ErrorKind::Protocol,
-                                format!("the token service {realm} sent no JSON: {e}"),
-                            )
-                        })?,
-                    Err(ureq::Error::Status(code @ (401 | 403), _)) => {
-                        return Err(if creds.is_some() {
-                            Error::new(
-                                ErrorKind::Denied,
-                                format!("the token service {realm} answered {code}: it refused the credentials in {user_var} and {pass_var}"),
-                            )
-                        } else {
-                            needs()
-                        });
-                    }
-                    Err(e) => {
-                        return Err(Error::new(
-                            ErrorKind::Unreachable,
-                            format!("cannot get a token from {realm}: {e}"),
-                        ))
-                    }
-                };
-                let token = body
-                    .get("token")
-                    .or_else(|| body.get("access_token"))
-                    .and_then(|v| v.as_str())
-                    .ok_or_else(|| {
-                        Error::new(
-                            ErrorKind::Protocol,
-                            format!("the token service {realm} answered without a token"),
-                        )
-                    })?;
-                Ok(format!("Bearer {token}"))
-            }
+            "bearer" => self.bearer_token(t, &challenge, creds.as_deref(), needs),
             other => Err(Error::new(
                 ErrorKind::Protocol,
                 format!(
@@ -494,6 +442,71 @@ impl Client {
                 ),
             )),
         }
+    }
+
+    /// Docker's token auth: `GET realm?service=..&scope=..` (with Basic
+    /// credentials when set), answered by `{"token": ..}` or
+    /// `{"access_token": ..}`; the `Authorization` header that carries it.
+    fn bearer_token(
+        &self,
+        t: &Target,
+        challenge: &Challenge,
+        creds: Option<&str>,
+        needs: impl Fn() -> Error,
+    ) -> Result<String, Error> {
+        let realm = challenge.params.get("realm").ok_or_else(|| {
+            Error::new(
+                ErrorKind::Protocol,
+                format!("{} sent a Bearer challenge without a realm", t.host),
+            )
+        })?;
+        let mut req = self.agent.get(realm);
+        for p in ["service", "scope"] {
+            if let Some(v) = challenge.params.get(p) {
+                req = req.query(p, v);
+            }
+        }
+        if let Some(c) = creds {
+            req = req.set("Authorization", c);
+        }
+        let body: serde_json::Value = match req.call() {
+            Ok(resp) => {
+                serde_json::from_reader(resp.into_reader().take(MAX_MANIFEST)).map_err(|e| {
+                    Error::new(
+                        ErrorKind::Protocol,
+                        format!("the token service {realm} sent no JSON: {e}"),
+                    )
+                })?
+            }
+            Err(ureq::Error::Status(code @ (401 | 403), _)) => {
+                let (user_var, pass_var) = credential_vars(&t.registry);
+                return Err(if creds.is_some() {
+                    Error::new(
+                        ErrorKind::Denied,
+                        format!("the token service {realm} answered {code}: it refused the credentials in {user_var} and {pass_var}"),
+                    )
+                } else {
+                    needs()
+                });
+            }
+            Err(e) => {
+                return Err(Error::new(
+                    ErrorKind::Unreachable,
+                    format!("cannot get a token from {realm}: {e}"),
+                ))
+            }
+        };
+        let token = body
+            .get("token")
+            .or_else(|| body.get("access_token"))
+            .and_then(|v| v.as_str())
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorKind::Protocol,
+                    format!("the token service {realm} answered without a token"),
+                )
+            })?;
+        Ok(format!("Bearer {token}"))
     }
 }
 
