@@ -333,9 +333,9 @@ fn failure_code(outcomes: &[images::pin::Outcome]) -> ExitCode {
     }
 }
 
-fn short(digest: &Option<String>) -> String {
+fn short(digest: &Option<images::Digest>) -> String {
     match digest {
-        Some(d) => d.clone(),
+        Some(d) => d.to_string(),
         None => "(unpinned)".into(),
     }
 }
@@ -350,8 +350,8 @@ pub fn images_pin(project: &Path, pin: &PinArgs) -> Result<ExitCode> {
     let failed = outcomes.iter().any(|o| o.error.is_some());
     let mut written = false;
     if !failed {
-        let new = images::pin::apply(&lock, &outcomes);
-        written = images::pin::write_lock(project, &new.render(&images::header_of(&text)))?;
+        let new = images::pin::apply(&text, &outcomes)?;
+        written = images::pin::write_lock(project, &new)?;
     }
     if args.json {
         print_json(&serde_json::json!({

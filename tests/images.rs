@@ -304,7 +304,9 @@ fn pin_and_verify_single_arch_multi_arch_and_a_moved_tag() {
     );
     assert_eq!(platforms["linux/amd64"].as_str(), Some(amd64.as_str()));
     assert_eq!(platforms["linux/arm64"].as_str(), Some(arm64.as_str()));
-    // Exactly these bytes: the header kept, sorted tables, no timestamps.
+    // Exactly these bytes: the header kept, tables in file order, each new
+    // digest after its reference, a new platforms table after its image, no
+    // timestamps.
     assert_eq!(
         p.lock(),
         format!(
@@ -383,6 +385,54 @@ fn pin_and_verify_single_arch_multi_arch_and_a_moved_tag() {
         moved
     );
     assert_eq!(verify(&[]).code(), 0);
+}
+
+/// A pin edits the lock: comments (above a table, inside it, at the end of
+/// a line, at the end of the file), order and mode stay; only digests change.
+#[test]
+fn pin_keeps_comments_layout_and_mode() {
+    use std::os::unix::fs::PermissionsExt;
+    let storage = tempfile::tempdir().unwrap();
+    let reg = Registry::start(storage.path(), "");
+    let host = reg.host();
+    let (caddy, _) = reg.push_image("library/caddy", "2.10.2", OCI_MANIFEST, "amd64", "notes");
+    let (tracker, _) = reg.push_image(
+        "torrust/tracker",
+        "v3.0.0",
+        DOCKER_MANIFEST,
+        "amd64",
+        "notes",
+    );
+    let old = format!("sha256:{}", "0".repeat(64));
+    // Not in name order, on purpose: a pin does not sort.
+    let lock = format!(
+        "# Header line one\n# header line two\n\n[images.tracker]\n# written by the team\nreference = \"{host}/torrust/tracker:v3.0.0\"\n\n# The web server: keep it on 2.x\n[images.caddy]\nreference = \"{host}/library/caddy:2.10.2\" # bumped in March\ndigest = \"{old}\" # pinned by hand\n\n# end of file\n"
+    );
+    let p = LockProject::new(&lock);
+    std::fs::set_permissions(p.lock_path(), std::fs::Permissions::from_mode(0o640)).unwrap();
+    let r = p.run(&["images", "pin", "--insecure-registry", &host], &[]);
+    assert_eq!(r.code(), 0, "{}", r.all());
+    assert!(
+        r.stdout().contains(&format!("caddy: {old} -> {caddy}")),
+        "{}",
+        r.all()
+    );
+    let tracker_ref = format!("reference = \"{host}/torrust/tracker:v3.0.0\"\n");
+    let expected = lock.replace(&old, &caddy).replace(
+        &tracker_ref,
+        &format!("{tracker_ref}digest = \"{tracker}\"\n"),
+    );
+    assert_eq!(p.lock(), expected);
+    let mode = std::fs::metadata(p.lock_path())
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o640, "the old mode is kept");
+    let leftovers: Vec<_> = std::fs::read_dir(p.dir.path().join("images"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(leftovers, ["images.lock"], "no temp file left behind");
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! `images/images.lock`: which image each service runs, pinned by digest.
 //!
-//! Format (TOML, sorted, no timestamps so an unchanged lock stays
-//! byte-identical):
+//! Format (TOML, no timestamps so an unchanged lock stays byte-identical;
+//! `images pin` edits only digests, see `pin.rs`):
 //!
 //! ```toml
 //! [images.tracker]
@@ -10,11 +10,25 @@
 //! [images.tracker.platforms]
 //! "linux/amd64" = "sha256:<64 hex>"
 //! ```
+//!
+//! A `reference` follows Docker's reference grammar (distribution's
+//! `reference` package), parsed by `oci-spec`'s `Reference`, which also
+//! supplies Docker Hub's `docker.io` and `library/` defaults. A digest is a
+//! [`Digest`]: the OCI image spec's `algorithm:encoded` form restricted to
+//! the one algorithm registries use, `sha256` with 64 lower-case hex digits.
+//! It is written here (32 bytes, like coreos-installer's `Sha256Digest`)
+//! rather than taken from `oci-spec`: its `Digest` accepts any algorithm, and
+//! its `Sha256Digest` prints without the `sha256:` prefix and has no serde,
+//! so the lock's string form would need a wrapper around it anyway.
 
 use std::collections::BTreeMap;
+use std::fmt;
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
 
-use serde::{Deserialize, Serialize};
+use oci_spec::distribution::Reference;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use sha2::Digest as _;
 
 use crate::config::{Config, Problem, Report, Source};
 use crate::error::Error;
@@ -29,9 +43,9 @@ pub const LOCK_PATH: &str = "images/images.lock";
 pub struct LockedImage {
     pub reference: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub digest: Option<String>,
+    pub digest: Option<Digest>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub platforms: BTreeMap<String, String>,
+    pub platforms: BTreeMap<String, Digest>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, Default)]
@@ -39,58 +53,6 @@ pub struct LockedImage {
 pub struct Lock {
     #[serde(default)]
     pub images: BTreeMap<String, LockedImage>,
-}
-
-impl Lock {
-    /// The lock as `images pin` writes it: `header` (the file's leading
-    /// comment, kept verbatim), then one table per service in name order.
-    /// Same lock, same bytes.
-    pub fn render(&self, header: &str) -> String {
-        let mut out = String::from(header);
-        for (service, img) in &self.images {
-            let key = toml_key(service);
-            out.push_str(&format!("\n[images.{key}]\n"));
-            out.push_str(&format!("reference = {}\n", toml_str(&img.reference)));
-            if let Some(d) = &img.digest {
-                out.push_str(&format!("digest = {}\n", toml_str(d)));
-            }
-            if !img.platforms.is_empty() {
-                out.push_str(&format!("\n[images.{key}.platforms]\n"));
-                for (platform, digest) in &img.platforms {
-                    out.push_str(&format!("{} = {}\n", toml_key(platform), toml_str(digest)));
-                }
-            }
-        }
-        out
-    }
-}
-
-fn toml_str(s: &str) -> String {
-    toml::Value::String(s.to_string()).to_string()
-}
-
-fn toml_key(s: &str) -> String {
-    let bare = !s.is_empty()
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-    if bare {
-        s.to_string()
-    } else {
-        toml_str(s)
-    }
-}
-
-/// The leading comment block of a lock file (kept by `images pin`).
-pub fn header_of(text: &str) -> String {
-    let mut out = String::new();
-    for line in text.lines() {
-        if !line.starts_with('#') {
-            break;
-        }
-        out.push_str(line);
-        out.push('\n');
-    }
-    out
 }
 
 /// Reads and parses `images/images.lock` for `images pin|verify`.
@@ -104,12 +66,20 @@ pub fn read_lock(project: &Path) -> anyhow::Result<(String, Lock)> {
     })?;
     let lock: Lock = toml::from_str(&text).map_err(|e| {
         anyhow::anyhow!(Error::invalid(format!(
-            "{} is not valid: {}",
+            "{}:{} is not valid: {}; fix the line (a bad digest may be deleted, then pinned again), or restore the file from git",
             path.display(),
+            error_line(&text, &e),
             e.message()
         )))
     })?;
     Ok((text, lock))
+}
+
+/// The 1-based line a TOML error points at, 0 when it points nowhere.
+fn error_line(text: &str, e: &toml::de::Error) -> usize {
+    e.span()
+        .map(|s| text[..s.start].lines().count().max(1))
+        .unwrap_or(0)
 }
 
 /// The image a service runs in this release, as written into compose.yaml.
@@ -134,19 +104,102 @@ pub fn required_services(config: &Config) -> Vec<&'static str> {
     s
 }
 
-pub fn is_digest(s: &str) -> bool {
-    s.strip_prefix("sha256:").is_some_and(|hex| {
-        hex.len() == 64
-            && hex
-                .chars()
-                .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
-    })
+/// A `sha256:` image digest: what registries name manifests by and the lock
+/// pins. Validated when made; written (Display, serde) as `sha256:<64
+/// lower-case hex>`, so every serialized form keeps its bytes.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Digest([u8; 32]);
+
+impl Digest {
+    /// The digest of `bytes` (a manifest as the registry sent it).
+    pub fn of(bytes: &[u8]) -> Self {
+        Digest(sha2::Sha256::digest(bytes).into())
+    }
 }
 
-/// The tag of a reference (`host/repo:tag`), if it has one.
-pub fn tag_of(reference: &str) -> Option<&str> {
-    let last = reference.rsplit('/').next().unwrap_or(reference);
-    last.split_once(':').map(|(_, tag)| tag)
+/// A string that is not `sha256:<64 lower-case hex>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadDigest(pub String);
+
+impl fmt::Display for BadDigest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "digest '{}' is not sha256:<64 lower-case hex>", self.0)
+    }
+}
+
+impl std::error::Error for BadDigest {}
+
+impl FromStr for Digest {
+    type Err = BadDigest;
+
+    fn from_str(s: &str) -> Result<Self, BadDigest> {
+        let mut bytes = [0u8; 32];
+        let hex = s
+            .strip_prefix("sha256:")
+            .filter(|h| h.len() == 64 && h.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')));
+        match hex.map(|h| hex::decode_to_slice(h, &mut bytes)) {
+            Some(Ok(())) => Ok(Digest(bytes)),
+            _ => Err(BadDigest(s.to_string())),
+        }
+    }
+}
+
+impl fmt::Display for Digest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "sha256:{}", hex::encode(self.0))
+    }
+}
+
+/// As the string, quoted (`images verify` prints platform maps with `{:?}`).
+impl fmt::Debug for Digest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.to_string(), f)
+    }
+}
+
+impl Serialize for Digest {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Digest {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// Tags that name whatever was pushed last, not one release.
+pub const MOVING_TAGS: [&str; 5] = ["latest", "develop", "main", "master", "nightly"];
+
+/// Why a lock `reference` cannot be resolved by its tag.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReferenceError {
+    /// Not Docker's reference grammar (oci-spec's message).
+    Invalid(String),
+    /// `registry/repository` with no `:tag`.
+    NoTag,
+    /// `...@sha256:...`: the lock keeps the digest in `digest`.
+    HasDigest,
+}
+
+/// Parses a lock `reference` (`registry/repository:tag`) and returns it with
+/// the tag it names. oci-spec fills a missing tag in with `latest`; a lock
+/// must name its tag, so a tag counts only when the text ends in `:<tag>`.
+pub fn parse_reference(reference: &str) -> Result<(Reference, String), ReferenceError> {
+    if reference.contains('@') {
+        return Err(ReferenceError::HasDigest);
+    }
+    let parsed: Reference = reference
+        .parse()
+        .map_err(|e: oci_spec::distribution::ParseError| ReferenceError::Invalid(e.to_string()))?;
+    let tag = parsed
+        .tag()
+        .filter(|t| reference.ends_with(&format!(":{t}")))
+        .ok_or(ReferenceError::NoTag)?
+        .to_string();
+    Ok((parsed, tag))
 }
 
 fn line_of(text: &str, service: &str) -> usize {
@@ -181,15 +234,11 @@ pub fn resolve(project: &Path, config: &Config, report: &mut Report) -> Vec<Reso
     let lock: Lock = match toml::from_str(&text) {
         Ok(l) => l,
         Err(e) => {
-            let line = e
-                .span()
-                .map(|s| text[..s.start].lines().count().max(1))
-                .unwrap_or(0);
             report.push(Problem::error(
                 None,
-                at(line),
+                at(error_line(&text, &e)),
                 format!("the image lock is not valid: {}", e.message()),
-                "fix the line, or restore the file from git",
+                "fix the line (a bad digest may be deleted, then pinned again with `torrust-bake images pin`), or restore the file from git",
             ));
             return Vec::new();
         }
@@ -207,50 +256,7 @@ pub fn resolve(project: &Path, config: &Config, report: &mut Report) -> Vec<Reso
             continue;
         };
         let src = at(line_of(&text, service));
-        match tag_of(&img.reference) {
-            None => report.push(Problem::error(
-                None,
-                src.clone(),
-                format!("image '{}' of {service} has no tag", img.reference),
-                "write an exact release tag, e.g. prom/prometheus:v3.5.0",
-            )),
-            Some(tag @ ("latest" | "develop" | "main" | "master" | "nightly")) => {
-                let p = (
-                    format!(
-                        "image '{}' of {service} uses the moving tag '{tag}'",
-                        img.reference
-                    ),
-                    "use an exact release tag, then `torrust-bake images pin`",
-                );
-                report.push(if strict {
-                    Problem::error(None, src.clone(), p.0, p.1)
-                } else {
-                    Problem::warning(None, src.clone(), p.0, p.1)
-                });
-            }
-            Some(_) => {}
-        }
-        match &img.digest {
-            Some(d) if !is_digest(d) => report.push(Problem::error(
-                None,
-                src.clone(),
-                format!("digest '{d}' of {service} is not sha256:<64 lower-case hex>"),
-                "run `torrust-bake images pin` to resolve it again",
-            )),
-            None if strict => report.push(Problem::error(
-                None,
-                src.clone(),
-                format!("image '{}' of {service} is not pinned by digest; {} runs digests only", img.reference, config.env),
-                &format!("run `torrust-bake images pin {service}` on a machine that reaches the registry"),
-            )),
-            None => report.push(Problem::warning(
-                None,
-                src.clone(),
-                format!("image '{}' of {service} runs by tag, not digest", img.reference),
-                &format!("run `torrust-bake images pin {service}`; local builds allow tags"),
-            )),
-            Some(_) => {}
-        }
+        check_image(service, img, strict, &config.env, &src, report);
         let pinned = match &img.digest {
             Some(d) => format!("{}@{d}", img.reference),
             None => img.reference.clone(),
@@ -258,11 +264,76 @@ pub fn resolve(project: &Path, config: &Config, report: &mut Report) -> Vec<Reso
         out.push(ResolvedImage {
             service: service.to_string(),
             reference: img.reference.clone(),
-            digest: img.digest.clone(),
+            digest: img.digest.map(|d| d.to_string()),
             pinned,
         });
     }
     out
+}
+
+/// The problems of one locked image: its reference (grammar, an exact tag)
+/// and, in strict environments, a missing digest. The digest's own form was
+/// checked when the lock was read.
+fn check_image(
+    service: &str,
+    img: &LockedImage,
+    strict: bool,
+    env: &str,
+    src: &Source,
+    report: &mut Report,
+) {
+    let error_or_warning = |p: (String, &str)| {
+        if strict {
+            Problem::error(None, src.clone(), p.0, p.1)
+        } else {
+            Problem::warning(None, src.clone(), p.0, p.1)
+        }
+    };
+    let reference = &img.reference;
+    match parse_reference(reference) {
+        Err(ReferenceError::NoTag) => report.push(Problem::error(
+            None,
+            src.clone(),
+            format!("image '{reference}' of {service} has no tag"),
+            "write an exact release tag, e.g. prom/prometheus:v3.5.0",
+        )),
+        Err(ReferenceError::HasDigest) => report.push(Problem::error(
+            None,
+            src.clone(),
+            format!("image '{reference}' of {service} carries a digest in `reference`"),
+            "keep the tag in `reference` and the digest in `digest`, then `torrust-bake images pin`",
+        )),
+        Err(ReferenceError::Invalid(why)) => report.push(Problem::error(
+            None,
+            src.clone(),
+            format!("image '{reference}' of {service} is not an image reference ({why})"),
+            "write registry/repository:tag, e.g. docker.io/prom/prometheus:v3.5.0",
+        )),
+        Ok((_, tag)) if MOVING_TAGS.contains(&tag.as_str()) => report.push(error_or_warning((
+            format!("image '{reference}' of {service} uses the moving tag '{tag}'"),
+            "use an exact release tag, then `torrust-bake images pin`",
+        ))),
+        Ok(_) => {}
+    }
+    match &img.digest {
+        None if strict => report.push(Problem::error(
+            None,
+            src.clone(),
+            format!(
+                "image '{reference}' of {service} is not pinned by digest; {env} runs digests only"
+            ),
+            &format!(
+                "run `torrust-bake images pin {service}` on a machine that reaches the registry"
+            ),
+        )),
+        None => report.push(Problem::warning(
+            None,
+            src.clone(),
+            format!("image '{reference}' of {service} runs by tag, not digest"),
+            &format!("run `torrust-bake images pin {service}`; local builds allow tags"),
+        )),
+        Some(_) => {}
+    }
 }
 
 #[cfg(test)]
@@ -270,46 +341,59 @@ mod tests {
     use super::*;
 
     #[test]
-    fn digests_and_tags() {
-        assert!(is_digest(&format!("sha256:{}", "a".repeat(64))));
-        assert!(!is_digest(&format!("sha256:{}", "A".repeat(64))));
-        assert!(!is_digest("sha256:abc"));
-        assert_eq!(tag_of("docker.io/prom/prometheus:v3.5.0"), Some("v3.5.0"));
-        assert_eq!(tag_of("localhost:5000/tracker"), None);
-        assert_eq!(tag_of("localhost:5000/tracker:v1"), Some("v1"));
+    fn digests() {
+        let text = format!("sha256:{}", "0a".repeat(32));
+        let d: Digest = text.parse().unwrap();
+        assert_eq!(d.to_string(), text);
+        assert_eq!(format!("{d:?}"), format!("{text:?}"));
+        assert_eq!(serde_json::to_string(&d).unwrap(), format!("\"{text}\""));
+        assert_eq!(
+            serde_json::from_str::<Digest>(&format!("\"{text}\"")).unwrap(),
+            d
+        );
+        assert_eq!(
+            Digest::of(b"").to_string(),
+            "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+        for bad in [
+            format!("sha256:{}", "A".repeat(64)),
+            format!("sha512:{}", "a".repeat(64)),
+            format!("sha256:{}", "a".repeat(63)),
+            format!("sha256:{}", "a".repeat(65)),
+            format!("sha256:{}g", "a".repeat(63)),
+            "a".repeat(64),
+        ] {
+            assert_eq!(bad.parse::<Digest>(), Err(BadDigest(bad.clone())));
+        }
+        let e = serde_json::from_str::<Digest>("\"sha256:abc\"").unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("digest 'sha256:abc' is not sha256:<64 lower-case hex>"),
+            "{e}"
+        );
     }
-}
-
-#[cfg(test)]
-mod lock_tests {
-    use super::*;
 
     #[test]
-    fn committed_lock_renders_to_its_own_bytes() {
-        let text = include_str!("../../images/images.lock");
-        let lock: Lock = toml::from_str(text).unwrap();
-        assert_eq!(lock.render(&header_of(text)), text);
-    }
-
-    #[test]
-    fn render_parses_back_with_platforms_and_odd_names() {
-        let mut lock = Lock::default();
-        let mut platforms = BTreeMap::new();
-        platforms.insert(
-            "linux/amd64".to_string(),
-            format!("sha256:{}", "a".repeat(64)),
+    fn references_and_tags() {
+        let tag = |r: &str| parse_reference(r).map(|(_, t)| t);
+        assert_eq!(tag("docker.io/prom/prometheus:v3.5.0"), Ok("v3.5.0".into()));
+        assert_eq!(tag("localhost:5000/tracker:v1"), Ok("v1".into()));
+        assert_eq!(tag("caddy:latest"), Ok("latest".into()));
+        // oci-spec fills in `latest`; the lock must say it.
+        assert_eq!(tag("localhost:5000/tracker"), Err(ReferenceError::NoTag));
+        assert_eq!(tag("docker.io/library/caddy"), Err(ReferenceError::NoTag));
+        assert_eq!(
+            tag(&format!("caddy:2@sha256:{}", "a".repeat(64))),
+            Err(ReferenceError::HasDigest)
         );
-        lock.images.insert(
-            "odd name".into(),
-            LockedImage {
-                reference: "r.example/x:\"1\"".into(),
-                digest: Some(format!("sha256:{}", "b".repeat(64))),
-                platforms,
-            },
+        assert!(matches!(
+            tag("Upper/Case:1"),
+            Err(ReferenceError::Invalid(_))
+        ));
+        let (r, _) = parse_reference("caddy:2.10.2").unwrap();
+        assert_eq!(
+            (r.registry(), r.repository()),
+            ("docker.io", "library/caddy")
         );
-        let text = lock.render("# h\n");
-        let back: Lock = toml::from_str(&text).unwrap();
-        assert_eq!(back.images, lock.images);
-        assert!(text.starts_with("# h\n\n[images.\"odd name\"]\n"), "{text}");
     }
 }

@@ -8,18 +8,18 @@
 //! (tokio + reqwest), does not retry 429/5xx or honour `Retry-After`, and the
 //! part we need is a handful of requests. Reference parsing (Docker Hub's
 //! `docker.io` and `library/` defaults) and the index type come from
-//! `oci-spec`. `WWW-Authenticate` is parsed here: the crates that parse it are
-//! tied to old hyper versions.
+//! `oci-spec`; the `WWW-Authenticate` challenge list (RFC 9110 §11.6.1) is
+//! parsed by `http-auth`, without its Basic/Digest clients (the Bearer token
+//! exchange is Docker's, not HTTP's, and Basic is one header).
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::Read;
 use std::time::Duration;
 
 use base64::Engine;
-use oci_spec::distribution::Reference;
-use oci_spec::image::ImageIndex;
+use oci_spec::image::{DigestAlgorithm, ImageIndex};
 
-use super::{is_digest, tag_of};
+use super::{parse_reference, Digest, ReferenceError};
 use crate::error::{Error, Kind as ErrorKind};
 
 pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
@@ -37,9 +37,9 @@ const MAX_MANIFEST: u64 = 4 << 20;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Resolved {
     /// Digest of the manifest or index the tag points to.
-    pub digest: String,
+    pub digest: Digest,
     /// `linux/amd64` / `linux/arm64` -> manifest digest, for an index.
-    pub platforms: BTreeMap<String, String>,
+    pub platforms: BTreeMap<String, Digest>,
 }
 
 /// Looks up an environment variable.
@@ -101,48 +101,23 @@ pub struct Challenge {
     pub params: BTreeMap<String, String>,
 }
 
-/// Parses one challenge (`Bearer realm="https://..",service="..",scope=".."`).
-/// Quoted values may hold commas and backslash escapes (RFC 9110 §11.6.1).
+/// The challenge to answer in a `WWW-Authenticate` header (`Bearer
+/// realm="https://..",service="..",scope=".."`): the first Bearer or Basic
+/// one of the list, else the first (refused later by its scheme's name).
+/// Scheme and parameter names lower-cased, quoted values unescaped.
 pub fn parse_challenge(header: &str) -> Option<Challenge> {
-    let header = header.trim();
-    let (scheme, mut rest) = header.split_once(' ').unwrap_or((header, ""));
-    if scheme.is_empty() {
-        return None;
-    }
-    let mut params = BTreeMap::new();
-    loop {
-        rest = rest.trim_start_matches([' ', ',']);
-        if rest.is_empty() {
-            break;
-        }
-        let (key, after) = rest.split_once('=')?;
-        let key = key.trim().to_ascii_lowercase();
-        let after = after.trim_start();
-        let (value, next) = if let Some(quoted) = after.strip_prefix('"') {
-            let mut value = String::new();
-            let mut chars = quoted.char_indices();
-            let mut end = None;
-            while let Some((i, c)) = chars.next() {
-                match c {
-                    '\\' => value.push(chars.next()?.1),
-                    '"' => {
-                        end = Some(i + 1);
-                        break;
-                    }
-                    c => value.push(c),
-                }
-            }
-            (value, &quoted[end?..])
-        } else {
-            let end = after.find(',').unwrap_or(after.len());
-            (after[..end].trim().to_string(), &after[end..])
-        };
-        params.insert(key, value);
-        rest = next;
-    }
+    let all = http_auth::parse_challenges(header).ok()?;
+    let spoken = |c: &&http_auth::ChallengeRef| {
+        c.scheme.eq_ignore_ascii_case("bearer") || c.scheme.eq_ignore_ascii_case("basic")
+    };
+    let c = all.iter().find(spoken).or(all.first())?;
     Some(Challenge {
-        scheme: scheme.to_ascii_lowercase(),
-        params,
+        scheme: c.scheme.to_ascii_lowercase(),
+        params: c
+            .params
+            .iter()
+            .map(|(k, v)| (k.to_ascii_lowercase(), v.to_unescaped()))
+            .collect(),
     })
 }
 
@@ -154,11 +129,6 @@ pub fn retry_after(value: &str, now: std::time::SystemTime) -> Option<Duration> 
     }
     let when = httpdate::parse_http_date(value).ok()?;
     Some(when.duration_since(now).unwrap_or(Duration::ZERO))
-}
-
-/// `sha256:<hex>`, the form registries name content by.
-pub fn sha256_digest(bytes: &[u8]) -> String {
-    format!("sha256:{}", crate::digest::sha256_hex(bytes))
 }
 
 fn is_index(media_type: &str) -> bool {
@@ -205,13 +175,11 @@ impl Client {
                 format!("'{reference}' is not an image reference ({why}); write registry/repository:tag, e.g. docker.io/prom/prometheus:v3.5.0"),
             )
         };
-        if reference.contains('@') {
-            return Err(bad("it already carries a digest; the lock keeps the tag in `reference` and the digest in `digest`".into()));
-        }
-        let Some(tag) = tag_of(reference) else {
-            return Err(bad("no tag".into()));
-        };
-        let parsed: Reference = reference.parse().map_err(|e| bad(format!("{e}")))?;
+        let (parsed, tag) = parse_reference(reference).map_err(|e| match e {
+            ReferenceError::HasDigest => bad("it already carries a digest; the lock keeps the tag in `reference` and the digest in `digest`".into()),
+            ReferenceError::NoTag => bad("no tag".into()),
+            ReferenceError::Invalid(why) => bad(why),
+        })?;
         let registry = parsed.registry().to_string();
         let host = parsed.resolve_registry().to_string();
         let insecure = self
@@ -224,7 +192,7 @@ impl Client {
             host,
             scheme: if insecure { "http" } else { "https" },
             repository: parsed.repository().to_string(),
-            tag: tag.to_string(),
+            tag,
         })
     }
 
@@ -234,20 +202,19 @@ impl Client {
         let head = self.manifest(&t, "HEAD", &t.tag)?;
         let header_digest = head
             .header("Docker-Content-Digest")
-            .filter(|d| is_digest(d))
-            .map(str::to_string);
+            .and_then(|d| d.parse::<Digest>().ok());
         // A single-platform manifest named by the header needs no body.
         if let (Some(digest), Some(media)) = (&header_digest, media_type(&head)) {
             if !is_index(&media) {
                 return Ok(Resolved {
-                    digest: digest.clone(),
+                    digest: *digest,
                     platforms: BTreeMap::new(),
                 });
             }
         }
         // No digest header, or an index whose platform digests we record:
         // fetch the body (by digest when known, so it is the same object).
-        let by = header_digest.clone().unwrap_or_else(|| t.tag.clone());
+        let by = header_digest.map_or_else(|| t.tag.clone(), |d| d.to_string());
         let get = self.manifest(&t, "GET", &by)?;
         let get_media = media_type(&get);
         let mut body = Vec::new();
@@ -260,7 +227,7 @@ impl Client {
                     format!("reading the manifest of {reference} from {}: {e}", t.host),
                 )
             })?;
-        let digest = sha256_digest(&body);
+        let digest = Digest::of(&body);
         if let Some(h) = &header_digest {
             if h != &digest {
                 return Err(Error::new(
@@ -294,9 +261,9 @@ impl Client {
     }
 
     /// Whether `digest` still exists in the repository of `reference`.
-    pub fn exists(&mut self, reference: &str, digest: &str) -> Result<bool, Error> {
+    pub fn exists(&mut self, reference: &str, digest: &Digest) -> Result<bool, Error> {
         let t = self.target(reference)?;
-        match self.manifest(&t, "HEAD", digest) {
+        match self.manifest(&t, "HEAD", &digest.to_string()) {
             Ok(_) => Ok(true),
             Err(e) if e.kind == ErrorKind::NotFound => Ok(false),
             Err(e) => Err(e),
@@ -466,59 +433,7 @@ impl Client {
         };
         match challenge.scheme.as_str() {
             "basic" => creds.ok_or_else(needs),
-            "bearer" => {
-                let realm = challenge.params.get("realm").ok_or_else(|| {
-                    Error::new(
-                        ErrorKind::Protocol,
-                        format!("{} sent a Bearer challenge without a realm", t.host),
-                    )
-                })?;
-                let mut req = self.agent.get(realm);
-                for p in ["service", "scope"] {
-                    if let Some(v) = challenge.params.get(p) {
-                        req = req.query(p, v);
-                    }
-                }
-                if let Some(c) = &creds {
-                    req = req.set("Authorization", c);
-                }
-                let body: serde_json::Value = match req.call() {
-                    Ok(resp) => serde_json::from_reader(resp.into_reader().take(MAX_MANIFEST))
-                        .map_err(|e| {
-                            Error::new(
-                                ErrorKind::Protocol,
-                                format!("the token service {realm} sent no JSON: {e}"),
-                            )
-                        })?,
-                    Err(ureq::Error::Status(code @ (401 | 403), _)) => {
-                        return Err(if creds.is_some() {
-                            Error::new(
-                                ErrorKind::Denied,
-                                format!("the token service {realm} answered {code}: it refused the credentials in {user_var} and {pass_var}"),
-                            )
-                        } else {
-                            needs()
-                        });
-                    }
-                    Err(e) => {
-                        return Err(Error::new(
-                            ErrorKind::Unreachable,
-                            format!("cannot get a token from {realm}: {e}"),
-                        ))
-                    }
-                };
-                let token = body
-                    .get("token")
-                    .or_else(|| body.get("access_token"))
-                    .and_then(|v| v.as_str())
-                    .ok_or_else(|| {
-                        Error::new(
-                            ErrorKind::Protocol,
-                            format!("the token service {realm} answered without a token"),
-                        )
-                    })?;
-                Ok(format!("Bearer {token}"))
-            }
+            "bearer" => self.bearer_token(t, &challenge, creds.as_deref(), needs),
             other => Err(Error::new(
                 ErrorKind::Protocol,
                 format!(
@@ -527,6 +442,71 @@ impl Client {
                 ),
             )),
         }
+    }
+
+    /// Docker's token auth: `GET realm?service=..&scope=..` (with Basic
+    /// credentials when set), answered by `{"token": ..}` or
+    /// `{"access_token": ..}`; the `Authorization` header that carries it.
+    fn bearer_token(
+        &self,
+        t: &Target,
+        challenge: &Challenge,
+        creds: Option<&str>,
+        needs: impl Fn() -> Error,
+    ) -> Result<String, Error> {
+        let realm = challenge.params.get("realm").ok_or_else(|| {
+            Error::new(
+                ErrorKind::Protocol,
+                format!("{} sent a Bearer challenge without a realm", t.host),
+            )
+        })?;
+        let mut req = self.agent.get(realm);
+        for p in ["service", "scope"] {
+            if let Some(v) = challenge.params.get(p) {
+                req = req.query(p, v);
+            }
+        }
+        if let Some(c) = creds {
+            req = req.set("Authorization", c);
+        }
+        let body: serde_json::Value = match req.call() {
+            Ok(resp) => {
+                serde_json::from_reader(resp.into_reader().take(MAX_MANIFEST)).map_err(|e| {
+                    Error::new(
+                        ErrorKind::Protocol,
+                        format!("the token service {realm} sent no JSON: {e}"),
+                    )
+                })?
+            }
+            Err(ureq::Error::Status(code @ (401 | 403), _)) => {
+                let (user_var, pass_var) = credential_vars(&t.registry);
+                return Err(if creds.is_some() {
+                    Error::new(
+                        ErrorKind::Denied,
+                        format!("the token service {realm} answered {code}: it refused the credentials in {user_var} and {pass_var}"),
+                    )
+                } else {
+                    needs()
+                });
+            }
+            Err(e) => {
+                return Err(Error::new(
+                    ErrorKind::Unreachable,
+                    format!("cannot get a token from {realm}: {e}"),
+                ))
+            }
+        };
+        let token = body
+            .get("token")
+            .or_else(|| body.get("access_token"))
+            .and_then(|v| v.as_str())
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorKind::Protocol,
+                    format!("the token service {realm} answered without a token"),
+                )
+            })?;
+        Ok(format!("Bearer {token}"))
     }
 }
 
@@ -541,8 +521,9 @@ fn body_media_type(body: &[u8]) -> Option<String> {
     v.get("mediaType")?.as_str().map(str::to_string)
 }
 
-/// `linux/amd64` and `linux/arm64` manifest digests of an index.
-pub fn index_platforms(body: &[u8]) -> Result<BTreeMap<String, String>, String> {
+/// `linux/amd64` and `linux/arm64` manifest digests of an index (sha256
+/// only: the lock pins nothing else).
+pub fn index_platforms(body: &[u8]) -> Result<BTreeMap<String, Digest>, String> {
     let index: ImageIndex = serde_json::from_slice(body).map_err(|e| e.to_string())?;
     let mut out = BTreeMap::new();
     for m in index.manifests() {
@@ -550,8 +531,15 @@ pub fn index_platforms(body: &[u8]) -> Result<BTreeMap<String, String>, String> 
         let name = format!("{}/{}", p.os(), p.architecture());
         // arm64 images say variant v8 or nothing; other variants are not arm64.
         let variant_ok = p.variant().as_deref().map_or(true, |v| v == "v8");
-        if PLATFORMS.contains(&name.as_str()) && variant_ok {
-            out.entry(name).or_insert_with(|| m.digest().to_string());
+        if PLATFORMS.contains(&name.as_str()) && variant_ok && !out.contains_key(&name) {
+            let d = m.digest();
+            let digest = match d.algorithm() {
+                DigestAlgorithm::Sha256 => {
+                    d.to_string().parse().map_err(|e| format!("{name}: {e}"))?
+                }
+                other => return Err(format!("{name} is named by {other}, not sha256")),
+            };
+            out.insert(name, digest);
         }
     }
     Ok(out)
@@ -576,6 +564,14 @@ mod tests {
         assert_eq!(c.params["realm"], r#"a, "b""#);
         assert_eq!(c.params["charset"], "UTF-8");
         assert!(parse_challenge(r#"Bearer realm="unterminated"#).is_none());
+        assert!(parse_challenge("").is_none());
+        // A list: the scheme we speak wins; parameter names are case-blind.
+        let c = parse_challenge(r#"Negotiate, Basic Realm="r""#).unwrap();
+        assert_eq!(
+            (c.scheme.as_str(), c.params["realm"].as_str()),
+            ("basic", "r")
+        );
+        assert_eq!(parse_challenge("Negotiate").unwrap().scheme, "negotiate");
     }
 
     #[test]
