@@ -243,7 +243,7 @@ pub fn resolve(project: &Path, config: &Config, report: &mut Report) -> Vec<Reso
             return Vec::new();
         }
     };
-    let strict = crate::config::vars::STRICT_ENVIRONMENTS.contains(&config.env.as_str());
+    let strict = config.env.is_strict();
     let mut out = Vec::new();
     for service in required_services(config) {
         let Some(img) = lock.images.get(service) else {
@@ -256,7 +256,7 @@ pub fn resolve(project: &Path, config: &Config, report: &mut Report) -> Vec<Reso
             continue;
         };
         let src = at(line_of(&text, service));
-        check_image(service, img, strict, &config.env, &src, report);
+        check_image(service, img, strict, config.env.as_str(), &src, report);
         let pinned = match &img.digest {
             Some(d) => format!("{}@{d}", img.reference),
             None => img.reference.clone(),
