@@ -515,8 +515,12 @@ pub fn render(
         let text = tera
             .render(e.template, &ctx)
             .with_context(|| format!("rendering templates/{}", e.template))?;
-        parse_back(e.path, &text)
-            .with_context(|| format!("templates/{} rendered an invalid {}", e.template, e.path))?;
+        parse_back(e.path, &text).map_err(|err| {
+            crate::error::Error::invalid(format!(
+                "templates/{} rendered an invalid {}: {err}; fix the template (or the value it escapes)",
+                e.template, e.path
+            ))
+        })?;
         files.push(File {
             path: e.path.to_string(),
             content: text.into_bytes(),
@@ -532,17 +536,38 @@ pub fn render(
 
 /// Parses a rendered structured file (the format follows from its
 /// extension), so a template edit or an unescaped value fails the build
-/// instead of the VM.
+/// instead of the VM. The error says what and where, never the text: the
+/// parsers quote the offending line, and rendered files carry secrets.
 pub fn parse_back(path: &str, text: &str) -> Result<()> {
+    let located = |format: &str, message: &str, offset: Option<usize>| {
+        let line = offset.map_or(0, |o| text[..o.min(text.len())].lines().count().max(1));
+        anyhow!("{format}: {message} (line {line}; the line is not shown, it may hold a secret)")
+    };
     match Path::new(path).extension().and_then(|e| e.to_str()) {
         Some("toml") => {
-            toml::from_str::<toml::Value>(text).map_err(|e| anyhow!("TOML: {e}"))?;
+            toml::from_str::<toml::Value>(text)
+                .map_err(|e| located("TOML", e.message(), e.span().map(|s| s.start)))?;
         }
         Some("yaml" | "yml") => {
-            serde_saphyr::from_str::<serde_json::Value>(text).map_err(|e| anyhow!("YAML: {e}"))?;
+            serde_saphyr::from_str::<serde_json::Value>(text).map_err(|e| {
+                // The first line is "error: line L column C: message"; the
+                // rest is a snippet of the text.
+                let first = e.to_string().lines().next().unwrap_or("").to_string();
+                anyhow!(
+                    "YAML: {} (the line is not shown, it may hold a secret)",
+                    first.trim_start_matches("error: ")
+                )
+            })?;
         }
         Some("json") => {
-            serde_json::from_str::<serde_json::Value>(text).map_err(|e| anyhow!("JSON: {e}"))?;
+            serde_json::from_str::<serde_json::Value>(text).map_err(|e| {
+                anyhow!(
+                    "JSON: {:?} error at line {}, column {}",
+                    e.classify(),
+                    e.line(),
+                    e.column()
+                )
+            })?;
         }
         _ => {}
     }

@@ -517,3 +517,72 @@ fn secrets_never_reach_output_or_non_secret_files() {
         }
     }
 }
+
+/// Canary secrets through the error paths a user can provoke: a template
+/// that renders invalid TOML or YAML around a secret, env-file lines that
+/// are malformed inside or around a secret. No part of a canary may appear.
+#[test]
+fn secrets_never_reach_error_messages() {
+    let canary = "CANARYtok3n-abcdefghijklmnopqrstuvwxyz-0123";
+    let p = Project::new();
+    // The token lands in tracker.toml; a stray quote after it breaks TOML.
+    let toml = std::fs::read_to_string(format!("{REPO}/templates/tracker.toml.tera")).unwrap();
+    p.write(
+        "templates/tracker.toml.tera",
+        &format!("{toml}\nbroken = \"{{{{ secrets.api_token }}}}\" trailing\n"),
+    );
+    let run = p.run(
+        &["build", "local"],
+        &[("TORRUST_TRACKER_API_TOKEN", canary)],
+    );
+    assert_eq!(run.code(), 1, "{}", run.all());
+    assert!(
+        run.stderr().contains("rendered an invalid"),
+        "{}",
+        run.stderr()
+    );
+    assert!(!run.all().contains("CANARY"), "{}", run.all());
+    std::fs::remove_file(p.path().join("templates/tracker.toml.tera")).unwrap();
+    // The same through YAML (prometheus.yml carries the token).
+    let yaml = std::fs::read_to_string(format!("{REPO}/templates/prometheus.yml.tera")).unwrap();
+    p.write(
+        "templates/prometheus.yml.tera",
+        &format!("{yaml}\nbroken: [{{{{ secrets.api_token }}}}\nmore: x\n"),
+    );
+    let run = p.run(
+        &["build", "local"],
+        &[("TORRUST_TRACKER_API_TOKEN", canary)],
+    );
+    assert_eq!(run.code(), 1, "{}", run.all());
+    assert!(!run.all().contains("CANARY"), "{}", run.all());
+    std::fs::remove_file(p.path().join("templates/prometheus.yml.tera")).unwrap();
+    // Env lines malformed around a secret: text after a closing quote, an
+    // unknown escape, a pasted secret with no name.
+    let env = std::fs::read_to_string(p.path().join("environments/local.env")).unwrap();
+    for line in [
+        "GRAFANA_ADMIN_PASSWORD='CANARY1'CANARY2",
+        "GRAFANA_ADMIN_PASSWORD=\"CANARY\\q\"",
+        "CANARYonitsown",
+        "canarybase64==",
+        "canary pasted=secret",
+    ] {
+        p.write("environments/local.env", &format!("{env}\n{line}\n"));
+        for cmd in ["check", "show", "build"] {
+            let run = p.run(&[cmd, "local"], &[]);
+            if cmd != "show" {
+                assert_eq!(run.code(), 1, "{line}: {cmd}");
+            }
+            assert!(
+                run.all().contains("malformed line"),
+                "{line}: {}",
+                run.all()
+            );
+            let lower = run.all().to_lowercase();
+            assert!(
+                !lower.contains("canary"),
+                "{line} leaked by {cmd}: {}",
+                run.all()
+            );
+        }
+    }
+}

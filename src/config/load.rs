@@ -110,9 +110,8 @@ fn parse_line(line: &str) -> Result<(String, String), String> {
             .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
         && !name.starts_with(|c: char| c.is_ascii_digit());
     if !valid_name {
-        return Err(format!(
-            "'{name}' is not a variable name (use A-Z, 0-9 and _)"
-        ));
+        // Not quoted: a line without a name may be a pasted secret.
+        return Err("the text before '=' is not a variable name (use A-Z, 0-9 and _)".into());
     }
     let rest = rest.trim();
     let value = if let Some(body) = rest.strip_prefix('\'') {
@@ -132,7 +131,9 @@ fn parse_line(line: &str) -> Result<(String, String), String> {
                 '\\' => match chars.next() {
                     Some((_, 'n')) => value.push('\n'),
                     Some((_, e @ ('\\' | '"' | '$'))) => value.push(e),
-                    Some((_, e)) => return Err(format!("unknown escape \\{e} in double quotes")),
+                    Some(_) => {
+                        return Err("an unknown escape in double quotes (only \\n, \\\\, \\\" and \\$ are known)".into())
+                    }
                     None => return Err("the double quote is never closed".into()),
                 },
                 c => value.push(c),
@@ -156,7 +157,11 @@ fn check_tail(tail: &str) -> Result<(), String> {
     if tail.is_empty() || tail.starts_with('#') {
         Ok(())
     } else {
-        Err(format!("unexpected text after the closing quote: {tail}"))
+        // Not quoted: it may be the rest of a secret with a quote inside.
+        Err(format!(
+            "{} characters after the closing quote (a quote inside the value?)",
+            tail.chars().count()
+        ))
     }
 }
 
