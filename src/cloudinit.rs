@@ -181,9 +181,11 @@ fn write_files(
             Some("b64"),
             Content::Plain(b64),
         ),
+        // 0600: it lists the secret files' plain SHA-256, an offline check
+        // of a password for anyone who could read it.
         root(
             format!("{dir}/SHA256SUMS"),
-            "0644",
+            "0600",
             None,
             Content::Literal(LitString(sums)),
         ),

@@ -93,7 +93,7 @@ pub fn diff_releases(a: &Path, b: &Path) -> Result<Vec<Change>> {
                     metadata.push(format!("owner {} -> {}", x.owner, y.owner));
                 }
                 let (ta, tb) = (shown_text(a, x)?, shown_text(b, y)?);
-                let content_changed = x.sha256 != y.sha256;
+                let content_changed = x.digest != y.digest;
                 let diff = (ta != tb).then(|| unified(&ta, &tb, &from, &to));
                 Change {
                     path: path.to_string(),

@@ -88,3 +88,44 @@ mod tests {
         assert_eq!(serde_json::to_string(&d).unwrap(), format!("\"{d}\""));
     }
 }
+
+/// The environment's release key: every value derived from a secret is
+/// computed under it (HMAC-SHA256, RFC 2104), so a published manifest or
+/// version offers no offline check of a guessed password.
+pub struct Key(Vec<u8>);
+
+impl Key {
+    pub fn new(secret: &str) -> Key {
+        Key(secret.as_bytes().to_vec())
+    }
+
+    pub fn mac(&self, bytes: &[u8]) -> Sha256 {
+        use hmac::Mac as _;
+        // HMAC takes a key of any length; `new_from_slice` cannot fail for it.
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&self.0)
+            .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length"));
+        mac.update(bytes);
+        Sha256(mac.finalize().into_bytes().into())
+    }
+}
+
+impl fmt::Debug for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Key(redacted)")
+    }
+}
+
+#[cfg(test)]
+mod key_tests {
+    use super::*;
+
+    #[test]
+    fn hmac_matches_rfc_4231_case_2() {
+        let key = Key::new("Jefe");
+        assert_eq!(
+            key.mac(b"what do ya want for nothing?").to_string(),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+        assert_ne!(Key::new("other").mac(b"x"), key.mac(b"x"));
+    }
+}

@@ -62,13 +62,16 @@ fn build_json_names_env_version_path() {
     )
     .unwrap();
     assert_eq!(manifest["version"], version);
-    assert_eq!(manifest["schema_version"], 1);
+    assert_eq!(manifest["schema_version"], 2);
     let files = manifest["files"].as_array().unwrap();
     let toml = files
         .iter()
         .find(|f| f["path"] == "opt/torrust/tracker/tracker.toml")
         .unwrap();
     assert_eq!(toml["secret"], true);
+    // A secret file is fingerprinted under the release key, without size.
+    assert!(toml["hmac_sha256"].is_string() && toml.get("sha256").is_none());
+    assert!(toml.get("size").is_none());
     assert_eq!(toml["mode"], "0600");
     assert_eq!(toml["owner"], "1000:1000");
     let images = manifest["images"].as_array().unwrap();
@@ -585,4 +588,53 @@ fn secrets_never_reach_error_messages() {
             );
         }
     }
+}
+
+/// The published files (manifest.json, SHA256SUMS: 0644) hold no unkeyed
+/// digest of anything secret, and the version is keyed: the same secrets
+/// under another key give another version.
+#[test]
+fn nothing_published_is_derived_from_a_secret_without_the_key() {
+    let p = Project::new();
+    let release = p.build("production", &production_secrets());
+    let published = format!(
+        "{}{}",
+        std::fs::read_to_string(release.join("manifest.json")).unwrap(),
+        std::fs::read_to_string(release.join("SHA256SUMS")).unwrap()
+    );
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(release.join("manifest.json")).unwrap())
+            .unwrap();
+    let mut secret_bearing: Vec<std::path::PathBuf> = manifest["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["secret"] == true)
+        .map(|f| release.join("bundle").join(f["path"].as_str().unwrap()))
+        .collect();
+    for name in ["user-data", "seed.iso", "seed.img", "bundle.tar.zst"] {
+        secret_bearing.push(release.join(name));
+    }
+    assert!(secret_bearing.len() > 6);
+    for path in &secret_bearing {
+        let out = verifier("sha256sum", &[path.to_str().unwrap()], &release);
+        let sum = String::from_utf8_lossy(&out.stdout)[..64].to_string();
+        assert!(
+            !published.contains(&sum),
+            "{} published unkeyed",
+            path.display()
+        );
+    }
+    let mut other_key = production_secrets();
+    other_key.retain(|(k, _)| *k != "TORRUST_BAKE_RELEASE_KEY");
+    other_key.push((
+        "TORRUST_BAKE_RELEASE_KEY",
+        "another-release-key-0123456789abcdefghij",
+    ));
+    let again = p.build("production", &other_key);
+    assert_ne!(
+        again.file_name(),
+        release.file_name(),
+        "the version ignores the key"
+    );
 }

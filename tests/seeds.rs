@@ -208,17 +208,18 @@ fn user_data_is_valid_and_cloud_init_decodes_every_bundle_file() {
         &verifier("sha256sum", &["-c", "--strict", "SHA256SUMS"], &rel),
         "sha256sum -c",
     );
-    for name in [
-        "user-data",
-        "meta-data",
-        "network-config",
-        "seed.iso",
-        "seed.img",
-        "seed.qcow2",
-    ] {
+    let secret_sums = ok(
+        &verifier("sha256sum", &["-c", "--strict", "SHA256SUMS.secret"], &rel),
+        "sha256sum -c SHA256SUMS.secret",
+    );
+    assert_eq!(mode(&rel.join("SHA256SUMS.secret")), 0o600);
+    for name in ["meta-data", "network-config"] {
+        assert!(sums.contains(&format!("{name}: OK")), "{name}: {sums}");
+    }
+    for name in ["user-data", "seed.iso", "seed.img", "seed.qcow2"] {
         assert!(
-            sums.contains(&format!("{name}: OK")),
-            "{name} not in SHA256SUMS: {sums}"
+            secret_sums.contains(&format!("{name}: OK")) && !sums.contains(name),
+            "{name} belongs in SHA256SUMS.secret only: {sums}"
         );
     }
 }

@@ -121,7 +121,29 @@ fn checksums_and_tarball_pass_sha256sum_and_tar() {
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );
-    let listed = String::from_utf8_lossy(&out.stdout).lines().count();
+    let mut listed = String::from_utf8_lossy(&out.stdout).lines().count();
+    let out = verifier(
+        "sha256sum",
+        &["-c", "--strict", "SHA256SUMS.secret"],
+        &release,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    listed += String::from_utf8_lossy(&out.stdout).lines().count();
+    // The public list holds no file that carries a secret.
+    let public = std::fs::read_to_string(release.join("SHA256SUMS")).unwrap();
+    for secret in [
+        "user-data",
+        "seed.iso",
+        "bundle.tar.zst",
+        "tracker.toml",
+        "secrets/",
+    ] {
+        assert!(!public.contains(secret), "{secret} in SHA256SUMS: {public}");
+    }
     let manifest: serde_json::Value =
         serde_json::from_slice(&std::fs::read(release.join("manifest.json")).unwrap()).unwrap();
     let files = manifest["files"].as_array().unwrap();
@@ -134,7 +156,7 @@ fn checksums_and_tarball_pass_sha256sum_and_tar() {
     assert_eq!(
         listed,
         files.len() + 2 + artifacts.len(),
-        "every bundle file, the tarball, the manifest and the boot artifacts"
+        "every bundle file, the tarball, the manifest and the boot artifacts, in one of the lists"
     );
 
     let out = verifier("tar", &["--zstd", "-tvf", "bundle.tar.zst"], &release);

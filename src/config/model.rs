@@ -17,6 +17,8 @@ pub struct Secrets {
     pub grafana_admin_password: String,
     pub mysql_password: Option<String>,
     pub mysql_root_password: Option<String>,
+    /// The key of every value derived from a secret (`digest::Keyed`).
+    pub release_key: String,
 }
 
 impl std::fmt::Debug for Secrets {

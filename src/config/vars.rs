@@ -81,13 +81,14 @@ pub enum VarId {
     GRAFANA_ADMIN_PASSWORD,
     MYSQL_PASSWORD,
     MYSQL_ROOT_PASSWORD,
+    TORRUST_BAKE_RELEASE_KEY,
     SSH_PUBLIC_KEY,
     DOMAIN_NAME,
     SSL_EMAIL,
 }
 
 impl VarId {
-    pub const COUNT: usize = 35;
+    pub const COUNT: usize = 36;
 
     /// The variable's row in the table.
     pub fn var(self) -> &'static Var {
@@ -412,6 +413,14 @@ pub const VARS: [Var; VarId::COUNT] = [
         default: "",
         required: Required::No,
         help: "Root password of the bundled MySQL; required when the URL's host is mysql.",
+    },
+    Var {
+        id: VarId::TORRUST_BAKE_RELEASE_KEY,
+        name: "TORRUST_BAKE_RELEASE_KEY",
+        kind: Kind::Secret { min_len: 32 },
+        default: "torrust-bake-local-release-key-not-a-secret",
+        required: Required::InStrict,
+        help: "Key of every value derived from a secret: the release version and the checksums of secret-bearing files. Keep it with the secrets; a new key is a new version of every release.",
     },
     Var {
         id: VarId::SSH_PUBLIC_KEY,

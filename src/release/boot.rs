@@ -22,6 +22,8 @@ pub struct Artifact {
     pub name: String,
     pub bytes: Vec<u8>,
     pub mode: u32,
+    /// Holds a secret or is built from one (user-data, the seeds).
+    pub secret: bool,
 }
 
 /// Fails (exit 1) when the provider's limit on user-data is exceeded,
@@ -79,12 +81,14 @@ pub fn artifacts(ci: &CloudInit, qcow2_scratch: Option<&Path>) -> Result<Vec<Art
             name: f.name.clone(),
             bytes: f.bytes.clone(),
             mode: if f.secret { 0o600 } else { 0o644 },
+            secret: f.secret,
         })
         .collect();
     let secret = |name: &str, bytes: Vec<u8>| Artifact {
         name: name.into(),
         bytes,
         mode: 0o600,
+        secret: true,
     };
     out.push(secret("seed.iso", seed::iso9660::build("cidata", &files)?));
     let img = seed::fat::build("CIDATA", &files)?;

@@ -10,18 +10,23 @@ use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::digest::{sha256_hex, Sha256};
+use crate::digest::{Key, Sha256};
 use crate::images::ResolvedImage;
 use crate::render::File;
 use crate::version::Version;
 
-pub const SCHEMA_VERSION: u32 = 1;
+/// 2: secret-bearing files carry `hmac_sha256` (under the release key)
+/// instead of `sha256` and no size; the version is keyed too.
+pub const SCHEMA_VERSION: u32 = 2;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct ManifestFile {
     pub path: String,
-    pub sha256: Sha256,
-    pub size: u64,
+    #[serde(flatten)]
+    pub digest: ContentDigest,
+    /// Left out for secret files: a length says something about a secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<u64>,
     /// Permission bits, written in octal: "0644".
     pub mode: Mode,
     /// Numeric owner on the VM, written "uid:gid".
@@ -49,14 +54,35 @@ pub struct Manifest {
     pub cloud_init: Option<CloudInitInfo>,
 }
 
+/// A file's fingerprint: SHA-256, or for a file that holds a secret (or is
+/// built from one) HMAC-SHA256 under the release key, so that the manifest
+/// (0644, published with the release) is no offline check of a password.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub enum ContentDigest {
+    #[serde(rename = "sha256")]
+    Sha256(Sha256),
+    #[serde(rename = "hmac_sha256")]
+    Keyed(Sha256),
+}
+
+impl ContentDigest {
+    pub fn of(bytes: &[u8], secret: bool, key: &Key) -> ContentDigest {
+        if secret {
+            ContentDigest::Keyed(key.mac(bytes))
+        } else {
+            ContentDigest::Sha256(Sha256::of(bytes))
+        }
+    }
+}
+
 /// What the manifest records about the boot artifacts.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct CloudInitInfo {
     /// Size of `user-data` in bytes; Hetzner accepts at most `user_data_limit`.
     pub user_data_bytes: u64,
     pub user_data_limit: u64,
-    /// Release-level files beside the bundle: name -> sha256.
-    pub artifacts: BTreeMap<String, Sha256>,
+    /// Release-level files beside the bundle: name -> digest.
+    pub artifacts: BTreeMap<String, ContentDigest>,
 }
 
 impl Manifest {
@@ -69,12 +95,13 @@ impl Manifest {
         files: &[File],
         images: &[ResolvedImage],
         also_versioned: &str,
+        key: &Key,
     ) -> anyhow::Result<Manifest> {
         let mut manifest = Manifest {
             schema_version: SCHEMA_VERSION,
             env: env.to_string(),
             version: Version::pending(),
-            files: files.iter().map(manifest_file).collect(),
+            files: files.iter().map(|f| manifest_file(f, key)).collect(),
             images: images
                 .iter()
                 .map(|i| ManifestImage {
@@ -87,7 +114,8 @@ impl Manifest {
         };
         let mut unversioned = serde_json::to_vec(&manifest)?;
         unversioned.extend_from_slice(also_versioned.as_bytes());
-        manifest.version = Version::from_digest(&sha256_hex(&unversioned));
+        // Keyed: `also_versioned` holds user-data, secrets included.
+        manifest.version = Version::from_digest(&key.mac(&unversioned).to_string());
         Ok(manifest)
     }
 
@@ -161,11 +189,11 @@ impl<'de> Deserialize<'de> for Owner {
     }
 }
 
-fn manifest_file(f: &File) -> ManifestFile {
+fn manifest_file(f: &File, key: &Key) -> ManifestFile {
     ManifestFile {
         path: f.path.clone(),
-        sha256: Sha256::of(&f.content),
-        size: f.content.len() as u64,
+        digest: ContentDigest::of(&f.content, f.secret, key),
+        size: (!f.secret).then_some(f.content.len() as u64),
         mode: Mode(f.mode),
         owner: Owner {
             uid: f.uid,
@@ -192,8 +220,9 @@ mod tests {
 
     #[test]
     fn version_follows_content() {
+        let key = Key::new("k");
         let v = |content: &str, also: &str| {
-            Manifest::new("local", &[file("etc/a", content)], &[], also)
+            Manifest::new("local", &[file("etc/a", content)], &[], also, &key)
                 .unwrap()
                 .version
         };
@@ -201,6 +230,27 @@ mod tests {
         assert_ne!(v("1", ""), v("2", ""));
         assert_ne!(v("1", ""), v("1", "user-data changed"));
         assert_eq!(v("1", "").as_str().len(), 12);
+        let other = Manifest::new("local", &[file("etc/a", "1")], &[], "", &Key::new("k2"));
+        assert_ne!(other.unwrap().version, v("1", ""), "the key is an input");
+    }
+
+    #[test]
+    fn secret_files_are_keyed_and_sizeless() {
+        let key = Key::new("k");
+        let mut secret = file("opt/secret", "hunter2");
+        secret.secret = true;
+        let m = Manifest::new("local", &[file("etc/a", "1"), secret], &[], "", &key).unwrap();
+        let json = String::from_utf8(m.to_json().unwrap()).unwrap();
+        let plain = crate::digest::sha256_hex(b"hunter2");
+        assert!(
+            !json.contains(&plain),
+            "an unkeyed hash of a secret: {json}"
+        );
+        assert!(json.contains(&key.mac(b"hunter2").to_string()));
+        assert_eq!(m.files[1].size, None);
+        assert_eq!(m.files[0].size, Some(1));
+        let back: Manifest = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, m);
     }
 
     #[test]

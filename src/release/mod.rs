@@ -23,12 +23,12 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, Result};
 
 pub use boot::Artifact;
-pub use manifest::{CloudInitInfo, Manifest, ManifestFile, ManifestImage};
+pub use manifest::{CloudInitInfo, ContentDigest, Manifest, ManifestFile, ManifestImage};
 pub use store::Written;
 
 use crate::cloudinit::{self, CloudInit};
 use crate::config::Config;
-use crate::digest::{sha256_hex, Sha256};
+use crate::digest::{sha256_hex, Key, Sha256};
 use crate::images::ResolvedImage;
 use crate::render::{self, File, SecretContext, Templates};
 use crate::version::STAND_IN as VERSION_STAND_IN;
@@ -38,7 +38,10 @@ pub struct Release {
     pub manifest: Manifest,
     pub manifest_json: Vec<u8>,
     pub tarball: Vec<u8>,
+    /// `SHA256SUMS` (0644): the files that hold no secret.
     pub sha256sums: String,
+    /// `SHA256SUMS.secret` (0600): the files that hold or are built from one.
+    pub secret_sums: String,
     pub files: Vec<File>,
     /// Secret files rendered with stand-ins, for `diff`.
     pub redacted: Vec<File>,
@@ -108,7 +111,8 @@ pub fn make(
         draft.meta_data,
         draft.network_config.as_deref().unwrap_or_default()
     );
-    let manifest = Manifest::new(config.env.as_str(), &files, images, &versioned)?;
+    let key = Key::new(&config.secrets.release_key);
+    let manifest = Manifest::new(config.env.as_str(), &files, images, &versioned, &key)?;
     let ci = with_version(draft, manifest.version.as_str());
     boot::check_fits(config, &files, &ci.user_data)?;
     let artifacts = boot::artifacts(&ci, qcow2_scratch)?;
@@ -117,11 +121,12 @@ pub fn make(
         manifest_json: Vec::new(),
         tarball: archive::zstd(&tar)?,
         sha256sums: String::new(),
+        secret_sums: String::new(),
         files,
         redacted,
         artifacts: Vec::new(),
     };
-    release.attach(artifacts)?;
+    release.attach(artifacts, &key)?;
     Ok(release)
 }
 
@@ -139,7 +144,7 @@ fn with_version(draft: CloudInit, version: &str) -> CloudInit {
 
 impl Release {
     /// Adds the boot artifacts, records them in the manifest, and seals it.
-    fn attach(&mut self, artifacts: Vec<Artifact>) -> Result<()> {
+    fn attach(&mut self, artifacts: Vec<Artifact>, key: &Key) -> Result<()> {
         let user_data = artifacts
             .iter()
             .find(|a| a.name == "user-data")
@@ -149,36 +154,48 @@ impl Release {
             user_data_limit: boot::RECORDED_USER_DATA_LIMIT,
             artifacts: artifacts
                 .iter()
-                .map(|a| (a.name.clone(), Sha256::of(&a.bytes)))
+                .map(|a| (a.name.clone(), ContentDigest::of(&a.bytes, a.secret, key)))
                 .collect(),
         });
         self.artifacts = artifacts;
         self.seal()
     }
 
-    /// Serializes the manifest and lists every file in SHA256SUMS.
+    /// Serializes the manifest and writes the two checksum lists: every
+    /// file is in one of them, secret-bearing ones only in the 0600 list.
     fn seal(&mut self) -> Result<()> {
         let manifest_json = self.manifest.to_json()?;
-        let mut sums: Vec<(String, Sha256)> = self
-            .manifest
-            .files
-            .iter()
-            .map(|f| (format!("bundle/{}", f.path), f.sha256))
-            .collect();
-        sums.push(("bundle.tar.zst".into(), Sha256::of(&self.tarball)));
-        sums.push(("manifest.json".into(), Sha256::of(&manifest_json)));
-        if let Some(ci) = &self.manifest.cloud_init {
-            // Hashed once in `attach` (the seeds are the largest files).
-            for (name, sum) in &ci.artifacts {
-                sums.push((name.clone(), *sum));
+        let mut public: Vec<(String, Sha256)> =
+            vec![("manifest.json".into(), Sha256::of(&manifest_json))];
+        let mut secret: Vec<(String, Sha256)> =
+            vec![("bundle.tar.zst".into(), Sha256::of(&self.tarball))];
+        for f in &self.files {
+            let entry = (format!("bundle/{}", f.path), Sha256::of(&f.content));
+            if f.secret {
+                secret.push(entry)
+            } else {
+                public.push(entry)
             }
         }
-        sums.sort();
-        self.sha256sums = sums
-            .iter()
-            .map(|(path, sum)| format!("{sum}  {path}\n"))
-            .collect();
+        for a in &self.artifacts {
+            let entry = (a.name.clone(), Sha256::of(&a.bytes));
+            if a.secret {
+                secret.push(entry)
+            } else {
+                public.push(entry)
+            }
+        }
+        self.sha256sums = sums_text(public);
+        self.secret_sums = sums_text(secret);
         self.manifest_json = manifest_json;
         Ok(())
     }
+}
+
+/// The format `sha256sum -c` reads, sorted by path.
+fn sums_text(mut sums: Vec<(String, Sha256)>) -> String {
+    sums.sort();
+    sums.iter()
+        .map(|(path, sum)| format!("{sum}  {path}\n"))
+        .collect()
 }

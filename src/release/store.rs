@@ -95,8 +95,16 @@ fn write_files(dir: &Path, release: &Release) -> Result<()> {
         &dir.join("SHA256SUMS"),
         release.sha256sums.as_bytes(),
         0o644,
+    )?;
+    w.write(
+        &dir.join(SECRET_SUMS),
+        release.secret_sums.as_bytes(),
+        0o600,
     )
 }
+
+/// The checksum list of secret-bearing files (0600).
+pub const SECRET_SUMS: &str = "SHA256SUMS.secret";
 
 /// Writes the release into `releases/<env>/<version>/` atomically.
 pub fn write(project: &Path, release: &Release) -> Result<(PathBuf, Written)> {
@@ -183,17 +191,29 @@ pub struct Mismatch {
     pub problem: &'static str,
 }
 
-/// Checks every file `SHA256SUMS` lists, as `sha256sum -c` would.
+/// Checks every file `SHA256SUMS` and `SHA256SUMS.secret` list, as
+/// `sha256sum -c` would; a list that names a path outside the release is
+/// refused.
 pub fn check_sums(dir: &Path) -> Result<Vec<Mismatch>> {
-    let sums_path = dir.join("SHA256SUMS");
-    let sums = fs::read_to_string(&sums_path)
-        .with_context(|| format!("reading {}", sums_path.display()))?;
     let mut out = Vec::new();
-    for line in sums.lines() {
+    for list in ["SHA256SUMS", SECRET_SUMS] {
+        let path = dir.join(list);
+        match fs::read_to_string(&path) {
+            Ok(text) => out.extend(check_list(dir, &path, &text)?),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && list == SECRET_SUMS => {}
+            Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+        }
+    }
+    Ok(out)
+}
+
+fn check_list(dir: &Path, list: &Path, text: &str) -> Result<Vec<Mismatch>> {
+    let mut out = Vec::new();
+    for line in text.lines() {
         let (sum, path) = line.split_once("  ").with_context(|| {
             format!(
                 "{} has a line that is not `<sha256>  <path>`",
-                sums_path.display()
+                list.display()
             )
         })?;
         let inside = Path::new(path)
@@ -202,7 +222,7 @@ pub fn check_sums(dir: &Path) -> Result<Vec<Mismatch>> {
         if !inside {
             return Err(Error::invalid(format!(
                 "{} names a path outside the release: {path}",
-                sums_path.display()
+                list.display()
             ))
             .into());
         }

@@ -18,6 +18,8 @@ pub const NASTY_TOKEN: &str = "tok'en\"with$dollar#hash:colon\\back\nslash-and-3
 pub const NASTY_GRAFANA: &str = "gr'af\"ana$pw#:\\\nline-two-long-enough";
 pub const NASTY_MYSQL: &str = "my'sql\"pw$x#y:z\\\nsecond-line-ok";
 pub const NASTY_ROOT: &str = "ro'ot\"pw$x#y:z\\\nsecond-line-ok";
+/// The release key: in no file, only in what is computed under it.
+pub const RELEASE_KEY: &str = "release-key-for-the-tests-0123456789abcdef";
 
 pub struct Project {
     pub dir: tempfile::TempDir,
@@ -118,6 +120,7 @@ pub fn production_secrets() -> Vec<(&'static str, &'static str)> {
         ("GRAFANA_ADMIN_PASSWORD", NASTY_GRAFANA),
         ("MYSQL_PASSWORD", NASTY_MYSQL),
         ("MYSQL_ROOT_PASSWORD", NASTY_ROOT),
+        ("TORRUST_BAKE_RELEASE_KEY", RELEASE_KEY),
     ]
 }
 

@@ -219,6 +219,7 @@ fn build(c: &Checker, database: super::types::Database) -> Config {
             grafana_admin_password: c.text(GRAFANA_ADMIN_PASSWORD),
             mysql_password: c.opt(MYSQL_PASSWORD),
             mysql_root_password: c.opt(MYSQL_ROOT_PASSWORD),
+            release_key: c.text(TORRUST_BAKE_RELEASE_KEY),
         },
     }
 }
