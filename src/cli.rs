@@ -47,6 +47,8 @@ pub enum Command {
     Build(BuildArgs),
     /// Show what changed between two releases of an environment, file by file (secrets redacted).
     Diff(DiffArgs),
+    /// Check releases against their checksums and manifest; exit 1 naming every difference.
+    Verify(VerifyArgs),
     /// Pin container images by digest in images/images.lock, or check the pins.
     Images {
         #[command(subcommand)]
@@ -97,6 +99,25 @@ pub struct DiffArgs {
     /// The newer release's version.
     pub to: String,
     /// Print the changes as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Checks every file against SHA256SUMS and SHA256SUMS.secret, the lists against
+manifest.json, secret-bearing files against their digests under
+TORRUST_BAKE_RELEASE_KEY (when it is set), and that no file was added.
+
+Examples:
+  torrust-bake verify production
+  torrust-bake verify production 3f2a9c1d0b7e --json")]
+pub struct VerifyArgs {
+    /// local, staging or production
+    pub env: String,
+    /// The release to check [default: every release of the environment].
+    pub version: Option<String>,
+    /// Print the findings as JSON on stdout.
     #[arg(long)]
     pub json: bool,
 }

@@ -11,8 +11,10 @@ use serde::Serialize;
 
 use crate::cli::{
     BuildArgs, CheckArgs, DiffArgs, HealthArgs, PinArgs, RegistryArgs, SeedFormat, ShowArgs,
+    VerifyArgs,
 };
 use crate::config::{self, Config, Report};
+use crate::digest::Key;
 use crate::error::Error;
 use crate::images::{self, ResolvedImage};
 use crate::release::{self, Written};
@@ -140,6 +142,10 @@ struct BuildOutput<'a> {
     user_data_limit: u64,
     artifacts: Vec<String>,
     unchanged: bool,
+    /// Files of an existing copy of this release that did not match its
+    /// checksums; it was written again.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    repaired: Vec<release::verify::Finding>,
 }
 
 pub fn build(project: &Path, args: &BuildArgs) -> Result<ExitCode> {
@@ -184,6 +190,10 @@ pub fn build(project: &Path, args: &BuildArgs) -> Result<ExitCode> {
         user_data_limit: ci_info.user_data_limit,
         artifacts: release.artifacts.iter().map(|a| a.name.clone()).collect(),
         unchanged: written == Written::Unchanged,
+        repaired: match written {
+            Written::Repaired(findings) => findings,
+            _ => Vec::new(),
+        },
     };
     if json {
         print_json(&out)?;
@@ -208,7 +218,17 @@ pub fn build(project: &Path, args: &BuildArgs) -> Result<ExitCode> {
                 .collect::<Vec<_>>()
                 .join(", ")
         );
-        if out.unchanged {
+        for f in &out.repaired {
+            eprintln!("warning: {}: {} in the existing copy", f.path, f.problem);
+        }
+        if !out.repaired.is_empty() {
+            println!(
+                "{env} release {} on disk did not match its checksums ({} files); wrote it again: {}",
+                out.version,
+                out.repaired.len(),
+                out.path
+            );
+        } else if out.unchanged {
             println!("{env} release {} is unchanged: {}", out.version, out.path);
         } else {
             println!("built {env} release {}: {}", out.version, out.path);
@@ -239,6 +259,72 @@ pub fn diff(project: &Path, args: &DiffArgs) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+pub fn verify(project: &Path, args: &VerifyArgs) -> Result<ExitCode> {
+    let (env, json) = (args.env.as_str(), args.json);
+    if let Some((message, fix)) = config::unknown_environment(env) {
+        return Err(Error::invalid(format!("{message}; {fix}")).into());
+    }
+    let versions: Vec<Version> = match &args.version {
+        Some(v) => vec![v.parse()?],
+        None => release::store::list(project, env)?
+            .iter()
+            .filter_map(|v| v.parse().ok())
+            .collect(),
+    };
+    if versions.is_empty() {
+        return Err(Error::new(
+            crate::error::Kind::NotFound,
+            format!("no releases of {env} under releases/{env}/; build one with `torrust-bake build {env}`"),
+        )
+        .into());
+    }
+    // The key checks secret-bearing files against the manifest; without a
+    // loadable environment they are checked against SHA256SUMS.secret only.
+    let key = config::load(project, env, &config::process_env)
+        .config
+        .map(|c| Key::new(&c.secrets.release_key));
+    let dir = release::store::env_dir(project, env);
+    let mut results = Vec::new();
+    for v in &versions {
+        let findings = release::verify::verify(&dir.join(v), key.as_ref())?;
+        results.push(
+            serde_json::json!({ "version": v, "ok": findings.is_empty(), "findings": findings }),
+        );
+    }
+    let ok = results.iter().all(|r| r["ok"] == true);
+    if json {
+        print_json(
+            &serde_json::json!({ "env": env, "ok": ok, "keyed": key.is_some(), "releases": results }),
+        )?;
+    } else {
+        for r in &results {
+            let findings = r["findings"]
+                .as_array()
+                .map(Vec::as_slice)
+                .unwrap_or_default();
+            if findings.is_empty() {
+                println!("{env} {}: ok", r["version"].as_str().unwrap_or_default());
+            }
+            for f in findings {
+                println!(
+                    "{env} {}: {}: {}",
+                    r["version"].as_str().unwrap_or_default(),
+                    f["path"].as_str().unwrap_or_default(),
+                    f["problem"].as_str().unwrap_or_default()
+                );
+            }
+        }
+        if key.is_none() {
+            eprintln!("note: {env} did not load (see `torrust-bake check {env}`), so secret-bearing files were checked against SHA256SUMS.secret but not against their keyed digests");
+        }
+    }
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 pub fn health(project: &Path, args: &HealthArgs) -> Result<ExitCode> {

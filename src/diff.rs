@@ -1,5 +1,7 @@
 //! `diff`: what changed between two releases, file by file, as unified
-//! diffs. Secret-bearing files are compared through their redacted twins
+//! diffs: the bundle's files and what the VM receives beside them
+//! (user-data, meta-data, network-config). Both releases are verified
+//! against their checksums first. Secret-bearing files are compared through their redacted twins
 //! (rendered with stand-ins at build time), so a secret value never prints;
 //! a change only in a secret value is reported as such.
 
@@ -70,7 +72,66 @@ fn unified(a: &str, b: &str, from: &str, to: &str) -> String {
         .to_string()
 }
 
+/// Refuses a release whose files are not what its checksums say: a diff of
+/// the manifests would hide exactly the edit that matters.
+fn verified(dir: &Path) -> Result<()> {
+    let findings = crate::release::verify::verify(dir, None)?;
+    if findings.is_empty() {
+        return Ok(());
+    }
+    let listed: Vec<String> = findings
+        .iter()
+        .take(5)
+        .map(|f| format!("{}: {}", f.path, f.problem))
+        .collect();
+    Err(crate::error::Error::invalid(format!(
+        "{} does not match its checksums ({} differences: {}); it was changed after it was built: build it again, and see `torrust-bake verify`",
+        dir.display(),
+        findings.len(),
+        listed.join("; ")
+    ))
+    .into())
+}
+
+/// The boot files a VM receives beside the bundle, as `diff` may show
+/// them: user-data through its twin without the archive and checksums.
+const BOOT_FILES: [(&str, &str); 3] = [
+    ("user-data", "redacted/user-data"),
+    ("meta-data", "meta-data"),
+    ("network-config", "network-config"),
+];
+
+fn boot_changes(a: &Path, b: &Path, va: &str, vb: &str) -> Vec<Change> {
+    let read = |dir: &Path, rel: &str| std::fs::read(dir.join(rel)).ok();
+    let mut out = Vec::new();
+    for (name, rel) in BOOT_FILES {
+        let (ta, tb) = (read(a, rel), read(b, rel));
+        if ta == tb {
+            continue;
+        }
+        let text = |t: &Option<Vec<u8>>| {
+            String::from_utf8_lossy(t.as_deref().unwrap_or_default()).into_owned()
+        };
+        let (from, to) = (format!("{va}/{name}"), format!("{vb}/{name}"));
+        let (change, from, to) = match (&ta, &tb) {
+            (None, _) => (Kind::Added, "/dev/null".to_string(), to),
+            (_, None) => (Kind::Removed, from, "/dev/null".to_string()),
+            _ => (Kind::Modified, from, to),
+        };
+        out.push(Change {
+            path: name.to_string(),
+            change,
+            metadata: vec![],
+            diff: Some(unified(&text(&ta), &text(&tb), &from, &to)),
+            secret_changed: false,
+        });
+    }
+    out
+}
+
 pub fn diff_releases(a: &Path, b: &Path) -> Result<Vec<Change>> {
+    verified(a)?;
+    verified(b)?;
     let ma = read_manifest(a)?;
     let mb = read_manifest(b)?;
     let fa: BTreeMap<&str, &ManifestFile> = ma.files.iter().map(|f| (f.path.as_str(), f)).collect();
@@ -121,5 +182,6 @@ pub fn diff_releases(a: &Path, b: &Path) -> Result<Vec<Change>> {
         };
         out.push(change);
     }
+    out.extend(boot_changes(a, b, ma.version.as_str(), mb.version.as_str()));
     Ok(out)
 }

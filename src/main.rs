@@ -17,6 +17,7 @@ fn main() -> ExitCode {
         Command::Show(args) => commands::show(project, args),
         Command::Build(args) => commands::build(project, args),
         Command::Diff(args) => commands::diff(project, args),
+        Command::Verify(args) => commands::verify(project, args),
         Command::Images {
             action: ImagesCommand::Pin(args),
         } => commands::images_pin(project, args),

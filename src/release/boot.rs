@@ -101,6 +101,25 @@ pub fn artifacts(ci: &CloudInit, qcow2_scratch: Option<&Path>) -> Result<Vec<Art
     Ok(out)
 }
 
+/// user-data as `diff` may show it: the bundle archive and its checksum
+/// list (secrets, and plain digests of secrets) replaced by placeholders,
+/// everything else (users, SSH keys, commands, the install script) as is.
+/// The bundle's files are compared one by one through their own twins.
+pub fn shown_user_data(user_data: &str) -> Result<String> {
+    let mut doc: serde_json::Value = serde_saphyr::from_str(user_data)?;
+    if let Some(files) = doc["write_files"].as_array_mut() {
+        for f in files {
+            let path = f["path"].as_str().unwrap_or_default().to_string();
+            if path.ends_with("/bundle.tar.gz") {
+                f["content"] = "(the bundle archive; its files are compared one by one)".into();
+            } else if path.ends_with("/SHA256SUMS") {
+                f["content"] = "(the checksums of the bundle files)".into();
+            }
+        }
+    }
+    Ok(serde_saphyr::to_string(&doc)?)
+}
+
 /// Hetzner's limit is recorded in every manifest, whatever the provider:
 /// it tells how close a release is to being deployable there.
 pub const RECORDED_USER_DATA_LIMIT: u64 = HETZNER_USER_DATA_LIMIT;

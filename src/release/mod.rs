@@ -17,6 +17,7 @@ pub mod archive;
 pub mod boot;
 pub mod manifest;
 pub mod store;
+pub mod verify;
 
 use std::path::{Path, PathBuf};
 
@@ -45,6 +46,8 @@ pub struct Release {
     pub files: Vec<File>,
     /// Secret files rendered with stand-ins, for `diff`.
     pub redacted: Vec<File>,
+    /// user-data without the archive and checksums, for `diff`.
+    pub shown_user_data: String,
     /// user-data, meta-data, network-config, seeds.
     pub artifacts: Vec<Artifact>,
 }
@@ -116,6 +119,7 @@ pub fn make(
     let ci = with_version(draft, manifest.version.as_str());
     boot::check_fits(config, &files, &ci.user_data)?;
     let artifacts = boot::artifacts(&ci, qcow2_scratch)?;
+    let shown_user_data = boot::shown_user_data(&ci.user_data)?;
     let mut release = Release {
         manifest,
         manifest_json: Vec::new(),
@@ -124,6 +128,7 @@ pub fn make(
         secret_sums: String::new(),
         files,
         redacted,
+        shown_user_data,
         artifacts: Vec::new(),
     };
     release.attach(artifacts, &key)?;

