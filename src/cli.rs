@@ -49,6 +49,11 @@ pub enum Command {
     Diff(DiffArgs),
     /// Check releases against their checksums and manifest; exit 1 naming every difference.
     Verify(VerifyArgs),
+    /// Keep an environment's secrets between builds, outside the repository.
+    Secrets {
+        #[command(subcommand)]
+        action: SecretsCommand,
+    },
     /// Pin container images by digest in images/images.lock, or check the pins.
     Images {
         #[command(subcommand)]
@@ -99,6 +104,33 @@ pub struct DiffArgs {
     /// The newer release's version.
     pub to: String,
     /// Print the changes as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SecretsCommand {
+    /// Create the environment's secrets file (0600) with strong random values for every
+    /// secret it lacks; values already there are never changed.
+    #[command(after_help = "\
+The file is $TORRUST_BAKE_SECRETS_DIR/<env>.env (default
+~/.config/torrust-bake/secrets/<env>.env). Precedence: process environment >
+secrets file > environments/<env>.env > default. Back it up: MySQL and Grafana
+keep the passwords of their first start on the data volume.
+
+Examples:
+  torrust-bake secrets init production
+  TORRUST_BAKE_SECRETS_DIR=/srv/tracker-secrets torrust-bake secrets init staging")]
+    Init(SecretsInitArgs),
+    /// Print where the environment's secrets file is (it may not exist yet).
+    Path(SecretsInitArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SecretsInitArgs {
+    /// local, staging or production
+    pub env: String,
+    /// Print the result as JSON on stdout.
     #[arg(long)]
     pub json: bool,
 }

@@ -10,8 +10,8 @@ use anyhow::{Context as _, Result};
 use serde::Serialize;
 
 use crate::cli::{
-    BuildArgs, CheckArgs, DiffArgs, HealthArgs, PinArgs, RegistryArgs, SeedFormat, ShowArgs,
-    VerifyArgs,
+    BuildArgs, CheckArgs, DiffArgs, HealthArgs, PinArgs, RegistryArgs, SecretsInitArgs, SeedFormat,
+    ShowArgs, VerifyArgs,
 };
 use crate::config::{self, Config, Report};
 use crate::digest::Key;
@@ -257,6 +257,58 @@ pub fn diff(project: &Path, args: &DiffArgs) -> Result<ExitCode> {
         for c in &changes {
             println!("{c}");
         }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The environment's secrets file, from the process environment.
+fn secrets_file_of(env: &str) -> Result<std::path::PathBuf> {
+    if let Some((message, fix)) = config::unknown_environment(env) {
+        return Err(Error::invalid(format!("{message}; {fix}")).into());
+    }
+    let dir = config::secrets_file::dir(&config::process_env).ok_or_else(|| {
+        Error::invalid("no place for secrets files: set TORRUST_BAKE_SECRETS_DIR (or HOME)")
+    })?;
+    Ok(config::secrets_file::path(&dir, env))
+}
+
+pub fn secrets_path(args: &SecretsInitArgs) -> Result<ExitCode> {
+    let path = secrets_file_of(&args.env)?;
+    if args.json {
+        print_json(&serde_json::json!({ "env": args.env, "path": path, "exists": path.exists() }))?;
+    } else {
+        println!("{}", path.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn secrets_init(project: &Path, args: &SecretsInitArgs) -> Result<ExitCode> {
+    let env = args.env.as_str();
+    let path = secrets_file_of(env)?;
+    let loaded = config::load(project, env, &config::process_env);
+    let url = loaded
+        .raw
+        .as_ref()
+        .map(|raw| {
+            raw[config::vars::VarId::TORRUST_TRACKER_DATABASE_URL]
+                .value
+                .clone()
+        })
+        .unwrap_or_default();
+    let added = config::secrets_file::init(&path, env, &config::secrets_file::wanted(&url))?;
+    if args.json {
+        print_json(&serde_json::json!({ "env": env, "path": path, "added": added }))?;
+    } else if added.is_empty() {
+        println!(
+            "{}: every secret {env} needs is already there; nothing changed",
+            path.display()
+        );
+    } else {
+        println!(
+            "{}: added {} (0600); back it up, then: torrust-bake build {env}",
+            path.display(),
+            added.join(", ")
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

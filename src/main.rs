@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use torrust_bake::cli::{Cli, Command, ImagesCommand};
+use torrust_bake::cli::{Cli, Command, ImagesCommand, SecretsCommand};
 use torrust_bake::{commands, error};
 
 fn main() -> ExitCode {
@@ -18,6 +18,12 @@ fn main() -> ExitCode {
         Command::Build(args) => commands::build(project, args),
         Command::Diff(args) => commands::diff(project, args),
         Command::Verify(args) => commands::verify(project, args),
+        Command::Secrets {
+            action: SecretsCommand::Init(args),
+        } => commands::secrets_init(project, args),
+        Command::Secrets {
+            action: SecretsCommand::Path(args),
+        } => commands::secrets_path(args),
         Command::Images {
             action: ImagesCommand::Pin(args),
         } => commands::images_pin(project, args),

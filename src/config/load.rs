@@ -19,7 +19,15 @@ use super::vars::{self, Var, VarId, VARS};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Source {
     Process,
-    File { path: PathBuf, line: usize },
+    /// The per-environment secrets file (config/secrets_file.rs).
+    SecretsFile {
+        path: PathBuf,
+        line: usize,
+    },
+    File {
+        path: PathBuf,
+        line: usize,
+    },
     Default,
 }
 
@@ -27,6 +35,8 @@ impl fmt::Display for Source {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Source::Process => write!(f, "process environment"),
+            Source::SecretsFile { path, line: 0 } => write!(f, "{}", path.display()),
+            Source::SecretsFile { path, line } => write!(f, "{}:{}", path.display(), line),
             Source::File { path, line: 0 } => write!(f, "{}", path.display()),
             Source::File { path, line } => write!(f, "{}:{}", path.display(), line),
             Source::Default => write!(f, "default"),
@@ -169,9 +179,14 @@ fn check_tail(tail: &str) -> Result<(), String> {
 pub fn resolve(
     file: &Path,
     assignments: &[Assignment],
+    secrets: Option<(&Path, &[Assignment])>,
     process: &dyn Fn(&str) -> Option<String>,
     report: &mut Report,
 ) -> RawValues {
+    // Later lines win, as in the env file.
+    let from_secrets: BTreeMap<&str, &Assignment> = secrets
+        .map(|(_, a)| a.iter().map(|a| (a.name.as_str(), a)).collect())
+        .unwrap_or_default();
     let mut from_file: BTreeMap<&str, &Assignment> = BTreeMap::new();
     for a in assignments {
         let source = Source::File {
@@ -218,6 +233,14 @@ pub fn resolve(
             Raw {
                 value,
                 source: Source::Process,
+            }
+        } else if let (Some(a), Some((path, _))) = (from_secrets.get(v.name), secrets) {
+            Raw {
+                value: a.value.clone(),
+                source: Source::SecretsFile {
+                    path: path.to_path_buf(),
+                    line: a.line,
+                },
             }
         } else if let Some(a) = from_file.get(v.name) {
             Raw {

@@ -6,6 +6,7 @@ pub mod load;
 pub mod model;
 pub mod provider;
 pub mod report;
+pub mod secrets_file;
 pub mod types;
 pub mod validate;
 pub mod vars;
@@ -75,7 +76,17 @@ pub fn load(project: &Path, env: &str, process: &dyn Fn(&str) -> Option<String>)
         }
     };
     let assignments = load::parse_env_file(&rel, &text, &mut report);
-    let raw = load::resolve(&rel, &assignments, process, &mut report);
+    let secrets_path = secrets_file::dir(process).map(|d| secrets_file::path(&d, env));
+    let secrets = secrets_path
+        .as_deref()
+        .map(|p| (p, secrets_file::read(p, &mut report)));
+    let raw = load::resolve(
+        &rel,
+        &assignments,
+        secrets.as_ref().map(|(p, a)| (*p, a.as_slice())),
+        process,
+        &mut report,
+    );
     let config = match Environment::named(env) {
         Some(environment) => validate::validate(&environment, &raw, &mut report),
         None => None,

@@ -246,7 +246,7 @@ pub(crate) mod testing {
             })
             .collect();
         let mut report = Report::default();
-        let raw = load::resolve(&file, &assignments, &|_| None, &mut report);
+        let raw = load::resolve(&file, &assignments, None, &|_| None, &mut report);
         let config = validate(&env, &raw, &mut report);
         (config, report)
     }

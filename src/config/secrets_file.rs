@@ -1,0 +1,185 @@
+//! The per-environment secrets file: where an operator keeps an
+//! environment's secrets between builds without committing them, so that
+//! the next release can still log in to the database and Grafana that kept
+//! their passwords on the data volume (MySQL and Grafana set them only on
+//! first start).
+//!
+//! `$TORRUST_BAKE_SECRETS_DIR/<env>.env`, by default
+//! `$XDG_CONFIG_HOME/torrust-bake/secrets/` or `~/.config/torrust-bake/secrets/`:
+//! outside the repository, 0600, the env-file syntax. Read after the process
+//! environment and before `environments/<env>.env`. `secrets init` creates
+//! it with strong random values; it never changes a value that is there.
+
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use base64::Engine;
+
+use super::load::{self, Assignment, Source};
+use super::report::{Problem, Report};
+use super::vars::{Kind, VarId, VARS};
+
+/// The directory of secrets files, from the process environment.
+pub fn dir(process: &dyn Fn(&str) -> Option<String>) -> Option<PathBuf> {
+    let set = |name: &str| process(name).filter(|v| !v.is_empty()).map(PathBuf::from);
+    set("TORRUST_BAKE_SECRETS_DIR")
+        .or_else(|| set("XDG_CONFIG_HOME").map(|d| d.join("torrust-bake/secrets")))
+        .or_else(|| set("HOME").map(|d| d.join(".config/torrust-bake/secrets")))
+}
+
+pub fn path(dir: &Path, env: &str) -> PathBuf {
+    dir.join(format!("{env}.env"))
+}
+
+/// The file's assignments; none when it does not exist. Problems (mode,
+/// syntax, a variable that is not a secret) go to `report`.
+pub fn read(path: &Path, report: &mut Report) -> Vec<Assignment> {
+    let source = |line| Source::SecretsFile {
+        path: path.to_path_buf(),
+        line,
+    };
+    let text = match fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Vec::new(),
+        Err(e) => {
+            let fix =
+                "fix its permissions (chmod 600), or remove it and run `torrust-bake secrets init`";
+            report.push(Problem::error(
+                None,
+                source(0),
+                format!("cannot read the secrets file: {e}"),
+                fix,
+            ));
+            return Vec::new();
+        }
+    };
+    if let Ok(meta) = fs::metadata(path) {
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            report.push(Problem::error(
+                None,
+                source(0),
+                format!("the secrets file is readable by others (mode {mode:04o})"),
+                &format!("chmod 600 {}", path.display()),
+            ));
+        }
+    }
+    let mut assignments = load::parse_env_file(path, &text, report);
+    for problem in report.problems.iter_mut() {
+        // parse_env_file names the file as an environment file.
+        if let Source::File { path: p, line } = &problem.source {
+            if p == path {
+                problem.source = source(*line);
+            }
+        }
+    }
+    assignments.retain(|a| {
+        let secret = super::vars::find(&a.name).is_some_and(|v| v.is_secret());
+        if !secret {
+            report.push(Problem::warning(
+                Some(a.name.clone()),
+                source(a.line),
+                "is not a secret; the secrets file holds secrets only, so it is ignored here"
+                    .into(),
+                "move it to environments/<env>.env",
+            ));
+        }
+        secret
+    });
+    assignments
+}
+
+/// A strong random value: 33 random bytes in base64 (44 characters), as
+/// `openssl rand -base64 33` makes.
+fn random_value() -> Result<String> {
+    let mut bytes = [0u8; 33];
+    getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no randomness from the OS: {e}"))?;
+    Ok(base64::engine::general_purpose::STANDARD.encode(bytes))
+}
+
+/// The secrets an environment needs: its token, Grafana's password, the
+/// release key, and MySQL's passwords when its database URL is MySQL.
+pub fn wanted(database_url: &str) -> Vec<VarId> {
+    let mysql = database_url.starts_with("mysql://");
+    let bundled =
+        mysql && url::Url::parse(database_url).is_ok_and(|u| u.host_str() == Some("mysql"));
+    VARS.iter()
+        .filter(|v| matches!(v.kind, Kind::Secret { .. }))
+        .map(|v| v.id)
+        .filter(|id| match id {
+            VarId::MYSQL_PASSWORD => mysql,
+            VarId::MYSQL_ROOT_PASSWORD => bundled,
+            _ => true,
+        })
+        .collect()
+}
+
+/// Adds a random value for every wanted secret the file lacks; existing
+/// lines are kept byte for byte. Written atomically, 0600. Returns the
+/// names it added.
+pub fn init(path: &Path, env: &str, wanted: &[VarId]) -> Result<Vec<&'static str>> {
+    let existing = match fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+    };
+    let mut report = Report::default();
+    let present: Vec<String> = load::parse_env_file(path, &existing, &mut report)
+        .into_iter()
+        .map(|a| a.name)
+        .collect();
+    if report.has_errors() {
+        return Err(crate::error::Error::invalid(format!(
+            "{} has malformed lines; fix them first (see `torrust-bake check {env}`)",
+            path.display()
+        ))
+        .into());
+    }
+    let mut text = existing.clone();
+    if text.is_empty() {
+        text.push_str(&format!(
+            "# torrust-bake secrets of {env}: keep this file 0600 and out of git.\n# Rotation is deliberate: see the README, \"Secrets\".\n"
+        ));
+    }
+    if !text.is_empty() && !text.ends_with('\n') {
+        text.push('\n');
+    }
+    let mut added = Vec::new();
+    for id in wanted {
+        if !present.iter().any(|p| p == id.name()) {
+            text.push_str(&format!("{}='{}'\n", id.name(), random_value()?));
+            added.push(id.name());
+        }
+    }
+    if !added.is_empty() {
+        write_private(path, text.as_bytes())?;
+    }
+    Ok(added)
+}
+
+/// Writes `bytes` to `path` through a 0600 temporary file beside it.
+fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path.parent().context("the secrets file has no directory")?;
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .with_context(|| format!("creating {}", dir.display()))?;
+    let tmp = path.with_extension("env.tmp");
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)
+        .with_context(|| format!("writing {}", tmp.display()))?;
+    f.write_all(bytes)
+        .and_then(|()| f.sync_all())
+        .with_context(|| format!("writing {}", tmp.display()))?;
+    fs::rename(&tmp, path).with_context(|| format!("renaming into {}", path.display()))?;
+    fs::File::open(dir).and_then(|d| d.sync_all()).ok();
+    Ok(())
+}

@@ -1,0 +1,124 @@
+//! Secrets kept between builds: `secrets init` writes the environment's
+//! secrets file (0600, outside the project) with strong random values;
+//! builds read it after the process environment; the same file gives the
+//! same release, so a replacement VM can log in to the database and
+//! Grafana that kept their first passwords.
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+
+use common::*;
+
+fn mode(p: &std::path::Path) -> u32 {
+    std::fs::metadata(p).unwrap().permissions().mode() & 0o777
+}
+
+#[test]
+fn init_creates_strong_secrets_that_builds_keep_using() {
+    let p = Project::new();
+    let secrets = tempfile::tempdir().unwrap();
+    let dir = secrets.path().join("nested");
+    let dir_s = dir.to_str().unwrap().to_string();
+    let vars = [("TORRUST_BAKE_SECRETS_DIR", dir_s.as_str())];
+    let init = p.run(&["secrets", "init", "production", "--json"], &vars);
+    assert_eq!(init.code(), 0, "{}", init.all());
+    let v: serde_json::Value = serde_json::from_str(&init.stdout()).unwrap();
+    let file = dir.join("production.env");
+    assert_eq!(v["path"], file.to_str().unwrap());
+    let added: Vec<&str> = v["added"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    for name in [
+        "TORRUST_TRACKER_API_TOKEN",
+        "GRAFANA_ADMIN_PASSWORD",
+        "TORRUST_BAKE_RELEASE_KEY",
+    ] {
+        assert!(added.contains(&name), "{name}: {added:?}");
+    }
+    assert_eq!(mode(&file), 0o600);
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(!init
+        .all()
+        .contains(text.lines().last().unwrap().split('\'').nth(1).unwrap()));
+
+    // Builds need nothing else; the same file gives the same release.
+    let first = p.build("production", &vars);
+    let second = p.build("production", &vars);
+    assert_eq!(first, second);
+    // A second init changes nothing.
+    let again = p.run(&["secrets", "init", "production"], &vars);
+    assert!(
+        again.stdout().contains("nothing changed"),
+        "{}",
+        again.stdout()
+    );
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), text);
+
+    // show names the file as the source, never the value.
+    let show = p.run(&["show", "production", "--json"], &vars);
+    let shown: serde_json::Value = serde_json::from_str(&show.stdout()).unwrap();
+    let token = shown["variables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["name"] == "TORRUST_TRACKER_API_TOKEN")
+        .unwrap();
+    assert_eq!(token["value"], "********");
+    assert!(
+        token["source"]
+            .as_str()
+            .unwrap()
+            .starts_with(file.to_str().unwrap()),
+        "{token}"
+    );
+    for line in text.lines().filter(|l| l.contains('=')) {
+        let value = line.split('\'').nth(1).unwrap();
+        assert!(!show.all().contains(value), "a secret value in show");
+    }
+
+    // The process environment still wins.
+    let mut with_env = vars.to_vec();
+    with_env.push(("GRAFANA_ADMIN_PASSWORD", "from-the-process-env-0123456789"));
+    let other = p.build("production", &with_env);
+    assert_ne!(other, first);
+}
+
+#[test]
+fn a_secrets_file_others_can_read_is_refused() {
+    let p = Project::new();
+    let secrets = tempfile::tempdir().unwrap();
+    let dir_s = secrets.path().to_str().unwrap().to_string();
+    let vars = [("TORRUST_BAKE_SECRETS_DIR", dir_s.as_str())];
+    assert_eq!(p.run(&["secrets", "init", "local"], &vars).code(), 0);
+    let file = secrets.path().join("local.env");
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let run = p.run(&["check", "local"], &vars);
+    assert_eq!(run.code(), 1, "{}", run.all());
+    assert!(
+        run.stderr().contains("readable by others (mode 0644)"),
+        "{}",
+        run.stderr()
+    );
+    assert!(
+        run.stderr()
+            .contains(&format!("chmod 600 {}", file.display())),
+        "{}",
+        run.stderr()
+    );
+    // A variable that is not a secret does not belong there.
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let mut text = std::fs::read_to_string(&file).unwrap();
+    text.push_str("TORRUST_TRACKER_MODE=private\n");
+    std::fs::write(&file, text).unwrap();
+    let run = p.run(&["check", "local"], &vars);
+    assert!(
+        run.stderr()
+            .contains("is not a secret; the secrets file holds secrets only"),
+        "{}",
+        run.stderr()
+    );
+}
