@@ -141,7 +141,7 @@ if r["errors"]:
 if "NoCloud" not in (r.get("datasource") or ""):
     sys.exit("%s: datasource is %r, not NoCloud" % (sys.argv[2], r.get("datasource")))
 EOF
-    # Every bundle file in place with the manifest's mode, owner and sha256.
+    # Every bundle file in place with the manifest's mode and owner and its sha256.
     local n=0 path mode owner sha got_mode got_sum
     while IFS=' ' read -r path mode owner sha; do
         guest_stat "$name" "/$path" >"$work/stat" || die "$name: /$path missing"
@@ -153,8 +153,15 @@ EOF
         n=$((n + 1))
     done < <(python3 -c '
 import json, sys
-for f in json.load(open(sys.argv[1]))["files"]:
-    print(f["path"], f["mode"], f["owner"], f["sha256"])' "$release/manifest.json")
+# Plain SHA-256 of every file: the two checksum lists (the manifest keys
+# the digests of secret-bearing files).
+sums = {}
+for name in ("SHA256SUMS", "SHA256SUMS.secret"):
+    for line in open(sys.argv[1] + "/" + name):
+        s, p = line.rstrip("\n").split("  ", 1)
+        sums[p] = s
+for f in json.load(open(sys.argv[1] + "/manifest.json"))["files"]:
+    print(f["path"], f["mode"], f["owner"], sums["bundle/" + f["path"]])' "$release")
     say "$name: $n bundle files in place with the manifest's mode, owner and sha256"
     # Live sysctls equal the release's sysctl.d file.
     guest_cat "$name" /var/log/e2e/sysctl.txt >"$work/$name.sysctl"
