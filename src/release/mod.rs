@@ -18,6 +18,7 @@ pub mod boot;
 pub mod manifest;
 pub mod store;
 pub mod verify;
+pub mod write;
 
 use std::path::{Path, PathBuf};
 
@@ -25,7 +26,7 @@ use anyhow::{Context as _, Result};
 
 pub use boot::Artifact;
 pub use manifest::{CloudInitInfo, ContentDigest, Manifest, ManifestFile, ManifestImage};
-pub use store::Written;
+pub use write::Written;
 
 use crate::cloudinit::{self, CloudInit};
 use crate::config::Config;
@@ -77,7 +78,7 @@ pub fn build(
     let scratch = store::env_dir(project, config.env.as_str());
     let qcow2_scratch = options.qcow2_seed.then_some(scratch.as_path());
     let release = make(config, images, templates, qcow2_scratch)?;
-    let (path, written) = store::write(project, &release)?;
+    let (path, written) = write::write(project, &release)?;
     Ok(Built {
         release,
         path,

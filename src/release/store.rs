@@ -1,21 +1,14 @@
-//! The release store, `releases/<env>/<version>/`: writing a release
-//! atomically, reading one back, listing an environment's releases, and
-//! checking a release against its `SHA256SUMS`.
-//!
-//! A release is written to a temporary directory beside its final place and
-//! renamed into it: a failure leaves nothing behind. The release directory
-//! is 0700; secret files are 0600.
+//! The release store, `releases/<env>/<version>/` (0700): its paths,
+//! reading a release back, listing an environment's releases, and checking
+//! a release against its checksum lists. Writing is `write.rs`.
 
-use std::collections::BTreeSet;
 use std::fs;
-use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
 use super::manifest::Manifest;
-use super::Release;
 use crate::digest::sha256_hex;
 use crate::error::{Error, Kind};
 
@@ -24,139 +17,41 @@ pub fn env_dir(project: &Path, env: &str) -> PathBuf {
     project.join("releases").join(env)
 }
 
+/// The checksum list of secret-bearing files (0600).
+pub const SECRET_SUMS: &str = "SHA256SUMS.secret";
+
+/// Creates `releases/<env>` (0700) if needed, saying what is wrong when a
+/// symlink or a file is in the way.
+pub fn ensure_dir(dir: &Path) -> Result<()> {
+    for path in dir.ancestors().take(2) {
+        if let Ok(meta) = fs::symlink_metadata(path) {
+            if meta.file_type().is_symlink() && !path.exists() {
+                let to = fs::read_link(path).unwrap_or_default();
+                return Err(Error::invalid(format!(
+                    "{} is a symlink to {}, which does not exist; create that directory or remove the link",
+                    path.display(),
+                    to.display()
+                ))
+                .into());
+            }
+            if !path.is_dir() {
+                return Err(Error::invalid(format!(
+                    "{} is not a directory; move it away so releases can be written there",
+                    path.display()
+                ))
+                .into());
+            }
+        }
+    }
+    mkdir_private(dir)
+}
+
 pub fn mkdir_private(path: &Path) -> Result<()> {
     fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
         .create(path)
         .with_context(|| format!("creating {}", path.display()))
-}
-
-/// Writes new files under one directory, creating each parent once (a
-/// release has ~30 files in ~25 directories; repeated `mkdir` calls were a
-/// visible share of the build time).
-struct Writer {
-    made: BTreeSet<PathBuf>,
-}
-
-impl Writer {
-    fn write(&mut self, path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
-        if let Some(parent) = path.parent() {
-            if !self.made.contains(parent) {
-                mkdir_private(parent)?;
-                self.made.insert(parent.to_path_buf());
-            }
-        }
-        let mut f = fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(mode)
-            .open(path)
-            .with_context(|| format!("writing {}", path.display()))?;
-        f.write_all(bytes)
-            .with_context(|| format!("writing {}", path.display()))?;
-        // The umask may have dropped bits the bundle needs (e.g. 0755
-        // scripts); 0600 survives any umask that lets the owner write.
-        if mode != 0o600 {
-            f.set_permissions(fs::Permissions::from_mode(mode))
-                .with_context(|| format!("setting the mode of {}", path.display()))?;
-        }
-        Ok(())
-    }
-}
-
-/// What `write` did.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Written {
-    New,
-    /// The same release was there, every file as its checksums say.
-    Unchanged,
-    /// The same release was there but its files were not what its checksums
-    /// say (edited by hand?): it was written again.
-    Repaired(Vec<super::verify::Finding>),
-}
-
-/// Writes every file of `release` under `dir` (a fresh directory).
-fn write_files(dir: &Path, release: &Release) -> Result<()> {
-    let mut w = Writer {
-        made: BTreeSet::from([dir.to_path_buf()]),
-    };
-    for f in &release.files {
-        // On the build host every bundle file is private to the builder;
-        // the manifest carries the mode and owner the VM applies.
-        let mode = if f.secret { 0o600 } else { f.mode };
-        w.write(&dir.join("bundle").join(&f.path), &f.content, mode)?;
-    }
-    for f in &release.redacted {
-        w.write(&dir.join("redacted").join(&f.path), &f.content, 0o600)?;
-    }
-    w.write(
-        &dir.join("redacted").join("user-data"),
-        release.shown_user_data.as_bytes(),
-        0o600,
-    )?;
-    w.write(&dir.join("bundle.tar.zst"), &release.tarball, 0o600)?;
-    for a in &release.artifacts {
-        w.write(&dir.join(&a.name), &a.bytes, a.mode)?;
-    }
-    w.write(&dir.join("manifest.json"), &release.manifest_json, 0o644)?;
-    w.write(
-        &dir.join("SHA256SUMS"),
-        release.sha256sums.as_bytes(),
-        0o644,
-    )?;
-    w.write(
-        &dir.join(SECRET_SUMS),
-        release.secret_sums.as_bytes(),
-        0o600,
-    )
-}
-
-/// The checksum list of secret-bearing files (0600).
-pub const SECRET_SUMS: &str = "SHA256SUMS.secret";
-
-/// Writes the release into `releases/<env>/<version>/` atomically.
-pub fn write(project: &Path, release: &Release) -> Result<(PathBuf, Written)> {
-    let env_dir = env_dir(project, &release.manifest.env);
-    mkdir_private(&env_dir)?;
-    let target = env_dir.join(&release.manifest.version);
-    let mut outcome = Written::New;
-    if let Ok(existing) = fs::read(target.join("manifest.json")) {
-        if existing == release.manifest_json {
-            // Same manifest: unchanged only if every file is what it says.
-            match super::verify::verify(&target, None) {
-                Ok(findings) if findings.is_empty() => return Ok((target, Written::Unchanged)),
-                Ok(findings) => outcome = Written::Repaired(findings),
-                Err(e) => {
-                    outcome = Written::Repaired(vec![super::verify::Finding {
-                        path: "manifest.json".into(),
-                        problem: format!("{e:#}"),
-                    }])
-                }
-            }
-        }
-    }
-    let tmp = tempfile::Builder::new()
-        .prefix(&format!(".{}-", release.manifest.version))
-        .tempdir_in(&env_dir)
-        .with_context(|| format!("creating a temporary directory in {}", env_dir.display()))?;
-    fs::set_permissions(tmp.path(), fs::Permissions::from_mode(0o700))?;
-    write_files(tmp.path(), release)?;
-    let kept = tmp.keep();
-    if target.exists() {
-        // A release with this version but other bytes (edited by hand):
-        // move it aside, put the new one in place, then delete the old.
-        let old = env_dir.join(format!(".{}-replaced", release.manifest.version));
-        let _ = fs::remove_dir_all(&old);
-        fs::rename(&target, &old).with_context(|| format!("moving {} aside", target.display()))?;
-        fs::rename(&kept, &target)
-            .with_context(|| format!("renaming into {}", target.display()))?;
-        fs::remove_dir_all(&old).with_context(|| format!("removing {}", old.display()))?;
-    } else if let Err(e) = fs::rename(&kept, &target) {
-        let _ = fs::remove_dir_all(&kept);
-        return Err(e).with_context(|| format!("renaming into {}", target.display()));
-    }
-    Ok((target, outcome))
 }
 
 /// Reads a release's `manifest.json`; a missing one is `NotFound`.

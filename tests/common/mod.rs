@@ -81,7 +81,11 @@ impl Project {
     pub fn releases(&self, env: &str) -> Vec<PathBuf> {
         let dir = self.path().join("releases").join(env);
         let mut v: Vec<PathBuf> = match std::fs::read_dir(dir) {
-            Ok(rd) => rd.map(|e| e.unwrap().path()).collect(),
+            // Hidden entries are the writers' lock and leftovers, not releases.
+            Ok(rd) => rd
+                .map(|e| e.unwrap().path())
+                .filter(|p| !p.file_name().unwrap().to_string_lossy().starts_with('.'))
+                .collect(),
             Err(_) => vec![],
         };
         v.sort();

@@ -1,0 +1,275 @@
+//! Writing a release into `releases/<env>/<version>/` so that a crash at
+//! any moment, or a second build running beside this one, leaves every
+//! release either whole or absent:
+//!
+//! - one writer per environment: `releases/<env>/.lock` (flock); a second
+//!   build says who holds it and stops;
+//! - leftovers of killed builds (`.<version>-*` temporary directories) are
+//!   removed by the next writer, under the lock;
+//! - files and directories are fsynced before the release becomes visible
+//!   by one rename;
+//! - a release being replaced is swapped with its new copy atomically
+//!   (`renameat2(RENAME_EXCHANGE)`), so the version never goes missing;
+//!   where the filesystem cannot exchange, the old copy is moved aside first;
+//! - what is in the way and not ours (a file, a folder that is not this
+//!   release) is refused before anything is written.
+//!
+//! Written here: no crate combines an atomic directory exchange with its
+//! fallback; `rustix` gives the system call, std the file lock.
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+
+use super::store::{env_dir, mkdir_private, SECRET_SUMS};
+use super::verify::Finding;
+use super::Release;
+use crate::error::Error;
+
+/// Writes new files under one directory, creating each parent once (a
+/// release has ~30 files in ~25 directories; repeated `mkdir` calls were a
+/// visible share of the build time), and fsyncs every file and directory.
+struct Writer {
+    made: BTreeSet<PathBuf>,
+}
+
+impl Writer {
+    fn write(&mut self, path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
+        if let Some(parent) = path.parent() {
+            if !self.made.contains(parent) {
+                mkdir_private(parent)?;
+                self.made.insert(parent.to_path_buf());
+            }
+        }
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(mode)
+            .open(path)
+            .with_context(|| format!("writing {}", path.display()))?;
+        f.write_all(bytes)
+            .with_context(|| format!("writing {}", path.display()))?;
+        // The umask may have dropped bits the bundle needs (e.g. 0755
+        // scripts); 0600 survives any umask that lets the owner write.
+        if mode != 0o600 {
+            f.set_permissions(fs::Permissions::from_mode(mode))
+                .with_context(|| format!("setting the mode of {}", path.display()))?;
+        }
+        f.sync_all()
+            .with_context(|| format!("flushing {}", path.display()))
+    }
+
+    /// fsyncs every directory made (their entries are the files above).
+    fn sync_dirs(&self) -> Result<()> {
+        for dir in &self.made {
+            sync_dir(dir)?;
+        }
+        Ok(())
+    }
+}
+
+fn sync_dir(dir: &Path) -> Result<()> {
+    fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .with_context(|| format!("flushing {}", dir.display()))
+}
+
+/// What `write` did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Written {
+    New,
+    /// The same release was there, every file as its checksums say.
+    Unchanged,
+    /// The same release was there but its files were not what its checksums
+    /// say (edited by hand?): it was written again.
+    Repaired(Vec<Finding>),
+}
+
+/// Writes every file of `release` under `dir` (a fresh directory).
+fn write_files(dir: &Path, release: &Release) -> Result<()> {
+    let mut w = Writer {
+        made: BTreeSet::from([dir.to_path_buf()]),
+    };
+    for f in &release.files {
+        // On the build host every bundle file is private to the builder;
+        // the manifest carries the mode and owner the VM applies.
+        let mode = if f.secret { 0o600 } else { f.mode };
+        w.write(&dir.join("bundle").join(&f.path), &f.content, mode)?;
+    }
+    let redacted = dir.join("redacted");
+    for f in &release.redacted {
+        w.write(&redacted.join(&f.path), &f.content, 0o600)?;
+    }
+    let shown = release.shown_user_data.as_bytes();
+    w.write(&redacted.join("user-data"), shown, 0o600)?;
+    w.write(&dir.join("bundle.tar.zst"), &release.tarball, 0o600)?;
+    for a in &release.artifacts {
+        w.write(&dir.join(&a.name), &a.bytes, a.mode)?;
+    }
+    w.write(&dir.join("manifest.json"), &release.manifest_json, 0o644)?;
+    w.write(
+        &dir.join("SHA256SUMS"),
+        release.sha256sums.as_bytes(),
+        0o644,
+    )?;
+    w.write(
+        &dir.join(SECRET_SUMS),
+        release.secret_sums.as_bytes(),
+        0o600,
+    )?;
+    w.sync_dirs()
+}
+
+/// The environment's lock, held until dropped.
+fn lock(env_dir: &Path) -> Result<fs::File> {
+    let path = env_dir.join(".lock");
+    let file = fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(&path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(fs::TryLockError::WouldBlock) => Err(Error::new(
+            crate::error::Kind::Unreachable,
+            format!(
+                "another torrust-bake is writing {} (it holds {}); wait for it to finish, then run this again",
+                env_dir.display(),
+                path.display()
+            ),
+        )
+        .into()),
+        Err(fs::TryLockError::Error(e)) => {
+            Err(e).with_context(|| format!("locking {}", path.display()))
+        }
+    }
+}
+
+/// Removes what killed builds left: hidden directories beside the
+/// releases (temporary copies, copies moved aside). Only under the lock.
+fn remove_leftovers(env_dir: &Path) -> Result<()> {
+    for entry in fs::read_dir(env_dir).with_context(|| format!("reading {}", env_dir.display()))? {
+        let entry = entry?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') && name != ".lock" && entry.file_type()?.is_dir() {
+            fs::remove_dir_all(entry.path())
+                .with_context(|| format!("removing the leftover {}", entry.path().display()))?;
+        }
+    }
+    Ok(())
+}
+
+/// What is at the release's place now.
+enum Place {
+    Empty,
+    Same,
+    Replace(Vec<Finding>),
+}
+
+/// Looks at `target` before anything is written: refuses what is not ours.
+fn inspect(target: &Path, release: &Release) -> Result<Place> {
+    let meta = match fs::symlink_metadata(target) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Place::Empty),
+        Err(e) => return Err(e).with_context(|| format!("looking at {}", target.display())),
+    };
+    let refuse = |what: &str| -> Result<Place> {
+        Err(Error::invalid(format!(
+            "{} {what}; move it away and build again (nothing was written)",
+            target.display()
+        ))
+        .into())
+    };
+    if !meta.is_dir() {
+        return refuse("is in the way: it is not a directory");
+    }
+    let Ok(existing) = fs::read(target.join("manifest.json")) else {
+        if fs::read_dir(target)?.next().is_none() {
+            fs::remove_dir(target).with_context(|| format!("removing {}", target.display()))?;
+            return Ok(Place::Empty);
+        }
+        return refuse("holds files that are not a release (no manifest.json)");
+    };
+    if existing == release.manifest_json {
+        let findings = super::verify::verify(target, None).unwrap_or_else(|e| {
+            vec![Finding {
+                path: "manifest.json".into(),
+                problem: format!("{e:#}"),
+            }]
+        });
+        return Ok(if findings.is_empty() {
+            Place::Same
+        } else {
+            Place::Replace(findings)
+        });
+    }
+    let theirs: Option<super::Manifest> = serde_json::from_slice(&existing).ok();
+    match theirs {
+        Some(m) if m.version == release.manifest.version && m.env == release.manifest.env => {
+            // Ours, written by another build of torrust-bake: replace it.
+            Ok(Place::Replace(vec![Finding {
+                path: "manifest.json".into(),
+                problem: "differs from this build's".into(),
+            }]))
+        }
+        _ => refuse("holds a manifest.json of another release"),
+    }
+}
+
+/// Swaps two directories atomically; false when the filesystem cannot.
+fn exchange(a: &Path, b: &Path) -> Result<bool> {
+    use rustix::fs::{renameat_with, RenameFlags, CWD};
+    match renameat_with(CWD, a, CWD, b, RenameFlags::EXCHANGE) {
+        Ok(()) => Ok(true),
+        Err(e) if e == rustix::io::Errno::INVAL || e == rustix::io::Errno::NOSYS => Ok(false),
+        Err(e) => Err(std::io::Error::from(e))
+            .with_context(|| format!("exchanging {} with {}", a.display(), b.display())),
+    }
+}
+
+/// Puts the finished copy `new` in `target`'s place; the old copy, if any,
+/// never leaves a moment with no release there when the system can exchange.
+fn install(new: &Path, target: &Path, existed: bool) -> Result<()> {
+    if !existed {
+        return fs::rename(new, target)
+            .with_context(|| format!("renaming into {}", target.display()));
+    }
+    if exchange(new, target)? {
+        // `new` now holds the old copy.
+        return fs::remove_dir_all(new).with_context(|| format!("removing {}", new.display()));
+    }
+    let aside = new.with_extension("replaced");
+    fs::rename(target, &aside).with_context(|| format!("moving {} aside", target.display()))?;
+    fs::rename(new, target).with_context(|| format!("renaming into {}", target.display()))?;
+    fs::remove_dir_all(&aside).with_context(|| format!("removing {}", aside.display()))
+}
+
+/// Writes the release into `releases/<env>/<version>/`.
+pub fn write(project: &Path, release: &Release) -> Result<(PathBuf, Written)> {
+    let env_dir = env_dir(project, &release.manifest.env);
+    super::store::ensure_dir(&env_dir)?;
+    let _lock = lock(&env_dir)?;
+    remove_leftovers(&env_dir)?;
+    let target = env_dir.join(&release.manifest.version);
+    let (existed, outcome) = match inspect(&target, release)? {
+        Place::Same => return Ok((target, Written::Unchanged)),
+        Place::Empty => (false, Written::New),
+        Place::Replace(findings) => (true, Written::Repaired(findings)),
+    };
+    let tmp = tempfile::Builder::new()
+        .prefix(&format!(".{}-", release.manifest.version))
+        .tempdir_in(&env_dir)
+        .with_context(|| format!("creating a temporary directory in {}", env_dir.display()))?;
+    fs::set_permissions(tmp.path(), fs::Permissions::from_mode(0o700))?;
+    write_files(tmp.path(), release)?;
+    let new = tmp.keep();
+    install(&new, &target, existed)?;
+    sync_dir(&env_dir)?;
+    Ok((target, outcome))
+}
