@@ -530,7 +530,7 @@ pub fn index_platforms(body: &[u8]) -> Result<BTreeMap<String, Digest>, String> 
         let Some(p) = m.platform() else { continue };
         let name = format!("{}/{}", p.os(), p.architecture());
         // arm64 images say variant v8 or nothing; other variants are not arm64.
-        let variant_ok = p.variant().as_deref().map_or(true, |v| v == "v8");
+        let variant_ok = p.variant().as_deref().is_none_or(|v| v == "v8");
         if PLATFORMS.contains(&name.as_str()) && variant_ok && !out.contains_key(&name) {
             let d = m.digest();
             let digest = match d.algorithm() {

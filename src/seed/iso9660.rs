@@ -84,7 +84,7 @@ fn record(id: &[u8], extent: usize, len: usize, dir: bool, system_use: &[u8]) ->
     r[28..32].copy_from_slice(&both16(1));
     r[32] = id.len() as u8;
     r.extend_from_slice(id);
-    if id.len() % 2 == 0 {
+    if id.len().is_multiple_of(2) {
         r.push(0); // padding field: the system use area starts on an even byte
     }
     r.extend_from_slice(system_use);

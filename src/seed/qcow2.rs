@@ -73,7 +73,7 @@ pub fn sort_feature_names(image: &mut [u8]) {
         if magic == 0 || at + 8 + len > image.len() {
             return;
         }
-        if magic == FEATURE_NAME_TABLE && len % 48 == 0 {
+        if magic == FEATURE_NAME_TABLE && len.is_multiple_of(48) {
             let table = &mut image[at + 8..at + 8 + len];
             let mut entries: Vec<[u8; 48]> =
                 table.chunks(48).filter_map(|c| c.try_into().ok()).collect();
