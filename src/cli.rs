@@ -87,8 +87,9 @@ pub struct ShowArgs {
 pub struct BuildArgs {
     /// local, staging or production
     pub env: String,
-    /// Also write the seed in this format: qcow2 (the vfat seed as seed.qcow2).
-    #[arg(long = "seed-format", value_enum)]
+    /// No longer needed, kept for old scripts: every seed format (seed.iso, seed.img,
+    /// seed.qcow2) is always written, so a version's bytes never depend on the flags.
+    #[arg(long = "seed-format", value_enum, hide = true)]
     pub seed_formats: Vec<SeedFormat>,
     /// Print {"env","version","path",...} as JSON on stdout.
     #[arg(long)]
@@ -163,11 +164,11 @@ pub struct HealthArgs {
     /// they are skipped for any other host.
     #[arg(long)]
     pub host: Option<String>,
-    /// Retry with backoff until every check passes or this much time has passed (30s, 5m).
-    #[arg(long, value_parser = humantime::parse_duration)]
+    /// Retry with backoff until every check passes or this much time has passed (30s, 5m; at most 24h).
+    #[arg(long, value_parser = wait_duration)]
     pub wait: Option<Duration>,
-    /// Timeout of a request; UDP retries double it, 3 attempts (BEP 15's backoff, scaled down).
-    #[arg(long, default_value = "1s", value_parser = humantime::parse_duration)]
+    /// Timeout of a request, 1ms to 60s; UDP retries double it, 3 attempts (BEP 15's backoff, scaled down).
+    #[arg(long, default_value = "1s", value_parser = request_timeout)]
     pub timeout: Duration,
     /// Also check Prometheus /-/healthy and Grafana /api/health (loopback hosts only).
     #[arg(long)]
@@ -229,4 +230,48 @@ pub struct RegistryArgs {
 pub enum SeedFormat {
     /// seed.qcow2: the vfat seed inside a qcow2 image.
     Qcow2,
+}
+
+/// A duration between `min` and `max`, as humantime writes them.
+fn bounded(text: &str, min: Duration, max: Duration) -> Result<Duration, String> {
+    let d = humantime::parse_duration(text).map_err(|e| format!("{e} (write e.g. 30s, 5m)"))?;
+    if d < min || d > max {
+        return Err(format!(
+            "{text} is outside {} to {}",
+            humantime::format_duration(min),
+            humantime::format_duration(max)
+        ));
+    }
+    Ok(d)
+}
+
+/// `health --wait`: up to a day (longer waits overflow no clock, but are a typo).
+fn wait_duration(text: &str) -> Result<Duration, String> {
+    bounded(text, Duration::ZERO, Duration::from_secs(24 * 3600))
+}
+
+/// A request timeout: a zero timeout would fail every check at once.
+fn request_timeout(text: &str) -> Result<Duration, String> {
+    bounded(text, Duration::from_millis(1), Duration::from_secs(60))
+}
+
+impl Command {
+    /// Whether the command was asked for JSON (its errors then go to
+    /// stdout as JSON too, so a script reads one document either way).
+    pub fn json(&self) -> bool {
+        match self {
+            Command::Check(a) => a.json,
+            Command::Show(a) => a.json,
+            Command::Build(a) => a.json,
+            Command::Diff(a) => a.json,
+            Command::Verify(a) => a.json,
+            Command::Health(a) => a.json,
+            Command::Secrets {
+                action: SecretsCommand::Init(a) | SecretsCommand::Path(a),
+            } => a.json,
+            Command::Images {
+                action: ImagesCommand::Pin(PinArgs { registry: a, .. }) | ImagesCommand::Verify(a),
+            } => a.json,
+        }
+    }
 }

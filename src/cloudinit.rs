@@ -46,6 +46,16 @@ struct UserData {
     final_message: String,
 }
 
+/// NoCloud meta-data, values quoted: a host name such as `null`, `no` or
+/// `0x1f` is a valid DNS label that YAML would read as None, False or 31.
+#[derive(Serialize)]
+struct MetaData {
+    #[serde(rename = "instance-id")]
+    instance_id: String,
+    #[serde(rename = "local-hostname")]
+    local_hostname: String,
+}
+
 #[derive(Serialize)]
 struct User {
     name: &'static str,
@@ -115,10 +125,14 @@ pub fn generate(
         config.env
     );
     text.push_str(&to_yaml(&user_data, false).context("writing user-data")?);
-    let meta_data = format!(
-        "instance-id: {}-{version}\nlocal-hostname: {}\n",
-        config.hostname, config.hostname
-    );
+    let meta_data = to_yaml(
+        &MetaData {
+            instance_id: format!("{}-{version}", config.hostname),
+            local_hostname: config.hostname.clone(),
+        },
+        true,
+    )
+    .context("writing meta-data")?;
     Ok(CloudInit {
         user_data: text,
         meta_data,

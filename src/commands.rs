@@ -10,8 +10,8 @@ use anyhow::{Context as _, Result};
 use serde::Serialize;
 
 use crate::cli::{
-    BuildArgs, CheckArgs, DiffArgs, HealthArgs, PinArgs, RegistryArgs, SecretsInitArgs, SeedFormat,
-    ShowArgs, VerifyArgs,
+    BuildArgs, CheckArgs, DiffArgs, HealthArgs, PinArgs, RegistryArgs, SecretsInitArgs, ShowArgs,
+    VerifyArgs,
 };
 use crate::config::{self, Config, Report};
 use crate::digest::Key;
@@ -163,14 +163,14 @@ pub fn build(project: &Path, args: &BuildArgs) -> Result<ExitCode> {
         eprintln!("{report}");
     }
     let templates = render::Templates::load(project)?;
-    let options = release::Options {
-        qcow2_seed: args.seed_formats.contains(&SeedFormat::Qcow2),
-    };
+    if !args.seed_formats.is_empty() && !json {
+        eprintln!("note: --seed-format is no longer needed: every seed format (seed.iso, seed.img, seed.qcow2) is always written");
+    }
     let release::Built {
         release,
         path,
         written,
-    } = release::build(project, &config, &images, &templates, &options)?;
+    } = release::build(project, &config, &images, &templates)?;
     let shown_path = path
         .strip_prefix(project)
         .map(|p| p.to_path_buf())

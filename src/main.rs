@@ -10,7 +10,15 @@ use torrust_bake::cli::{Cli, Command, ImagesCommand, SecretsCommand};
 use torrust_bake::{commands, error};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // --help and --version are not errors; bad arguments are
+            // invalid input (exit 1), as everywhere else.
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 1 } else { 0 });
+        }
+    };
     let project = cli.project.as_path();
     let result = match &cli.command {
         Command::Check(args) => commands::check(project, args),
@@ -35,8 +43,13 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
+            let code = error::exit_code(&e);
             eprintln!("error: {e:#}");
-            ExitCode::from(error::exit_code(&e))
+            if cli.command.json() {
+                let doc = serde_json::json!({ "ok": false, "error": format!("{e:#}"), "exit_code": code });
+                println!("{doc:#}");
+            }
+            ExitCode::from(code)
         }
     }
 }

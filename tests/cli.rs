@@ -135,7 +135,17 @@ fn missing_env_file() {
         "{}",
         run.stderr()
     );
-    assert!(run.stderr().contains("cannot read the environment file"));
+    // The full path, so that a wrong -C DIR shows itself.
+    let full = p.path().join("environments/staging.env");
+    assert!(
+        run.stderr()
+            .contains(&format!("cannot read {}", full.display())),
+        "{}",
+        run.stderr()
+    );
+    assert!(run
+        .stderr()
+        .contains("copy environments/local.env to environments/staging.env"));
     assert!(
         !p.path().join("releases").exists(),
         "nothing written on error"

@@ -181,7 +181,9 @@ fn user_data_is_valid_and_cloud_init_decodes_every_bundle_file() {
     let meta = std::fs::read_to_string(rel.join("meta-data")).unwrap();
     assert_eq!(
         meta,
-        format!("instance-id: torrust-production-{version}\nlocal-hostname: torrust-production\n")
+        format!(
+            "instance-id: 'torrust-production-{version}'\nlocal-hostname: 'torrust-production'\n"
+        )
     );
     let net: serde_json::Value =
         serde_saphyr::from_str(&std::fs::read_to_string(rel.join("network-config")).unwrap())
@@ -494,4 +496,24 @@ fn static_address_variables_are_validated() {
         !local.join("network-config").exists(),
         "DHCP: no network-config"
     );
+}
+
+/// meta-data quotes its values: host names that are valid DNS labels but
+/// YAML words (`null`, `no`, `0x1f`) read back as the strings they are.
+#[test]
+fn meta_data_reads_back_as_strings() {
+    let p = Project::new();
+    for name in ["null", "no", "0x1f", "on"] {
+        let rel = p.build("local", &[("INFRASTRUCTURE_HOSTNAME", name)]);
+        let py = verifier(
+            "/usr/bin/python3",
+            &["-c", "import sys, yaml; m = yaml.safe_load(open('meta-data')); assert m['local-hostname'] == sys.argv[1], m; print('ok')", name],
+            &rel,
+        );
+        assert!(
+            py.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&py.stderr)
+        );
+    }
 }

@@ -150,8 +150,8 @@ fn checksums_and_tarball_pass_sha256sum_and_tar() {
     let artifacts = manifest["cloud_init"]["artifacts"].as_object().unwrap();
     assert_eq!(
         artifacts.len(),
-        4,
-        "user-data, meta-data, seed.iso, seed.img"
+        5,
+        "user-data, meta-data, seed.iso, seed.img, seed.qcow2 (every format, always)"
     );
     assert_eq!(
         listed,

@@ -181,6 +181,7 @@ pub fn resolve(
     assignments: &[Assignment],
     secrets: Option<(&Path, &[Assignment])>,
     process: &dyn Fn(&str) -> Option<String>,
+    strict: bool,
     report: &mut Report,
 ) -> RawValues {
     // Later lines win, as in the env file.
@@ -205,12 +206,23 @@ pub fn resolve(
                     None => "remove the line; `torrust-bake show` lists every known variable"
                         .to_string(),
                 };
-                report.push(Problem::warning(
-                    Some(a.name.clone()),
-                    source,
-                    "unknown variable, ignored".into(),
-                    &fix,
-                ));
+                // A strict environment must not build something other than
+                // what its file seems to say (a typo silently ignored).
+                report.push(if strict {
+                    Problem::error(
+                        Some(a.name.clone()),
+                        source,
+                        "unknown variable".into(),
+                        &fix,
+                    )
+                } else {
+                    Problem::warning(
+                        Some(a.name.clone()),
+                        source,
+                        "unknown variable, ignored".into(),
+                        &fix,
+                    )
+                });
             }
             Some(v) => {
                 if let Some(prev) = from_file.insert(v.name, a) {

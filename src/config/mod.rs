@@ -41,40 +41,106 @@ pub fn unknown_environment(env: &str) -> Option<(String, String)> {
     })
 }
 
+/// An environment file is configuration, not data: anything larger is a
+/// mistake (a pasted dump, a wrong file), refused before it is parsed.
+const MAX_ENV_FILE: u64 = 1 << 20;
+
+/// The environment file's text, or the problem that stops loading: not
+/// there, not a regular file (a FIFO would hang the read), too large, not
+/// UTF-8. A UTF-8 byte-order mark is dropped.
+fn read_env_file(project: &Path, env: &str) -> Result<String, (String, String)> {
+    let path = env_file(project, env);
+    let shown = path.display();
+    let meta = std::fs::metadata(&path).map_err(|e| {
+        let fix = if e.kind() != std::io::ErrorKind::NotFound {
+            format!("make {shown} readable")
+        } else if env == "local" {
+            "restore environments/local.env from git, or run from the project directory (-C DIR)".into()
+        } else {
+            format!("copy environments/local.env to environments/{env}.env and edit it, or run from the project directory (-C DIR)")
+        };
+        (format!("cannot read {shown}: {e}"), fix)
+    })?;
+    if !meta.is_file() {
+        return Err((
+            format!("{shown} is not a regular file"),
+            "replace it with a text file of NAME=value lines".into(),
+        ));
+    }
+    if meta.len() > MAX_ENV_FILE {
+        return Err((
+            format!(
+                "{shown} is {} bytes; an environment file is at most 1 MiB",
+                meta.len()
+            ),
+            "keep only NAME=value lines in it".into(),
+        ));
+    }
+    let bytes = std::fs::read(&path).map_err(|e| {
+        (
+            format!("cannot read {shown}: {e}"),
+            format!("make {shown} readable"),
+        )
+    })?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        (
+            format!(
+                "{shown} is not UTF-8 text (byte {} is not)",
+                e.utf8_error().valid_up_to()
+            ),
+            "save it as UTF-8".into(),
+        )
+    })?;
+    Ok(text
+        .strip_prefix('\u{feff}')
+        .map(str::to_string)
+        .unwrap_or(text))
+}
+
+/// Variables of the table set in the process environment to bytes that are
+/// not UTF-8: `process` cannot return them, and dropping them silently
+/// would build something other than what the operator set.
+fn non_utf8_process_vars(process: &dyn Fn(&str) -> Option<String>, report: &mut Report) {
+    for var in &vars::VARS {
+        let bad = process(var.name).is_none()
+            && std::env::var_os(var.name).is_some_and(|v| v.to_str().is_none());
+        if bad {
+            report.push(Problem::error(
+                Some(var.name.to_string()),
+                Source::Process,
+                "is not valid UTF-8".into(),
+                &format!("set {} again as UTF-8 text, or unset it", var.name),
+            ));
+        }
+    }
+}
+
 /// Loads and validates `env`, reading the process environment through `process`.
 pub fn load(project: &Path, env: &str, process: &dyn Fn(&str) -> Option<String>) -> Loaded {
     let mut report = Report::default();
     let rel = env_file(Path::new(""), env);
-    if let Some((message, fix)) = unknown_environment(env) {
+    let failed = |report| Loaded {
+        report,
+        raw: None,
+        config: None,
+    };
+    let Some(environment) = Environment::named(env) else {
+        let (message, fix) = unknown_environment(env).unwrap_or_default();
         report.push(Problem::error(None, Source::Default, message, &fix));
-        return Loaded {
-            report,
-            raw: None,
-            config: None,
-        };
-    }
-    let text = match std::fs::read_to_string(env_file(project, env)) {
+        return failed(report);
+    };
+    let text = match read_env_file(project, env) {
         Ok(t) => t,
-        Err(e) => {
-            report.push(Problem::error(
-                None,
-                Source::File {
-                    path: rel.clone(),
-                    line: 0,
-                },
-                format!("cannot read the environment file: {e}"),
-                &format!(
-                    "create {} (copy environments/local.env as a start), or run from the project directory (-C DIR)",
-                    rel.display()
-                ),
-            ));
-            return Loaded {
-                report,
-                raw: None,
-                config: None,
+        Err((message, fix)) => {
+            let source = Source::File {
+                path: rel.clone(),
+                line: 0,
             };
+            report.push(Problem::error(None, source, message, &fix));
+            return failed(report);
         }
     };
+    non_utf8_process_vars(process, &mut report);
     let assignments = load::parse_env_file(&rel, &text, &mut report);
     let secrets_path = secrets_file::dir(process).map(|d| secrets_file::path(&d, env));
     let secrets = secrets_path
@@ -85,12 +151,10 @@ pub fn load(project: &Path, env: &str, process: &dyn Fn(&str) -> Option<String>)
         &assignments,
         secrets.as_ref().map(|(p, a)| (*p, a.as_slice())),
         process,
+        environment.is_strict(),
         &mut report,
     );
-    let config = match Environment::named(env) {
-        Some(environment) => validate::validate(&environment, &raw, &mut report),
-        None => None,
-    };
+    let config = validate::validate(&environment, &raw, &mut report);
     Loaded {
         report,
         raw: Some(raw),

@@ -53,13 +53,6 @@ pub struct Release {
     pub artifacts: Vec<Artifact>,
 }
 
-/// What a build asks for beyond the environment.
-#[derive(Debug, Clone, Default)]
-pub struct Options {
-    /// Also write seed.qcow2 (the vfat seed in a qcow2 image).
-    pub qcow2_seed: bool,
-}
-
 /// A release written to the store.
 pub struct Built {
     pub release: Release,
@@ -73,12 +66,13 @@ pub fn build(
     config: &Config,
     images: &[ResolvedImage],
     templates: &Templates,
-    options: &Options,
 ) -> Result<Built> {
-    let scratch = store::env_dir(project, config.env.as_str());
-    let qcow2_scratch = options.qcow2_seed.then_some(scratch.as_path());
-    let release = make(config, images, templates, qcow2_scratch)?;
-    let (path, written) = write::write(project, &release)?;
+    // One build per environment from here on: even its scratch files.
+    let lock = write::lock_env(project, config.env.as_str())?;
+    // Every seed format is always written: a version's bytes must not
+    // depend on which formats one build happened to ask for.
+    let release = make(config, images, templates, Some(lock.dir()))?;
+    let (path, written) = write::write(&lock, &release)?;
     Ok(Built {
         release,
         path,

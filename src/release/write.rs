@@ -151,16 +151,23 @@ fn lock(env_dir: &Path) -> Result<fs::File> {
     }
 }
 
-/// Removes what killed builds left: hidden directories beside the
-/// releases (temporary copies, copies moved aside). Only under the lock.
+/// Removes what killed builds left: hidden entries beside the releases
+/// (temporary copies, copies moved aside, seed.qcow2 scratch files). Only
+/// under the lock.
 fn remove_leftovers(env_dir: &Path) -> Result<()> {
     for entry in fs::read_dir(env_dir).with_context(|| format!("reading {}", env_dir.display()))? {
         let entry = entry?;
         let name = entry.file_name().to_string_lossy().into_owned();
-        if name.starts_with('.') && name != ".lock" && entry.file_type()?.is_dir() {
-            fs::remove_dir_all(entry.path())
-                .with_context(|| format!("removing the leftover {}", entry.path().display()))?;
+        if !name.starts_with('.') || name == ".lock" {
+            continue;
         }
+        let path = entry.path();
+        let removed = if entry.file_type()?.is_dir() {
+            fs::remove_dir_all(&path)
+        } else {
+            fs::remove_file(&path)
+        };
+        removed.with_context(|| format!("removing the leftover {}", path.display()))?;
     }
     Ok(())
 }
@@ -250,12 +257,35 @@ fn install(new: &Path, target: &Path, existed: bool) -> Result<()> {
     fs::remove_dir_all(&aside).with_context(|| format!("removing {}", aside.display()))
 }
 
-/// Writes the release into `releases/<env>/<version>/`.
-pub fn write(project: &Path, release: &Release) -> Result<(PathBuf, Written)> {
-    let env_dir = env_dir(project, &release.manifest.env);
+/// The right to write an environment's releases: the lock, held until
+/// dropped, and leftovers of killed builds already removed.
+pub struct EnvLock {
+    _file: fs::File,
+    env_dir: PathBuf,
+}
+
+impl EnvLock {
+    /// `releases/<env>`, where a build may make scratch files.
+    pub fn dir(&self) -> &Path {
+        &self.env_dir
+    }
+}
+
+/// Takes `releases/<env>`'s lock (or says who holds it) and cleans up.
+pub fn lock_env(project: &Path, env: &str) -> Result<EnvLock> {
+    let env_dir = env_dir(project, env);
     super::store::ensure_dir(&env_dir)?;
-    let _lock = lock(&env_dir)?;
+    let file = lock(&env_dir)?;
     remove_leftovers(&env_dir)?;
+    Ok(EnvLock {
+        _file: file,
+        env_dir,
+    })
+}
+
+/// Writes the release into `releases/<env>/<version>/`, under the lock.
+pub fn write(lock: &EnvLock, release: &Release) -> Result<(PathBuf, Written)> {
+    let env_dir = lock.env_dir.clone();
     let target = env_dir.join(&release.manifest.version);
     let (existed, outcome) = match inspect(&target, release)? {
         Place::Same => return Ok((target, Written::Unchanged)),

@@ -37,8 +37,16 @@ pub(super) fn check(c: &mut Checker) -> Option<Database> {
     }
 }
 
+/// Where the tracker's container keeps data that survives a release: the
+/// compose stack mounts the data volume here.
+const PERSISTED: &str = "/var/lib/torrust/tracker/";
+
 fn sqlite(c: &mut Checker, url: &url::Url) -> Option<Database> {
-    let path = url.path();
+    let raw = c.text(TORRUST_TRACKER_DATABASE_URL);
+    let path = percent_encoding::percent_decode_str(url.path())
+        .decode_utf8()
+        .map(|p| p.into_owned())
+        .unwrap_or_default();
     if url.host_str().is_some_and(|h| !h.is_empty()) || !path.starts_with('/') || path.len() < 2 {
         c.fail(
             TORRUST_TRACKER_DATABASE_URL,
@@ -46,6 +54,29 @@ fn sqlite(c: &mut Checker, url: &url::Url) -> Option<Database> {
             FIX,
         );
         return None;
+    }
+    // The URL parser resolves `..` silently: refuse it in the text itself.
+    let dotdot = raw
+        .split('/')
+        .any(|part| part == ".." || part.eq_ignore_ascii_case("%2e%2e"));
+    if dotdot || path.ends_with('/') {
+        c.fail(
+            TORRUST_TRACKER_DATABASE_URL,
+            "an SQLite path names a file, without `..` or a trailing /".into(),
+            "use sqlite:///var/lib/torrust/tracker/database/sqlite3.db",
+        );
+        return None;
+    }
+    if !path.starts_with(PERSISTED) {
+        let message = format!("the SQLite file is outside {PERSISTED} (the data volume): the next release starts with an empty database");
+        let fix = "use sqlite:///var/lib/torrust/tracker/database/sqlite3.db";
+        // Lenient environments may run the tracker outside its container
+        // (the tests run it on the host); strict ones deploy.
+        if c.env.is_strict() {
+            c.fail(TORRUST_TRACKER_DATABASE_URL, message, fix);
+            return None;
+        }
+        c.warn(TORRUST_TRACKER_DATABASE_URL, message, fix);
     }
     for id in [MYSQL_PASSWORD, MYSQL_ROOT_PASSWORD] {
         if c.is_set(id) {
@@ -115,6 +146,51 @@ mod tests {
             Database::Sqlite {
                 path: "/var/lib/torrust/tracker/database/sqlite3.db".into()
             }
+        );
+        let (_, r) = run(
+            "local",
+            &[(
+                TORRUST_TRACKER_DATABASE_URL,
+                "sqlite:///var/lib/torrust/tracker/my%20db.sqlite",
+            )],
+        );
+        assert!(about(&r, TORRUST_TRACKER_DATABASE_URL).is_empty());
+        let c = config(&[(
+            TORRUST_TRACKER_DATABASE_URL,
+            "sqlite:///var/lib/torrust/tracker/my%20db.sqlite",
+        )]);
+        assert_eq!(
+            c.database,
+            Database::Sqlite {
+                path: "/var/lib/torrust/tracker/my db.sqlite".into()
+            }
+        );
+        for bad in [
+            "sqlite:///../../etc/passwd",
+            "sqlite:///var/lib/torrust/tracker/../../../etc/passwd",
+            "sqlite:///var/lib/torrust/tracker/%2e%2e/x.db",
+            "sqlite:///var/lib/torrust/tracker/",
+        ] {
+            let (_, r) = run("local", &[(TORRUST_TRACKER_DATABASE_URL, bad)]);
+            let got = about(&r, TORRUST_TRACKER_DATABASE_URL);
+            assert_eq!(got.len(), 1, "{bad}: {got:?}");
+            assert!(
+                got[0].starts_with("Error: an SQLite path names a file"),
+                "{bad}: {got:?}"
+            );
+        }
+        let outside = [(TORRUST_TRACKER_DATABASE_URL, "sqlite:///tmp/tracker.db")];
+        let (_, r) = run("production", &outside);
+        let got = about(&r, TORRUST_TRACKER_DATABASE_URL);
+        assert!(
+            got[0].starts_with("Error: the SQLite file is outside /var/lib/torrust/tracker/"),
+            "{got:?}"
+        );
+        let (_, r) = run("local", &outside);
+        let got = about(&r, TORRUST_TRACKER_DATABASE_URL);
+        assert!(
+            got[0].starts_with("Warning: the SQLite file is outside"),
+            "{got:?}"
         );
         for bad in ["sqlite://relative.db", "sqlite:/", "sqlite://host/x.db"] {
             let (_, r) = run("local", &[(TORRUST_TRACKER_DATABASE_URL, bad)]);

@@ -205,7 +205,15 @@ fn ssh_public_key(value: &str) -> Result<Value, KindError> {
 
 fn domain(value: &str) -> Result<Value, KindError> {
     let labels: Vec<&str> = value.split('.').collect();
-    if labels.len() >= 2 && value.len() <= 253 && labels.iter().all(|l| is_dns_label(l)) {
+    // A top-level label is never all digits: that is an IPv4 address.
+    let numeric_tld = labels
+        .last()
+        .is_some_and(|l| l.chars().all(|c| c.is_ascii_digit()));
+    if labels.len() >= 2
+        && value.len() <= 253
+        && labels.iter().all(|l| is_dns_label(l))
+        && !numeric_tld
+    {
         return text(&value.to_ascii_lowercase());
     }
     err(
@@ -355,6 +363,8 @@ mod tests {
             Value::Text("tracker.example.org".into())
         );
         bad(Kind::Domain, "localhost");
+        bad(Kind::Domain, "1.2.3.4");
+        ok(Kind::Domain, "1.example.org");
         bad(Kind::Domain, "https://x.org");
         ok(Kind::Email, "a@b.org");
         bad(Kind::Email, "a@b");

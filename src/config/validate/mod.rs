@@ -115,6 +115,9 @@ impl Checker<'_> {
     }
 }
 
+/// The longest value any variable takes (an RSA-4096 SSH key is ~750).
+const MAX_VALUE: usize = 4096;
+
 /// Parses every variable by its kind, reporting unset required ones.
 fn parse_all(c: &mut Checker) {
     for var in &VARS {
@@ -131,6 +134,13 @@ fn parse_all(c: &mut Checker) {
                     ),
                 );
             }
+            Value::Unset
+        } else if value.chars().count() > MAX_VALUE {
+            let message = format!(
+                "is {} characters long; a value is at most {MAX_VALUE}",
+                value.chars().count()
+            );
+            c.fail(var.id, message, "check that the right text was pasted");
             Value::Unset
         } else {
             kinds::parse(var.kind, &value).unwrap_or_else(|(message, fix)| {
@@ -246,7 +256,14 @@ pub(crate) mod testing {
             })
             .collect();
         let mut report = Report::default();
-        let raw = load::resolve(&file, &assignments, None, &|_| None, &mut report);
+        let raw = load::resolve(
+            &file,
+            &assignments,
+            None,
+            &|_| None,
+            env.is_strict(),
+            &mut report,
+        );
         let config = validate(&env, &raw, &mut report);
         (config, report)
     }

@@ -6,21 +6,66 @@ use std::collections::BTreeMap;
 use super::Checker;
 use crate::config::vars::VarId::{self, *};
 
+/// The TCP listeners, each with its own port (or ports).
+const TCP: [VarId; 5] = [
+    TORRUST_TRACKER_HTTP_PORTS,
+    TORRUST_TRACKER_API_PORT,
+    TORRUST_TRACKER_HEALTH_CHECK_PORT,
+    PROMETHEUS_PORT,
+    GRAFANA_PORT,
+];
+
 pub(super) fn check(c: &mut Checker) {
+    someone_is_served(c);
     tcp_ports_are_distinct(c);
     reverse_proxy(c);
+    proxy_ports_are_free(c);
+}
+
+/// A tracker with neither a UDP nor an HTTP port serves no client.
+fn someone_is_served(c: &mut Checker) {
+    let udp = c.ports(TORRUST_TRACKER_UDP_PORTS);
+    let http = c.ports(TORRUST_TRACKER_HTTP_PORTS);
+    let unparsed = |c: &Checker, id| c.is_set(id) && c.ports(id).is_empty();
+    if udp.is_empty()
+        && http.is_empty()
+        && !unparsed(c, TORRUST_TRACKER_UDP_PORTS)
+        && !unparsed(c, TORRUST_TRACKER_HTTP_PORTS)
+    {
+        c.fail(
+            TORRUST_TRACKER_UDP_PORTS,
+            "and TORRUST_TRACKER_HTTP_PORTS are both empty: the tracker would serve no client"
+                .into(),
+            "set at least one port, e.g. TORRUST_TRACKER_UDP_PORTS=6969",
+        );
+    }
+}
+
+/// Caddy (with DOMAIN_NAME) publishes 80 and 443 over TCP and 443 over UDP
+/// (HTTP/3) on every address: no other listener may take them.
+fn proxy_ports_are_free(c: &mut Checker) {
+    if !c.is_set(DOMAIN_NAME) {
+        return;
+    }
+    let fix = "pick another port: with DOMAIN_NAME set, the reverse proxy owns 80/tcp, 443/tcp and 443/udp";
+    for id in TCP {
+        for port in c.ports(id).into_iter().filter(|p| *p == 80 || *p == 443) {
+            c.fail(id, format!("TCP port {port} is the reverse proxy's"), fix);
+        }
+    }
+    if c.ports(TORRUST_TRACKER_UDP_PORTS).contains(&443) {
+        c.fail(
+            TORRUST_TRACKER_UDP_PORTS,
+            "UDP port 443 is the reverse proxy's (HTTP/3)".into(),
+            fix,
+        );
+    }
 }
 
 /// TCP listeners share one port space; UDP ports are checked in their list.
 fn tcp_ports_are_distinct(c: &mut Checker) {
     let mut seen: BTreeMap<u16, VarId> = BTreeMap::new();
-    for id in [
-        TORRUST_TRACKER_HTTP_PORTS,
-        TORRUST_TRACKER_API_PORT,
-        TORRUST_TRACKER_HEALTH_CHECK_PORT,
-        PROMETHEUS_PORT,
-        GRAFANA_PORT,
-    ] {
+    for id in TCP {
         for port in c.ports(id) {
             if let Some(other) = seen.insert(port, id) {
                 c.fail(
@@ -86,6 +131,46 @@ mod tests {
             (SSL_EMAIL, "a@example.org"),
         ]);
         assert_eq!(c.domain_name.as_deref(), Some("tracker.example.org"));
+    }
+
+    #[test]
+    fn the_reverse_proxy_owns_80_and_443() {
+        let domain = [
+            (DOMAIN_NAME, "tracker.example.org"),
+            (SSL_EMAIL, "a@example.org"),
+        ];
+        let mut set = domain.to_vec();
+        set.extend([
+            (TORRUST_TRACKER_UDP_PORTS, "6969,443"),
+            (TORRUST_TRACKER_API_PORT, "80"),
+        ]);
+        let (_, r) = run("local", &set);
+        assert!(
+            about(&r, TORRUST_TRACKER_UDP_PORTS)[0].contains("UDP port 443 is the reverse proxy's")
+        );
+        assert!(
+            about(&r, TORRUST_TRACKER_API_PORT)[0].contains("TCP port 80 is the reverse proxy's")
+        );
+        // Without a domain there is no proxy: 443 is free.
+        config(&[(TORRUST_TRACKER_UDP_PORTS, "443")]);
+        config(&domain);
+    }
+
+    #[test]
+    fn a_tracker_serves_someone() {
+        let (_, r) = run(
+            "local",
+            &[
+                (TORRUST_TRACKER_UDP_PORTS, ""),
+                (TORRUST_TRACKER_HTTP_PORTS, ""),
+            ],
+        );
+        assert!(
+            about(&r, TORRUST_TRACKER_UDP_PORTS)[0].contains("both empty"),
+            "{r}"
+        );
+        config(&[(TORRUST_TRACKER_UDP_PORTS, "")]);
+        config(&[(TORRUST_TRACKER_HTTP_PORTS, "")]);
     }
 
     #[test]

@@ -1,0 +1,196 @@
+//! Strict input, each class through the binary: typos in strict
+//! environments, bytes that are not UTF-8, files that are not text files,
+//! values nobody means, arguments that overflow, JSON errors for scripts.
+
+mod common;
+
+use std::os::unix::ffi::OsStrExt;
+
+use common::*;
+
+#[test]
+fn unknown_variables_are_errors_in_strict_environments() {
+    let p = Project::new();
+    for env in ["production", "local"] {
+        let text =
+            std::fs::read_to_string(p.path().join(format!("environments/{env}.env"))).unwrap();
+        p.write(
+            &format!("environments/{env}.env"),
+            &format!("{text}\nTORRUST_TRACKER_MOD=private\n"),
+        );
+    }
+    let run = p.run(&["check", "production"], &production_secrets());
+    assert_eq!(run.code(), 1, "{}", run.all());
+    assert!(
+        run.stderr().contains("error: TORRUST_TRACKER_MOD"),
+        "{}",
+        run.stderr()
+    );
+    assert!(
+        run.stderr().contains("did you mean TORRUST_TRACKER_MODE?"),
+        "{}",
+        run.stderr()
+    );
+    let run = p.run(&["check", "local"], &[]);
+    assert_eq!(run.code(), 0, "{}", run.all());
+    assert!(
+        run.stderr().contains("warning: TORRUST_TRACKER_MOD"),
+        "{}",
+        run.stderr()
+    );
+}
+
+#[test]
+fn a_value_that_is_not_utf8_is_reported_not_dropped() {
+    let p = Project::new();
+    let mut cmd = p.command(&["check", "local"], &[]);
+    cmd.env(
+        "TORRUST_TRACKER_MODE",
+        std::ffi::OsStr::from_bytes(b"priv\xffate"),
+    );
+    let out = cmd.output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("TORRUST_TRACKER_MODE (process environment): is not valid UTF-8"),
+        "{err}"
+    );
+}
+
+#[test]
+fn environment_files_must_be_small_utf8_text_files() {
+    let p = Project::new();
+    let file = p.path().join("environments/local.env");
+    let text = std::fs::read_to_string(&file).unwrap();
+    // A byte-order mark is dropped, not reported.
+    std::fs::write(&file, format!("\u{feff}{text}")).unwrap();
+    assert_eq!(p.run(&["check", "local"], &[]).code(), 0);
+    // Not UTF-8.
+    let mut bytes = text.clone().into_bytes();
+    bytes.extend_from_slice(b"SSL_EMAIL=a\xff@b.org\n");
+    std::fs::write(&file, bytes).unwrap();
+    let run = p.run(&["check", "local"], &[]);
+    assert_eq!(run.code(), 1);
+    assert!(
+        run.stderr().contains("is not UTF-8 text"),
+        "{}",
+        run.stderr()
+    );
+    assert!(
+        run.stderr().contains("fix: save it as UTF-8"),
+        "{}",
+        run.stderr()
+    );
+    // Too large, and a value nobody means.
+    std::fs::write(
+        &file,
+        format!("{text}\nGRAFANA_ADMIN_USER={}\n", "x".repeat(2 << 20)),
+    )
+    .unwrap();
+    let run = p.run(&["check", "local"], &[]);
+    assert!(
+        run.stderr()
+            .contains("an environment file is at most 1 MiB"),
+        "{}",
+        run.stderr()
+    );
+    std::fs::write(
+        &file,
+        format!("{text}\nGRAFANA_ADMIN_USER={}\n", "x".repeat(5000)),
+    )
+    .unwrap();
+    let run = p.run(&["check", "local"], &[]);
+    assert_eq!(run.code(), 1);
+    assert!(
+        run.stderr()
+            .contains("is 5000 characters long; a value is at most 4096"),
+        "{}",
+        run.stderr()
+    );
+    // A FIFO would hang a reader: refused at once.
+    std::fs::remove_file(&file).unwrap();
+    let status = std::process::Command::new("mkfifo")
+        .arg(&file)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let started = std::time::Instant::now();
+    let run = p.run(&["check", "local"], &[]);
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    assert_eq!(run.code(), 1);
+    assert!(
+        run.stderr().contains("is not a regular file"),
+        "{}",
+        run.stderr()
+    );
+}
+
+#[test]
+fn a_garbage_image_reference_is_refused_by_check() {
+    let p = Project::new();
+    let lock = std::fs::read_to_string(p.path().join("images/images.lock")).unwrap();
+    let bad = lock.replacen(
+        "registry.test/library/caddy:2.10.2",
+        "caddy:2.10 \\\"; rm -rf /",
+        1,
+    );
+    assert_ne!(bad, lock);
+    p.write("images/images.lock", &bad);
+    let run = p.run(&["check", "production"], &production_secrets());
+    assert_eq!(run.code(), 1, "{}", run.all());
+    assert!(
+        run.stderr().contains("images/images.lock"),
+        "{}",
+        run.stderr()
+    );
+}
+
+#[test]
+fn durations_are_bounded() {
+    let p = Project::new();
+    let run = p.run(&["health", "local", "--wait", "300000000000y"], &[]);
+    assert_eq!(run.code(), 1, "{}", run.all());
+    assert!(
+        run.stderr().contains("is outside 0s to 1day"),
+        "{}",
+        run.stderr()
+    );
+    assert!(!run.all().contains("panicked"));
+    let run = p.run(&["health", "local", "--timeout", "0s"], &[]);
+    assert_eq!(run.code(), 1);
+    assert!(
+        run.stderr().contains("0s is outside 1ms to 1m"),
+        "{}",
+        run.stderr()
+    );
+}
+
+#[test]
+fn json_commands_print_their_errors_as_json() {
+    let p = Project::new();
+    let run = p.run(
+        &["diff", "local", "000000000000", "111111111111", "--json"],
+        &[],
+    );
+    assert_eq!(run.code(), 1);
+    let v: serde_json::Value = serde_json::from_str(&run.stdout()).expect("JSON on stdout");
+    assert_eq!(v["ok"], false);
+    assert_eq!(v["exit_code"], 1);
+    assert!(
+        v["error"].as_str().unwrap().contains("no release at"),
+        "{v}"
+    );
+}
+
+#[test]
+fn a_versions_bytes_do_not_depend_on_the_seed_format_flag() {
+    let p = Project::new();
+    let a = p.build("local", &[]);
+    let manifest = std::fs::read(a.join("manifest.json")).unwrap();
+    let run = p.run(&["build", "local", "--seed-format", "qcow2"], &[]);
+    assert_eq!(run.code(), 0, "{}", run.all());
+    assert!(run.stdout().contains("is unchanged"), "{}", run.stdout());
+    assert_eq!(std::fs::read(a.join("manifest.json")).unwrap(), manifest);
+    assert!(a.join("seed.qcow2").exists());
+    assert_eq!(p.releases("local").len(), 1);
+}
