@@ -30,6 +30,8 @@ command -v blkid >/dev/null || need_apt+=(util-linux)
 command -v qemu-img >/dev/null || need_apt+=(qemu-utils)
 command -v cloud-localds >/dev/null || need_apt+=(cloud-image-utils)
 [ -x /usr/bin/time ] || need_apt+=(time)
+# `torrust-bake man` is checked with man -l; completions with bash.
+command -v man >/dev/null || need_apt+=(man-db)
 # torrust-tracker builds against OpenSSL.
 dpkg -s libssl-dev >/dev/null 2>&1 || need_apt+=(libssl-dev)
 dpkg -s pkg-config >/dev/null 2>&1 || need_apt+=(pkg-config)
@@ -52,13 +54,13 @@ if ((${#need_apt[@]})); then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
 fi
 
-# The real tracker (and its peer clients) from crates.io: ~9 min on 2 cores.
+# The real tracker (and its peer clients) from crates.io: ~11 min on 2 cores.
 if ! { command -v torrust-tracker >/dev/null && cargo install --list | grep -q '^torrust-tracker v3.0.0:'; }; then
-    echo "install-test-deps: cargo install --locked torrust-tracker@3.0.0 (takes ~9 min)" >&2
+    echo "install-test-deps: cargo install --locked torrust-tracker@3.0.0 (takes ~11 min)" >&2
     cargo install --locked torrust-tracker@3.0.0
 fi
 
-for tool in docker-compose promtool prometheus sha256sum tar zstd hyperfine docker-registry skopeo htpasswd openssl cloud-init isoinfo xorriso fsck.fat mdir mtype blkid qemu-img cloud-localds torrust-tracker udp_tracker_client http_tracker_client; do
+for tool in man docker-compose promtool prometheus sha256sum tar zstd hyperfine docker-registry skopeo htpasswd openssl cloud-init isoinfo xorriso fsck.fat mdir mtype blkid qemu-img cloud-localds torrust-tracker udp_tracker_client http_tracker_client; do
     command -v "$tool" >/dev/null || { echo "install-test-deps: $tool still missing" >&2; exit 1; }
 done
 if $e2e; then

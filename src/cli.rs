@@ -6,18 +6,20 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 const AFTER_HELP: &str = "\
-Environments: local, staging, production (environments/<env>.env).
-Precedence: process environment > environments/<env>.env > built-in default.
+Environments: local, staging, production (environments/<env>.env); staging and
+production are strict (real secrets, digests only, unknown variables refused).
+Precedence: process environment > secrets file ($TORRUST_BAKE_SECRETS_DIR/<env>.env,
+made by `secrets init`) > environments/<env>.env > built-in default.
 Secrets (TORRUST_TRACKER_API_TOKEN, GRAFANA_ADMIN_PASSWORD, MYSQL_PASSWORD,
-MYSQL_ROOT_PASSWORD) come from the process environment; staging and
-production refuse missing, placeholder or short ones.
+MYSQL_ROOT_PASSWORD, TORRUST_BAKE_RELEASE_KEY) never come from a committed file.
 
 Exit codes: 0 ok, 1 invalid input or failed check, 2 other error.
 
 Examples:
   torrust-bake check production
-  torrust-bake show local
-  torrust-bake build local
+  torrust-bake secrets init production
+  torrust-bake build production
+  torrust-bake verify production
   torrust-bake diff local 3f2a9c1d0b7e 8e41aa02c9d1
   torrust-bake health production --host 203.0.113.7 --wait 5m
   torrust-bake images pin tracker";
@@ -37,15 +39,34 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Validate an environment and its image lock; report every problem at once.
+    #[command(after_help = "\
+Examples:
+  torrust-bake check local
+  torrust-bake check production --json | jq '.problems[] | .variable'")]
     Check(CheckArgs),
     /// Print every variable's resolved value (secrets redacted) and where it came from.
+    #[command(after_help = "\
+Examples:
+  torrust-bake show production
+  torrust-bake show local --json")]
     Show(ShowArgs),
-    /// Render, bundle and write releases/<env>/<version>/ (the version is a content digest):
-    /// bundle/, bundle.tar.zst, manifest.json, SHA256SUMS, cloud-init user-data and
-    /// meta-data (network-config with a static address), NoCloud seeds seed.iso (ISO 9660,
-    /// label cidata) and seed.img (vfat, label CIDATA). Secret-bearing files are 0600.
+    /// Build the environment's release into releases/<env>/<version>/.
+    ///
+    /// The version is a digest of the content: the same inputs give the same version
+    /// and the same bytes. A release holds bundle/ (the VM's files), bundle.tar.zst,
+    /// manifest.json, SHA256SUMS (+ SHA256SUMS.secret, 0600), cloud-init user-data,
+    /// meta-data (network-config with a static address) and the NoCloud seeds seed.iso,
+    /// seed.img and seed.qcow2. Secret-bearing files are 0600.
+    #[command(after_help = "\
+Examples:
+  torrust-bake build local
+  torrust-bake secrets init production && torrust-bake build production --json")]
     Build(BuildArgs),
     /// Show what changed between two releases of an environment, file by file (secrets redacted).
+    #[command(after_help = "\
+Examples:
+  torrust-bake diff local 3f2a9c1d0b7e 8e41aa02c9d1
+  torrust-bake diff production 3f2a9c1d0b7e 8e41aa02c9d1 --json")]
     Diff(DiffArgs),
     /// Check releases against their checksums and manifest; exit 1 naming every difference.
     Verify(VerifyArgs),
@@ -54,14 +75,32 @@ pub enum Command {
         #[command(subcommand)]
         action: SecretsCommand,
     },
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    #[command(after_help = "\
+Examples:
+  torrust-bake completions bash > ~/.local/share/bash-completion/completions/torrust-bake
+  torrust-bake completions zsh > ~/.zfunc/_torrust-bake")]
+    Completions(CompletionsArgs),
+    /// Print the man page (roff), generated from these definitions.
+    #[command(after_help = "\
+Examples:
+  torrust-bake man > torrust-bake.1 && man -l torrust-bake.1")]
+    Man,
     /// Pin container images by digest in images/images.lock, or check the pins.
     Images {
         #[command(subcommand)]
         action: ImagesCommand,
     },
-    /// Prove a deployment serves clients: UDP BEP 15 connect/announce/scrape on every UDP
-    /// port, HTTP announce/scrape on every HTTP port, the REST API (with the token) and
-    /// the health-check API. Exit 0 only when every check passes.
+    /// Prove a deployment serves BitTorrent clients (UDP, HTTP, the APIs).
+    ///
+    /// UDP BEP 15 connect/announce/scrape on every UDP port, HTTP announce/scrape on every
+    /// HTTP port, the REST API (with the token) and the health-check API. Exit 0 only when
+    /// every check passes.
+    #[command(after_help = "\
+Examples:
+  torrust-bake health local
+  torrust-bake health production --host 203.0.113.7 --wait 5m
+  ssh -L 1212:127.0.0.1:1212 torrust@203.0.113.7 & torrust-bake health production")]
     Health(HealthArgs),
 }
 
@@ -107,6 +146,13 @@ pub struct DiffArgs {
     /// Print the changes as JSON on stdout.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Subcommand)]
@@ -272,6 +318,7 @@ impl Command {
             Command::Images {
                 action: ImagesCommand::Pin(PinArgs { registry: a, .. }) | ImagesCommand::Verify(a),
             } => a.json,
+            Command::Completions(_) | Command::Man => false,
         }
     }
 }

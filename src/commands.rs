@@ -10,8 +10,8 @@ use anyhow::{Context as _, Result};
 use serde::Serialize;
 
 use crate::cli::{
-    BuildArgs, CheckArgs, DiffArgs, HealthArgs, PinArgs, RegistryArgs, SecretsInitArgs, ShowArgs,
-    VerifyArgs,
+    BuildArgs, CheckArgs, CompletionsArgs, DiffArgs, HealthArgs, PinArgs, RegistryArgs,
+    SecretsInitArgs, ShowArgs, VerifyArgs,
 };
 use crate::config::{self, Config, Report};
 use crate::digest::Key;
@@ -588,4 +588,19 @@ pub fn images_verify(project: &Path, args: &RegistryArgs) -> Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+pub fn completions(args: &CompletionsArgs) -> Result<ExitCode> {
+    use clap::CommandFactory as _;
+    let mut cmd = crate::cli::Cli::command();
+    clap_complete::generate(args.shell, &mut cmd, "torrust-bake", &mut std::io::stdout());
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn man() -> Result<ExitCode> {
+    use clap::CommandFactory as _;
+    clap_mangen::Man::new(crate::cli::Cli::command())
+        .render(&mut std::io::stdout())
+        .context("writing the man page")?;
+    Ok(ExitCode::SUCCESS)
 }

@@ -39,6 +39,8 @@ fn main() -> ExitCode {
             action: ImagesCommand::Verify(args),
         } => commands::images_verify(project, args),
         Command::Health(args) => commands::health(project, args),
+        Command::Completions(args) => commands::completions(args),
+        Command::Man => commands::man(),
     };
     match result {
         Ok(code) => code,

@@ -648,3 +648,66 @@ fn nothing_published_is_derived_from_a_secret_without_the_key() {
         "the version ignores the key"
     );
 }
+
+/// Completions load in bash; the man page renders; every command's help
+/// carries an example.
+#[test]
+fn completions_man_page_and_examples() {
+    let script = format!("source <({BIN} completions bash) && complete -p torrust-bake");
+    let out = std::process::Command::new("bash")
+        .args(["-c", &script])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("torrust-bake"));
+    let p = Project::new();
+    let page = p.path().join("torrust-bake.1");
+    std::fs::write(&page, p.run(&["man"], &[]).0.stdout).unwrap();
+    let out = std::process::Command::new("man")
+        .args(["-l", page.to_str().unwrap()])
+        .env("MANPAGER", "cat")
+        .env("MANWIDTH", "100")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("reproducible Torrust Tracker release"),
+        "{text}"
+    );
+    for cmd in [
+        "check",
+        "show",
+        "build",
+        "diff",
+        "verify",
+        "health",
+        "completions",
+        "man",
+    ] {
+        let help = p.run(&[cmd, "--help"], &[]);
+        assert_eq!(help.code(), 0, "{cmd}");
+        assert!(
+            help.stdout().contains("Examples:"),
+            "{cmd} --help has no example"
+        );
+    }
+    for cmd in [
+        &["secrets", "init"][..],
+        &["images", "pin"],
+        &["images", "verify"],
+    ] {
+        let mut args = cmd.to_vec();
+        args.push("--help");
+        let help = p.run(&args, &[]);
+        assert_eq!(help.code(), 0, "{cmd:?}");
+    }
+}

@@ -48,9 +48,11 @@ impl fmt::Display for Problem {
             Severity::Error => "error",
             Severity::Warning => "warning",
         };
-        match &self.variable {
-            Some(v) => write!(f, "{level}: {v} ({}): {}", self.source, self.message)?,
-            None => write!(f, "{level}: {}: {}", self.source, self.message)?,
+        match (&self.variable, &self.source) {
+            (Some(v), source) => write!(f, "{level}: {v} ({source}): {}", self.message)?,
+            // Not about a value: no "default" source to show.
+            (None, super::load::Source::Default) => write!(f, "{level}: {}", self.message)?,
+            (None, source) => write!(f, "{level}: {source}: {}", self.message)?,
         }
         write!(f, "\n  fix: {}", self.fix)
     }

@@ -86,13 +86,33 @@ fn reverse_proxy(c: &mut Checker) {
             "set SSL_EMAIL=you@example.org",
         );
     }
-    if c.env.as_str() == "production" && c.text(DOMAIN_NAME).ends_with("example.com") {
+    // RFC 2606 names: nobody's tracker. Strict environments hear about it.
+    if !c.env.is_strict() {
+        return;
+    }
+    if is_example(&c.text(DOMAIN_NAME)) {
         c.warn(
             DOMAIN_NAME,
             "is an example domain".into(),
             "set the domain whose DNS points at this tracker",
         );
     }
+    let email = c.text(SSL_EMAIL);
+    if is_example(email.rsplit('@').next().unwrap_or_default()) {
+        c.warn(
+            SSL_EMAIL,
+            "is at an example domain: the ACME account's mail would go nowhere".into(),
+            "set an address you read (certificate expiry warnings go there)",
+        );
+    }
+}
+
+/// example.com/.net/.org and the .example top-level domain (RFC 2606).
+fn is_example(domain: &str) -> bool {
+    let d = domain.to_ascii_lowercase();
+    ["example.com", "example.net", "example.org", "example"]
+        .iter()
+        .any(|e| d == *e || d.ends_with(&format!(".{e}")))
 }
 
 #[cfg(test)]
@@ -183,5 +203,15 @@ mod tests {
         );
         let (_, r) = run("local", &set);
         assert!(about(&r, DOMAIN_NAME).is_empty());
+        let (_, r) = run(
+            "staging",
+            &[
+                (DOMAIN_NAME, "staging.tracker.example.com"),
+                (SSL_EMAIL, "admin@example.com"),
+            ],
+        );
+        assert_eq!(about(&r, DOMAIN_NAME).len(), 1);
+        assert!(about(&r, SSL_EMAIL)[0].contains("example domain"));
+        assert!(!is_example("example.community.org"));
     }
 }
