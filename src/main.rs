@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use torrust_bake::cli::{Cli, Command, ImagesCommand};
+use torrust_bake::cli::{Cli, Command, ImagesCommand, LibvirtCommand};
 use torrust_bake::{commands, error};
 
 fn main() -> ExitCode {
@@ -24,6 +24,11 @@ fn main() -> ExitCode {
             action: ImagesCommand::Verify(args),
         } => commands::images_verify(project, args),
         Command::Health(args) => commands::health(project, args),
+        Command::Libvirt { action } => match action {
+            LibvirtCommand::Up(args) => commands::libvirt_up(project, args),
+            LibvirtCommand::Status(args) => commands::libvirt_status(args),
+            LibvirtCommand::Down(args) => commands::libvirt_down(project, args),
+        },
     };
     match result {
         Ok(code) => code,
