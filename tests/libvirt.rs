@@ -8,7 +8,9 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
+use common::fake_http::{serve, Response};
 use common::{verifier, Project, REPO};
+use torrust_bake::config::provider::BaseImage;
 use torrust_bake::config::provider::{nic_mac, Firmware};
 use torrust_bake::provider::libvirt::disks::{self, Format, GIB};
 use torrust_bake::provider::libvirt::domain::{self, Accel, DataDisk, Seed, Spec};
@@ -352,4 +354,51 @@ fn an_unreachable_libvirt_is_exit_2_with_the_fix() {
         r.stderr()
     );
     assert!(r.stderr().contains("start libvirtd"));
+}
+
+#[test]
+fn a_base_image_url_is_downloaded_once_and_checked() {
+    use sha2::Digest as _;
+    let image: Vec<u8> = (0..3 * 1024 * 1024u32).map(|i| (i % 251) as u8).collect();
+    let good = hex::encode(sha2::Sha512::digest(&image));
+    let body = image.clone();
+    let fake = serve(move |req| match req.target.as_str() {
+        "/base.qcow2" => Response::new(200, body.clone()),
+        _ => Response::new(404, "no"),
+    });
+    let cache = tempfile::tempdir().unwrap();
+    let url = format!("http://127.0.0.1:{}/base.qcow2", fake.port);
+    let get = |url: &str, sha512: &str| {
+        let img = BaseImage::Url {
+            url: url.into(),
+            sha512: sha512.into(),
+        };
+        disks::base_image(&img, cache.path(), false, &mut |_| {})
+    };
+    let (path, how) = get(&url, &good).unwrap();
+    assert_eq!(how, "downloaded, SHA-512 verified");
+    assert_eq!(std::fs::read(&path).unwrap(), image);
+    assert_eq!(path, disks::cached_path(cache.path(), &url, &good));
+    let (again, how) = get(&url, &good).unwrap();
+    assert_eq!((again, how), (path, "cached, verified when downloaded"));
+    assert_eq!(fake.requests.lock().unwrap().len(), 1, "downloaded twice");
+
+    // A wrong checksum leaves nothing in the cache; a 404 says so.
+    let wrong = "00".repeat(64);
+    let e = get(&url, &wrong).unwrap_err();
+    assert_eq!(torrust_bake::error::exit_code(&e), 1);
+    assert!(
+        format!("{e:#}").contains("the image changed or the checksum is wrong"),
+        "{e:#}"
+    );
+    assert!(!disks::cached_path(cache.path(), &url, &wrong).exists());
+    let leftovers: Vec<_> = std::fs::read_dir(cache.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .filter(|n| n.to_string_lossy().starts_with('.'))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    let missing = format!("http://127.0.0.1:{}/gone.qcow2", fake.port);
+    let e = get(&missing, &good).unwrap_err();
+    assert_eq!(torrust_bake::error::exit_code(&e), 1, "{e:#}");
 }
