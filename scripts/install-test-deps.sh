@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs every outside verifier the tests use (docs/ARCHITECTURE.md, Testing).
 # Idempotent; run as root (apt-get). A missing verifier fails the tests.
-# --e2e also installs what scripts/e2e-boot.sh needs (QEMU, debootstrap).
+# --e2e also installs what scripts/e2e-boot.sh and scripts/e2e-libvirt.sh need
+# (QEMU, debootstrap, libvirt, OVMF, the guest image's tools).
 set -euo pipefail
 e2e=false
 [ "${1:-}" = --e2e ] && e2e=true
-export PATH="$HOME/.cargo/bin:$PATH"
+export PATH="$HOME/.cargo/bin:/usr/sbin:/sbin:$PATH"
 
 need_apt=()
 command -v docker-compose >/dev/null || need_apt+=(docker-compose)
@@ -28,6 +29,9 @@ command -v fsck.fat >/dev/null || need_apt+=(dosfstools)
 command -v mdir >/dev/null || need_apt+=(mtools)
 command -v blkid >/dev/null || need_apt+=(util-linux)
 command -v qemu-img >/dev/null || need_apt+=(qemu-utils)
+# libvirt: virt-xml-validate for domain XML; virsh for the test:///default driver.
+command -v virt-xml-validate >/dev/null || need_apt+=(libxml2-utils)
+command -v virsh >/dev/null || need_apt+=(libvirt-clients)
 command -v cloud-localds >/dev/null || need_apt+=(cloud-image-utils)
 [ -x /usr/bin/time ] || need_apt+=(time)
 # `torrust-bake man` is checked with man -l; completions with bash.
@@ -39,6 +43,15 @@ if $e2e; then
     command -v debootstrap >/dev/null || need_apt+=(debootstrap)
     command -v mke2fs >/dev/null && command -v debugfs >/dev/null || need_apt+=(e2fsprogs)
     command -v genisoimage >/dev/null || need_apt+=(genisoimage)
+    # e2e-libvirt: libvirtd with its QEMU driver, dnsmasq for its network,
+    # OVMF; guest-image.sh: systemd-boot, an ESP made with mtools, sfdisk.
+    command -v libvirtd >/dev/null || need_apt+=(libvirt-daemon-system libvirt-daemon-driver-qemu)
+    command -v dnsmasq >/dev/null || [ -x /usr/sbin/dnsmasq ] || need_apt+=(dnsmasq-base)
+    [ -f /usr/share/OVMF/OVMF_CODE_4M.fd ] || need_apt+=(ovmf)
+    [ -f /usr/lib/systemd/boot/efi/systemd-bootx64.efi ] || need_apt+=(systemd-boot-efi)
+    command -v mkfs.vfat >/dev/null || need_apt+=(dosfstools)
+    command -v sfdisk >/dev/null || need_apt+=(fdisk)
+    command -v ip >/dev/null || need_apt+=(iproute2)
     # Debian 12's qemu-system-x86 needs its own qemu-utils; the machine may
     # carry a backported one (10.x, which qemu-system-x86 7.2 conflicts with), hence the pinned downgrade.
     if ! command -v qemu-system-x86_64 >/dev/null; then
@@ -60,11 +73,11 @@ if ! { command -v torrust-tracker >/dev/null && cargo install --list | grep -q '
     cargo install --locked torrust-tracker@3.0.0
 fi
 
-for tool in man docker-compose promtool prometheus sha256sum tar zstd hyperfine docker-registry skopeo htpasswd openssl cloud-init isoinfo xorriso fsck.fat mdir mtype blkid qemu-img cloud-localds torrust-tracker udp_tracker_client http_tracker_client; do
+for tool in man docker-compose promtool prometheus sha256sum tar zstd hyperfine docker-registry skopeo htpasswd openssl cloud-init isoinfo xorriso fsck.fat mdir mtype blkid qemu-img cloud-localds torrust-tracker udp_tracker_client http_tracker_client virt-xml-validate virsh; do
     command -v "$tool" >/dev/null || { echo "install-test-deps: $tool still missing" >&2; exit 1; }
 done
 if $e2e; then
-    for tool in qemu-system-x86_64 debootstrap mke2fs debugfs genisoimage; do
+    for tool in qemu-system-x86_64 debootstrap mke2fs debugfs genisoimage libvirtd virtlogd sfdisk mkfs.vfat mcopy ip flock; do
         command -v "$tool" >/dev/null || { echo "install-test-deps: $tool still missing" >&2; exit 1; }
     done
 fi

@@ -22,7 +22,9 @@ Examples:
   torrust-bake verify production
   torrust-bake diff local 3f2a9c1d0b7e 8e41aa02c9d1
   torrust-bake health production --host 203.0.113.7 --wait 5m
-  torrust-bake images pin tracker";
+  torrust-bake images pin tracker
+  torrust-bake libvirt up local
+  torrust-bake libvirt down local";
 
 /// Turns an environment into an immutable, reproducible Torrust Tracker release.
 #[derive(Debug, Parser)]
@@ -102,6 +104,11 @@ Examples:
   torrust-bake health production --host 203.0.113.7 --wait 5m
   ssh -L 1212:127.0.0.1:1212 torrust@203.0.113.7 & torrust-bake health production")]
     Health(HealthArgs),
+    /// Run an environment's release on a local VM through libvirt (virsh): up, status, down.
+    Libvirt {
+        #[command(subcommand)]
+        action: LibvirtCommand,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -271,6 +278,105 @@ pub struct RegistryArgs {
     pub json: bool,
 }
 
+const LIBVIRT_HELP: &str = "\
+The VM's shape and files come from LIBVIRT_* variables (`torrust-bake show <env>`):
+LIBVIRT_BASE_IMAGE (a path, or a URL + LIBVIRT_BASE_IMAGE_SHA512), LIBVIRT_VCPUS,
+LIBVIRT_MEMORY_MIB, LIBVIRT_DISK_SIZE_GB, LIBVIRT_DOMAIN_TYPE (auto|kvm|qemu),
+LIBVIRT_FIRMWARE (efi|bios), LIBVIRT_NETWORK, LIBVIRT_STORAGE_DIR.
+libvirt is reached through virsh: --connect URI, else LIBVIRT_DEFAULT_URI, else
+libvirt's default (qemu:///system for root).
+
+Examples:
+  torrust-bake libvirt up local --dry-run
+  torrust-bake libvirt up local --connect qemu:///system
+  torrust-bake libvirt up local --release 3f2a9c1d0b7e
+  torrust-bake libvirt status local --json
+  torrust-bake libvirt down local
+  torrust-bake libvirt down local --purge      # also deletes the data disk
+
+Exit codes: 0 ok, 1 invalid input (unknown release, another domain of the
+environment exists, bad checksum), 2 libvirt unreachable or failed.";
+
+#[derive(Debug, Subcommand)]
+pub enum LibvirtCommand {
+    /// Build the environment's release (or take --release), then: base image (downloaded
+    /// once and verified when it is a URL), a qcow2 overlay over it, the seed copied beside
+    /// it (0600), the environment's data disk (made on first use, kept by `down`), the
+    /// domain torrust-<env>-<short version> defined and started. Each step is printed with
+    /// its duration.
+    #[command(after_help = LIBVIRT_HELP)]
+    Up(LibvirtUpArgs),
+    /// The environment's domains (found by their metadata): release, state, address,
+    /// console log, data disk.
+    #[command(after_help = LIBVIRT_HELP)]
+    Status(LibvirtStatusArgs),
+    /// Stop the environment's domains (ACPI power-off, then forced after
+    /// --shutdown-timeout), undefine them with their UEFI variables and delete their
+    /// overlay, seed and console log. The data disk stays unless --purge.
+    #[command(after_help = LIBVIRT_HELP)]
+    Down(LibvirtDownArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct LibvirtUpArgs {
+    /// local, staging or production (with INFRASTRUCTURE_PROVIDER=libvirt)
+    pub env: String,
+    /// Boot this stored release (releases/<env>/<VERSION>) instead of building the
+    /// environment's current one.
+    #[arg(long, value_name = "VERSION")]
+    pub release: Option<String>,
+    /// libvirt connection URI (virsh -c), e.g. qemu:///system.
+    #[arg(long, value_name = "URI")]
+    pub connect: Option<String>,
+    /// Attach this seed: iso (a read-only CD-ROM) or img (a read-only vfat disk).
+    #[arg(long, value_enum, default_value = "iso")]
+    pub seed: LibvirtSeed,
+    /// Print the domain XML and the steps; change nothing (no release written, no file,
+    /// no domain).
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print the outcome (domain, steps, XML) as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LibvirtSeed {
+    Iso,
+    Img,
+}
+
+#[derive(Debug, Args)]
+pub struct LibvirtStatusArgs {
+    /// local, staging or production
+    pub env: String,
+    /// libvirt connection URI (virsh -c).
+    #[arg(long, value_name = "URI")]
+    pub connect: Option<String>,
+    /// Print the domains as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct LibvirtDownArgs {
+    /// local, staging or production
+    pub env: String,
+    /// Also delete the environment's data disk (its database and state).
+    #[arg(long)]
+    pub purge: bool,
+    /// How long a guest gets to power off after the ACPI request before it is
+    /// destroyed; 0s destroys at once.
+    #[arg(long, default_value = "120s", value_parser = humantime::parse_duration)]
+    pub shutdown_timeout: Duration,
+    /// libvirt connection URI (virsh -c).
+    #[arg(long, value_name = "URI")]
+    pub connect: Option<String>,
+    /// Print what was done as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
 /// Extra seed formats `build` can write (seed.iso and seed.img are always written).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum SeedFormat {
@@ -318,6 +424,11 @@ impl Command {
             Command::Images {
                 action: ImagesCommand::Pin(PinArgs { registry: a, .. }) | ImagesCommand::Verify(a),
             } => a.json,
+            Command::Libvirt { action } => match action {
+                LibvirtCommand::Up(a) => a.json,
+                LibvirtCommand::Status(a) => a.json,
+                LibvirtCommand::Down(a) => a.json,
+            },
             Command::Completions(_) | Command::Man => false,
         }
     }

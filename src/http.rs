@@ -14,3 +14,15 @@ pub fn client(timeout: Duration) -> ureq::Agent {
         .user_agent(USER_AGENT)
         .build()
 }
+
+/// A client for large downloads (a cloud image): no overall deadline, but
+/// connecting and every read time out; redirects are followed (mirrors use
+/// them) because what arrives is checked against a checksum anyway.
+pub fn download_client(connect: Duration, read: Duration) -> ureq::Agent {
+    ureq::AgentBuilder::new()
+        .timeout_connect(connect)
+        .timeout_read(read)
+        .redirects(5)
+        .user_agent(USER_AGENT)
+        .build()
+}

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use torrust_bake::cli::{Cli, Command, ImagesCommand, SecretsCommand};
+use torrust_bake::cli::{Cli, Command, ImagesCommand, LibvirtCommand, SecretsCommand};
 use torrust_bake::{commands, error};
 
 fn main() -> ExitCode {
@@ -41,6 +41,11 @@ fn main() -> ExitCode {
         Command::Health(args) => commands::health(project, args),
         Command::Completions(args) => commands::completions(args),
         Command::Man => commands::man(),
+        Command::Libvirt { action } => match action {
+            LibvirtCommand::Up(args) => commands::libvirt_up(project, args),
+            LibvirtCommand::Status(args) => commands::libvirt_status(args),
+            LibvirtCommand::Down(args) => commands::libvirt_down(project, args),
+        },
     };
     match result {
         Ok(code) => code,

@@ -6,7 +6,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use ipnet::Ipv4Net;
 use serde::{Serialize, Serializer};
 
-use super::provider::Provider;
+use super::provider::{Libvirt, Provider};
 use super::types::{Database, Environment, TcpPort, TrackerMode, UdpPort};
 
 /// Secret values. Kept out of `Config`'s serialization so a template can only
@@ -65,6 +65,10 @@ pub struct Config {
     pub ssh_public_key: Option<String>,
     pub domain_name: Option<String>,
     pub ssl_email: Option<String>,
+    /// The libvirt VM's shape; not in the templates' context (it shapes
+    /// the VM, not the release).
+    #[serde(skip)]
+    pub libvirt: Libvirt,
     #[serde(skip)]
     pub secrets: Secrets,
 }

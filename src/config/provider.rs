@@ -3,6 +3,8 @@
 //! provider *operations* (deploy, replace, retire) live in `src/provider/`,
 //! above the release pipeline (docs/ARCHITECTURE.md, "Providers").
 
+use std::path::PathBuf;
+
 use serde::Serialize;
 use sha2::Digest as _;
 
@@ -74,6 +76,83 @@ impl Provider {
                 (VarId::INFRASTRUCTURE_REGION, "fsn1"),
                 (VarId::INFRASTRUCTURE_INSTANCE_TYPE, "cx22"),
             ],
+        }
+    }
+}
+
+/// How a libvirt VM is shaped and where its files live
+/// (`LIBVIRT_*`); read by `provider::libvirt` at `libvirt up`, not part of
+/// any release (a release is what the VM boots, not the VM).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Libvirt {
+    pub vcpus: u64,
+    pub memory_mib: u64,
+    pub disk_size_gb: u64,
+    pub base_image: BaseImage,
+    pub domain_type: DomainType,
+    pub firmware: Firmware,
+    pub network: String,
+    pub storage_dir: PathBuf,
+}
+
+/// The cloud image a libvirt VM boots from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BaseImage {
+    /// A file on this host; checked against `sha512` when one was set.
+    Path {
+        path: PathBuf,
+        sha512: Option<String>,
+    },
+    /// Downloaded once into the cache and checked against `sha512`.
+    Url { url: String, sha512: String },
+}
+
+/// The libvirt domain type: hardware virtualisation or emulation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DomainType {
+    /// `kvm` when libvirt's capabilities offer it, else `qemu`.
+    Auto,
+    Kvm,
+    /// TCG: QEMU emulates the CPU (slow; works where KVM does not).
+    Qemu,
+}
+
+impl DomainType {
+    pub fn parse(name: &str) -> Option<DomainType> {
+        match name {
+            "auto" => Some(DomainType::Auto),
+            "kvm" => Some(DomainType::Kvm),
+            "qemu" => Some(DomainType::Qemu),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            DomainType::Auto => "auto",
+            DomainType::Kvm => "kvm",
+            DomainType::Qemu => "qemu",
+        }
+    }
+}
+
+/// The firmware a libvirt VM boots with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Firmware {
+    /// UEFI (OVMF), Secure Boot off.
+    Efi,
+    /// SeaBIOS.
+    Bios,
+}
+
+impl Firmware {
+    pub fn parse(name: &str) -> Option<Firmware> {
+        match name {
+            "efi" => Some(Firmware::Efi),
+            "bios" => Some(Firmware::Bios),
+            _ => None,
         }
     }
 }

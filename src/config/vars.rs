@@ -85,10 +85,19 @@ pub enum VarId {
     SSH_PUBLIC_KEY,
     DOMAIN_NAME,
     SSL_EMAIL,
+    LIBVIRT_VCPUS,
+    LIBVIRT_MEMORY_MIB,
+    LIBVIRT_DISK_SIZE_GB,
+    LIBVIRT_BASE_IMAGE,
+    LIBVIRT_BASE_IMAGE_SHA512,
+    LIBVIRT_DOMAIN_TYPE,
+    LIBVIRT_FIRMWARE,
+    LIBVIRT_NETWORK,
+    LIBVIRT_STORAGE_DIR,
 }
 
 impl VarId {
-    pub const COUNT: usize = 36;
+    pub const COUNT: usize = 45;
 
     /// The variable's row in the table.
     pub fn var(self) -> &'static Var {
@@ -202,9 +211,9 @@ pub const VARS: [Var; VarId::COUNT] = [
         id: VarId::INFRASTRUCTURE_DATA_VOLUME,
         name: "INFRASTRUCTURE_DATA_VOLUME",
         kind: Kind::VolumeLabel,
-        default: "",
+        default: "torrust-data",
         required: Required::No,
-        help: "Label of the persistent data volume mounted at /var/lib/torrust; unset keeps data on the VM disk.",
+        help: "Label (and libvirt disk serial) of the persistent data volume mounted at /var/lib/torrust, formatted on first use and kept across releases. Empty, or left at its default with an external MySQL: no volume (data stays on the VM's disk and dies with it).",
     },
     Var {
         id: VarId::INFRASTRUCTURE_DATA_VOLUME_SIZE_GB,
@@ -446,7 +455,88 @@ pub const VARS: [Var; VarId::COUNT] = [
         required: Required::No,
         help: "ACME account e-mail for the TLS certificates; required with DOMAIN_NAME.",
     },
+    Var {
+        id: VarId::LIBVIRT_VCPUS,
+        name: "LIBVIRT_VCPUS",
+        kind: Kind::Number { min: 1, max: 256 },
+        default: "2",
+        required: Required::No,
+        help: "libvirt: virtual CPUs of the VM.",
+    },
+    Var {
+        id: VarId::LIBVIRT_MEMORY_MIB,
+        name: "LIBVIRT_MEMORY_MIB",
+        kind: Kind::Number {
+            min: 512,
+            max: 1_048_576,
+        },
+        default: "2048",
+        required: Required::No,
+        help: "libvirt: memory of the VM in MiB.",
+    },
+    Var {
+        id: VarId::LIBVIRT_DISK_SIZE_GB,
+        name: "LIBVIRT_DISK_SIZE_GB",
+        kind: Kind::Number { min: 1, max: 4096 },
+        default: "20",
+        required: Required::No,
+        help: "libvirt: size of the VM's system disk (a copy-on-write overlay over the base image) in GiB; never below the base image's own size.",
+    },
+    Var {
+        id: VarId::LIBVIRT_BASE_IMAGE,
+        name: "LIBVIRT_BASE_IMAGE",
+        kind: Kind::Text,
+        default: DEBIAN_GENERICCLOUD_URL,
+        required: Required::No,
+        help: "libvirt: the cloud image the VM boots (qcow2 or raw, with its own bootloader and cloud-init): an absolute path, or an http(s) URL downloaded once into LIBVIRT_STORAGE_DIR/cache and checked against LIBVIRT_BASE_IMAGE_SHA512.",
+    },
+    Var {
+        id: VarId::LIBVIRT_BASE_IMAGE_SHA512,
+        name: "LIBVIRT_BASE_IMAGE_SHA512",
+        kind: Kind::Text,
+        default: DEBIAN_GENERICCLOUD_SHA512,
+        required: Required::No,
+        help: "libvirt: SHA-512 of the base image (128 hex digits, as in Debian's SHA512SUMS); required with a URL, checked when set with a path.",
+    },
+    Var {
+        id: VarId::LIBVIRT_DOMAIN_TYPE,
+        name: "LIBVIRT_DOMAIN_TYPE",
+        kind: Kind::OneOf(&["auto", "kvm", "qemu"]),
+        default: "auto",
+        required: Required::No,
+        help: "libvirt: kvm (hardware virtualisation), qemu (TCG emulation, slow but runs anywhere), or auto: kvm when libvirt offers it. Use qemu where KVM is offered but guests hang (nested virtualisation).",
+    },
+    Var {
+        id: VarId::LIBVIRT_FIRMWARE,
+        name: "LIBVIRT_FIRMWARE",
+        kind: Kind::OneOf(&["efi", "bios"]),
+        default: "efi",
+        required: Required::No,
+        help: "libvirt: firmware the base image boots with: efi (OVMF, Secure Boot off) or bios (SeaBIOS). Debian's cloud images boot both.",
+    },
+    Var {
+        id: VarId::LIBVIRT_NETWORK,
+        name: "LIBVIRT_NETWORK",
+        kind: Kind::Text,
+        default: "default",
+        required: Required::No,
+        help: "libvirt: the libvirt network the VM's NIC joins (`virsh net-list --all`).",
+    },
+    Var {
+        id: VarId::LIBVIRT_STORAGE_DIR,
+        name: "LIBVIRT_STORAGE_DIR",
+        kind: Kind::Text,
+        default: "/var/lib/libvirt/images/torrust-bake",
+        required: Required::No,
+        help: "libvirt: absolute directory for the VMs' overlays, seeds, data disks, console logs and the base-image cache; libvirt's QEMU user must be able to read it (not under /root).",
+    },
 ];
+
+/// Debian's 12 (bookworm) genericcloud image, a dated build so that its
+/// SHA-512 (from the build's SHA512SUMS) stays true; Debian prunes old
+/// builds: pick a newer one from https://cloud.debian.org/images/cloud/bookworm/.
+pub const DEBIAN_GENERICCLOUD_URL: &str = "https://cloud.debian.org/images/cloud/bookworm/20250210-2019/debian-12-genericcloud-amd64-20250210-2019.qcow2";
+pub const DEBIAN_GENERICCLOUD_SHA512: &str = "a58d86525d75fd8e139a2302531ce5d2ab75ef0273cfe78f9d53aada4b23efd45f8433b4806fa4570cfe981c8fae26f5e5e855cbd66ba2198862f28125fd2d45";
 
 /// The variable called `name`, for names read from a file or the process
 /// environment.

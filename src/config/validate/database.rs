@@ -250,4 +250,35 @@ mod tests {
             about(&r, MYSQL_PASSWORD)[0].starts_with("Warning: is set but the database is SQLite")
         );
     }
+
+    #[test]
+    fn sqlite_and_the_bundled_mysql_get_a_data_volume_by_default() {
+        // Their data must outlive the VM: a new release is a new VM.
+        assert_eq!(config(&[]).data_volume.as_deref(), Some("torrust-data"));
+        let bundled = [
+            (TORRUST_TRACKER_DATABASE_URL, "mysql://torrust@mysql:3306/t"),
+            (MYSQL_PASSWORD, "a-password"),
+            (MYSQL_ROOT_PASSWORD, "a-root-password"),
+        ];
+        assert_eq!(
+            config(&bundled).data_volume.as_deref(),
+            Some("torrust-data")
+        );
+        let external = [
+            (
+                TORRUST_TRACKER_DATABASE_URL,
+                "mysql://torrust@db.internal:3306/t",
+            ),
+            (MYSQL_PASSWORD, "a-password"),
+        ];
+        assert_eq!(config(&external).data_volume, None);
+        let mut asked = external.to_vec();
+        asked.push((INFRASTRUCTURE_DATA_VOLUME, "state"));
+        assert_eq!(config(&asked).data_volume.as_deref(), Some("state"));
+        // Set empty: no volume, even with SQLite.
+        assert_eq!(
+            config(&[(INFRASTRUCTURE_DATA_VOLUME, "")]).data_volume,
+            None
+        );
+    }
 }

@@ -10,6 +10,7 @@
 mod database;
 mod infrastructure;
 pub mod kinds;
+mod libvirt;
 mod monitoring;
 mod network;
 mod secrets;
@@ -166,6 +167,7 @@ pub fn validate(env: &Environment, raw: &RawValues, report: &mut Report) -> Opti
     tracker::check(&mut c);
     network::check(&mut c);
     monitoring::check(&mut c);
+    libvirt::check(&mut c);
     let database = database::check(&mut c);
     if c.report.has_errors() {
         return None;
@@ -180,6 +182,7 @@ fn tcp(c: &Checker, id: VarId) -> TcpPort {
 /// The config from values that passed every rule.
 fn build(c: &Checker, database: super::types::Database) -> Config {
     use VarId::*;
+    let data_volume = data_volume(c, &database);
     Config {
         env: c.env.clone(),
         // Both parse: the kinds checked the words against these lists.
@@ -188,7 +191,7 @@ fn build(c: &Checker, database: super::types::Database) -> Config {
         instance_type: c.text(INFRASTRUCTURE_INSTANCE_TYPE),
         image: c.text(INFRASTRUCTURE_IMAGE),
         hostname: c.text(INFRASTRUCTURE_HOSTNAME),
-        data_volume: c.opt(INFRASTRUCTURE_DATA_VOLUME),
+        data_volume,
         data_volume_size_gb: c.number(INFRASTRUCTURE_DATA_VOLUME_SIZE_GB),
         ipv4_address: c.net(INFRASTRUCTURE_IPV4_ADDRESS),
         ipv4_gateway: infrastructure::ipv4(c.ip(INFRASTRUCTURE_IPV4_GATEWAY)),
@@ -224,6 +227,7 @@ fn build(c: &Checker, database: super::types::Database) -> Config {
         ssh_public_key: c.opt(SSH_PUBLIC_KEY),
         domain_name: c.opt(DOMAIN_NAME),
         ssl_email: c.opt(SSL_EMAIL),
+        libvirt: libvirt::build(c),
         secrets: Secrets {
             api_token: c.text(TORRUST_TRACKER_API_TOKEN),
             grafana_admin_password: c.text(GRAFANA_ADMIN_PASSWORD),
@@ -232,6 +236,17 @@ fn build(c: &Checker, database: super::types::Database) -> Config {
             release_key: c.text(TORRUST_BAKE_RELEASE_KEY),
         },
     }
+}
+
+/// The data volume's label. SQLite and the bundled MySQL keep their data
+/// under /var/lib/torrust, which must outlive the VM (a new release is a new
+/// VM), so they get one by default; an external MySQL does not need one
+/// unless it is asked for. Set empty: none.
+fn data_volume(c: &Checker, database: &super::types::Database) -> Option<String> {
+    let label = c.opt(VarId::INFRASTRUCTURE_DATA_VOLUME)?;
+    let external = database.mysql().is_some_and(|m| !m.bundled);
+    let defaulted = c.raw(VarId::INFRASTRUCTURE_DATA_VOLUME).source == super::load::Source::Default;
+    (!(external && defaulted)).then_some(label)
 }
 
 /// Unit-test support: validate `set` (name, value) as read from

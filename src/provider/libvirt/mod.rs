@@ -1,0 +1,628 @@
+//! The libvirt provider: `up` puts a release on a new VM, `status` lists an
+//! environment's VMs, `down` stops and forgets them (docs/ARCHITECTURE.md,
+//! "Providers"; libvirt's domain XML format).
+//!
+//! A VM is a domain named `torrust-<env>-<short version>` whose `<metadata>`
+//! records the environment, the release and the VM's directory
+//! (`domain.rs`); every command finds its domains by reading that back from
+//! libvirt, so nothing is kept on the side. Its files (`disks.rs`) live in
+//! `LIBVIRT_STORAGE_DIR/<env>/`: one directory per domain (overlay, seed,
+//! console log) and the environment's data disk, which outlives domains so
+//! that the next release finds its data. libvirt is driven through `virsh`
+//! (`virsh.rs` says why).
+//!
+//! `up` is written as a list of steps, each timed; `--dry-run` runs the
+//! steps that only read and reports what the others would do.
+
+pub mod disks;
+pub mod domain;
+pub mod virsh;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, Result};
+use serde::Serialize;
+
+use crate::config::provider::{nic_mac, DomainType, Firmware, Provider};
+use crate::config::Config;
+use crate::error::{Error, Kind};
+use crate::images::ResolvedImage;
+use crate::release::{self, store};
+use crate::render::Templates;
+use crate::version::Version;
+use domain::{Accel, DataDisk, Record, Seed, Spec};
+use virsh::Virsh;
+
+/// One step of `up` or `down`, as printed.
+#[derive(Debug, Clone, Serialize)]
+pub struct Step {
+    pub step: &'static str,
+    pub detail: String,
+    pub ms: u128,
+}
+
+/// Runs `f` as the step `name`, timing it and reporting it to `progress`.
+struct Steps<'a> {
+    done: Vec<Step>,
+    progress: &'a mut dyn FnMut(&Step),
+}
+
+impl Steps<'_> {
+    fn run<T>(&mut self, name: &'static str, f: impl FnOnce() -> Result<(T, String)>) -> Result<T> {
+        let started = Instant::now();
+        let (value, detail) = f().with_context(|| format!("step {name}"))?;
+        let step = Step {
+            step: name,
+            detail,
+            ms: started.elapsed().as_millis(),
+        };
+        (self.progress)(&step);
+        self.done.push(step);
+        Ok(value)
+    }
+}
+
+/// Which seed the VM gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SeedKind {
+    Iso,
+    Img,
+}
+
+#[derive(Debug, Clone)]
+pub struct UpOptions {
+    /// Boot this stored release instead of building the environment's.
+    pub release: Option<Version>,
+    pub virsh: Virsh,
+    pub dry_run: bool,
+    pub seed: SeedKind,
+}
+
+/// What `up` did (or, with `--dry-run`, would do).
+#[derive(Debug, Serialize)]
+pub struct UpOutcome {
+    pub env: String,
+    pub version: String,
+    pub domain: String,
+    pub dry_run: bool,
+    /// The domain of this release was already running: nothing was done.
+    pub already_running: bool,
+    pub domain_type: Accel,
+    pub console_log: PathBuf,
+    pub data_disk: Option<PathBuf>,
+    pub steps: Vec<Step>,
+    pub xml: String,
+}
+
+/// What the environment's release is, and where its seeds are.
+struct ReleaseRef {
+    version: String,
+    dir: PathBuf,
+}
+
+fn require_libvirt(config: &Config) -> Result<()> {
+    if config.provider != Provider::Libvirt {
+        return Err(Error::invalid(format!(
+            "{} runs on {} (INFRASTRUCTURE_PROVIDER={}); `libvirt` commands serve environments with INFRASTRUCTURE_PROVIDER=libvirt",
+            config.env,
+            config.provider.display_name(),
+            config.provider.name()
+        ))
+        .into());
+    }
+    Ok(())
+}
+
+/// The release to boot: the stored `version` (checked against its
+/// SHA256SUMS), or the environment's own, built now (in memory only with
+/// `dry_run`).
+fn resolve_release(
+    project: &Path,
+    config: &Config,
+    images: &[ResolvedImage],
+    templates: &Templates,
+    opts: &UpOptions,
+) -> Result<(ReleaseRef, String)> {
+    let env = config.env.as_str();
+    if let Some(v) = &opts.release {
+        let dir = store::env_dir(project, env).join(v);
+        let manifest = store::read_manifest(&dir)?;
+        let bad = store::check_sums(&dir)?;
+        if !bad.is_empty() {
+            let list: Vec<String> = bad
+                .iter()
+                .map(|m| format!("{} {}", m.path, m.problem))
+                .collect();
+            return Err(Error::invalid(format!(
+                "release {v} does not match its SHA256SUMS ({}); rebuild it with `torrust-bake build {env}`",
+                list.join(", ")
+            ))
+            .into());
+        }
+        let version = manifest.version.to_string();
+        return Ok((
+            ReleaseRef { version, dir },
+            format!("stored release {v}, SHA256SUMS verified"),
+        ));
+    }
+    if opts.dry_run {
+        let made = release::make(config, images, templates, None)?;
+        let version = made.manifest.version.to_string();
+        let dir = store::env_dir(project, env).join(&version);
+        let how = if dir.join("manifest.json").is_file() {
+            "built already"
+        } else {
+            "would be written by `build`"
+        };
+        return Ok((
+            ReleaseRef { version, dir },
+            format!("{env}'s release ({how})"),
+        ));
+    }
+    let built = release::build(project, config, images, templates)?;
+    let version = built.release.manifest.version.to_string();
+    let how = match built.written {
+        release::Written::New => "built now",
+        release::Written::Unchanged => "built already",
+        release::Written::Repaired(_) => "rebuilt: the copy on disk did not match its checksums",
+    };
+    Ok((
+        ReleaseRef {
+            version,
+            dir: built.path,
+        },
+        format!("{env}'s release ({how})"),
+    ))
+}
+
+/// Our domains (by their metadata) of `env`, with their libvirt names.
+pub fn find_domains(virsh: &Virsh, env: &str) -> Result<Vec<Record>> {
+    let mut out = Vec::new();
+    for name in virsh.domains()? {
+        // A domain may vanish between list and dumpxml: skip it.
+        let Ok(xml) = virsh.dumpxml(&name) else {
+            continue;
+        };
+        if let Some(r) = domain::parse_record(&xml)? {
+            if r.env == env {
+                out.push(r);
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn decide_accel(virsh: &Virsh, wanted: DomainType, dry_run: bool) -> Result<(Accel, String)> {
+    match wanted {
+        DomainType::Kvm => Ok((Accel::Kvm, "kvm (LIBVIRT_DOMAIN_TYPE)".into())),
+        DomainType::Qemu => Ok((Accel::Qemu, "qemu, TCG (LIBVIRT_DOMAIN_TYPE)".into())),
+        DomainType::Auto => {
+            let caps = virsh.capabilities().map_err(|e| {
+                if dry_run {
+                    e.context("LIBVIRT_DOMAIN_TYPE=auto asks libvirt even in a dry run; set kvm or qemu to avoid it")
+                } else {
+                    e
+                }
+            })?;
+            let offered = domain::offered_domain_types(&caps)?;
+            if offered.iter().any(|t| t == "kvm") {
+                Ok((
+                    Accel::Kvm,
+                    "kvm (auto: libvirt offers it; set LIBVIRT_DOMAIN_TYPE=qemu if guests hang)"
+                        .into(),
+                ))
+            } else if offered.iter().any(|t| t == "qemu") {
+                Ok((
+                    Accel::Qemu,
+                    "qemu, TCG (auto: libvirt offers no kvm)".into(),
+                ))
+            } else {
+                Err(Error::new(
+                    Kind::Unreachable,
+                    "libvirt offers no x86_64 hvm domain: install its QEMU driver (Debian: libvirt-daemon-driver-qemu, qemu-system-x86)",
+                )
+                .into())
+            }
+        }
+    }
+}
+
+/// The environment's data disk, when it has a data volume:
+/// `LIBVIRT_STORAGE_DIR/<env>/data-<label>.raw`, serial = the label.
+pub fn data_disk(config: &Config) -> Option<DataDisk> {
+    let env_dir = config.libvirt.storage_dir.join(config.env.as_str());
+    config.data_volume.as_ref().map(|label| DataDisk {
+        path: env_dir.join(format!("data-{label}.raw")),
+        serial: label.clone(),
+    })
+}
+
+/// Puts the environment's release (or `opts.release`) on a new domain and
+/// starts it.
+pub fn up(
+    project: &Path,
+    config: &Config,
+    images: &[ResolvedImage],
+    templates: &Templates,
+    opts: &UpOptions,
+    progress: &mut dyn FnMut(&Step),
+) -> Result<UpOutcome> {
+    require_libvirt(config)?;
+    let env = config.env.as_str();
+    let lv = &config.libvirt;
+    let virsh = &opts.virsh;
+    let mut steps = Steps {
+        done: Vec::new(),
+        progress,
+    };
+    let dry = opts.dry_run;
+
+    let rel = steps.run("release", || {
+        resolve_release(project, config, images, templates, opts)
+    })?;
+    let name = domain::domain_name(env, &rel.version);
+
+    // One domain per environment until `replace` exists: two would share
+    // the data disk and the MAC.
+    let mut existing = None;
+    if !dry {
+        existing = steps.run("domains", || {
+            let found = find_domains(virsh, env)?;
+            if let Some(other) = found.iter().find(|r| r.name != name) {
+                return Err(Error::invalid(format!(
+                    "{env} already has domain {} (release {}); stop it with `torrust-bake libvirt down {env}` first (they would share the data disk)",
+                    other.name, other.version
+                ))
+                .into());
+            }
+            let mine = found.into_iter().find(|r| r.name == name);
+            let detail = match &mine {
+                Some(_) => format!("{name} is defined"),
+                None => format!("no domain of {env}"),
+            };
+            Ok((mine, detail))
+        })?;
+    }
+    if let Some(record) = existing {
+        return start_existing(virsh, record, rel, steps);
+    }
+
+    let (accel, accel_detail) = decide_accel(virsh, lv.domain_type, dry)?;
+    steps.run("domain type", || Ok(((), accel_detail)))?;
+
+    let cache = lv.storage_dir.join("cache");
+    let base = steps.run("base image", || {
+        let mut report = |line: &str| eprintln!("{line}");
+        let (path, how) = disks::base_image(&lv.base_image, &cache, dry, &mut report)?;
+        let detail = format!("{} ({how})", path.display());
+        Ok((path, detail))
+    })?;
+
+    let env_dir = lv.storage_dir.join(env);
+    let dir = env_dir.join(&name);
+    let seed_src = match opts.seed {
+        SeedKind::Iso => rel.dir.join("seed.iso"),
+        SeedKind::Img => rel.dir.join("seed.img"),
+    };
+    let seed = match opts.seed {
+        SeedKind::Iso => Seed::Iso(dir.join("seed.iso")),
+        SeedKind::Img => Seed::Img(dir.join("seed.img")),
+    };
+    let data_disk = data_disk(config);
+    let spec = Spec {
+        name: name.clone(),
+        env: env.to_string(),
+        version: rel.version.clone(),
+        accel,
+        firmware: lv.firmware,
+        vcpus: lv.vcpus,
+        memory_mib: lv.memory_mib,
+        overlay: dir.join("disk.qcow2"),
+        seed,
+        data_disk: data_disk.clone(),
+        network: lv.network.clone(),
+        mac: nic_mac(&config.hostname),
+        console_log: dir.join("console.log"),
+        dir: dir.clone(),
+    };
+    let xml = domain::xml(&spec);
+
+    let would = |s: String| if dry { format!("would: {s}") } else { s };
+    steps.run("overlay", || {
+        let want = lv.disk_size_gb * disks::GIB;
+        let (format, base_size) = if base.is_file() {
+            disks::probe(&base)?
+        } else {
+            (disks::Format::Qcow2, 0)
+        };
+        let size = want.max(base_size);
+        if !dry {
+            disks::mkdir(&dir)?;
+            disks::overlay(&spec.overlay, &base, format, size)?;
+        }
+        Ok((
+            (),
+            would(format!(
+                "{} over {} ({}), {} GiB",
+                spec.overlay.display(),
+                base.display(),
+                format.name(),
+                size / disks::GIB
+            )),
+        ))
+    })?;
+    steps.run("seed", || {
+        if !dry {
+            disks::copy_seed(&seed_src, spec.seed.path())?;
+        }
+        Ok((
+            (),
+            would(format!(
+                "{} -> {} (0600)",
+                seed_src.display(),
+                spec.seed.path().display()
+            )),
+        ))
+    })?;
+    if let Some(d) = &data_disk {
+        steps.run("data disk", || {
+            let exists = d.path.is_file();
+            if !dry {
+                disks::mkdir(&env_dir)?;
+                disks::data_disk(&d.path, config.data_volume_size_gb * disks::GIB)?;
+            }
+            let detail = if exists {
+                format!(
+                    "{} kept (serial {}; the guest mounts it as is)",
+                    d.path.display(),
+                    d.serial
+                )
+            } else {
+                would(format!(
+                    "{} created, {} GiB sparse (serial {}; the guest formats it on first use)",
+                    d.path.display(),
+                    config.data_volume_size_gb,
+                    d.serial
+                ))
+            };
+            Ok(((), detail))
+        })?;
+    }
+    steps.run("define", || {
+        if !dry {
+            virsh.define(&xml)?;
+        }
+        let firmware = match lv.firmware {
+            Firmware::Efi => "UEFI, Secure Boot off",
+            Firmware::Bios => "BIOS",
+        };
+        Ok((
+            (),
+            would(format!(
+                "{name} ({}, {firmware}, {} vCPU, {} MiB)",
+                accel.name(),
+                lv.vcpus,
+                lv.memory_mib
+            )),
+        ))
+    })?;
+    steps.run("start", || {
+        if !dry {
+            virsh.start(&name).with_context(|| {
+                format!("{name} is defined but did not start; `torrust-bake libvirt down {env}` removes it")
+            })?;
+        }
+        Ok(((), would(format!("{name}; console: {}", spec.console_log.display()))))
+    })?;
+    Ok(UpOutcome {
+        env: env.to_string(),
+        version: rel.version,
+        domain: name,
+        dry_run: dry,
+        already_running: false,
+        domain_type: accel,
+        console_log: spec.console_log,
+        data_disk: data_disk.map(|d| d.path),
+        steps: steps.done,
+        xml,
+    })
+}
+
+/// `up` for a release whose domain exists: start it if it is off.
+fn start_existing(
+    virsh: &Virsh,
+    record: Record,
+    rel: ReleaseRef,
+    mut steps: Steps,
+) -> Result<UpOutcome> {
+    let xml = virsh.dumpxml(&record.name)?;
+    let state = virsh.state(&record.name)?;
+    let running = state.is_running();
+    if !running {
+        steps.run("start", || {
+            virsh.start(&record.name)?;
+            Ok(((), format!("{} (was {})", record.name, state.0)))
+        })?;
+    }
+    let accel = if xml.starts_with("<domain type='kvm'") || xml.starts_with("<domain type=\"kvm\"")
+    {
+        Accel::Kvm
+    } else {
+        Accel::Qemu
+    };
+    Ok(UpOutcome {
+        env: record.env,
+        version: rel.version,
+        domain: record.name,
+        dry_run: false,
+        already_running: running,
+        domain_type: accel,
+        console_log: record
+            .console_log
+            .unwrap_or_else(|| record.dir.join("console.log")),
+        data_disk: record.data_disk,
+        steps: steps.done,
+        xml,
+    })
+}
+
+/// One domain in `status`.
+#[derive(Debug, Serialize)]
+pub struct DomainStatus {
+    pub domain: String,
+    pub release: String,
+    pub state: String,
+    pub addresses: Vec<String>,
+    pub console_log: Option<PathBuf>,
+    pub data_disk: Option<PathBuf>,
+}
+
+pub fn status(virsh: &Virsh, env: &str) -> Result<Vec<DomainStatus>> {
+    let mut out = Vec::new();
+    for r in find_domains(virsh, env)? {
+        let state = virsh.state(&r.name)?;
+        let addresses = if state.is_running() {
+            virsh.addresses(&r.name)
+        } else {
+            Vec::new()
+        };
+        out.push(DomainStatus {
+            domain: r.name,
+            release: r.version,
+            state: state.0,
+            addresses,
+            console_log: r.console_log,
+            data_disk: r.data_disk,
+        });
+    }
+    Ok(out)
+}
+
+#[derive(Debug, Clone)]
+pub struct DownOptions {
+    pub virsh: Virsh,
+    /// How long the guest gets to power off after the ACPI request before
+    /// it is destroyed; zero destroys at once.
+    pub shutdown_timeout: Duration,
+    /// Also delete the environment's data disks: those its domains use, and
+    /// `data_disk` (the one its config names, for when no domain is left).
+    pub purge: bool,
+    pub data_disk: Option<PathBuf>,
+}
+
+/// What `down` did to one domain.
+#[derive(Debug, Serialize)]
+pub struct DownOutcome {
+    pub domain: String,
+    pub release: String,
+    /// `acpi` (the guest powered off), `destroyed` (forced), or `off` (was off).
+    pub stop: &'static str,
+    pub steps: Vec<Step>,
+}
+
+/// Stops and undefines every domain of `env`, deletes their files, and with
+/// `purge` the data disks too.
+pub fn down(
+    env: &str,
+    opts: &DownOptions,
+    progress: &mut dyn FnMut(&Step),
+) -> Result<(Vec<DownOutcome>, Vec<PathBuf>)> {
+    let virsh = &opts.virsh;
+    let mut outcomes = Vec::new();
+    let mut data_disks = Vec::new();
+    for r in find_domains(virsh, env)? {
+        let mut steps = Steps {
+            done: Vec::new(),
+            progress: &mut *progress,
+        };
+        let stop = steps.run("stop", || stop(virsh, &r.name, opts.shutdown_timeout))?;
+        steps.run("undefine", || {
+            virsh.undefine(&r.name)?;
+            Ok(((), format!("{} (and its UEFI variables)", r.name)))
+        })?;
+        steps.run("files", || {
+            let removed = remove_vm_files(&r.dir)?;
+            Ok(((), format!("{}: {removed}", r.dir.display())))
+        })?;
+        if let Some(d) = &r.data_disk {
+            if !data_disks.contains(d) {
+                data_disks.push(d.clone());
+            }
+        }
+        outcomes.push(DownOutcome {
+            domain: r.name,
+            release: r.version,
+            stop,
+            steps: steps.done,
+        });
+    }
+    if let Some(d) = opts.data_disk.as_ref().filter(|d| d.is_file()) {
+        if !data_disks.contains(d) {
+            data_disks.push(d.clone());
+        }
+    }
+    if opts.purge {
+        for d in &data_disks {
+            let mut steps = Steps {
+                done: Vec::new(),
+                progress: &mut *progress,
+            };
+            steps.run("purge", || {
+                std::fs::remove_file(d).with_context(|| format!("removing {}", d.display()))?;
+                Ok(((), format!("{} deleted", d.display())))
+            })?;
+        }
+    }
+    Ok((outcomes, data_disks))
+}
+
+/// Asks for an ACPI power-off and waits up to `timeout`, then destroys.
+fn stop(virsh: &Virsh, name: &str, timeout: Duration) -> Result<(&'static str, String)> {
+    let state = virsh.state(name)?;
+    if state.is_off() {
+        return Ok(("off", format!("{name} was {}", state.0)));
+    }
+    let started = Instant::now();
+    if !timeout.is_zero() {
+        virsh.shutdown(name)?;
+        while started.elapsed() < timeout {
+            std::thread::sleep(Duration::from_millis(500));
+            if virsh.state(name)?.is_off() {
+                return Ok(("acpi", format!("{name} powered off after the ACPI request")));
+            }
+        }
+    }
+    // The guest may have powered off between the last look and now.
+    if let Err(e) = virsh.destroy(name) {
+        if !virsh.state(name)?.is_off() {
+            return Err(e);
+        }
+    }
+    let why = if timeout.is_zero() {
+        "at once (--shutdown-timeout 0)".to_string()
+    } else {
+        format!("after {} s without powering off", timeout.as_secs())
+    };
+    Ok(("destroyed", format!("{name} destroyed {why}")))
+}
+
+/// Deletes the files `up` put in a VM's directory, then the directory if
+/// that left it empty. Only these names: the path came from libvirt.
+fn remove_vm_files(dir: &Path) -> Result<String> {
+    let mut removed = Vec::new();
+    for f in ["disk.qcow2", "seed.iso", "seed.img", "console.log"] {
+        let path = dir.join(f);
+        match std::fs::remove_file(&path) {
+            Ok(()) => removed.push(f),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e).with_context(|| format!("removing {}", path.display())),
+        }
+    }
+    let _ = std::fs::remove_dir(dir);
+    Ok(if removed.is_empty() {
+        "nothing to remove".into()
+    } else {
+        format!("removed {}", removed.join(", "))
+    })
+}

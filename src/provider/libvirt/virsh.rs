@@ -1,0 +1,184 @@
+//! The libvirt client: `virsh` run as a subprocess. Chosen over libvirt's
+//! Rust bindings (the `virt` crate), which link the C library and need its
+//! headers at build time: a plain `cargo build` of torrust-bake must not
+//! need libvirt-dev, and every host that runs libvirt has virsh
+//! (libvirt-clients). The price is parsing text; we read XML (`dumpxml`,
+//! `capabilities`) where there is a choice, and otherwise only single
+//! words (`domstate`) and name lists.
+
+use std::io::Write as _;
+use std::process::{Command, Output};
+
+use anyhow::{Context as _, Result};
+
+use crate::error::{Error, Kind};
+
+/// A connection: `virsh -c URI`, or libvirt's default (LIBVIRT_DEFAULT_URI,
+/// then qemu:///system for root, qemu:///session for others).
+#[derive(Debug, Clone, Default)]
+pub struct Virsh {
+    pub uri: Option<String>,
+}
+
+/// A domain's state as `virsh domstate` words it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct State(pub String);
+
+impl State {
+    pub fn is_running(&self) -> bool {
+        self.0 == "running" || self.0 == "paused" || self.0 == "in shutdown"
+    }
+
+    pub fn is_off(&self) -> bool {
+        self.0 == "shut off"
+    }
+}
+
+impl Virsh {
+    fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new("virsh");
+        if let Some(uri) = &self.uri {
+            cmd.arg("-c").arg(uri);
+        }
+        cmd.arg("-q").args(args);
+        cmd
+    }
+
+    fn output(&self, args: &[&str]) -> Result<Output> {
+        self.command(args).output().map_err(|e| {
+            let fix = if e.kind() == std::io::ErrorKind::NotFound {
+                "install libvirt's client (Debian: apt-get install libvirt-clients)"
+            } else {
+                "check that virsh can be run"
+            };
+            Error::new(Kind::Unreachable, format!("running virsh: {e}; {fix}")).into()
+        })
+    }
+
+    /// Runs `virsh ARGS`; its stdout, or an error quoting virsh's message.
+    pub fn run(&self, args: &[&str]) -> Result<String> {
+        let out = self.output(args)?;
+        if out.status.success() {
+            return Ok(String::from_utf8_lossy(&out.stdout).into_owned());
+        }
+        let stderr = String::from_utf8_lossy(&out.stderr).trim().to_string();
+        let what = format!("virsh {}", args.join(" "));
+        Err(self.failure(&what, &stderr).into())
+    }
+
+    fn failure(&self, what: &str, stderr: &str) -> Error {
+        let uri = self.uri.as_deref().unwrap_or("libvirt's default URI");
+        if stderr.contains("Failed to connect") || stderr.contains("failed to connect") {
+            return Error::new(
+                Kind::Unreachable,
+                format!("{what}: cannot connect to {uri}: {stderr}; start libvirtd (or scripts/libvirt-host.sh start), or pass --connect URI"),
+            );
+        }
+        Error::new(Kind::Protocol, format!("{what}: {stderr}"))
+    }
+
+    /// Every domain's name, running or not.
+    pub fn domains(&self) -> Result<Vec<String>> {
+        Ok(self
+            .run(&["list", "--all", "--name"])?
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(str::to_string)
+            .collect())
+    }
+
+    pub fn dumpxml(&self, name: &str) -> Result<String> {
+        self.run(&["dumpxml", name])
+    }
+
+    pub fn capabilities(&self) -> Result<String> {
+        self.run(&["capabilities"])
+    }
+
+    pub fn state(&self, name: &str) -> Result<State> {
+        Ok(State(self.run(&["domstate", name])?.trim().to_string()))
+    }
+
+    /// Defines a domain from XML (through a temporary file: virsh reads files).
+    pub fn define(&self, xml: &str) -> Result<()> {
+        let mut f = tempfile::Builder::new()
+            .prefix("torrust-bake-domain-")
+            .suffix(".xml")
+            .tempfile()
+            .context("creating a temporary file for the domain XML")?;
+        f.write_all(xml.as_bytes())
+            .and_then(|_| f.flush())
+            .context("writing the domain XML")?;
+        let path = f.path().to_string_lossy().into_owned();
+        self.run(&["define", &path]).map(|_| ())
+    }
+
+    pub fn start(&self, name: &str) -> Result<()> {
+        self.run(&["start", name]).map(|_| ())
+    }
+
+    /// Asks the guest to power off (ACPI power button); returns at once.
+    pub fn shutdown(&self, name: &str) -> Result<()> {
+        self.run(&["shutdown", name, "--mode", "acpi"]).map(|_| ())
+    }
+
+    /// Pulls the plug.
+    pub fn destroy(&self, name: &str) -> Result<()> {
+        self.run(&["destroy", name]).map(|_| ())
+    }
+
+    /// Forgets the domain and its copy of the UEFI variables.
+    pub fn undefine(&self, name: &str) -> Result<()> {
+        self.run(&["undefine", name, "--nvram"]).map(|_| ())
+    }
+
+    /// The guest's IPv4 addresses libvirt knows: DHCP leases of its
+    /// networks, else the host's ARP table.
+    pub fn addresses(&self, name: &str) -> Vec<String> {
+        for source in ["lease", "arp"] {
+            if let Ok(out) = self.run(&["domifaddr", name, "--source", source]) {
+                let found = parse_domifaddr(&out);
+                if !found.is_empty() {
+                    return found;
+                }
+            }
+        }
+        Vec::new()
+    }
+}
+
+/// The addresses (without prefix) in `virsh domifaddr` output:
+/// ` vnet0  52:54:00:..  ipv4  192.168.122.10/24`.
+pub fn parse_domifaddr(out: &str) -> Vec<String> {
+    out.lines()
+        .filter_map(|l| {
+            let cols: Vec<&str> = l.split_whitespace().collect();
+            match cols.as_slice() {
+                [_, _, proto, addr] if *proto == "ipv4" || *proto == "ipv6" => {
+                    Some(addr.split('/').next().unwrap_or(addr).to_string())
+                }
+                _ => None,
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn domifaddr_table_gives_addresses() {
+        let out = " Name       MAC address          Protocol     Address\n-------------------------------------------------------------------------------\n vnet0      52:54:00:5e:61:2d    ipv4         192.168.123.150/24\n";
+        assert_eq!(parse_domifaddr(out), vec!["192.168.123.150"]);
+        assert!(parse_domifaddr("").is_empty());
+    }
+
+    #[test]
+    fn states() {
+        assert!(State("running".into()).is_running());
+        assert!(State("shut off".into()).is_off());
+        assert!(!State("shut off".into()).is_running());
+    }
+}

@@ -1,0 +1,404 @@
+//! `libvirt up|status|down` without booting anything: the domain XML
+//! (a golden file, and `virt-xml-validate` on every XML we generate), the
+//! overlay (`qemu-img info` / `qemu-img check`), `--dry-run` through the
+//! binary, and status/down against libvirt's built-in test driver
+//! (`test:///default`, no daemon). The real boot is scripts/e2e-libvirt.sh.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::fake_http::{serve, Response};
+use common::{verifier, Project, REPO};
+use torrust_bake::config::provider::BaseImage;
+use torrust_bake::config::provider::{nic_mac, Firmware};
+use torrust_bake::provider::libvirt::disks::{self, Format, GIB};
+use torrust_bake::provider::libvirt::domain::{self, Accel, DataDisk, Seed, Spec};
+
+const GOLDEN: &str = "tests/fixtures/libvirt-domain.xml";
+
+fn fixed_spec() -> Spec {
+    let dir = PathBuf::from("/var/lib/libvirt/images/torrust-bake/local/torrust-local-0123abcd");
+    Spec {
+        name: domain::domain_name("local", "0123abcd4567"),
+        env: "local".into(),
+        version: "0123abcd4567".into(),
+        accel: Accel::Qemu,
+        firmware: Firmware::Efi,
+        vcpus: 2,
+        memory_mib: 2048,
+        overlay: dir.join("disk.qcow2"),
+        seed: Seed::Iso(dir.join("seed.iso")),
+        data_disk: Some(DataDisk {
+            path: "/var/lib/libvirt/images/torrust-bake/local/data-torrust-data.raw".into(),
+            serial: "torrust-data".into(),
+        }),
+        network: "default".into(),
+        mac: nic_mac("torrust-local"),
+        console_log: dir.join("console.log"),
+        dir,
+    }
+}
+
+/// Runs virt-xml-validate on `xml` (as a domain) and fails with its words.
+fn validate(xml: &str, what: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("domain.xml");
+    std::fs::write(&file, xml).unwrap();
+    let out = verifier(
+        "virt-xml-validate",
+        &[file.to_str().unwrap(), "domain"],
+        dir.path(),
+    );
+    assert!(
+        out.status.success(),
+        "{what}: virt-xml-validate refused it:\n{}{}\n{xml}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn domain_xml_matches_the_golden_file_and_validates() {
+    let xml = domain::xml(&fixed_spec());
+    let golden_path = Path::new(REPO).join(GOLDEN);
+    if std::env::var_os("TORRUST_BAKE_UPDATE_GOLDEN").is_some() {
+        std::fs::write(&golden_path, &xml).unwrap();
+    }
+    let golden = std::fs::read_to_string(&golden_path).unwrap();
+    assert_eq!(
+        xml, golden,
+        "the domain XML changed; if that is intended, review and rerun with TORRUST_BAKE_UPDATE_GOLDEN=1"
+    );
+    validate(&xml, "golden");
+}
+
+#[test]
+fn every_variant_validates() {
+    for firmware in [Firmware::Efi, Firmware::Bios] {
+        for accel in [Accel::Qemu, Accel::Kvm] {
+            for img in [false, true] {
+                let mut s = fixed_spec();
+                s.firmware = firmware;
+                s.accel = accel;
+                if img {
+                    s.seed = Seed::Img(s.dir.join("seed.img"));
+                    s.data_disk = None;
+                }
+                validate(
+                    &domain::xml(&s),
+                    &format!("{firmware:?}/{accel:?}/img={img}"),
+                );
+            }
+        }
+    }
+}
+
+fn qemu_img_info(path: &Path) -> serde_json::Value {
+    let out = verifier(
+        "qemu-img",
+        &["info", "--output=json", path.to_str().unwrap()],
+        Path::new("/"),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn qemu_img_check(path: &Path) {
+    let out = verifier(
+        "qemu-img",
+        &["check", path.to_str().unwrap()],
+        Path::new("/"),
+    );
+    assert!(
+        out.status.success(),
+        "qemu-img check {}: {}{}",
+        path.display(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn overlay_names_its_backing_file_and_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path().join("base.qcow2");
+    let made = verifier(
+        "qemu-img",
+        &["create", "-q", "-f", "qcow2", base.to_str().unwrap(), "3G"],
+        dir.path(),
+    );
+    assert!(made.status.success());
+    assert_eq!(disks::probe(&base).unwrap(), (Format::Qcow2, 3 * GIB));
+    let overlay = dir.path().join("vm/disk.qcow2");
+    disks::mkdir(overlay.parent().unwrap()).unwrap();
+    disks::overlay(&overlay, &base, Format::Qcow2, 3 * GIB).unwrap();
+    let info = qemu_img_info(&overlay);
+    assert_eq!(info["format"], "qcow2");
+    assert_eq!(info["backing-filename"], base.to_str().unwrap());
+    assert_eq!(info["backing-filename-format"], "qcow2");
+    assert_eq!(info["virtual-size"], 3 * GIB);
+    qemu_img_check(&overlay);
+
+    // A raw base, and an overlay larger than it.
+    let raw = dir.path().join("base.raw");
+    std::fs::File::create(&raw).unwrap().set_len(GIB).unwrap();
+    let big = dir.path().join("vm/big.qcow2");
+    disks::overlay(&big, &raw, Format::Raw, 20 * GIB).unwrap();
+    let info = qemu_img_info(&big);
+    assert_eq!(info["backing-filename-format"], "raw");
+    assert_eq!(info["virtual-size"], 20 * GIB);
+    qemu_img_check(&big);
+}
+
+/// A project whose libvirt settings point into `storage` and at a small
+/// local base image, with the domain type fixed (no libvirt asked).
+fn libvirt_vars(storage: &Path, base: &Path) -> Vec<(String, String)> {
+    vec![
+        ("LIBVIRT_DOMAIN_TYPE".into(), "qemu".into()),
+        ("LIBVIRT_STORAGE_DIR".into(), storage.display().to_string()),
+        ("LIBVIRT_BASE_IMAGE".into(), base.display().to_string()),
+        ("LIBVIRT_NETWORK".into(), "torrust-e2e".into()),
+    ]
+}
+
+fn as_refs(v: &[(String, String)]) -> Vec<(&str, &str)> {
+    v.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect()
+}
+
+#[test]
+fn dry_run_prints_valid_xml_and_steps_and_changes_nothing() {
+    let p = Project::new();
+    let scratch = tempfile::tempdir().unwrap();
+    let storage = scratch.path().join("storage");
+    let base = scratch.path().join("base.qcow2");
+    let made = verifier(
+        "qemu-img",
+        &["create", "-q", "-f", "qcow2", base.to_str().unwrap(), "1G"],
+        scratch.path(),
+    );
+    assert!(made.status.success());
+    let vars = libvirt_vars(&storage, &base);
+    let r = p.run(
+        &["libvirt", "up", "local", "--dry-run", "--json"],
+        &as_refs(&vars),
+    );
+    assert_eq!(r.code(), 0, "{}", r.all());
+    let out: serde_json::Value = serde_json::from_str(&r.stdout()).unwrap();
+    let version = out["version"].as_str().unwrap();
+    let name = format!("torrust-local-{}", &version[..8]);
+    assert_eq!(out["domain"], name.as_str());
+    assert_eq!(out["dry_run"], true);
+    let steps: Vec<&str> = out["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["step"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            "release",
+            "domain type",
+            "base image",
+            "overlay",
+            "seed",
+            "data disk",
+            "define",
+            "start"
+        ]
+    );
+    let xml = out["xml"].as_str().unwrap();
+    validate(xml, "dry run");
+    // The MAC network-config would match, the data disk's serial the
+    // install script looks for, the base image as the overlay's backing.
+    assert!(xml.contains(&format!("<mac address='{}'/>", nic_mac("torrust-local"))));
+    assert!(xml.contains("<serial>torrust-data</serial>"));
+    assert!(xml.contains("<source network='torrust-e2e'/>"));
+    assert!(xml.contains("<domain type='qemu'>"));
+    // Nothing written: no release, no storage.
+    assert!(p.releases("local").is_empty(), "a dry run wrote a release");
+    assert!(!storage.exists(), "a dry run created {}", storage.display());
+
+    // The same through the human output: steps on stderr, the XML on stdout.
+    let r = p.run(&["libvirt", "up", "local", "--dry-run"], &as_refs(&vars));
+    assert_eq!(r.code(), 0, "{}", r.all());
+    assert!(
+        r.stdout().starts_with("<domain type='qemu'>"),
+        "{}",
+        r.stdout()
+    );
+    assert!(r.stdout().contains("dry run, nothing changed"));
+    assert!(
+        r.stderr().contains(" s  overlay      would: "),
+        "{}",
+        r.stderr()
+    );
+    assert!(r
+        .stderr()
+        .contains("created, 10 GiB sparse (serial torrust-data"));
+}
+
+#[test]
+fn up_refuses_other_providers_unknown_releases_and_bad_versions() {
+    let p = Project::new();
+    let hetzner = [
+        ("INFRASTRUCTURE_PROVIDER", "hetzner"),
+        ("INFRASTRUCTURE_REGION", "fsn1"),
+        ("INFRASTRUCTURE_INSTANCE_TYPE", "cx22"),
+        ("LIBVIRT_DOMAIN_TYPE", "qemu"),
+    ];
+    let r = p.run(&["libvirt", "up", "local", "--dry-run"], &hetzner);
+    assert_eq!(r.code(), 1, "{}", r.all());
+    assert!(r
+        .stderr()
+        .contains("local runs on Hetzner (INFRASTRUCTURE_PROVIDER=hetzner)"));
+
+    let qemu = [("LIBVIRT_DOMAIN_TYPE", "qemu")];
+    let r = p.run(
+        &[
+            "libvirt",
+            "up",
+            "local",
+            "--release",
+            "0123456789ab",
+            "--dry-run",
+        ],
+        &qemu,
+    );
+    assert_eq!(r.code(), 1, "{}", r.all());
+    assert!(r.stderr().contains("no release at"), "{}", r.stderr());
+    let r = p.run(&["libvirt", "up", "local", "--release", "../x"], &qemu);
+    assert_eq!(r.code(), 1, "{}", r.all());
+    let r = p.run(&["libvirt", "status", "nowhere"], &[]);
+    assert_eq!(r.code(), 1, "{}", r.all());
+    assert!(r.stderr().contains("unknown environment 'nowhere'"));
+}
+
+#[test]
+fn a_stored_release_that_was_edited_is_refused() {
+    let p = Project::new();
+    let dir = p.build("local", &[]);
+    let version = dir.file_name().unwrap().to_str().unwrap().to_string();
+    std::fs::write(dir.join("seed.iso"), b"not the seed").unwrap();
+    let r = p.run(
+        &["libvirt", "up", "local", "--release", &version, "--dry-run"],
+        &[("LIBVIRT_DOMAIN_TYPE", "qemu")],
+    );
+    assert_eq!(r.code(), 1, "{}", r.all());
+    assert!(
+        r.stderr()
+            .contains("does not match its SHA256SUMS (seed.iso differs)"),
+        "{}",
+        r.stderr()
+    );
+}
+
+#[test]
+fn status_and_down_read_a_real_libvirt() {
+    // libvirt's test driver: a real libvirt API with one foreign domain
+    // ("test", not ours) and no daemon.
+    let p = Project::new();
+    let r = p.run(
+        &["libvirt", "status", "local", "--connect", "test:///default"],
+        &[],
+    );
+    assert_eq!(r.code(), 0, "{}", r.all());
+    assert_eq!(
+        r.stdout(),
+        "local: no domains (`torrust-bake libvirt up local` starts one)\n"
+    );
+    let r = p.run(
+        &[
+            "libvirt",
+            "status",
+            "local",
+            "--connect",
+            "test:///default",
+            "--json",
+        ],
+        &[],
+    );
+    let v: serde_json::Value = serde_json::from_str(&r.stdout()).unwrap();
+    assert_eq!(v["domains"], serde_json::json!([]));
+    let r = p.run(
+        &["libvirt", "down", "local", "--connect", "test:///default"],
+        &[],
+    );
+    assert_eq!(r.code(), 0, "{}", r.all());
+    assert_eq!(r.stdout(), "local: no domains\n");
+}
+
+#[test]
+fn an_unreachable_libvirt_is_exit_2_with_the_fix() {
+    let p = Project::new();
+    let r = p.run(
+        &[
+            "libvirt",
+            "status",
+            "local",
+            "--connect",
+            "qemu+unix:///system?socket=/nonexistent/sock",
+        ],
+        &[],
+    );
+    assert_eq!(r.code(), 2, "{}", r.all());
+    assert!(
+        r.stderr()
+            .contains("cannot connect to qemu+unix:///system?socket=/nonexistent/sock"),
+        "{}",
+        r.stderr()
+    );
+    assert!(r.stderr().contains("start libvirtd"));
+}
+
+#[test]
+fn a_base_image_url_is_downloaded_once_and_checked() {
+    use sha2::Digest as _;
+    let image: Vec<u8> = (0..3 * 1024 * 1024u32).map(|i| (i % 251) as u8).collect();
+    let good = hex::encode(sha2::Sha512::digest(&image));
+    let body = image.clone();
+    let fake = serve(move |req| match req.target.as_str() {
+        "/base.qcow2" => Response::new(200, body.clone()),
+        _ => Response::new(404, "no"),
+    });
+    let cache = tempfile::tempdir().unwrap();
+    let url = format!("http://127.0.0.1:{}/base.qcow2", fake.port);
+    let get = |url: &str, sha512: &str| {
+        let img = BaseImage::Url {
+            url: url.into(),
+            sha512: sha512.into(),
+        };
+        disks::base_image(&img, cache.path(), false, &mut |_| {})
+    };
+    let (path, how) = get(&url, &good).unwrap();
+    assert_eq!(how, "downloaded, SHA-512 verified");
+    assert_eq!(std::fs::read(&path).unwrap(), image);
+    assert_eq!(path, disks::cached_path(cache.path(), &url, &good));
+    let (again, how) = get(&url, &good).unwrap();
+    assert_eq!((again, how), (path, "cached, verified when downloaded"));
+    assert_eq!(fake.requests.lock().unwrap().len(), 1, "downloaded twice");
+
+    // A wrong checksum leaves nothing in the cache; a 404 says so.
+    let wrong = "00".repeat(64);
+    let e = get(&url, &wrong).unwrap_err();
+    assert_eq!(torrust_bake::error::exit_code(&e), 1);
+    assert!(
+        format!("{e:#}").contains("the image changed or the checksum is wrong"),
+        "{e:#}"
+    );
+    assert!(!disks::cached_path(cache.path(), &url, &wrong).exists());
+    let leftovers: Vec<_> = std::fs::read_dir(cache.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .filter(|n| n.to_string_lossy().starts_with('.'))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    let missing = format!("http://127.0.0.1:{}/gone.qcow2", fake.port);
+    let e = get(&missing, &good).unwrap_err();
+    assert_eq!(torrust_bake::error::exit_code(&e), 1, "{e:#}");
+}
