@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # End-to-end boot of a release's NoCloud seeds (issue: "NoCloud seeds").
 #
-# A Debian 12 guest with cloud-init, made with debootstrap (cached under
-# $TORRUST_BAKE_E2E_CACHE by its inputs), boots under QEMU (TCG; no KVM
-# here) with no route out (-nic user,restrict=on):
+# The Debian 12 guest of scripts/guest-image.sh (cloud-init, Docker; cached
+# by its inputs) boots under QEMU (TCG; no KVM here) with its kernel given
+# directly and no route out (-nic user,restrict=on):
 #   1. from seed.iso, 2. from seed.img, 3. from a seed whose archive was
 #   damaged (the install script must refuse it), 4. from an ISO holding
 #   user-data but no meta-data, which cloud-init must ignore.
@@ -12,19 +12,19 @@
 # debugfs. The tracker itself is not started here (no registry in reach).
 #
 # usage: scripts/e2e-boot.sh        (as root; needs qemu-system-x86,
-#        debootstrap, e2fsprogs, genisoimage: scripts/install-test-deps.sh --e2e)
+#        debootstrap, e2fsprogs, genisoimage, systemd-boot-efi, mtools:
+#        scripts/install-test-deps.sh --e2e)
 set -euo pipefail
 export PATH="$HOME/.cargo/bin:/usr/sbin:/sbin:$PATH"
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
-cache=${TORRUST_BAKE_E2E_CACHE:-$HOME/.cache/torrust-bake-e2e}
-mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
+# One guest for every boot script: scripts/guest-image.sh's, cached where
+# libvirt's QEMU can read it too (scripts/e2e-libvirt.sh boots the same one).
+export TORRUST_BAKE_E2E_CACHE=${TORRUST_BAKE_E2E_CACHE:-/var/lib/libvirt/images/torrust-e2e/cache}
 work=$(mktemp -d /var/tmp/torrust-bake-e2e.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 say() { echo "e2e-boot: $*" >&2; }
 die() { echo "e2e-boot: FAIL: $*" >&2; exit 1; }
-
-packages=linux-image-amd64,systemd-sysv,udev,kmod,procps,iproute2,ifupdown,isc-dhcp-client,e2fsprogs,cloud-init,python3-cffi-backend,docker.io,docker-compose,ca-certificates
 
 # The guest's recorder: runs once cloud-init is done, writes what the checks
 # read, powers off.
@@ -55,35 +55,21 @@ ExecStart=/usr/local/sbin/e2e-record
 [Install]
 WantedBy=multi-user.target
 '
-# Disks enumerate in no fixed order: the root is found by label.
-fstab='LABEL=root / ext4 defaults 0 1'
-key=$(printf '%s\n' "$packages" "$recorder" "$recorder_unit" "$fstab" "$mirror" | sha256sum | cut -c1-16)
-image=$cache/debian12-$key
-
-make_guest() {
-    say "making the guest image with debootstrap (cached as $image.*)"
-    local root=$work/rootfs
-    debootstrap --variant=minbase --include="$packages" bookworm "$root" "$mirror" >"$work/debootstrap.log" 2>&1 \
-        || { tail -30 "$work/debootstrap.log" >&2; die "debootstrap failed"; }
-    printf '%s\n' "$fstab" >"$root/etc/fstab"
-    echo e2e-guest >"$root/etc/hostname"
-    printf 'datasource_list: [ NoCloud, None ]\n' >"$root/etc/cloud/cloud.cfg.d/90_e2e.cfg"
-    printf '%s' "$recorder" >"$root/usr/local/sbin/e2e-record"
-    chmod 0755 "$root/usr/local/sbin/e2e-record"
-    printf '%s' "$recorder_unit" >"$root/etc/systemd/system/e2e-record.service"
-    ln -sf /etc/systemd/system/e2e-record.service "$root/etc/systemd/system/multi-user.target.wants/e2e-record.service"
-    rm -f "$root/etc/machine-id" && touch "$root/etc/machine-id"
-    mkdir -p "$cache"
-    # Guests made from other inputs are stale: keep only this one.
-    find "$cache" -maxdepth 1 -name 'debian12-*' ! -name "debian12-$key.*" -delete
-    cp "$root"/boot/vmlinuz-* "$image.vmlinuz.tmp" && mv "$image.vmlinuz.tmp" "$image.vmlinuz"
-    cp "$root"/boot/initrd.img-* "$image.initrd.tmp" && mv "$image.initrd.tmp" "$image.initrd"
-    mke2fs -q -t ext4 -L root -d "$root" "$image.ext4.tmp" 3G >/dev/null
-    mv "$image.ext4.tmp" "$image.ext4"
-    rm -rf "$root"
-}
-
-[ -f "$image.ext4" ] && [ -f "$image.vmlinuz" ] && [ -f "$image.initrd" ] || make_guest
+# The shared guest's root, kernel and initrd (direct kernel boot: this
+# script reads the disk back with debugfs), with the recorder written into a
+# copy of its root by debugfs: no mount, no second debootstrap.
+base=$("$repo/scripts/guest-image.sh")
+image=${base%.qcow2}
+[ -f "$image.ext4" ] && [ -f "$image.vmlinuz" ] && [ -f "$image.initrd" ] || die "$image.{ext4,vmlinuz,initrd} missing"
+printf '%s' "$recorder" >"$work/e2e-record"
+printf '%s' "$recorder_unit" >"$work/e2e-record.service"
+cp --sparse=always "$image.ext4" "$work/guest.ext4"
+debugfs -w -f - "$work/guest.ext4" >/dev/null 2>"$work/debugfs.log" <<EOF || { cat "$work/debugfs.log" >&2; die "debugfs could not add the recorder"; }
+write $work/e2e-record /usr/local/sbin/e2e-record
+sif /usr/local/sbin/e2e-record mode 0100755
+write $work/e2e-record.service /etc/systemd/system/e2e-record.service
+symlink /etc/systemd/system/multi-user.target.wants/e2e-record.service /etc/systemd/system/e2e-record.service
+EOF
 
 # The release under test: local, with a data volume and a static address
 # (slirp's network) so that every branch of the install script runs.
@@ -108,13 +94,13 @@ say "release $version, NIC $mac"
 # boot NAME SEED_ARGS... : boots a fresh copy of the guest; leaves $work/NAME.disk
 boot() {
     local name=$1; shift
-    cp --sparse=always "$image.ext4" "$work/$name.disk"
+    cp --sparse=always "$work/guest.ext4" "$work/$name.disk"
     truncate -s 1G "$work/$name.data"
     local started=$SECONDS
     timeout 900 qemu-system-x86_64 -accel tcg -cpu max -m 1536 -smp 2 \
         -display none -no-reboot -serial "file:$work/$name.console" \
         -kernel "$image.vmlinuz" -initrd "$image.initrd" \
-        -append "root=LABEL=root rw console=ttyS0" \
+        -append "root=LABEL=rootfs rw console=ttyS0" \
         -drive "file=$work/$name.disk,format=raw,if=virtio" \
         -drive "id=data,file=$work/$name.data,format=raw,if=none" \
         -device virtio-blk-pci,drive=data,serial=torrust-data \
