@@ -1,0 +1,136 @@
+//! `check`, `show` and `secrets`: an environment's configuration.
+
+use super::*;
+
+pub fn check(project: &Path, args: &CheckArgs) -> Result<ExitCode> {
+    let (env, json) = (args.env.as_str(), args.json);
+    let (report, ok) = load_all(project, env);
+    if json {
+        print_json(&serde_json::json!({ "ok": ok.is_some(), "problems": report.json() }))?;
+    } else if report.problems.is_empty() {
+        println!("{env}: ok, no problems");
+    } else {
+        eprintln!("{report}");
+        if ok.is_some() {
+            println!("{env}: ok (with warnings)");
+        }
+    }
+    Ok(if ok.is_some() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+#[derive(Serialize)]
+struct ShownVar<'a> {
+    name: &'a str,
+    value: String,
+    secret: bool,
+    source: String,
+}
+
+const REDACTED: &str = "********";
+
+pub fn show(project: &Path, args: &ShowArgs) -> Result<ExitCode> {
+    let (env, json) = (args.env.as_str(), args.json);
+    let loaded = config::load(project, env, &config::process_env);
+    let Some(raw) = loaded.raw else {
+        return report_failure(&loaded.report, json);
+    };
+    let shown: Vec<ShownVar> = raw
+        .iter()
+        .map(|(v, r)| {
+            let value = match (v.is_secret(), r.value.is_empty()) {
+                (_, true) => String::new(),
+                (true, false) => REDACTED.to_string(),
+                (false, false) => r.value.clone(),
+            };
+            ShownVar {
+                name: v.name,
+                value,
+                secret: v.is_secret(),
+                source: r.source.to_string(),
+            }
+        })
+        .collect();
+    if json {
+        print_json(&serde_json::json!({
+            "env": env,
+            "variables": shown,
+            "problems": loaded.report.json(),
+        }))?;
+    } else {
+        let width = shown.iter().map(|s| s.name.len()).max().unwrap_or(0);
+        let vwidth = shown
+            .iter()
+            .map(|s| s.value.chars().count().min(40))
+            .max()
+            .unwrap_or(0)
+            .max(7);
+        for s in &shown {
+            let value = if s.value.is_empty() {
+                "(unset)"
+            } else {
+                &s.value
+            };
+            println!("{:width$}  {:vwidth$}  {}", s.name, value, s.source);
+        }
+        if !loaded.report.problems.is_empty() {
+            eprintln!("\n{}", loaded.report);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The environment's secrets file, from the process environment.
+fn secrets_file_of(env: &str) -> Result<std::path::PathBuf> {
+    if let Some((message, fix)) = config::unknown_environment(env) {
+        return Err(Error::invalid(format!("{message}; {fix}")).into());
+    }
+    let dir = config::secrets_file::dir(&config::process_env).ok_or_else(|| {
+        Error::invalid("no place for secrets files: set TORRUST_BAKE_SECRETS_DIR (or HOME)")
+    })?;
+    Ok(config::secrets_file::path(&dir, env))
+}
+
+pub fn secrets_path(args: &SecretsInitArgs) -> Result<ExitCode> {
+    let path = secrets_file_of(&args.env)?;
+    if args.json {
+        print_json(&serde_json::json!({ "env": args.env, "path": path, "exists": path.exists() }))?;
+    } else {
+        println!("{}", path.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn secrets_init(project: &Path, args: &SecretsInitArgs) -> Result<ExitCode> {
+    let env = args.env.as_str();
+    let path = secrets_file_of(env)?;
+    let loaded = config::load(project, env, &config::process_env);
+    let url = loaded
+        .raw
+        .as_ref()
+        .map(|raw| {
+            raw[config::vars::VarId::TORRUST_TRACKER_DATABASE_URL]
+                .value
+                .clone()
+        })
+        .unwrap_or_default();
+    let added = config::secrets_file::init(&path, env, &config::secrets_file::wanted(&url))?;
+    if args.json {
+        print_json(&serde_json::json!({ "env": env, "path": path, "added": added }))?;
+    } else if added.is_empty() {
+        println!(
+            "{}: every secret {env} needs is already there; nothing changed",
+            path.display()
+        );
+    } else {
+        println!(
+            "{}: added {} (0600); back it up, then: torrust-bake build {env}",
+            path.display(),
+            added.join(", ")
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}

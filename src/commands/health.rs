@@ -1,0 +1,69 @@
+//! `health`: the probes' results as a table or JSON.
+
+use super::*;
+
+pub fn health(project: &Path, args: &HealthArgs) -> Result<ExitCode> {
+    use crate::health;
+    let (env, json) = (args.env.as_str(), args.json);
+    let loaded = config::load(project, env, &config::process_env);
+    let Some(config) = loaded.config else {
+        return report_failure(&loaded.report, json);
+    };
+    let host = args
+        .host
+        .clone()
+        .unwrap_or_else(|| health::default_host(&config));
+    let opts = health::Options {
+        host,
+        timeout: args.timeout,
+        monitoring: args.monitoring,
+    };
+    let checks = match args.wait {
+        None => health::check_all(&config, &opts),
+        Some(wait) => health::wait_for(&config, &opts, wait, &mut |round, checks, sleep| {
+            let failing: Vec<String> = checks
+                .iter()
+                .filter(|c| !c.ok)
+                .map(|c| format!("{} {}: {}", c.name, c.target, c.detail))
+                .collect();
+            eprintln!(
+                "round {round}: {} of {} checks failing, retrying in {} ms ({})",
+                failing.len(),
+                checks.len(),
+                sleep.as_millis(),
+                failing.first().cloned().unwrap_or_default()
+            );
+        }),
+    };
+    let ok = checks.iter().all(|c| c.ok);
+    if json {
+        print_json(
+            &serde_json::json!({ "env": env, "host": opts.host, "ok": ok, "checks": checks }),
+        )?;
+    } else {
+        for c in &checks {
+            let word = if c.skipped {
+                "skip"
+            } else if c.ok {
+                "ok"
+            } else {
+                "FAIL"
+            };
+            println!(
+                "{word:4}  {:16}  {:40}  {:>8.2} ms  {}",
+                c.name, c.target, c.latency_ms, c.detail
+            );
+        }
+        let failed = checks.iter().filter(|c| !c.ok).count();
+        if ok {
+            println!("{env}: healthy ({} checks)", checks.len());
+        } else {
+            println!("{env}: {failed} of {} checks failed", checks.len());
+        }
+    }
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}

@@ -1,0 +1,148 @@
+//! `images pin|verify`.
+
+use super::*;
+
+fn registry_client(args: &RegistryArgs, quiet: bool) -> images::registry::Client {
+    use images::registry::{Client, Options};
+    let progress: Box<dyn Fn(&str)> = if quiet {
+        Box::new(|_| {})
+    } else {
+        Box::new(|line| eprintln!("{line}"))
+    };
+    Client::new(Options {
+        insecure: args.insecure.clone(),
+        timeout: args.timeout,
+        progress,
+        ..Options::default()
+    })
+}
+
+/// Exit code for outcomes that failed to resolve: 1 when every failure is
+/// the user's to fix (bad reference, 404, credentials), else 2.
+fn failure_code(outcomes: &[images::pin::Outcome]) -> ExitCode {
+    let failed = outcomes.iter().filter(|o| o.error.is_some());
+    if failed.clone().all(|o| o.error_is_input) {
+        ExitCode::from(1)
+    } else {
+        ExitCode::from(2)
+    }
+}
+
+fn short(digest: &Option<images::Digest>) -> String {
+    match digest {
+        Some(d) => d.to_string(),
+        None => "(unpinned)".into(),
+    }
+}
+
+pub fn images_pin(project: &Path, pin: &PinArgs) -> Result<ExitCode> {
+    let (services, args) = (&pin.services, &pin.registry);
+    let (text, lock) = images::read_lock(project)?;
+    let selected = images::pin::select(&lock, services)?;
+    let mut client = registry_client(args, false);
+    let outcomes =
+        images::pin::resolve_all(&lock, &selected, &mut client, false, &|l| eprintln!("{l}"));
+    let failed = outcomes.iter().any(|o| o.error.is_some());
+    let mut written = false;
+    if !failed {
+        let new = images::pin::apply(&text, &outcomes)?;
+        written = images::pin::write_lock(project, &new)?;
+    }
+    if args.json {
+        print_json(&serde_json::json!({
+            "ok": !failed, "written": written, "lock": images::LOCK_PATH, "images": outcomes,
+        }))?;
+    } else {
+        for o in &outcomes {
+            match (&o.error, o.matches()) {
+                (Some(e), _) => eprintln!("{}: error: {e}", o.service),
+                (None, true) => println!("{}: unchanged {}", o.service, short(&o.resolved)),
+                (None, false) => println!(
+                    "{}: {} -> {}",
+                    o.service,
+                    short(&o.locked),
+                    short(&o.resolved)
+                ),
+            }
+        }
+        if failed {
+            eprintln!(
+                "{} was not changed: fix the errors above and pin again",
+                images::LOCK_PATH
+            );
+        } else if written {
+            println!("wrote {}", images::LOCK_PATH);
+        } else {
+            println!("{} already up to date", images::LOCK_PATH);
+        }
+    }
+    Ok(if failed {
+        failure_code(&outcomes)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+pub fn images_verify(project: &Path, args: &RegistryArgs) -> Result<ExitCode> {
+    let (_, lock) = images::read_lock(project)?;
+    let selected = images::pin::select(&lock, &[])?;
+    let mut client = registry_client(args, false);
+    let outcomes =
+        images::pin::resolve_all(&lock, &selected, &mut client, true, &|l| eprintln!("{l}"));
+    let errors = outcomes.iter().any(|o| o.error.is_some());
+    let mismatches = outcomes
+        .iter()
+        .filter(|o| o.error.is_none() && !o.matches())
+        .count();
+    if args.json {
+        print_json(&serde_json::json!({
+            "ok": !errors && mismatches == 0, "lock": images::LOCK_PATH, "images": outcomes,
+        }))?;
+    } else {
+        for o in &outcomes {
+            if let Some(e) = &o.error {
+                eprintln!("{}: error: {e}", o.service);
+            } else if o.matches() {
+                println!("{}: ok {}", o.service, short(&o.resolved));
+            } else if o.locked.is_none() {
+                println!(
+                    "{}: MISMATCH: not pinned; {} is {}",
+                    o.service,
+                    o.reference,
+                    short(&o.resolved)
+                );
+            } else if o.resolved != o.locked {
+                let still = match o.locked_still_exists {
+                    Some(true) => "; the locked digest can still be pulled",
+                    Some(false) => "; the locked digest is gone from the registry: releases using it will not pull",
+                    None => "",
+                };
+                println!(
+                    "{}: MISMATCH: {} moved {} -> {}{still}",
+                    o.service,
+                    o.reference,
+                    short(&o.locked),
+                    short(&o.resolved)
+                );
+            } else {
+                println!(
+                    "{}: MISMATCH: platform digests differ from the index (locked {:?}, index {:?})",
+                    o.service, o.locked_platforms, o.platforms
+                );
+            }
+        }
+        if mismatches > 0 {
+            eprintln!(
+                "{mismatches} image(s) differ from {}: run `torrust-bake images pin` to take the new digests (review the change first)",
+                images::LOCK_PATH
+            );
+        }
+    }
+    Ok(if errors {
+        failure_code(&outcomes)
+    } else if mismatches > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}

@@ -1,0 +1,166 @@
+//! `libvirt up|status|down`.
+
+use super::*;
+
+fn print_step(step: &libvirt::Step) {
+    eprintln!(
+        "{:>8.1} s  {:12} {}",
+        step.ms as f64 / 1000.0,
+        step.step,
+        step.detail
+    );
+}
+
+pub fn libvirt_up(project: &Path, args: &LibvirtUpArgs) -> Result<ExitCode> {
+    let (env, json) = (args.env.as_str(), args.json);
+    known_env(env)?;
+    let release = args
+        .release
+        .as_deref()
+        .map(str::parse::<Version>)
+        .transpose()?;
+    let (report, ok) = load_all(project, env);
+    let Some((config, images)) = ok else {
+        return report_failure(&report, json);
+    };
+    if !report.problems.is_empty() && !json {
+        eprintln!("{report}");
+    }
+    let templates = render::Templates::load(project)?;
+    let opts = libvirt::UpOptions {
+        release,
+        virsh: Virsh {
+            uri: args.connect.clone(),
+        },
+        dry_run: args.dry_run,
+        seed: match args.seed {
+            LibvirtSeed::Iso => libvirt::SeedKind::Iso,
+            LibvirtSeed::Img => libvirt::SeedKind::Img,
+        },
+    };
+    let mut progress = |s: &libvirt::Step| {
+        if !json {
+            print_step(s)
+        }
+    };
+    let out = libvirt::up(project, &config, &images, &templates, &opts, &mut progress)?;
+    if json {
+        print_json(&out)?;
+    } else if out.dry_run {
+        print!("{}", out.xml);
+        println!(
+            "{env}: dry run, nothing changed; `torrust-bake libvirt up {env}` would start {} (release {})",
+            out.domain, out.version
+        );
+    } else if out.already_running {
+        println!(
+            "{env}: {} (release {}) is already running; console: {}",
+            out.domain,
+            out.version,
+            out.console_log.display()
+        );
+    } else {
+        println!(
+            "{env}: started {} (release {}, {}); console: {}; `torrust-bake libvirt status {env}` shows its address",
+            out.domain,
+            out.version,
+            out.domain_type.name(),
+            out.console_log.display()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn libvirt_status(args: &LibvirtStatusArgs) -> Result<ExitCode> {
+    let (env, json) = (args.env.as_str(), args.json);
+    known_env(env)?;
+    let virsh = Virsh {
+        uri: args.connect.clone(),
+    };
+    let domains = libvirt::status(&virsh, env)?;
+    if json {
+        print_json(&serde_json::json!({ "env": env, "domains": domains }))?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if domains.is_empty() {
+        println!("{env}: no domains (`torrust-bake libvirt up {env}` starts one)");
+    }
+    for d in &domains {
+        let address = if d.addresses.is_empty() {
+            "-".to_string()
+        } else {
+            d.addresses.join(",")
+        };
+        let path = |p: &Option<std::path::PathBuf>| {
+            p.as_ref()
+                .map_or("-".to_string(), |p| p.display().to_string())
+        };
+        println!(
+            "{}  release {}  {}  address {}  console {}  data {}",
+            d.domain,
+            d.release,
+            d.state,
+            address,
+            path(&d.console_log),
+            path(&d.data_disk)
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn libvirt_down(project: &Path, args: &LibvirtDownArgs) -> Result<ExitCode> {
+    let (env, json) = (args.env.as_str(), args.json);
+    known_env(env)?;
+    // The config names the data disk even when no domain is left to; down
+    // itself needs no valid config (it works from libvirt's records).
+    let loaded = config::load(project, env, &config::process_env);
+    let data_disk = loaded
+        .config
+        .as_ref()
+        .and_then(libvirt::data_disk)
+        .map(|d| d.path);
+    if args.purge && loaded.config.is_none() {
+        eprintln!("{}", loaded.report);
+        eprintln!("{env}: the configuration has errors; only data disks of existing domains can be purged");
+    }
+    let opts = libvirt::DownOptions {
+        virsh: Virsh {
+            uri: args.connect.clone(),
+        },
+        shutdown_timeout: args.shutdown_timeout,
+        purge: args.purge,
+        data_disk,
+    };
+    let mut progress = |s: &libvirt::Step| {
+        if !json {
+            print_step(s)
+        }
+    };
+    let (outcomes, data_disks) = libvirt::down(env, &opts, &mut progress)?;
+    if json {
+        print_json(&serde_json::json!({
+            "env": env, "domains": outcomes, "data_disks": data_disks, "purged": args.purge,
+        }))?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if outcomes.is_empty() {
+        println!("{env}: no domains");
+    }
+    for o in &outcomes {
+        println!(
+            "{env}: {} (release {}) stopped ({}) and undefined",
+            o.domain, o.release, o.stop
+        );
+    }
+    for d in &data_disks {
+        if args.purge {
+            println!("{env}: data disk {} deleted", d.display());
+        } else {
+            println!(
+                "{env}: data disk {} kept for the next `libvirt up` (--purge deletes it)",
+                d.display()
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

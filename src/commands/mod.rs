@@ -1,0 +1,74 @@
+//! The commands: glue between the library and the terminal, one file per
+//! group (config, release, images, health, libvirt, docs). Parse -> call the
+//! library -> print; nothing else. Human output goes to stdout, progress and
+//! problems to stderr; `--json` puts one JSON document on stdout.
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{Context as _, Result};
+use serde::Serialize;
+
+use crate::cli::{
+    BuildArgs, CheckArgs, CompletionsArgs, DiffArgs, HealthArgs, LibvirtDownArgs, LibvirtSeed,
+    LibvirtStatusArgs, LibvirtUpArgs, PinArgs, RegistryArgs, SecretsInitArgs, ShowArgs, VerifyArgs,
+};
+use crate::config::{self, Config, Report};
+use crate::digest::Key;
+use crate::error::Error;
+use crate::images::{self, ResolvedImage};
+use crate::provider::libvirt::{self, virsh::Virsh};
+use crate::release::{self, Written};
+use crate::render;
+use crate::version::Version;
+
+mod config_cmds;
+mod docs;
+mod health;
+mod images_cmds;
+mod libvirt_cmds;
+mod release_cmds;
+
+pub use config_cmds::*;
+pub use docs::*;
+pub use health::*;
+pub use images_cmds::*;
+pub use libvirt_cmds::*;
+pub use release_cmds::*;
+
+fn print_json<T: Serialize>(value: &T) -> Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}
+
+/// Loads and validates the environment and its images.
+fn load_all(project: &Path, env: &str) -> (Report, Option<(Config, Vec<ResolvedImage>)>) {
+    let loaded = config::load(project, env, &config::process_env);
+    let mut report = loaded.report;
+    let Some(config) = loaded.config else {
+        return (report, None);
+    };
+    let images = images::resolve(project, &config, &mut report);
+    if report.has_errors() {
+        return (report, None);
+    }
+    (report, Some((config, images)))
+}
+
+/// Prints the problems that stopped a command; exit code 1.
+fn report_failure(report: &Report, json: bool) -> Result<ExitCode> {
+    if json {
+        print_json(&serde_json::json!({ "ok": false, "problems": report.json() }))?;
+    } else {
+        eprintln!("{report}");
+    }
+    Ok(ExitCode::from(1))
+}
+
+fn known_env(env: &str) -> Result<()> {
+    match config::unknown_environment(env) {
+        Some((message, fix)) => Err(Error::invalid(format!("{message}; {fix}")).into()),
+        None => Ok(()),
+    }
+}

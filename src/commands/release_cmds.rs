@@ -1,0 +1,199 @@
+//! `build`, `diff` and `verify`: releases.
+
+use super::*;
+
+#[derive(Serialize)]
+struct BuildOutput<'a> {
+    env: &'a str,
+    version: &'a str,
+    path: String,
+    files: usize,
+    bundle_bytes: usize,
+    user_data_bytes: u64,
+    user_data_limit: u64,
+    artifacts: Vec<String>,
+    unchanged: bool,
+    /// Files of an existing copy of this release that did not match its
+    /// checksums; it was written again.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    repaired: Vec<release::verify::Finding>,
+}
+
+pub fn build(project: &Path, args: &BuildArgs) -> Result<ExitCode> {
+    let (env, json) = (args.env.as_str(), args.json);
+    let started = Instant::now();
+    let (report, ok) = load_all(project, env);
+    let Some((config, images)) = ok else {
+        let code = report_failure(&report, json)?;
+        if !json {
+            eprintln!("build: nothing was written");
+        }
+        return Ok(code);
+    };
+    if !report.problems.is_empty() && !json {
+        eprintln!("{report}");
+    }
+    let templates = render::Templates::load(project)?;
+    if !args.seed_formats.is_empty() && !json {
+        eprintln!("note: --seed-format is no longer needed: every seed format (seed.iso, seed.img, seed.qcow2) is always written");
+    }
+    let release::Built {
+        release,
+        path,
+        written,
+    } = release::build(project, &config, &images, &templates)?;
+    let shown_path = path
+        .strip_prefix(project)
+        .map(|p| p.to_path_buf())
+        .unwrap_or_else(|_| path.clone());
+    let ci_info = release
+        .manifest
+        .cloud_init
+        .clone()
+        .context("the release has no cloud-init artifacts")?;
+    let out = BuildOutput {
+        env,
+        version: release.manifest.version.as_str(),
+        path: shown_path.display().to_string(),
+        files: release.files.len(),
+        bundle_bytes: release.tarball.len(),
+        user_data_bytes: ci_info.user_data_bytes,
+        user_data_limit: ci_info.user_data_limit,
+        artifacts: release.artifacts.iter().map(|a| a.name.clone()).collect(),
+        unchanged: written == Written::Unchanged,
+        repaired: match written {
+            Written::Repaired(findings) => findings,
+            _ => Vec::new(),
+        },
+    };
+    if json {
+        print_json(&out)?;
+    } else {
+        let secrets = release.files.iter().filter(|f| f.secret).count();
+        eprintln!(
+            "rendered {} files ({} secret, 0600), bundle.tar.zst {} bytes, in {} ms",
+            out.files,
+            secrets,
+            out.bundle_bytes,
+            started.elapsed().as_millis()
+        );
+        eprintln!(
+            "user-data {} bytes: {:.0}% of Hetzner's {} KiB limit; seeds: {}",
+            out.user_data_bytes,
+            out.user_data_bytes as f64 * 100.0 / out.user_data_limit as f64,
+            out.user_data_limit / 1024,
+            out.artifacts
+                .iter()
+                .filter(|a| a.starts_with("seed."))
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        for f in &out.repaired {
+            eprintln!("warning: {}: {} in the existing copy", f.path, f.problem);
+        }
+        if !out.repaired.is_empty() {
+            println!(
+                "{env} release {} on disk did not match its checksums ({} files); wrote it again: {}",
+                out.version,
+                out.repaired.len(),
+                out.path
+            );
+        } else if out.unchanged {
+            println!("{env} release {} is unchanged: {}", out.version, out.path);
+        } else {
+            println!("built {env} release {}: {}", out.version, out.path);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn diff(project: &Path, args: &DiffArgs) -> Result<ExitCode> {
+    let (env, json) = (args.env.as_str(), args.json);
+    if let Some((message, fix)) = config::unknown_environment(env) {
+        return Err(Error::invalid(format!("{message}; {fix}")).into());
+    }
+    // Parsed, so that `../x` cannot name a directory outside releases/<env>.
+    let from: Version = args.from.parse()?;
+    let to: Version = args.to.parse()?;
+    let dir = release::store::env_dir(project, env);
+    let changes = crate::diff::diff_releases(&dir.join(&from), &dir.join(&to))?;
+    if json {
+        print_json(&serde_json::json!({
+            "env": env, "from": from, "to": to, "changes": changes,
+        }))?;
+    } else if changes.is_empty() {
+        println!("{env}: {from} and {to} have the same files");
+    } else {
+        for c in &changes {
+            println!("{c}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn verify(project: &Path, args: &VerifyArgs) -> Result<ExitCode> {
+    let (env, json) = (args.env.as_str(), args.json);
+    if let Some((message, fix)) = config::unknown_environment(env) {
+        return Err(Error::invalid(format!("{message}; {fix}")).into());
+    }
+    let versions: Vec<Version> = match &args.version {
+        Some(v) => vec![v.parse()?],
+        None => release::store::list(project, env)?
+            .iter()
+            .filter_map(|v| v.parse().ok())
+            .collect(),
+    };
+    if versions.is_empty() {
+        return Err(Error::new(
+            crate::error::Kind::NotFound,
+            format!("no releases of {env} under releases/{env}/; build one with `torrust-bake build {env}`"),
+        )
+        .into());
+    }
+    // The key checks secret-bearing files against the manifest; without a
+    // loadable environment they are checked against SHA256SUMS.secret only.
+    let key = config::load(project, env, &config::process_env)
+        .config
+        .map(|c| Key::new(&c.secrets.release_key));
+    let dir = release::store::env_dir(project, env);
+    let mut results = Vec::new();
+    for v in &versions {
+        let findings = release::verify::verify(&dir.join(v), key.as_ref())?;
+        results.push(
+            serde_json::json!({ "version": v, "ok": findings.is_empty(), "findings": findings }),
+        );
+    }
+    let ok = results.iter().all(|r| r["ok"] == true);
+    if json {
+        print_json(
+            &serde_json::json!({ "env": env, "ok": ok, "keyed": key.is_some(), "releases": results }),
+        )?;
+    } else {
+        for r in &results {
+            let findings = r["findings"]
+                .as_array()
+                .map(Vec::as_slice)
+                .unwrap_or_default();
+            if findings.is_empty() {
+                println!("{env} {}: ok", r["version"].as_str().unwrap_or_default());
+            }
+            for f in findings {
+                println!(
+                    "{env} {}: {}: {}",
+                    r["version"].as_str().unwrap_or_default(),
+                    f["path"].as_str().unwrap_or_default(),
+                    f["problem"].as_str().unwrap_or_default()
+                );
+            }
+        }
+        if key.is_none() {
+            eprintln!("note: {env} did not load (see `torrust-bake check {env}`), so secret-bearing files were checked against SHA256SUMS.secret but not against their keyed digests");
+        }
+    }
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
