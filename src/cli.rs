@@ -72,6 +72,11 @@ Examples:
     Diff(DiffArgs),
     /// Check releases against their checksums and manifest; exit 1 naming every difference.
     Verify(VerifyArgs),
+    /// List an environment's releases, or prune old ones.
+    Releases {
+        #[command(subcommand)]
+        action: ReleasesCommand,
+    },
     /// Keep an environment's secrets between builds, outside the repository.
     Secrets {
         #[command(subcommand)]
@@ -151,6 +156,48 @@ pub struct DiffArgs {
     /// The newer release's version.
     pub to: String,
     /// Print the changes as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReleasesCommand {
+    /// Every release of the environment: version, when it was last built (from the
+    /// local build log), size, and where it runs (libvirt domains' metadata).
+    #[command(after_help = "\
+Examples:
+  torrust-bake releases list production
+  torrust-bake releases list local --json")]
+    List(ReleasesListArgs),
+    /// Delete all but the newest N releases (by build time); a release that runs
+    /// somewhere is never deleted.
+    #[command(after_help = "\
+Examples:
+  torrust-bake releases prune local --keep 3 --dry-run
+  torrust-bake releases prune production --keep 5")]
+    Prune(ReleasesPruneArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ReleasesListArgs {
+    /// local, staging or production
+    pub env: String,
+    /// Print the releases as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ReleasesPruneArgs {
+    /// local, staging or production
+    pub env: String,
+    /// How many of the newest releases to keep (at least 1).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub keep: u32,
+    /// Say what would be deleted, delete nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print the result as JSON on stdout.
     #[arg(long)]
     pub json: bool,
 }
@@ -429,6 +476,12 @@ impl Command {
                 LibvirtCommand::Status(a) => a.json,
                 LibvirtCommand::Down(a) => a.json,
             },
+            Command::Releases {
+                action: ReleasesCommand::List(a),
+            } => a.json,
+            Command::Releases {
+                action: ReleasesCommand::Prune(a),
+            } => a.json,
             Command::Completions(_) | Command::Man => false,
         }
     }

@@ -6,7 +6,9 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use torrust_bake::cli::{Cli, Command, ImagesCommand, LibvirtCommand, SecretsCommand};
+use torrust_bake::cli::{
+    Cli, Command, ImagesCommand, LibvirtCommand, ReleasesCommand, SecretsCommand,
+};
 use torrust_bake::{commands, error};
 
 fn main() -> ExitCode {
@@ -39,6 +41,12 @@ fn main() -> ExitCode {
             action: ImagesCommand::Verify(args),
         } => commands::images_verify(project, args),
         Command::Health(args) => commands::health(project, args),
+        Command::Releases {
+            action: ReleasesCommand::List(args),
+        } => commands::releases_list(project, args),
+        Command::Releases {
+            action: ReleasesCommand::Prune(args),
+        } => commands::releases_prune(project, args),
         Command::Completions(args) => commands::completions(args),
         Command::Man => commands::man(),
         Command::Libvirt { action } => match action {

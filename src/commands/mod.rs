@@ -29,6 +29,7 @@ mod health;
 mod images_cmds;
 mod libvirt_cmds;
 mod release_cmds;
+mod releases_cmds;
 
 pub use config_cmds::*;
 pub use docs::*;
@@ -36,6 +37,7 @@ pub use health::*;
 pub use images_cmds::*;
 pub use libvirt_cmds::*;
 pub use release_cmds::*;
+pub use releases_cmds::*;
 
 fn print_json<T: Serialize>(value: &T) -> Result<()> {
     println!("{}", serde_json::to_string_pretty(value)?);

@@ -19,6 +19,8 @@ use crate::version::Version;
 /// instead of `sha256` and no size; the version is keyed too.
 pub const SCHEMA_VERSION: u32 = 2;
 
+pub const BUILT_BY: &str = concat!("torrust-bake ", env!("CARGO_PKG_VERSION"));
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct ManifestFile {
     pub path: String,
@@ -46,6 +48,9 @@ pub struct Manifest {
     pub schema_version: u32,
     pub env: String,
     pub version: Version,
+    /// The torrust-bake that built it: a new tool may render differently,
+    /// so it is part of the version.
+    pub built_by: String,
     pub files: Vec<ManifestFile>,
     pub images: Vec<ManifestImage>,
     /// Set once the cloud-init artifacts exist (they carry the version, so
@@ -101,6 +106,7 @@ impl Manifest {
             schema_version: SCHEMA_VERSION,
             env: env.to_string(),
             version: Version::pending(),
+            built_by: BUILT_BY.to_string(),
             files: files.iter().map(|f| manifest_file(f, key)).collect(),
             images: images
                 .iter()

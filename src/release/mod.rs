@@ -15,6 +15,7 @@
 
 pub mod archive;
 pub mod boot;
+pub mod log;
 pub mod manifest;
 pub mod store;
 pub mod verify;
@@ -73,6 +74,13 @@ pub fn build(
     // depend on which formats one build happened to ask for.
     let release = make(config, images, templates, Some(lock.dir()))?;
     let (path, written) = write::write(&lock, &release)?;
+    let outcome = match written {
+        Written::New => "new",
+        Written::Unchanged => "unchanged",
+        Written::Repaired(_) => "repaired",
+    };
+    let entry = log::Entry::now(release.manifest.version.as_str(), outcome, project);
+    log::append(lock.dir(), &entry)?;
     Ok(Built {
         release,
         path,

@@ -1,0 +1,156 @@
+//! `releases list|prune`: what is in releases/<env>/, when each was built
+//! (the local build log), and where it runs (libvirt domains' metadata).
+
+use std::collections::BTreeMap;
+
+use super::*;
+use crate::cli::{ReleasesListArgs, ReleasesPruneArgs};
+use crate::release::{log, store};
+
+#[derive(Serialize)]
+struct Listed {
+    version: String,
+    /// Last build, from the log; none for releases older than the log.
+    built: Option<String>,
+    bytes: u64,
+    /// libvirt domains running it.
+    running: Vec<String>,
+}
+
+fn dir_bytes(dir: &std::path::Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|e| match e.file_type() {
+            Ok(t) if t.is_dir() => dir_bytes(&e.path()),
+            _ => e.metadata().map_or(0, |m| m.len()),
+        })
+        .sum()
+}
+
+/// The environment's domains by release, or why they are unknown.
+fn running(env: &str) -> Result<BTreeMap<String, Vec<String>>, String> {
+    let virsh = Virsh { uri: None };
+    let records = libvirt::find_domains(&virsh, env).map_err(|e| format!("{e:#}"))?;
+    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for r in records {
+        out.entry(r.version)
+            .or_default()
+            .push(format!("libvirt:{}", r.name));
+    }
+    Ok(out)
+}
+
+/// Releases, newest build first (releases the log does not know last).
+fn listed(
+    project: &Path,
+    env: &str,
+    running: &BTreeMap<String, Vec<String>>,
+) -> Result<Vec<Listed>> {
+    let dir = store::env_dir(project, env);
+    let mut built: BTreeMap<String, String> = BTreeMap::new();
+    for e in log::read(&dir) {
+        built.insert(e.version, e.time);
+    }
+    let mut out: Vec<Listed> = store::list(project, env)?
+        .into_iter()
+        .map(|v| Listed {
+            built: built.get(&v).cloned(),
+            bytes: dir_bytes(&dir.join(&v)),
+            running: running.get(&v).cloned().unwrap_or_default(),
+            version: v,
+        })
+        .collect();
+    out.sort_by(|a, b| b.built.cmp(&a.built).then(a.version.cmp(&b.version)));
+    Ok(out)
+}
+
+pub fn releases_list(project: &Path, args: &ReleasesListArgs) -> Result<ExitCode> {
+    let (env, json) = (args.env.as_str(), args.json);
+    known_env(env)?;
+    let runs = running(env);
+    let releases = listed(project, env, runs.as_ref().unwrap_or(&BTreeMap::new()))?;
+    if json {
+        let unknown = runs.as_ref().err();
+        print_json(
+            &serde_json::json!({ "env": env, "releases": releases, "running_unknown": unknown }),
+        )?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if releases.is_empty() {
+        println!("{env}: no releases (torrust-bake build {env})");
+    }
+    for r in &releases {
+        println!(
+            "{}  built {}  {:>8} KiB  {}",
+            r.version,
+            r.built.as_deref().unwrap_or("(before the build log)"),
+            r.bytes / 1024,
+            if r.running.is_empty() {
+                "-".to_string()
+            } else {
+                format!("runs on {}", r.running.join(", "))
+            }
+        );
+    }
+    if let Err(why) = runs {
+        eprintln!("note: where releases run is unknown: libvirt did not answer ({why})");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn releases_prune(project: &Path, args: &ReleasesPruneArgs) -> Result<ExitCode> {
+    let (env, json) = (args.env.as_str(), args.json);
+    known_env(env)?;
+    // Deleting a running release would break its replacement's way back:
+    // without an answer from libvirt, nothing is deleted.
+    let runs = running(env).map_err(|why| {
+        Error::new(
+            crate::error::Kind::Unreachable,
+            format!("cannot tell which releases run ({why}); nothing was deleted"),
+        )
+    })?;
+    let lock = release::write::lock_env(project, env)?;
+    let releases = listed(project, env, &runs)?;
+    let mut deleted = Vec::new();
+    for r in releases
+        .iter()
+        .skip(args.keep as usize)
+        .filter(|r| r.running.is_empty())
+    {
+        if !args.dry_run {
+            // Moved aside first: a crash leaves a hidden leftover, which the
+            // next writer removes, never half a release.
+            let from = lock.dir().join(&r.version);
+            let aside = lock.dir().join(format!(".{}-pruned", r.version));
+            std::fs::rename(&from, &aside)
+                .with_context(|| format!("moving {} aside", from.display()))?;
+            std::fs::remove_dir_all(&aside)
+                .with_context(|| format!("removing {}", aside.display()))?;
+        }
+        deleted.push(r.version.clone());
+    }
+    let kept: Vec<&str> = releases
+        .iter()
+        .map(|r| r.version.as_str())
+        .filter(|v| !deleted.iter().any(|d| d == v))
+        .collect();
+    if json {
+        print_json(
+            &serde_json::json!({ "env": env, "dry_run": args.dry_run, "deleted": deleted, "kept": kept }),
+        )?;
+    } else {
+        let verb = if args.dry_run {
+            "would delete"
+        } else {
+            "deleted"
+        };
+        for v in &deleted {
+            println!("{verb} {env} {v}");
+        }
+        println!("{env}: kept {} release(s): {}", kept.len(), kept.join(", "));
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,106 @@
+//! The local build log, `releases/<env>/builds.log`: when each release was
+//! built, by which torrust-bake, from which commit of the project. It lives
+//! beside the releases, never in one: a release stays byte-reproducible (no
+//! clock, no commit in it, so a docs-only commit is not a new release),
+//! while `releases list` can still say when a version was made. One JSON
+//! object a line, appended under the environment's lock.
+
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+
+pub const FILE: &str = "builds.log";
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Entry {
+    /// RFC 3339, UTC, seconds.
+    pub time: String,
+    pub version: String,
+    /// `new`, `unchanged` or `repaired`.
+    pub outcome: String,
+    /// The torrust-bake that built it.
+    pub tool: String,
+    /// The project's git commit (`-dirty` with uncommitted changes), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit: Option<String>,
+}
+
+impl Entry {
+    pub fn now(version: &str, outcome: &str, project: &Path) -> Entry {
+        Entry {
+            time: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+            version: version.to_string(),
+            outcome: outcome.to_string(),
+            tool: env!("CARGO_PKG_VERSION").to_string(),
+            commit: git_commit(project),
+        }
+    }
+}
+
+/// `git rev-parse HEAD` of the project, `-dirty` when `git status` is not
+/// clean; none outside a git work tree or without git.
+fn git_commit(project: &Path) -> Option<String> {
+    let git = |args: &[&str]| {
+        std::process::Command::new("git")
+            .arg("-C")
+            .arg(project)
+            .args(args)
+            .stderr(std::process::Stdio::null())
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+    };
+    let head = git(&["rev-parse", "HEAD"]).filter(|h| !h.is_empty())?;
+    let dirty =
+        git(&["status", "--porcelain", "--untracked-files=no"]).is_some_and(|s| !s.is_empty());
+    Some(if dirty { format!("{head}-dirty") } else { head })
+}
+
+/// Appends one line (the caller holds the environment's lock).
+pub fn append(env_dir: &Path, entry: &Entry) -> Result<()> {
+    let path = env_dir.join(FILE);
+    let mut f = fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .mode(0o600)
+        .open(&path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    let mut line = serde_json::to_vec(entry)?;
+    line.push(b'\n');
+    f.write_all(&line)
+        .and_then(|()| f.sync_all())
+        .with_context(|| format!("appending to {}", path.display()))
+}
+
+/// Every readable entry, oldest first (a torn last line is skipped).
+pub fn read(env_dir: &Path) -> Vec<Entry> {
+    fs::read_to_string(env_dir.join(FILE))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_round_trip_and_torn_lines_are_skipped() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = Entry::now("0123456789ab", "new", dir.path());
+        assert_eq!(e.commit, None, "not a git work tree");
+        append(dir.path(), &e).unwrap();
+        let mut f = fs::OpenOptions::new()
+            .append(true)
+            .open(dir.path().join(FILE))
+            .unwrap();
+        f.write_all(b"{\"time\":\"2026-").unwrap();
+        assert_eq!(read(dir.path()), vec![e]);
+    }
+}

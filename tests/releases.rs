@@ -1,0 +1,92 @@
+//! Managing releases: `releases list` (version, when built, size, where it
+//! runs) and `releases prune --keep N`; the local build log beside the
+//! releases; provenance in the manifest.
+
+mod common;
+
+use common::*;
+
+fn versions(p: &Project) -> Vec<String> {
+    let run = p.run(
+        &["releases", "list", "local", "--json"],
+        &[("LIBVIRT_DEFAULT_URI", "test:///default")],
+    );
+    assert_eq!(run.code(), 0, "{}", run.all());
+    let v: serde_json::Value = serde_json::from_str(&run.stdout()).unwrap();
+    v["releases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            assert!(r["built"].is_string(), "{r}");
+            assert!(r["bytes"].as_u64().unwrap() > 100_000, "{r}");
+            r["version"].as_str().unwrap().to_string()
+        })
+        .collect()
+}
+
+#[test]
+fn list_and_prune_keep_the_newest() {
+    let p = Project::new();
+    let mut built = Vec::new();
+    for level in ["error", "warn", "info"] {
+        let path = p.build("local", &[("TORRUST_TRACKER_LOG_LEVEL", level)]);
+        built.push(path.file_name().unwrap().to_string_lossy().into_owned());
+        // The log's times are seconds: keep the builds apart.
+        std::thread::sleep(std::time::Duration::from_millis(1100));
+    }
+    let manifest = std::fs::read_to_string(
+        p.path()
+            .join("releases/local")
+            .join(&built[0])
+            .join("manifest.json"),
+    )
+    .unwrap();
+    assert!(manifest.contains(&format!(
+        "\"built_by\": \"torrust-bake {}\"",
+        env!("CARGO_PKG_VERSION")
+    )));
+    let mut newest_first = built.clone();
+    newest_first.reverse();
+    assert_eq!(versions(&p), newest_first);
+
+    let vars = [("LIBVIRT_DEFAULT_URI", "test:///default")];
+    let dry = p.run(
+        &["releases", "prune", "local", "--keep", "2", "--dry-run"],
+        &vars,
+    );
+    assert_eq!(dry.code(), 0, "{}", dry.all());
+    assert!(
+        dry.stdout()
+            .contains(&format!("would delete local {}", built[0])),
+        "{}",
+        dry.stdout()
+    );
+    assert_eq!(versions(&p).len(), 3);
+    let run = p.run(
+        &["releases", "prune", "local", "--keep", "2", "--json"],
+        &vars,
+    );
+    assert_eq!(run.code(), 0, "{}", run.all());
+    let v: serde_json::Value = serde_json::from_str(&run.stdout()).unwrap();
+    assert_eq!(v["deleted"], serde_json::json!([built[0]]));
+    assert_eq!(versions(&p), newest_first[..2].to_vec());
+    assert_eq!(p.run(&["verify", "local"], &[]).code(), 0);
+    // --keep 0 is refused; without an answer from libvirt nothing is deleted.
+    assert_eq!(
+        p.run(&["releases", "prune", "local", "--keep", "0"], &vars)
+            .code(),
+        1
+    );
+    let blind = p.run(
+        &["releases", "prune", "local", "--keep", "1"],
+        &[("LIBVIRT_DEFAULT_URI", "qemu:///nonexistent-socket")],
+    );
+    assert_eq!(blind.code(), 2, "{}", blind.all());
+    assert!(
+        blind.stderr().contains("nothing was deleted"),
+        "{}",
+        blind.stderr()
+    );
+    assert_eq!(versions(&p).len(), 2);
+}
