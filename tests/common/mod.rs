@@ -85,6 +85,8 @@ impl Project {
             Ok(rd) => rd
                 .map(|e| e.unwrap().path())
                 .filter(|p| !p.file_name().unwrap().to_string_lossy().starts_with('.'))
+                // builds.log is the build log, beside the releases.
+                .filter(|p| p.is_dir())
                 .collect(),
             Err(_) => vec![],
         };
