@@ -10,7 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::fake_http::{serve, Response};
-use common::{free_tcp_port, verifier, Run, BIN};
+use common::{free_tcp_port, verifier, Project, Run, BIN};
 use sha2::{Digest, Sha256};
 
 const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
@@ -739,8 +739,58 @@ fn clear_errors_and_the_lock_untouched() {
     assert_eq!(r.code(), 2, "{}", r.all());
     assert!(
         r.stderr()
-            .contains(&format!("pass --insecure-registry {host}")),
+            .contains(&format!("needs --insecure-registry {host}")),
         "{}",
         r.all()
     );
+}
+
+/// A registry name that does not resolve fails at once, without retries
+/// and without advice that cannot help. Run in a network namespace of its
+/// own whose resolver (via /etc/netns/<ns>/resolv.conf) answers nothing,
+/// so no lookup leaves the machine.
+#[test]
+fn an_unresolvable_registry_fails_at_once() {
+    let ns = format!("tb-dns-{}", std::process::id());
+    let etc = std::path::PathBuf::from(format!("/etc/netns/{ns}"));
+    std::fs::create_dir_all(&etc).unwrap();
+    std::fs::write(
+        etc.join("resolv.conf"),
+        "nameserver 127.0.0.1\noptions timeout:1 attempts:1\n",
+    )
+    .unwrap();
+    let ip = |args: &[&str]| {
+        std::process::Command::new("ip")
+            .args(args)
+            .status()
+            .unwrap()
+    };
+    assert!(ip(&["netns", "add", &ns]).success());
+    ip(&["-n", &ns, "link", "set", "lo", "up"]);
+    let p = Project::new();
+    p.write(
+        "images/images.lock",
+        "[images.tracker]\nreference = \"registry.invalid-tld.example/torrust/tracker:v3.0.0\"\n",
+    );
+    let started = std::time::Instant::now();
+    let out = std::process::Command::new("ip")
+        .args(["netns", "exec", &ns, BIN, "-C"])
+        .arg(p.path())
+        .args(["images", "verify"])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .output()
+        .unwrap();
+    let elapsed = started.elapsed();
+    ip(&["netns", "delete", &ns]);
+    let _ = std::fs::remove_dir_all(&etc);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("cannot resolve registry.invalid-tld.example"),
+        "{err}"
+    );
+    assert!(!err.contains("retrying"), "{err}");
+    assert!(!err.contains("--insecure-registry"), "{err}");
+    assert!(elapsed < std::time::Duration::from_secs(10), "{elapsed:?}");
 }

@@ -194,3 +194,50 @@ fn a_versions_bytes_do_not_depend_on_the_seed_format_flag() {
     assert!(a.join("seed.qcow2").exists());
     assert_eq!(p.releases("local").len(), 1);
 }
+
+/// `check` reports every problem in one run: missing secrets and an
+/// unpinned image together; `health` asks only for the token it uses.
+#[test]
+fn every_problem_at_once_and_health_needs_only_the_token() {
+    let p = Project::new();
+    let lock = std::fs::read_to_string(p.path().join("images/images.lock")).unwrap();
+    // Unpin the tracker: drop the digest line that follows [images.tracker].
+    let mut out = Vec::new();
+    let mut in_tracker = false;
+    for line in lock.lines() {
+        if line.starts_with('[') {
+            in_tracker = line == "[images.tracker]";
+        }
+        if in_tracker && line.starts_with("digest") {
+            continue;
+        }
+        out.push(line);
+    }
+    p.write("images/images.lock", &(out.join("\n") + "\n"));
+    let run = p.run(&["check", "production"], &[]);
+    assert_eq!(run.code(), 1);
+    let err = run.stderr();
+    assert!(err.contains("TORRUST_TRACKER_API_TOKEN"), "{err}");
+    assert!(err.contains("of tracker is not pinned by digest"), "{err}");
+
+    let token = [("TORRUST_TRACKER_API_TOKEN", NASTY_TOKEN)];
+    let run = p.run(
+        &[
+            "health",
+            "production",
+            "--host",
+            "127.0.0.1",
+            "--timeout",
+            "50ms",
+            "--json",
+        ],
+        &token,
+    );
+    let v: serde_json::Value = serde_json::from_str(&run.stdout()).expect(&run.all());
+    assert!(v["checks"].is_array(), "health ran its checks: {v}");
+    assert!(
+        !run.stderr().contains("GRAFANA_ADMIN_PASSWORD"),
+        "{}",
+        run.stderr()
+    );
+}

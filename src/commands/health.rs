@@ -5,7 +5,9 @@ use super::*;
 pub fn health(project: &Path, args: &HealthArgs) -> Result<ExitCode> {
     use crate::health;
     let (env, json) = (args.env.as_str(), args.json);
-    let loaded = config::load(project, env, &config::process_env);
+    // The probes need the API token, not the other secrets.
+    let purpose = config::validate::Purpose::Probe;
+    let loaded = config::load_for(project, env, &config::process_env, purpose);
     let Some(config) = loaded.config else {
         return report_failure(&loaded.report, json);
     };

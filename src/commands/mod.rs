@@ -49,6 +49,12 @@ fn load_all(project: &Path, env: &str) -> (Report, Option<(Config, Vec<ResolvedI
     let loaded = config::load(project, env, &config::process_env);
     let mut report = loaded.report;
     let Some(config) = loaded.config else {
+        // Every problem at once: when only secrets are missing, the image
+        // lock can still be checked against what the environment runs.
+        let layout = config::validate::Purpose::Layout;
+        if let Some(c) = config::load_for(project, env, &config::process_env, layout).config {
+            images::resolve(project, &c, &mut report);
+        }
         return (report, None);
     };
     let images = images::resolve(project, &config, &mut report);

@@ -115,8 +115,19 @@ fn non_utf8_process_vars(process: &dyn Fn(&str) -> Option<String>, report: &mut 
     }
 }
 
-/// Loads and validates `env`, reading the process environment through `process`.
+/// Loads and validates `env` to build it, reading the process environment
+/// through `process`.
 pub fn load(project: &Path, env: &str, process: &dyn Fn(&str) -> Option<String>) -> Loaded {
+    load_for(project, env, process, validate::Purpose::Build)
+}
+
+/// Loads and validates `env` for `purpose`.
+pub fn load_for(
+    project: &Path,
+    env: &str,
+    process: &dyn Fn(&str) -> Option<String>,
+    purpose: validate::Purpose,
+) -> Loaded {
     let mut report = Report::default();
     let rel = env_file(Path::new(""), env);
     let failed = |report| Loaded {
@@ -154,7 +165,7 @@ pub fn load(project: &Path, env: &str, process: &dyn Fn(&str) -> Option<String>)
         environment.is_strict(),
         &mut report,
     );
-    let config = validate::validate(&environment, &raw, &mut report);
+    let config = validate::validate(&environment, &raw, purpose, &mut report);
     Loaded {
         report,
         raw: Some(raw),

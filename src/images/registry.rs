@@ -330,6 +330,18 @@ impl Client {
                         format!("{} answered {code} for {what}", t.host),
                     ));
                 }
+                // A name that does not resolve will not resolve in a second
+                // either, and no flag fixes it: say so at once.
+                Err(ureq::Error::Transport(e)) if e.kind() == ureq::ErrorKind::Dns => {
+                    return Err(Error::new(
+                        ErrorKind::Unreachable,
+                        format!(
+                            "cannot resolve {} for {what}: check the registry's name in {} and this machine's DNS (not retried)",
+                            t.host,
+                            super::LOCK_PATH
+                        ),
+                    ));
+                }
                 Err(ureq::Error::Transport(e)) => Retryable::Transport(e.to_string()),
             };
             let wait = self.retry_wait(t, what, &failure, attempt, backoff)?;
@@ -387,7 +399,7 @@ impl Client {
             Retryable::Transport(e) => {
                 if attempt >= self.opts.attempts {
                     return Err(unreachable(format!(
-                        "cannot reach {} ({}://{}) for {what}: {e}; check the network, or pass --insecure-registry {} for a plain-HTTP registry",
+                        "cannot reach {} ({}://{}) for {what}: {e}; check that it runs and the network reaches it (a plain-HTTP registry needs --insecure-registry {})",
                         t.registry, t.scheme, t.host, t.registry
                     )));
                 }

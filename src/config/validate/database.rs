@@ -111,14 +111,14 @@ fn mysql(c: &mut Checker, url: &url::Url) -> Option<Database> {
         return None;
     }
     let bundled = host == "mysql";
-    if !c.is_set(MYSQL_PASSWORD) {
+    if !c.is_set(MYSQL_PASSWORD) && c.secret_needed(MYSQL_PASSWORD) {
         c.fail(
             MYSQL_PASSWORD,
             "is required with a MySQL database".into(),
             "export MYSQL_PASSWORD=\"$(openssl rand -base64 33)\"",
         );
     }
-    if bundled && !c.is_set(MYSQL_ROOT_PASSWORD) {
+    if bundled && !c.is_set(MYSQL_ROOT_PASSWORD) && c.secret_needed(MYSQL_ROOT_PASSWORD) {
         c.fail(
             MYSQL_ROOT_PASSWORD,
             "is required with the bundled MySQL (database host mysql)".into(),

@@ -28,9 +28,24 @@ use super::types::{Environment, TcpPort, TrackerMode, UdpPort};
 use super::vars::{Required, VarId, VARS};
 use kinds::Value;
 
+/// What the configuration is loaded for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// Building a release: every rule.
+    Build,
+    /// Probing a deployment (`health`): of the secrets, only the API token
+    /// matters; the others are not asked for.
+    Probe,
+    /// What the deployment consists of (which services, so which images),
+    /// whatever the secrets: lets `check` report image problems together
+    /// with missing secrets.
+    Layout,
+}
+
 /// The raw values, their parsed forms, and the report being written.
 pub(super) struct Checker<'a> {
     env: &'a Environment,
+    purpose: Purpose,
     raw: &'a RawValues,
     report: &'a mut Report,
     values: Vec<Value>,
@@ -114,6 +129,15 @@ impl Checker<'_> {
     fn is_set(&self, id: VarId) -> bool {
         !self.raw(id).value.is_empty()
     }
+
+    /// Whether the rules about secret `id` apply to this purpose.
+    fn secret_needed(&self, id: VarId) -> bool {
+        match self.purpose {
+            Purpose::Build => true,
+            Purpose::Probe => id == VarId::TORRUST_TRACKER_API_TOKEN,
+            Purpose::Layout => false,
+        }
+    }
 }
 
 /// The longest value any variable takes (an RSA-4096 SSH key is ~750).
@@ -124,7 +148,9 @@ fn parse_all(c: &mut Checker) {
     for var in &VARS {
         let value = c.raw(var.id).value.clone();
         let parsed = if value.is_empty() {
-            if var.required == Required::InStrict && c.env.is_strict() {
+            let secret = matches!(var.kind, crate::config::vars::Kind::Secret { .. });
+            let needed = !secret || c.secret_needed(var.id);
+            if var.required == Required::InStrict && c.env.is_strict() && needed {
                 let env = c.env.to_string();
                 c.fail(
                     var.id,
@@ -154,9 +180,15 @@ fn parse_all(c: &mut Checker) {
 }
 
 /// Validates raw values for `env`; returns a config only when there is no error.
-pub fn validate(env: &Environment, raw: &RawValues, report: &mut Report) -> Option<Config> {
+pub fn validate(
+    env: &Environment,
+    raw: &RawValues,
+    purpose: Purpose,
+    report: &mut Report,
+) -> Option<Config> {
     let mut c = Checker {
         env,
+        purpose,
         raw,
         report,
         values: Vec::with_capacity(VarId::COUNT),
@@ -279,7 +311,7 @@ pub(crate) mod testing {
             env.is_strict(),
             &mut report,
         );
-        let config = validate(&env, &raw, &mut report);
+        let config = validate(&env, &raw, Purpose::Build, &mut report);
         (config, report)
     }
 

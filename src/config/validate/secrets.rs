@@ -13,7 +13,7 @@ pub(super) fn check(c: &mut Checker) {
             continue;
         };
         let raw = c.raw(var.id).clone();
-        if raw.value.is_empty() {
+        if raw.value.is_empty() || !c.secret_needed(var.id) {
             continue; // required-ness is checked where the secret is needed
         }
         well_formed(c, var, &raw);
