@@ -233,7 +233,8 @@ fn every_problem_at_once_and_health_needs_only_the_token() {
         ],
         &token,
     );
-    let v: serde_json::Value = serde_json::from_str(&run.stdout()).expect(&run.all());
+    let v: serde_json::Value =
+        serde_json::from_str(&run.stdout()).unwrap_or_else(|_| panic!("{}", run.all()));
     assert!(v["checks"].is_array(), "health ran its checks: {v}");
     assert!(
         !run.stderr().contains("GRAFANA_ADMIN_PASSWORD"),
