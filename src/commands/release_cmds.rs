@@ -19,6 +19,43 @@ struct BuildOutput<'a> {
     repaired: Vec<release::verify::Finding>,
 }
 
+/// What `build` says to a person: progress on stderr, the result on stdout.
+fn print_build(out: &BuildOutput, secrets: usize, ms: u128) {
+    eprintln!(
+        "rendered {} files ({secrets} secret, 0600), bundle.tar.zst {} bytes, in {ms} ms",
+        out.files, out.bundle_bytes,
+    );
+    let seeds: Vec<&str> = out
+        .artifacts
+        .iter()
+        .filter(|a| a.starts_with("seed."))
+        .map(String::as_str)
+        .collect();
+    eprintln!(
+        "user-data {} bytes: {:.0}% of Hetzner's {} KiB limit; seeds: {}",
+        out.user_data_bytes,
+        out.user_data_bytes as f64 * 100.0 / out.user_data_limit as f64,
+        out.user_data_limit / 1024,
+        seeds.join(", ")
+    );
+    for f in &out.repaired {
+        eprintln!("warning: {}: {} in the existing copy", f.path, f.problem);
+    }
+    let env = out.env;
+    if !out.repaired.is_empty() {
+        println!(
+            "{env} release {} on disk did not match its checksums ({} files); wrote it again: {}",
+            out.version,
+            out.repaired.len(),
+            out.path
+        );
+    } else if out.unchanged {
+        println!("{env} release {} is unchanged: {}", out.version, out.path);
+    } else {
+        println!("built {env} release {}: {}", out.version, out.path);
+    }
+}
+
 pub fn build(project: &Path, args: &BuildArgs) -> Result<ExitCode> {
     let (env, json) = (args.env.as_str(), args.json);
     let started = Instant::now();
@@ -70,40 +107,7 @@ pub fn build(project: &Path, args: &BuildArgs) -> Result<ExitCode> {
         print_json(&out)?;
     } else {
         let secrets = release.files.iter().filter(|f| f.secret).count();
-        eprintln!(
-            "rendered {} files ({} secret, 0600), bundle.tar.zst {} bytes, in {} ms",
-            out.files,
-            secrets,
-            out.bundle_bytes,
-            started.elapsed().as_millis()
-        );
-        eprintln!(
-            "user-data {} bytes: {:.0}% of Hetzner's {} KiB limit; seeds: {}",
-            out.user_data_bytes,
-            out.user_data_bytes as f64 * 100.0 / out.user_data_limit as f64,
-            out.user_data_limit / 1024,
-            out.artifacts
-                .iter()
-                .filter(|a| a.starts_with("seed."))
-                .cloned()
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
-        for f in &out.repaired {
-            eprintln!("warning: {}: {} in the existing copy", f.path, f.problem);
-        }
-        if !out.repaired.is_empty() {
-            println!(
-                "{env} release {} on disk did not match its checksums ({} files); wrote it again: {}",
-                out.version,
-                out.repaired.len(),
-                out.path
-            );
-        } else if out.unchanged {
-            println!("{env} release {} is unchanged: {}", out.version, out.path);
-        } else {
-            println!("built {env} release {}: {}", out.version, out.path);
-        }
+        print_build(&out, secrets, started.elapsed().as_millis());
     }
     Ok(ExitCode::SUCCESS)
 }

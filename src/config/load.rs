@@ -175,7 +175,62 @@ fn check_tail(tail: &str) -> Result<(), String> {
     }
 }
 
-/// Resolves every variable: process environment, then the file, then the default.
+/// An unknown name in the env file, with the closest known one as the fix.
+fn unknown(a: &Assignment, source: Source, strict: bool) -> Problem {
+    let closest = VARS
+        .iter()
+        .map(|v| (strsim::levenshtein(v.name, &a.name), v.name))
+        .min()
+        .filter(|(d, _)| *d <= a.name.len() / 3 + 2);
+    let fix = match closest {
+        Some((_, name)) => format!("did you mean {name}? Otherwise remove the line"),
+        None => "remove the line; `torrust-bake show` lists every known variable".to_string(),
+    };
+    // A strict environment must not build something other than what its
+    // file seems to say (a typo silently ignored).
+    let name = Some(a.name.clone());
+    if strict {
+        Problem::error(name, source, "unknown variable".into(), &fix)
+    } else {
+        Problem::warning(name, source, "unknown variable, ignored".into(), &fix)
+    }
+}
+
+/// The env file's assignments by variable (the later line wins), with a
+/// problem for each unknown or repeated name.
+fn by_name<'a>(
+    file: &Path,
+    assignments: &'a [Assignment],
+    strict: bool,
+    report: &mut Report,
+) -> BTreeMap<&'static str, &'a Assignment> {
+    let mut from_file = BTreeMap::new();
+    for a in assignments {
+        let source = Source::File {
+            path: file.to_path_buf(),
+            line: a.line,
+        };
+        let Some(v) = vars::find(&a.name) else {
+            report.push(unknown(a, source, strict));
+            continue;
+        };
+        if let Some(prev) = from_file.insert(v.name, a) {
+            report.push(Problem::warning(
+                Some(a.name.clone()),
+                source,
+                format!(
+                    "set twice (also on line {}); this later line wins",
+                    prev.line
+                ),
+                "keep one of the two lines",
+            ));
+        }
+    }
+    from_file
+}
+
+/// Resolves every variable: process environment, then the secrets file,
+/// then the env file, then the default.
 pub fn resolve(
     file: &Path,
     assignments: &[Assignment],
@@ -188,86 +243,22 @@ pub fn resolve(
     let from_secrets: BTreeMap<&str, &Assignment> = secrets
         .map(|(_, a)| a.iter().map(|a| (a.name.as_str(), a)).collect())
         .unwrap_or_default();
-    let mut from_file: BTreeMap<&str, &Assignment> = BTreeMap::new();
-    for a in assignments {
-        let source = Source::File {
-            path: file.to_path_buf(),
-            line: a.line,
-        };
-        match vars::find(&a.name) {
-            None => {
-                let closest = VARS
-                    .iter()
-                    .map(|v| (strsim::levenshtein(v.name, &a.name), v.name))
-                    .min()
-                    .filter(|(d, _)| *d <= a.name.len() / 3 + 2);
-                let fix = match closest {
-                    Some((_, name)) => format!("did you mean {name}? Otherwise remove the line"),
-                    None => "remove the line; `torrust-bake show` lists every known variable"
-                        .to_string(),
-                };
-                // A strict environment must not build something other than
-                // what its file seems to say (a typo silently ignored).
-                report.push(if strict {
-                    Problem::error(
-                        Some(a.name.clone()),
-                        source,
-                        "unknown variable".into(),
-                        &fix,
-                    )
-                } else {
-                    Problem::warning(
-                        Some(a.name.clone()),
-                        source,
-                        "unknown variable, ignored".into(),
-                        &fix,
-                    )
-                });
-            }
-            Some(v) => {
-                if let Some(prev) = from_file.insert(v.name, a) {
-                    report.push(Problem::warning(
-                        Some(a.name.clone()),
-                        source,
-                        format!(
-                            "set twice (also on line {}); this later line wins",
-                            prev.line
-                        ),
-                        "keep one of the two lines",
-                    ));
-                }
-            }
-        }
-    }
+    let from_file = by_name(file, assignments, strict, report);
+    let at = |path: &Path, line| (path.to_path_buf(), line);
     RawValues(std::array::from_fn(|i| {
         let v = &VARS[i];
-        if let Some(value) = process(v.name) {
-            Raw {
-                value,
-                source: Source::Process,
-            }
+        let (value, source) = if let Some(value) = process(v.name) {
+            (value, Source::Process)
         } else if let (Some(a), Some((path, _))) = (from_secrets.get(v.name), secrets) {
-            Raw {
-                value: a.value.clone(),
-                source: Source::SecretsFile {
-                    path: path.to_path_buf(),
-                    line: a.line,
-                },
-            }
+            let (path, line) = at(path, a.line);
+            (a.value.clone(), Source::SecretsFile { path, line })
         } else if let Some(a) = from_file.get(v.name) {
-            Raw {
-                value: a.value.clone(),
-                source: Source::File {
-                    path: file.to_path_buf(),
-                    line: a.line,
-                },
-            }
+            let (path, line) = at(file, a.line);
+            (a.value.clone(), Source::File { path, line })
         } else {
-            Raw {
-                value: v.default.to_string(),
-                source: Source::Default,
-            }
-        }
+            (v.default.to_string(), Source::Default)
+        };
+        Raw { value, source }
     }))
 }
 

@@ -251,46 +251,22 @@ pub fn up(
     require_libvirt(config)?;
     let env = config.env.as_str();
     let lv = &config.libvirt;
-    let virsh = &opts.virsh;
     let mut steps = Steps {
         done: Vec::new(),
         progress,
     };
     let dry = opts.dry_run;
-
     let rel = steps.run("release", || {
         resolve_release(project, config, images, templates, opts)
     })?;
     let name = domain::domain_name(env, &rel.version);
-
-    // One domain per environment until `replace` exists: two would share
-    // the data disk and the MAC.
-    let mut existing = None;
     if !dry {
-        existing = steps.run("domains", || {
-            let found = find_domains(virsh, env)?;
-            if let Some(other) = found.iter().find(|r| r.name != name) {
-                return Err(Error::invalid(format!(
-                    "{env} already has domain {} (release {}); stop it with `torrust-bake libvirt down {env}` first (they would share the data disk)",
-                    other.name, other.version
-                ))
-                .into());
-            }
-            let mine = found.into_iter().find(|r| r.name == name);
-            let detail = match &mine {
-                Some(_) => format!("{name} is defined"),
-                None => format!("no domain of {env}"),
-            };
-            Ok((mine, detail))
-        })?;
+        if let Some(record) = check_domains(&mut steps, &opts.virsh, env, &name)? {
+            return start_existing(&opts.virsh, record, rel, steps);
+        }
     }
-    if let Some(record) = existing {
-        return start_existing(virsh, record, rel, steps);
-    }
-
-    let (accel, accel_detail) = decide_accel(virsh, lv.domain_type, dry)?;
+    let (accel, accel_detail) = decide_accel(&opts.virsh, lv.domain_type, dry)?;
     steps.run("domain type", || Ok(((), accel_detail)))?;
-
     let cache = lv.storage_dir.join("cache");
     let base = steps.run("base image", || {
         let mut report = |line: &str| eprintln!("{line}");
@@ -298,78 +274,134 @@ pub fn up(
         let detail = format!("{} ({how})", path.display());
         Ok((path, detail))
     })?;
-
-    let env_dir = lv.storage_dir.join(env);
-    let dir = env_dir.join(&name);
-    let seed_src = match opts.seed {
-        SeedKind::Iso => rel.dir.join("seed.iso"),
-        SeedKind::Img => rel.dir.join("seed.img"),
-    };
-    let seed = match opts.seed {
-        SeedKind::Iso => Seed::Iso(dir.join("seed.iso")),
-        SeedKind::Img => Seed::Img(dir.join("seed.img")),
-    };
-    let data_disk = data_disk(config);
-    let spec = Spec {
-        name: name.clone(),
+    let spec = spec(config, &name, &rel.version, accel, opts.seed);
+    let xml = domain::xml(&spec);
+    make_disks(&mut steps, config, &spec, &base, &rel.dir, dry)?;
+    define_and_start(&mut steps, &opts.virsh, config, &spec, &xml, dry)?;
+    Ok(UpOutcome {
         env: env.to_string(),
-        version: rel.version.clone(),
+        version: rel.version,
+        domain: name,
+        dry_run: dry,
+        already_running: false,
+        domain_type: accel,
+        console_log: spec.console_log,
+        data_disk: spec.data_disk.map(|d| d.path),
+        steps: steps.done,
+        xml,
+    })
+}
+
+/// One domain per environment until `replace` exists: two would share the
+/// data disk and the MAC. Returns this release's domain if it is defined.
+fn check_domains(
+    steps: &mut Steps,
+    virsh: &Virsh,
+    env: &str,
+    name: &str,
+) -> Result<Option<Record>> {
+    steps.run("domains", || {
+        let found = find_domains(virsh, env)?;
+        if let Some(other) = found.iter().find(|r| r.name != name) {
+            return Err(Error::invalid(format!(
+                "{env} already has domain {} (release {}); stop it with `torrust-bake libvirt down {env}` first (they would share the data disk)",
+                other.name, other.version
+            ))
+            .into());
+        }
+        let mine = found.into_iter().find(|r| r.name == name);
+        let detail = match &mine {
+            Some(_) => format!("{name} is defined"),
+            None => format!("no domain of {env}"),
+        };
+        Ok((mine, detail))
+    })
+}
+
+/// The domain of release `version`: its files under the storage directory.
+fn spec(config: &Config, name: &str, version: &str, accel: Accel, seed: SeedKind) -> Spec {
+    let lv = &config.libvirt;
+    let dir = lv.storage_dir.join(config.env.as_str()).join(name);
+    Spec {
+        name: name.to_string(),
+        env: config.env.to_string(),
+        version: version.to_string(),
         accel,
         firmware: lv.firmware,
         vcpus: lv.vcpus,
         memory_mib: lv.memory_mib,
         overlay: dir.join("disk.qcow2"),
-        seed,
-        data_disk: data_disk.clone(),
+        seed: match seed {
+            SeedKind::Iso => Seed::Iso(dir.join("seed.iso")),
+            SeedKind::Img => Seed::Img(dir.join("seed.img")),
+        },
+        data_disk: data_disk(config),
         network: lv.network.clone(),
         mac: nic_mac(&config.hostname),
         console_log: dir.join("console.log"),
-        dir: dir.clone(),
-    };
-    let xml = domain::xml(&spec);
+        dir,
+    }
+}
 
-    let would = |s: String| if dry { format!("would: {s}") } else { s };
+fn would(dry: bool, s: String) -> String {
+    if dry {
+        format!("would: {s}")
+    } else {
+        s
+    }
+}
+
+/// The overlay over the base image, the seed copy and the data disk.
+fn make_disks(
+    steps: &mut Steps,
+    config: &Config,
+    spec: &Spec,
+    base: &Path,
+    release_dir: &Path,
+    dry: bool,
+) -> Result<()> {
+    let lv = &config.libvirt;
     steps.run("overlay", || {
         let want = lv.disk_size_gb * disks::GIB;
         let (format, base_size) = if base.is_file() {
-            disks::probe(&base)?
+            disks::probe(base)?
         } else {
             (disks::Format::Qcow2, 0)
         };
         let size = want.max(base_size);
         if !dry {
-            disks::mkdir(&dir)?;
-            disks::overlay(&spec.overlay, &base, format, size)?;
+            disks::mkdir(&spec.dir)?;
+            disks::overlay(&spec.overlay, base, format, size)?;
         }
-        Ok((
-            (),
-            would(format!(
-                "{} over {} ({}), {} GiB",
-                spec.overlay.display(),
-                base.display(),
-                format.name(),
-                size / disks::GIB
-            )),
-        ))
+        let detail = format!(
+            "{} over {} ({}), {} GiB",
+            spec.overlay.display(),
+            base.display(),
+            format.name(),
+            size / disks::GIB
+        );
+        Ok(((), would(dry, detail)))
     })?;
+    let seed_src = match spec.seed {
+        Seed::Iso(_) => release_dir.join("seed.iso"),
+        Seed::Img(_) => release_dir.join("seed.img"),
+    };
     steps.run("seed", || {
         if !dry {
             disks::copy_seed(&seed_src, spec.seed.path())?;
         }
-        Ok((
-            (),
-            would(format!(
-                "{} -> {} (0600)",
-                seed_src.display(),
-                spec.seed.path().display()
-            )),
-        ))
+        let detail = format!(
+            "{} -> {} (0600)",
+            seed_src.display(),
+            spec.seed.path().display()
+        );
+        Ok(((), would(dry, detail)))
     })?;
-    if let Some(d) = &data_disk {
+    if let Some(d) = &spec.data_disk {
         steps.run("data disk", || {
             let exists = d.path.is_file();
             if !dry {
-                disks::mkdir(&env_dir)?;
+                disks::mkdir(&lv.storage_dir.join(config.env.as_str()))?;
                 disks::data_disk(&d.path, config.data_volume_size_gb * disks::GIB)?;
             }
             let detail = if exists {
@@ -379,54 +411,58 @@ pub fn up(
                     d.serial
                 )
             } else {
-                would(format!(
-                    "{} created, {} GiB sparse (serial {}; the guest formats it on first use)",
-                    d.path.display(),
-                    config.data_volume_size_gb,
-                    d.serial
-                ))
+                would(
+                    dry,
+                    format!(
+                        "{} created, {} GiB sparse (serial {}; the guest formats it on first use)",
+                        d.path.display(),
+                        config.data_volume_size_gb,
+                        d.serial
+                    ),
+                )
             };
             Ok(((), detail))
         })?;
     }
+    Ok(())
+}
+
+fn define_and_start(
+    steps: &mut Steps,
+    virsh: &Virsh,
+    config: &Config,
+    spec: &Spec,
+    xml: &str,
+    dry: bool,
+) -> Result<()> {
+    let lv = &config.libvirt;
+    let (name, env) = (&spec.name, config.env.as_str());
     steps.run("define", || {
         if !dry {
-            virsh.define(&xml)?;
+            virsh.define(xml)?;
         }
         let firmware = match lv.firmware {
             Firmware::Efi => "UEFI, Secure Boot off",
             Firmware::Bios => "BIOS",
         };
-        Ok((
-            (),
-            would(format!(
-                "{name} ({}, {firmware}, {} vCPU, {} MiB)",
-                accel.name(),
-                lv.vcpus,
-                lv.memory_mib
-            )),
-        ))
+        let detail = format!(
+            "{name} ({}, {firmware}, {} vCPU, {} MiB)",
+            spec.accel.name(),
+            lv.vcpus,
+            lv.memory_mib
+        );
+        Ok(((), would(dry, detail)))
     })?;
     steps.run("start", || {
         if !dry {
-            virsh.start(&name).with_context(|| {
+            virsh.start(name).with_context(|| {
                 format!("{name} is defined but did not start; `torrust-bake libvirt down {env}` removes it")
             })?;
         }
-        Ok(((), would(format!("{name}; console: {}", spec.console_log.display()))))
+        let detail = format!("{name}; console: {}", spec.console_log.display());
+        Ok(((), would(dry, detail)))
     })?;
-    Ok(UpOutcome {
-        env: env.to_string(),
-        version: rel.version,
-        domain: name,
-        dry_run: dry,
-        already_running: false,
-        domain_type: accel,
-        console_log: spec.console_log,
-        data_disk: data_disk.map(|d| d.path),
-        steps: steps.done,
-        xml,
-    })
+    Ok(())
 }
 
 /// `up` for a release whose domain exists: start it if it is off.
