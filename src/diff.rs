@@ -60,7 +60,8 @@ impl fmt::Display for Change {
 fn shown_text(dir: &Path, f: &ManifestFile) -> Result<String> {
     let sub = if f.secret { "redacted" } else { "bundle" };
     let path = dir.join(sub).join(&f.path);
-    let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+    let bytes = crate::release::store::read_regular(&path)
+        .with_context(|| format!("reading {}", path.display()))?;
     Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
@@ -102,7 +103,7 @@ const BOOT_FILES: [(&str, &str); 3] = [
 ];
 
 fn boot_changes(a: &Path, b: &Path, va: &str, vb: &str) -> Vec<Change> {
-    let read = |dir: &Path, rel: &str| std::fs::read(dir.join(rel)).ok();
+    let read = |dir: &Path, rel: &str| crate::release::store::read_regular(&dir.join(rel)).ok();
     let mut out = Vec::new();
     for (name, rel) in BOOT_FILES {
         let (ta, tb) = (read(a, rel), read(b, rel));

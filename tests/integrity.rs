@@ -218,3 +218,80 @@ fn a_crafted_manifest_cannot_lead_diff_outside_the_release() {
         run.all()
     );
 }
+
+/// Rewrite `rel`'s line in a checksum list so that the list agrees with the
+/// edited file: the edit an attacker who can write the release makes.
+fn fix_list(release: &std::path::Path, list: &str, rel: &str) {
+    let out = verifier("sha256sum", &[rel], release);
+    let line = String::from_utf8_lossy(&out.stdout).trim_end().to_string();
+    let text: String = std::fs::read_to_string(release.join(list))
+        .unwrap()
+        .lines()
+        .map(|l| if l.ends_with(&format!("  {rel}")) { line.clone() } else { l.to_string() } + "\n")
+        .collect();
+    std::fs::write(release.join(list), text).unwrap();
+}
+
+#[test]
+fn a_consistent_edit_is_not_called_unchanged() {
+    let p = Project::new();
+    let release = p.build("local", &[]);
+    append(&release.join("seed.iso"), "evil");
+    fix_list(&release, "SHA256SUMS.secret", "seed.iso");
+    let run = p.run(&["build", "local"], &[]);
+    assert_eq!(run.code(), 0, "{}", run.all());
+    assert!(run.stdout().contains("wrote it again"), "{}", run.stdout());
+    assert!(
+        run.stderr().contains("seed.iso: differs"),
+        "{}",
+        run.stderr()
+    );
+    let again = p.run(&["build", "local"], &[]);
+    assert!(
+        again.stdout().contains("is unchanged"),
+        "{}",
+        again.stdout()
+    );
+}
+
+#[test]
+fn a_symlink_planted_in_a_release_leads_nowhere() {
+    let p = Project::new();
+    let a = p.build("local", &[]);
+    let b = p.build("local", &[("TORRUST_TRACKER_LOG_LEVEL", "trace")]);
+    // The redacted twin of tracker.toml now points at the real one.
+    let twin = b.join("redacted/opt/torrust/tracker/tracker.toml");
+    std::fs::remove_file(&twin).unwrap();
+    std::os::unix::fs::symlink("../../../../bundle/opt/torrust/tracker/tracker.toml", &twin)
+        .unwrap();
+    let verify = p.run(
+        &["verify", "local", b.file_name().unwrap().to_str().unwrap()],
+        &[],
+    );
+    assert_eq!(verify.code(), 1, "{}", verify.all());
+    let (va, vb) = (
+        a.file_name().unwrap().to_str().unwrap(),
+        b.file_name().unwrap().to_str().unwrap(),
+    );
+    let run = p.run(&["diff", "local", va, vb], &[]);
+    assert_eq!(run.code(), 1, "{}", run.all());
+    assert!(
+        !run.all().contains("MyAccessToken"),
+        "a secret printed: {}",
+        run.all()
+    );
+    // build puts it right.
+    let rebuilt = p.run(
+        &["build", "local", "--json"],
+        &[("TORRUST_TRACKER_LOG_LEVEL", "trace")],
+    );
+    assert!(
+        rebuilt.stdout().contains("\"repaired\""),
+        "{}",
+        rebuilt.stdout()
+    );
+    assert!(!std::fs::symlink_metadata(&twin)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+}

@@ -150,7 +150,55 @@ fn with_version(draft: CloudInit, version: &str) -> CloudInit {
     }
 }
 
+/// One file of a release directory as it is written.
+pub struct Entry<'a> {
+    /// Relative to the release directory.
+    pub path: String,
+    pub bytes: &'a [u8],
+    pub mode: u32,
+}
+
 impl Release {
+    /// Every file of the release directory, with its bytes and its mode on
+    /// the build host: what `write` writes and what an existing copy must
+    /// hold, byte for byte, to count as unchanged.
+    pub fn entries(&self) -> Vec<Entry<'_>> {
+        fn entry(path: String, bytes: &[u8], mode: u32) -> Entry<'_> {
+            Entry { path, bytes, mode }
+        }
+        let mut out = Vec::new();
+        for f in &self.files {
+            // On the build host every bundle file is private to the builder;
+            // the manifest carries the mode and owner the VM applies.
+            let mode = if f.secret { 0o600 } else { f.mode };
+            out.push(entry(format!("bundle/{}", f.path), &f.content, mode));
+        }
+        for f in &self.redacted {
+            out.push(entry(format!("redacted/{}", f.path), &f.content, 0o600));
+        }
+        out.push(entry(
+            "redacted/user-data".into(),
+            self.shown_user_data.as_bytes(),
+            0o600,
+        ));
+        out.push(entry("bundle.tar.zst".into(), &self.tarball, 0o600));
+        for a in &self.artifacts {
+            out.push(entry(a.name.clone(), &a.bytes, a.mode));
+        }
+        out.push(entry("manifest.json".into(), &self.manifest_json, 0o644));
+        out.push(entry(
+            "SHA256SUMS".into(),
+            self.sha256sums.as_bytes(),
+            0o644,
+        ));
+        out.push(entry(
+            store::SECRET_SUMS.into(),
+            self.secret_sums.as_bytes(),
+            0o600,
+        ));
+        out
+    }
+
     /// Adds the boot artifacts, records them in the manifest, and seals it.
     fn attach(&mut self, artifacts: Vec<Artifact>, key: &Key) -> Result<()> {
         let user_data = artifacts
@@ -193,6 +241,13 @@ impl Release {
                 public.push(entry)
             }
         }
+        // The redacted twins hold no secret, but `diff` prints them: they
+        // are checked like the rest (0600 list: they sit beside secrets).
+        for f in &self.redacted {
+            secret.push((format!("redacted/{}", f.path), Sha256::of(&f.content)));
+        }
+        let shown = Sha256::of(self.shown_user_data.as_bytes());
+        secret.push(("redacted/user-data".into(), shown));
         self.sha256sums = sums_text(public);
         self.secret_sums = sums_text(secret);
         self.manifest_json = manifest_json;

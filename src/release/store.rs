@@ -54,10 +54,21 @@ pub fn mkdir_private(path: &Path) -> Result<()> {
         .with_context(|| format!("creating {}", path.display()))
 }
 
+/// A release file's bytes, only if it is a regular file: a symlink planted
+/// in a release must not lead a reader elsewhere (a secret, /etc/shadow),
+/// and a FIFO or device must not hang or exhaust one.
+pub fn read_regular(path: &Path) -> std::io::Result<Vec<u8>> {
+    let meta = fs::symlink_metadata(path)?;
+    if !meta.is_file() {
+        return Err(std::io::Error::other("not a regular file"));
+    }
+    fs::read(path)
+}
+
 /// Reads a release's `manifest.json`; a missing one is `NotFound`.
 pub fn read_manifest(dir: &Path) -> Result<Manifest> {
     let path = dir.join("manifest.json");
-    let bytes = match fs::read(&path) {
+    let bytes = match read_regular(&path) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Err(Error::new(
@@ -158,7 +169,7 @@ fn check_list(dir: &Path, list: &Path, text: &str) -> Result<Vec<Mismatch>> {
             ))
             .into());
         }
-        let problem = match fs::read(dir.join(path)) {
+        let problem = match read_regular(&dir.join(path)) {
             Err(_) => Some("missing"),
             Ok(bytes) if sha256_hex(&bytes) != sum => Some("differs"),
             Ok(_) => None,

@@ -46,9 +46,10 @@ fn listed(dir: &Path) -> Result<BTreeMap<String, String>> {
     Ok(out)
 }
 
-/// Regular files under `dir` (relative paths), except the lists themselves
-/// and the redacted twins (`diff`'s, never sent to a VM).
-fn files_on_disk(dir: &Path, rel: &Path, out: &mut Vec<String>) -> Result<()> {
+/// Every entry under `dir` that is not a directory (relative paths; a
+/// symlink counts as a file, so it shows as unlisted or differing), except
+/// the checksum lists themselves.
+pub fn files_on_disk(dir: &Path, rel: &Path, out: &mut Vec<String>) -> Result<()> {
     for entry in
         fs::read_dir(dir.join(rel)).with_context(|| format!("reading {}", dir.display()))?
     {
@@ -56,9 +57,7 @@ fn files_on_disk(dir: &Path, rel: &Path, out: &mut Vec<String>) -> Result<()> {
         let path = rel.join(entry.file_name());
         let text = path.to_string_lossy().into_owned();
         if entry.file_type()?.is_dir() {
-            if text != "redacted" {
-                files_on_disk(dir, &path, out)?;
-            }
+            files_on_disk(dir, &path, out)?;
         } else if text != "SHA256SUMS" && text != SECRET_SUMS {
             out.push(text);
         }
@@ -85,7 +84,7 @@ fn check_digest(
         )),
         ContentDigest::Keyed(d) => {
             let key = key?;
-            let bytes = fs::read(dir.join(path)).ok()?;
+            let bytes = store::read_regular(&dir.join(path)).ok()?;
             (key.mac(&bytes) != *d).then(|| {
                 finding(
                     path,

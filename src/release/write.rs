@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
-use super::store::{env_dir, mkdir_private, SECRET_SUMS};
+use super::store::{self, env_dir, mkdir_private};
 use super::verify::Finding;
 use super::Release;
 use crate::error::Error;
@@ -94,34 +94,37 @@ fn write_files(dir: &Path, release: &Release) -> Result<()> {
     let mut w = Writer {
         made: BTreeSet::from([dir.to_path_buf()]),
     };
-    for f in &release.files {
-        // On the build host every bundle file is private to the builder;
-        // the manifest carries the mode and owner the VM applies.
-        let mode = if f.secret { 0o600 } else { f.mode };
-        w.write(&dir.join("bundle").join(&f.path), &f.content, mode)?;
+    for e in release.entries() {
+        w.write(&dir.join(&e.path), e.bytes, e.mode)?;
     }
-    let redacted = dir.join("redacted");
-    for f in &release.redacted {
-        w.write(&redacted.join(&f.path), &f.content, 0o600)?;
-    }
-    let shown = release.shown_user_data.as_bytes();
-    w.write(&redacted.join("user-data"), shown, 0o600)?;
-    w.write(&dir.join("bundle.tar.zst"), &release.tarball, 0o600)?;
-    for a in &release.artifacts {
-        w.write(&dir.join(&a.name), &a.bytes, a.mode)?;
-    }
-    w.write(&dir.join("manifest.json"), &release.manifest_json, 0o644)?;
-    w.write(
-        &dir.join("SHA256SUMS"),
-        release.sha256sums.as_bytes(),
-        0o644,
-    )?;
-    w.write(
-        &dir.join(SECRET_SUMS),
-        release.secret_sums.as_bytes(),
-        0o600,
-    )?;
     w.sync_dirs()
+}
+
+/// How an existing copy of this release differs from the one in memory:
+/// every file compared byte for byte (regular files only: a symlink is a
+/// difference), and every file it holds beyond them. No key needed.
+fn differences(target: &Path, release: &Release) -> Result<Vec<Finding>> {
+    let finding = |path: &str, problem: &str| Finding {
+        path: path.to_string(),
+        problem: problem.to_string(),
+    };
+    let mut out = Vec::new();
+    let expected = release.entries();
+    for e in &expected {
+        match store::read_regular(&target.join(&e.path)) {
+            Ok(bytes) if bytes == e.bytes => {}
+            Ok(_) => out.push(finding(&e.path, "differs")),
+            Err(_) => out.push(finding(&e.path, "missing, or not a regular file")),
+        }
+    }
+    let mut on_disk = Vec::new();
+    super::verify::files_on_disk(target, Path::new(""), &mut on_disk)?;
+    for path in on_disk {
+        if !expected.iter().any(|e| e.path == path) {
+            out.push(finding(&path, "not part of the release (added by hand?)"));
+        }
+    }
+    Ok(out)
 }
 
 /// The environment's lock, held until dropped.
@@ -196,7 +199,7 @@ fn inspect(target: &Path, release: &Release) -> Result<Place> {
     if !meta.is_dir() {
         return refuse("is in the way: it is not a directory");
     }
-    let Ok(existing) = fs::read(target.join("manifest.json")) else {
+    let Ok(existing) = store::read_regular(&target.join("manifest.json")) else {
         if fs::read_dir(target)?.next().is_none() {
             fs::remove_dir(target).with_context(|| format!("removing {}", target.display()))?;
             return Ok(Place::Empty);
@@ -204,12 +207,7 @@ fn inspect(target: &Path, release: &Release) -> Result<Place> {
         return refuse("holds files that are not a release (no manifest.json)");
     };
     if existing == release.manifest_json {
-        let findings = super::verify::verify(target, None).unwrap_or_else(|e| {
-            vec![Finding {
-                path: "manifest.json".into(),
-                problem: format!("{e:#}"),
-            }]
-        });
+        let findings = differences(target, release)?;
         return Ok(if findings.is_empty() {
             Place::Same
         } else {
