@@ -711,3 +711,31 @@ fn completions_man_page_and_examples() {
         assert_eq!(help.code(), 0, "{cmd:?}");
     }
 }
+
+/// A template edited to put a secret into a file that is not a secret
+/// file (0644, its checksum published) is refused, naming the file.
+#[test]
+fn a_secret_in_a_public_file_is_refused() {
+    let p = Project::new();
+    let compose = std::fs::read_to_string(format!("{REPO}/templates/compose.yaml.tera")).unwrap();
+    p.write(
+        "templates/compose.yaml.tera",
+        &format!("{compose}\n# {{{{ secrets.api_token }}}}\n"),
+    );
+    let run = p.run(
+        &["build", "local"],
+        &[(
+            "TORRUST_TRACKER_API_TOKEN",
+            "CANARY-token-0123456789abcdefghijklmn",
+        )],
+    );
+    assert_eq!(run.code(), 1, "{}", run.all());
+    assert!(
+        run.stderr()
+            .contains("opt/torrust/compose.yaml would hold a secret but is not a secret file"),
+        "{}",
+        run.stderr()
+    );
+    assert!(!run.all().contains("CANARY"));
+    assert!(p.releases("local").is_empty());
+}

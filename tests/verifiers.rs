@@ -153,10 +153,11 @@ fn checksums_and_tarball_pass_sha256sum_and_tar() {
         5,
         "user-data, meta-data, seed.iso, seed.img, seed.qcow2 (every format, always)"
     );
+    let secret_files = files.iter().filter(|f| f["secret"] == true).count();
     assert_eq!(
         listed,
-        files.len() + 2 + artifacts.len(),
-        "every bundle file, the tarball, the manifest and the boot artifacts, in one of the lists"
+        files.len() + 2 + artifacts.len() + secret_files + 1,
+        "every bundle file, the tarball, the manifest, the boot artifacts and the redacted twins (one per secret file, and user-data's), in one of the lists"
     );
 
     let out = verifier("tar", &["--zstd", "-tvf", "bundle.tar.zst"], &release);

@@ -105,7 +105,7 @@ pub fn artifacts(ci: &CloudInit, qcow2_scratch: Option<&Path>) -> Result<Vec<Art
 /// list (secrets, and plain digests of secrets) replaced by placeholders,
 /// everything else (users, SSH keys, commands, the install script) as is.
 /// The bundle's files are compared one by one through their own twins.
-pub fn shown_user_data(user_data: &str) -> Result<String> {
+pub fn shown_user_data(user_data: &str, archive_sha256: &str) -> Result<String> {
     let mut doc: serde_json::Value = serde_saphyr::from_str(user_data)?;
     if let Some(files) = doc["write_files"].as_array_mut() {
         for f in files {
@@ -114,6 +114,12 @@ pub fn shown_user_data(user_data: &str) -> Result<String> {
                 f["content"] = "(the bundle archive; its files are compared one by one)".into();
             } else if path.ends_with("/SHA256SUMS") {
                 f["content"] = "(the checksums of the bundle files)".into();
+            } else if let Some(text) = f["content"].as_str() {
+                // The install script checks the archive's plain SHA-256: a
+                // digest of secret-bearing content, not for display.
+                f["content"] = text
+                    .replace(archive_sha256, "(the archive's sha256)")
+                    .into();
             }
         }
     }

@@ -96,11 +96,9 @@ pub fn make(
     qcow2_scratch: Option<&Path>,
 ) -> Result<Release> {
     let files = render::render(templates, config, images, &SecretContext::real(config))?;
-    let redacted: Vec<File> =
-        render::render(templates, config, images, &SecretContext::redacted(config))?
-            .into_iter()
-            .filter(|f| f.secret)
-            .collect();
+    let all_redacted = render::render(templates, config, images, &SecretContext::redacted(config))?;
+    secrets_stay_in_secret_files(&files, &all_redacted)?;
+    let redacted: Vec<File> = all_redacted.into_iter().filter(|f| f.secret).collect();
     let tar = archive::tar_bytes(&files)?;
     let gz = archive::gzip(&tar).context("creating bundle.tar.gz")?;
     let payload = cloudinit::Archive {
@@ -122,7 +120,7 @@ pub fn make(
     let ci = with_version(draft, manifest.version.as_str());
     boot::check_fits(config, &files, &ci.user_data)?;
     let artifacts = boot::artifacts(&ci, qcow2_scratch)?;
-    let shown_user_data = boot::shown_user_data(&ci.user_data)?;
+    let shown_user_data = boot::shown_user_data(&ci.user_data, &payload.sha256)?;
     let mut release = Release {
         manifest,
         manifest_json: Vec::new(),
@@ -136,6 +134,22 @@ pub fn make(
     };
     release.attach(artifacts, &key)?;
     Ok(release)
+}
+
+/// A file not marked secret (0644, plain SHA-256 in the public list) must
+/// not change when the secrets do: an edited template that pulls a secret
+/// into such a file is refused, naming both.
+fn secrets_stay_in_secret_files(real: &[File], redacted: &[File]) -> Result<()> {
+    for (r, d) in real.iter().zip(redacted) {
+        if !r.secret && r.content != d.content {
+            return Err(crate::error::Error::invalid(format!(
+                "{} would hold a secret but is not a secret file (0644, its checksum published): a template put a secret into it; keep secrets in the files made for them (opt/torrust/secrets/, tracker.toml, prometheus.yml)",
+                r.path
+            ))
+            .into());
+        }
+    }
+    Ok(())
 }
 
 /// The cloud-init files with the stand-in replaced by the real version. The
