@@ -84,10 +84,60 @@ pub(super) fn http_tracker(
     Ok(format!("announce ({announce}), scrape"))
 }
 
+/// Tracker replies nest three levels (dictionary, `files`, one torrent's
+/// dictionary; a non-compact peer list of dictionaries); more is not a reply.
+const MAX_BENCODE_DEPTH: usize = 32;
+
+/// `serde_bencode::from_bytes`, refusing input nested deeper than
+/// `MAX_BENCODE_DEPTH` first: its deserializer recurses once per list or
+/// dictionary with no limit, so a reply of 100 000 `l`s (well under the
+/// 1 MiB `get` reads) overflowed the stack and aborted `health`.
+fn from_bencode<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, String> {
+    // Walks the tokens as serde_bencode reads them (`i..e`, `<len>:<bytes>`,
+    // `l`, `d`, `e`), counting every open list or dictionary, keys included;
+    // it stops at the first token serde_bencode would refuse, where the
+    // parse below fails anyway.
+    let mut depth = 0usize;
+    let mut i = 0;
+    while let Some(&b) = body.get(i) {
+        match b {
+            b'l' | b'd' => {
+                depth += 1;
+                if depth > MAX_BENCODE_DEPTH {
+                    return Err(format!("nested deeper than {MAX_BENCODE_DEPTH} levels"));
+                }
+                i += 1;
+            }
+            b'e' => {
+                depth = depth.saturating_sub(1);
+                i += 1;
+            }
+            b'i' => match body[i..].iter().position(|&c| c == b'e') {
+                Some(end) => i += end + 1,
+                None => break,
+            },
+            b'0'..=b'9' => {
+                let Some(colon) = body[i..].iter().position(|&c| c == b':') else {
+                    break;
+                };
+                let len = std::str::from_utf8(&body[i..i + colon])
+                    .ok()
+                    .and_then(|l| l.parse::<usize>().ok());
+                match len.and_then(|l| (i + colon + 1).checked_add(l)) {
+                    Some(next) => i = next,
+                    None => break,
+                }
+            }
+            _ => break,
+        }
+    }
+    serde_bencode::from_bytes(body).map_err(|e| e.to_string())
+}
+
 /// What the HTTP tracker probe concludes from an announce reply (HTTP
 /// `status`, bencoded `body`).
 pub fn announce_reply(status: u16, body: &[u8], refusal_ok: bool) -> Probe {
-    let reply: AnnounceReply = serde_bencode::from_bytes(body).map_err(|e| {
+    let reply: AnnounceReply = from_bencode(body).map_err(|e| {
         protocol(format!(
             "announce: HTTP {status}, reply is not a bencoded dictionary ({e})"
         ))
@@ -108,7 +158,7 @@ pub fn announce_reply(status: u16, body: &[u8], refusal_ok: bool) -> Probe {
 
 /// What the HTTP tracker probe concludes from a scrape reply.
 pub fn scrape_reply(status: u16, body: &[u8], refusal_ok: bool) -> Result<(), Error> {
-    let reply: ScrapeReply = serde_bencode::from_bytes(body).map_err(|e| {
+    let reply: ScrapeReply = from_bencode(body).map_err(|e| {
         protocol(format!(
             "scrape: HTTP {status}, reply is not bencoded ({e})"
         ))
@@ -243,6 +293,38 @@ pub fn health_check_reply(status: u16, body: &[u8]) -> Probe {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A reply nested 100 000 deep overflowed the stack (an abort, not an
+    /// error); fuzz/http_tracker_reply crashed on it.
+    #[test]
+    fn deeply_nested_replies_are_refused() {
+        let mut deep = b"d8:intervali1e5:peers".to_vec();
+        deep.extend("l".repeat(100_000).bytes());
+        deep.extend("e".repeat(100_001).bytes());
+        let e = announce_reply(200, &deep, false).unwrap_err();
+        assert_eq!(e.kind, Kind::Protocol);
+        assert!(
+            e.to_string().contains("nested deeper than 32 levels"),
+            "{e}"
+        );
+        let mut deep = b"d5:filesd20:torrust-bake-health!".to_vec();
+        deep.extend("d".repeat(100_000).bytes());
+        let e = scrape_reply(200, &deep, false).unwrap_err();
+        assert!(
+            e.to_string().contains("nested deeper than 32 levels"),
+            "{e}"
+        );
+        // Brackets inside byte strings and integers are not nesting.
+        let mut flat = b"d8:intervali120e5:peers".to_vec();
+        flat.extend(format!("{}:", 40_000).bytes());
+        flat.extend("l".repeat(40_000).bytes());
+        flat.push(b'e');
+        assert_eq!(announce_reply(200, &flat, false).unwrap(), "interval 120 s");
+        let mut ok = b"d8:intervali120e5:peers".to_vec();
+        ok.extend("l".repeat(31).bytes());
+        ok.extend("e".repeat(32).bytes());
+        assert_eq!(announce_reply(200, &ok, false).unwrap(), "interval 120 s");
+    }
 
     #[test]
     fn tracker_replies() {
