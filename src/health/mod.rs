@@ -15,6 +15,16 @@
 mod udp;
 mod web;
 
+/// What each probe concludes from a reply's bytes, without the network:
+/// the code the probes run, callable by tests and fuzz targets.
+pub mod replies {
+    pub use super::udp::{announced, check_reply, connected, parse_reply, scraped};
+    pub use super::web::{
+        announce_reply, api_health_reply, api_stats_reply, grafana_reply, health_check_reply,
+        plain_reply, scrape_reply,
+    };
+}
+
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
@@ -45,7 +55,7 @@ pub struct Options {
 }
 
 /// A probe's outcome: what it saw, or why it failed.
-type Probe = Result<String, Error>;
+pub type Probe = Result<String, Error>;
 
 fn unreachable(message: impl Into<String>) -> Error {
     Error::new(Kind::Unreachable, message)

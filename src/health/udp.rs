@@ -82,6 +82,55 @@ pub fn check_reply(reply: &[u8], tid: TransactionId, action: i32) -> Result<(), 
     Ok(())
 }
 
+/// Decodes a reply to a request of `action` with `tid`: `check_reply`,
+/// then the codec (IPv6 peers in an announce reply when `!ipv4`).
+pub fn parse_reply(
+    reply: &[u8],
+    tid: TransactionId,
+    action: i32,
+    ipv4: bool,
+) -> Result<Response, Error> {
+    check_reply(reply, tid, action)?;
+    Response::parse_bytes(reply, ipv4).map_err(|e| protocol(format!("malformed reply ({e})")))
+}
+
+/// What `check` concludes from the connect exchange: the connection id.
+pub fn connected(exchanged: Result<Response, Error>) -> Result<ConnectionId, Error> {
+    match exchanged {
+        Ok(Response::Connect(r)) => Ok(r.connection_id),
+        Ok(other) => Err(protocol(format!("connect: unexpected reply {other:?}"))),
+        Err(e) => Err(e.during("connect")),
+    }
+}
+
+/// What `check` concludes from the announce exchange (a refusal passes
+/// when the mode refuses strangers).
+pub fn announced(exchanged: Result<Response, Error>, refusal_ok: bool) -> Result<String, Error> {
+    let interval = match exchanged {
+        Ok(Response::AnnounceIpv4(r)) => r.fixed.announce_interval.0.get(),
+        Ok(Response::AnnounceIpv6(r)) => r.fixed.announce_interval.0.get(),
+        Ok(other) => return Err(protocol(format!("announce: unexpected reply {other:?}"))),
+        Err(e) if refusal_ok && e.kind == Kind::Denied => return Ok("refused as configured".into()),
+        Err(e) => return Err(e.during("announce")),
+    };
+    if interval <= 0 {
+        return Err(protocol(format!(
+            "announce: interval {interval} is not positive"
+        )));
+    }
+    Ok(format!("interval {interval} s"))
+}
+
+/// What `check` concludes from the scrape exchange: the seeders of the
+/// first torrent (0 when the reply lists none).
+pub fn scraped(exchanged: Result<Response, Error>) -> Result<i32, Error> {
+    match exchanged {
+        Ok(Response::Scrape(r)) => Ok(r.torrent_stats.first().map_or(0, |s| s.seeders.0.get())),
+        Ok(other) => Err(protocol(format!("scrape: unexpected reply {other:?}"))),
+        Err(e) => Err(e.during("scrape")),
+    }
+}
+
 /// Sends `request` and waits for a reply with its transaction id,
 /// doubling the timeout between attempts as BEP 15 does.
 fn exchange(
@@ -104,10 +153,8 @@ fn exchange(
             .map_err(|e| unreachable(e.to_string()))?;
         match sock.recv(&mut buf) {
             Ok(n) => {
-                check_reply(&buf[..n], tid, action)?;
                 let ipv4 = sock.peer_addr().map_or(true, |a| a.is_ipv4());
-                return Response::parse_bytes(&buf[..n], ipv4)
-                    .map_err(|e| protocol(format!("malformed reply ({e})")));
+                return parse_reply(&buf[..n], tid, action, ipv4);
             }
             Err(e) if is_timeout(&e) => timeout *= 2,
             Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
@@ -175,35 +222,17 @@ pub fn check(target: &str, timeout: Duration, refusal_ok: bool) -> Probe {
     let request = Request::Connect(ConnectRequest {
         transaction_id: tid,
     });
-    let connection_id = match exchange(&sock, request, tid, 0, timeout) {
-        Ok(Response::Connect(r)) => r.connection_id,
-        Ok(other) => return Err(protocol(format!("connect: unexpected reply {other:?}"))),
-        Err(e) => return Err(e.during("connect")),
-    };
+    let connection_id = connected(exchange(&sock, request, tid, 0, timeout))?;
     let tid = transaction_id();
-    let interval = match exchange(&sock, announce_request(connection_id, tid), tid, 1, timeout) {
-        Ok(Response::AnnounceIpv4(r)) => r.fixed.announce_interval.0.get(),
-        Ok(Response::AnnounceIpv6(r)) => r.fixed.announce_interval.0.get(),
-        Ok(other) => return Err(protocol(format!("announce: unexpected reply {other:?}"))),
-        Err(e) if refusal_ok && e.kind == Kind::Denied => -1,
-        Err(e) => return Err(e.during("announce")),
-    };
-    let announced = match interval {
-        -1 => "refused as configured".to_string(),
-        i if i <= 0 => return Err(protocol(format!("announce: interval {i} is not positive"))),
-        i => format!("interval {i} s"),
-    };
+    let announce = exchange(&sock, announce_request(connection_id, tid), tid, 1, timeout);
+    let announced = announced(announce, refusal_ok)?;
     let tid = transaction_id();
     let request = Request::Scrape(ScrapeRequest {
         connection_id,
         transaction_id: tid,
         info_hashes: vec![InfoHash(*INFO_HASH)],
     });
-    let seeders = match exchange(&sock, request, tid, 2, timeout) {
-        Ok(Response::Scrape(r)) => r.torrent_stats.first().map_or(0, |s| s.seeders.0.get()),
-        Ok(other) => return Err(protocol(format!("scrape: unexpected reply {other:?}"))),
-        Err(e) => return Err(e.during("scrape")),
-    };
+    let seeders = scraped(exchange(&sock, request, tid, 2, timeout))?;
     Ok(format!(
         "connect, announce ({announced}), scrape ({seeders} seeders)"
     ))
@@ -243,6 +272,36 @@ mod tests {
         );
         let e = check_reply(&reply(2, 7, &[]), tid, 1).unwrap_err();
         assert_eq!(e.to_string(), "reply action 2, expected 1");
+    }
+
+    #[test]
+    fn what_the_probe_concludes() {
+        let tid = TransactionId::new(7);
+        let mut announce = reply(1, 7, &[]);
+        announce.extend_from_slice(&(-1i32).to_be_bytes()); // interval
+        announce.extend_from_slice(&[0; 8]); // leechers, seeders
+                                             // An interval of -1 is a bad reply, not a refusal (it used to share
+                                             // the refusal's stand-in value).
+        let e = announced(parse_reply(&announce, tid, 1, true), true).unwrap_err();
+        assert_eq!(e.to_string(), "announce: interval -1 is not positive");
+        announce[8..12].copy_from_slice(&120i32.to_be_bytes());
+        assert_eq!(
+            announced(parse_reply(&announce, tid, 1, false), false).unwrap(),
+            "interval 120 s"
+        );
+        let refused = parse_reply(&reply(3, 7, b"no\0"), tid, 1, true);
+        assert_eq!(announced(refused, true).unwrap(), "refused as configured");
+        let refused = parse_reply(&reply(3, 7, b"no\0"), tid, 1, true);
+        assert_eq!(announced(refused, false).unwrap_err().kind, Kind::Denied);
+        let e = connected(parse_reply(&reply(0, 7, &[1; 7]), tid, 0, true)).unwrap_err();
+        assert!(e.to_string().starts_with("connect: truncated reply"), "{e}");
+        // A scrape reply whose statistics are cut short is malformed.
+        let e = scraped(parse_reply(&reply(2, 7, &[0; 13]), tid, 2, true)).unwrap_err();
+        assert!(e.to_string().starts_with("scrape: malformed reply"), "{e}");
+        assert_eq!(
+            scraped(parse_reply(&reply(2, 7, &[]), tid, 2, true)).unwrap(),
+            0
+        );
     }
 
     #[test]

@@ -77,30 +77,88 @@ pub(super) fn http_tracker(
         url_encode(std::str::from_utf8(PEER_ID).unwrap_or_default())
     );
     let (status, body) = get(agent, &url, forwarded).map_err(|e| e.during("announce"))?;
-    let reply: AnnounceReply = serde_bencode::from_bytes(&body).map_err(|e| {
+    let announce = announce_reply(status, &body, refusal_ok)?;
+    let url = format!("{base}/scrape?info_hash={hash}");
+    let (status, body) = get(agent, &url, forwarded).map_err(|e| e.during("scrape"))?;
+    scrape_reply(status, &body, refusal_ok)?;
+    Ok(format!("announce ({announce}), scrape"))
+}
+
+/// Tracker replies nest three levels (dictionary, `files`, one torrent's
+/// dictionary; a non-compact peer list of dictionaries); more is not a reply.
+const MAX_BENCODE_DEPTH: usize = 32;
+
+/// `serde_bencode::from_bytes`, refusing input nested deeper than
+/// `MAX_BENCODE_DEPTH` first: its deserializer recurses once per list or
+/// dictionary with no limit, so a reply of 100 000 `l`s (well under the
+/// 1 MiB `get` reads) overflowed the stack and aborted `health`.
+fn from_bencode<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, String> {
+    // Walks the tokens as serde_bencode reads them (`i..e`, `<len>:<bytes>`,
+    // `l`, `d`, `e`), counting every open list or dictionary, keys included;
+    // it stops at the first token serde_bencode would refuse, where the
+    // parse below fails anyway.
+    let mut depth = 0usize;
+    let mut i = 0;
+    while let Some(&b) = body.get(i) {
+        match b {
+            b'l' | b'd' => {
+                depth += 1;
+                if depth > MAX_BENCODE_DEPTH {
+                    return Err(format!("nested deeper than {MAX_BENCODE_DEPTH} levels"));
+                }
+                i += 1;
+            }
+            b'e' => {
+                depth = depth.saturating_sub(1);
+                i += 1;
+            }
+            b'i' => match body[i..].iter().position(|&c| c == b'e') {
+                Some(end) => i += end + 1,
+                None => break,
+            },
+            b'0'..=b'9' => {
+                let Some(colon) = body[i..].iter().position(|&c| c == b':') else {
+                    break;
+                };
+                let len = std::str::from_utf8(&body[i..i + colon])
+                    .ok()
+                    .and_then(|l| l.parse::<usize>().ok());
+                match len.and_then(|l| (i + colon + 1).checked_add(l)) {
+                    Some(next) => i = next,
+                    None => break,
+                }
+            }
+            _ => break,
+        }
+    }
+    serde_bencode::from_bytes(body).map_err(|e| e.to_string())
+}
+
+/// What the HTTP tracker probe concludes from an announce reply (HTTP
+/// `status`, bencoded `body`).
+pub fn announce_reply(status: u16, body: &[u8], refusal_ok: bool) -> Probe {
+    let reply: AnnounceReply = from_bencode(body).map_err(|e| {
         protocol(format!(
             "announce: HTTP {status}, reply is not a bencoded dictionary ({e})"
         ))
     })?;
-    let announce = match (reply.failure, reply.interval, reply.peers) {
-        (Some(f), _, _) if refusal_ok => format!("announce refused as configured ({f})"),
-        (Some(f), _, _) => {
-            return Err(Error::new(
-                Kind::Denied,
-                format!("announce: failure reason: {f}"),
-            ))
-        }
-        (None, Some(i), Some(_)) if i > 0 => format!("interval {i} s"),
-        (None, i, p) => {
-            return Err(protocol(format!(
-                "announce: HTTP {status}, reply lacks a positive interval ({i:?}) or peers ({})",
-                if p.is_some() { "present" } else { "missing" }
-            )))
-        }
-    };
-    let url = format!("{base}/scrape?info_hash={hash}");
-    let (status, body) = get(agent, &url, forwarded).map_err(|e| e.during("scrape"))?;
-    let reply: ScrapeReply = serde_bencode::from_bytes(&body).map_err(|e| {
+    match (reply.failure, reply.interval, reply.peers) {
+        (Some(f), _, _) if refusal_ok => Ok(format!("announce refused as configured ({f})")),
+        (Some(f), _, _) => Err(Error::new(
+            Kind::Denied,
+            format!("announce: failure reason: {f}"),
+        )),
+        (None, Some(i), Some(_)) if i > 0 => Ok(format!("interval {i} s")),
+        (None, i, p) => Err(protocol(format!(
+            "announce: HTTP {status}, reply lacks a positive interval ({i:?}) or peers ({})",
+            if p.is_some() { "present" } else { "missing" }
+        ))),
+    }
+}
+
+/// What the HTTP tracker probe concludes from a scrape reply.
+pub fn scrape_reply(status: u16, body: &[u8], refusal_ok: bool) -> Result<(), Error> {
+    let reply: ScrapeReply = from_bencode(body).map_err(|e| {
         protocol(format!(
             "scrape: HTTP {status}, reply is not bencoded ({e})"
         ))
@@ -113,7 +171,7 @@ pub(super) fn http_tracker(
         (None, None) => Err(protocol(format!(
             "scrape: HTTP {status}, reply has no files dictionary"
         ))),
-        _ => Ok(format!("announce ({announce}), scrape")),
+        _ => Ok(()),
     }
 }
 
@@ -127,7 +185,12 @@ fn json_status(body: &[u8]) -> Option<String> {
 
 pub(super) fn api_health(agent: &ureq::Agent, api: &str) -> Probe {
     let (status, body) = get(agent, &format!("{api}/api/health_check"), false)?;
-    match (status, json_status(&body)) {
+    api_health_reply(status, &body)
+}
+
+/// What the API health probe concludes from its reply.
+pub fn api_health_reply(status: u16, body: &[u8]) -> Probe {
+    match (status, json_status(body)) {
         (200, Some(s)) if s == "Ok" => Ok("status Ok".into()),
         (code, s) => Err(protocol(format!("HTTP {code}, status {s:?}"))),
     }
@@ -136,18 +199,23 @@ pub(super) fn api_health(agent: &ureq::Agent, api: &str) -> Probe {
 pub(super) fn api_stats(agent: &ureq::Agent, api: &str, token: &str) -> Probe {
     let url = format!("{api}/api/v1/stats?token={}", url_encode(token));
     let (status, body) = get(agent, &url, false)?;
-    let stats: Option<serde_json::Value> = serde_json::from_slice(&body).ok();
+    api_stats_reply(status, &body)
+}
+
+/// What the API stats probe concludes from its reply.
+pub fn api_stats_reply(status: u16, body: &[u8]) -> Probe {
+    let stats: Option<serde_json::Value> = serde_json::from_slice(body).ok();
     match (status, stats.as_ref().and_then(|s| s.get("torrents"))) {
         (200, Some(t)) => Ok(format!("authenticated, {t} torrents")),
         // Tracker 3.0 answers a token it does not know with HTTP 500,
         // `Unhandled rejection: Err { reason: "token not valid" }`.
-        (401 | 403 | 500, _) if is_token_rejection(&body) => Err(Error::new(
+        (401 | 403 | 500, _) if is_token_rejection(body) => Err(Error::new(
             Kind::Denied,
             "token rejected: TORRUST_TRACKER_API_TOKEN differs from the deployed one",
         )),
         (code, _) => Err(protocol(format!(
             "HTTP {code}: {}",
-            String::from_utf8_lossy(&body)
+            String::from_utf8_lossy(body)
                 .chars()
                 .take(200)
                 .collect::<String>()
@@ -158,7 +226,12 @@ pub(super) fn api_stats(agent: &ureq::Agent, api: &str, token: &str) -> Probe {
 /// Prometheus `/-/healthy`: HTTP 200 with a short text.
 pub(super) fn plain_ok(agent: &ureq::Agent, url: &str) -> Probe {
     let (status, body) = get(agent, url, false)?;
-    let text = String::from_utf8_lossy(&body).trim().to_string();
+    plain_reply(status, &body)
+}
+
+/// What the Prometheus probe concludes from its reply.
+pub fn plain_reply(status: u16, body: &[u8]) -> Probe {
+    let text = String::from_utf8_lossy(body).trim().to_string();
     match status {
         200 => Ok(text),
         code => Err(protocol(format!("HTTP {code}: {text}"))),
@@ -168,7 +241,12 @@ pub(super) fn plain_ok(agent: &ureq::Agent, url: &str) -> Probe {
 /// Grafana `/api/health`: HTTP 200 and `"database": "ok"`.
 pub(super) fn grafana_health(agent: &ureq::Agent, url: &str) -> Probe {
     let (status, body) = get(agent, url, false)?;
-    let v: Option<serde_json::Value> = serde_json::from_slice(&body).ok();
+    grafana_reply(status, &body)
+}
+
+/// What the Grafana probe concludes from its reply.
+pub fn grafana_reply(status: u16, body: &[u8]) -> Probe {
+    let v: Option<serde_json::Value> = serde_json::from_slice(body).ok();
     match (status, v.as_ref().and_then(|v| v["database"].as_str())) {
         (200, Some("ok")) => Ok("database ok".into()),
         (code, db) => Err(protocol(format!("HTTP {code}, database {db:?}"))),
@@ -184,7 +262,12 @@ fn is_token_rejection(body: &[u8]) -> bool {
 
 pub(super) fn health_check_api(agent: &ureq::Agent, base: &str) -> Probe {
     let (status, body) = get(agent, &format!("{base}/health_check"), false)?;
-    let v: serde_json::Value = serde_json::from_slice(&body)
+    health_check_reply(status, &body)
+}
+
+/// What the health-check API probe concludes from its reply.
+pub fn health_check_reply(status: u16, body: &[u8]) -> Probe {
+    let v: serde_json::Value = serde_json::from_slice(body)
         .map_err(|e| protocol(format!("HTTP {status}, not JSON: {e}")))?;
     let failing: Vec<String> = v["details"]
         .as_array()
@@ -204,5 +287,62 @@ pub(super) fn health_check_api(agent: &ureq::Agent, base: &str) -> Probe {
             "HTTP {code}, status {s:?}, failing: {}",
             failing.join(", ")
         ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A reply nested 100 000 deep overflowed the stack (an abort, not an
+    /// error); fuzz/http_tracker_reply crashed on it.
+    #[test]
+    fn deeply_nested_replies_are_refused() {
+        let mut deep = b"d8:intervali1e5:peers".to_vec();
+        deep.extend("l".repeat(100_000).bytes());
+        deep.extend("e".repeat(100_001).bytes());
+        let e = announce_reply(200, &deep, false).unwrap_err();
+        assert_eq!(e.kind, Kind::Protocol);
+        assert!(
+            e.to_string().contains("nested deeper than 32 levels"),
+            "{e}"
+        );
+        let mut deep = b"d5:filesd20:torrust-bake-health!".to_vec();
+        deep.extend("d".repeat(100_000).bytes());
+        let e = scrape_reply(200, &deep, false).unwrap_err();
+        assert!(
+            e.to_string().contains("nested deeper than 32 levels"),
+            "{e}"
+        );
+        // Brackets inside byte strings and integers are not nesting.
+        let mut flat = b"d8:intervali120e5:peers".to_vec();
+        flat.extend(format!("{}:", 40_000).bytes());
+        flat.extend("l".repeat(40_000).bytes());
+        flat.push(b'e');
+        assert_eq!(announce_reply(200, &flat, false).unwrap(), "interval 120 s");
+        let mut ok = b"d8:intervali120e5:peers".to_vec();
+        ok.extend("l".repeat(31).bytes());
+        ok.extend("e".repeat(32).bytes());
+        assert_eq!(announce_reply(200, &ok, false).unwrap(), "interval 120 s");
+    }
+
+    #[test]
+    fn tracker_replies() {
+        let peers = b"d8:intervali120e5:peers6:\x7f\0\0\x01\x1a\xe1e";
+        assert_eq!(announce_reply(200, peers, false).unwrap(), "interval 120 s");
+        let refused = b"d14:failure reason6:refusee";
+        assert_eq!(
+            announce_reply(200, refused, false).unwrap_err().kind,
+            Kind::Denied
+        );
+        assert_eq!(
+            announce_reply(200, refused, true).unwrap(),
+            "announce refused as configured (refuse)"
+        );
+        assert!(scrape_reply(200, b"d5:filesdee", false).is_ok());
+        assert_eq!(
+            scrape_reply(200, b"de", false).unwrap_err().to_string(),
+            "scrape: HTTP 200, reply has no files dictionary"
+        );
     }
 }

@@ -64,15 +64,31 @@ pub fn read_lock(project: &Path) -> anyhow::Result<(String, Lock)> {
             path.display()
         )))
     })?;
-    let lock: Lock = toml::from_str(&text).map_err(|e| {
+    let lock = parse_lock(&text).map_err(|e| {
         anyhow::anyhow!(Error::invalid(format!(
             "{}:{} is not valid: {}; fix the line (a bad digest may be deleted, then pinned again), or restore the file from git",
             path.display(),
-            error_line(&text, &e),
-            e.message()
+            e.line,
+            e.message
         )))
     })?;
     Ok((text, lock))
+}
+
+/// Why a lock's text is not a lock, and on which line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LockError {
+    /// 1-based; 0 when the error points nowhere.
+    pub line: usize,
+    pub message: String,
+}
+
+/// Parses the text of `images/images.lock`.
+pub fn parse_lock(text: &str) -> Result<Lock, LockError> {
+    toml::from_str(text).map_err(|e| LockError {
+        line: error_line(text, &e),
+        message: e.message().to_string(),
+    })
 }
 
 /// The 1-based line a TOML error points at, 0 when it points nowhere.
@@ -202,7 +218,8 @@ pub fn parse_reference(reference: &str) -> Result<(Reference, String), Reference
     Ok((parsed, tag))
 }
 
-fn line_of(text: &str, service: &str) -> usize {
+/// The line of `[images.<service>]` in the lock's text, 0 when absent.
+pub fn line_of(text: &str, service: &str) -> usize {
     let header = format!("[images.{service}]");
     let quoted = format!("[images.\"{service}\"]");
     text.lines()
@@ -231,13 +248,13 @@ pub fn resolve(project: &Path, config: &Config, report: &mut Report) -> Vec<Reso
             return Vec::new();
         }
     };
-    let lock: Lock = match toml::from_str(&text) {
+    let lock = match parse_lock(&text) {
         Ok(l) => l,
         Err(e) => {
             report.push(Problem::error(
                 None,
-                at(error_line(&text, &e)),
-                format!("the image lock is not valid: {}", e.message()),
+                at(e.line),
+                format!("the image lock is not valid: {}", e.message),
                 "fix the line (a bad digest may be deleted, then pinned again with `torrust-bake images pin`), or restore the file from git",
             ));
             return Vec::new();
@@ -371,6 +388,24 @@ mod tests {
                 .contains("digest 'sha256:abc' is not sha256:<64 lower-case hex>"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn lock_errors_name_their_line() {
+        let text = format!(
+            "[images.tracker]\nreference = \"torrust/tracker:v3.0.0\"\ndigest = \"sha256:{}\"\n",
+            "A".repeat(64)
+        );
+        let e = parse_lock(&text).unwrap_err();
+        assert_eq!(e.line, 3);
+        assert!(
+            e.message.contains("is not sha256:<64 lower-case hex>"),
+            "{e:?}"
+        );
+        let lock = parse_lock(&text.replace('A', "a")).unwrap();
+        assert_eq!(lock.images["tracker"].reference, "torrust/tracker:v3.0.0");
+        assert_eq!(line_of(&text, "tracker"), 1);
+        assert_eq!(parse_lock("").unwrap().images.len(), 0);
     }
 
     #[test]

@@ -481,14 +481,19 @@ impl Client {
         if let Some(c) = creds {
             req = req.set("Authorization", c);
         }
-        let body: serde_json::Value = match req.call() {
+        let body = match req.call() {
             Ok(resp) => {
-                serde_json::from_reader(resp.into_reader().take(MAX_MANIFEST)).map_err(|e| {
-                    Error::new(
-                        ErrorKind::Protocol,
-                        format!("the token service {realm} sent no JSON: {e}"),
-                    )
-                })?
+                let mut body = Vec::new();
+                resp.into_reader()
+                    .take(MAX_MANIFEST)
+                    .read_to_end(&mut body)
+                    .map_err(|e| {
+                        Error::new(
+                            ErrorKind::Unreachable,
+                            format!("reading the reply of the token service {realm}: {e}"),
+                        )
+                    })?;
+                body
             }
             Err(ureq::Error::Status(code @ (401 | 403), _)) => {
                 let (user_var, pass_var) = credential_vars(&t.registry);
@@ -508,18 +513,26 @@ impl Client {
                 ))
             }
         };
-        let token = body
-            .get("token")
-            .or_else(|| body.get("access_token"))
-            .and_then(|v| v.as_str())
-            .ok_or_else(|| {
-                Error::new(
-                    ErrorKind::Protocol,
-                    format!("the token service {realm} answered without a token"),
-                )
-            })?;
+        let token = token_of(&body).map_err(|why| {
+            Error::new(
+                ErrorKind::Protocol,
+                format!("the token service {realm} {why}"),
+            )
+        })?;
         Ok(format!("Bearer {token}"))
     }
+}
+
+/// The token in a token service's reply, `{"token": ..}` or
+/// `{"access_token": ..}`; else what is wrong with the reply.
+pub fn token_of(body: &[u8]) -> Result<String, String> {
+    let v: serde_json::Value =
+        serde_json::from_slice(body).map_err(|e| format!("sent no JSON: {e}"))?;
+    v.get("token")
+        .or_else(|| v.get("access_token"))
+        .and_then(|v| v.as_str())
+        .map(str::to_string)
+        .ok_or_else(|| "answered without a token".to_string())
 }
 
 fn media_type(resp: &ureq::Response) -> Option<String> {
@@ -528,7 +541,9 @@ fn media_type(resp: &ureq::Response) -> Option<String> {
         .filter(|m| m.starts_with("application/vnd."))
 }
 
-fn body_media_type(body: &[u8]) -> Option<String> {
+/// The `mediaType` a manifest names itself by, for a reply without a
+/// `Content-Type`.
+pub fn body_media_type(body: &[u8]) -> Option<String> {
     let v: serde_json::Value = serde_json::from_slice(body).ok()?;
     v.get("mediaType")?.as_str().map(str::to_string)
 }
@@ -595,6 +610,22 @@ mod tests {
             Some(Duration::from_secs(30))
         );
         assert_eq!(retry_after("soon", now), None);
+    }
+
+    #[test]
+    fn token_replies() {
+        assert_eq!(
+            token_of(br#"{"token":"t","access_token":"a"}"#),
+            Ok("t".into())
+        );
+        assert_eq!(token_of(br#"{"access_token":"a"}"#), Ok("a".into()));
+        assert_eq!(
+            token_of(br#"{"token":1}"#),
+            Err("answered without a token".into())
+        );
+        assert!(token_of(b"<html>")
+            .unwrap_err()
+            .starts_with("sent no JSON: "));
     }
 
     #[test]
