@@ -739,3 +739,21 @@ fn a_secret_in_a_public_file_is_refused() {
     assert!(!run.all().contains("CANARY"));
     assert!(p.releases("local").is_empty());
 }
+
+#[test]
+fn show_masks_a_password_in_a_url() {
+    let p = Project::new();
+    let run = p.run(
+        &["show", "local"],
+        &[(
+            "TORRUST_TRACKER_DATABASE_URL",
+            "mysql://u:hunter2secret@mysql:3306/db",
+        )],
+    );
+    assert!(!run.all().contains("hunter2secret"), "{}", run.all());
+    assert!(
+        run.stdout().contains("mysql://u:********@mysql:3306/db"),
+        "{}",
+        run.stdout()
+    );
+}

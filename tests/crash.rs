@@ -189,3 +189,20 @@ fn stale_temporary_folders_are_removed() {
         .collect();
     assert!(left.is_empty(), "{left:?}");
 }
+
+/// A fallback replacement killed between its two renames leaves the only
+/// copy of a release at `.V-xxxx.replaced`: the next writer puts it back.
+#[test]
+fn a_release_moved_aside_by_a_killed_replacement_comes_back() {
+    let p = Project::new();
+    let release = p.build("local", &[]);
+    let version = release.file_name().unwrap().to_string_lossy().into_owned();
+    let aside = p
+        .path()
+        .join(format!("releases/local/.{version}-Ab12Cd.replaced"));
+    std::fs::rename(&release, &aside).unwrap();
+    p.build("local", &[("TORRUST_TRACKER_LOG_LEVEL", "trace")]);
+    assert!(release.join("manifest.json").is_file(), "not restored");
+    assert!(!aside.exists());
+    assert_eq!(p.run(&["verify", "local", &version], &[]).code(), 0);
+}

@@ -292,7 +292,7 @@ fn a_stored_release_that_was_edited_is_refused() {
     assert_eq!(r.code(), 1, "{}", r.all());
     assert!(
         r.stderr()
-            .contains("does not match its SHA256SUMS (seed.iso differs)"),
+            .contains("is not what its checksums say (seed.iso differs"),
         "{}",
         r.stderr()
     );

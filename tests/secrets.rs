@@ -122,3 +122,52 @@ fn a_secrets_file_others_can_read_is_refused() {
         run.stderr()
     );
 }
+
+#[test]
+fn secrets_in_use_are_kept_typos_are_errors_and_empty_exports_do_not_hide_the_file() {
+    let p = Project::new();
+    let secrets = tempfile::tempdir().unwrap();
+    let dir_s = secrets.path().to_str().unwrap().to_string();
+    let exported = "exported-api-token-0123456789abcdefghij";
+    let vars = [
+        ("TORRUST_BAKE_SECRETS_DIR", dir_s.as_str()),
+        ("TORRUST_TRACKER_API_TOKEN", exported),
+    ];
+    let init = p.run(&["secrets", "init", "production"], &vars);
+    assert_eq!(init.code(), 0, "{}", init.all());
+    let file = secrets.path().join("production.env");
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(
+        text.contains(&format!("TORRUST_TRACKER_API_TOKEN='{exported}'")),
+        "the exported token was replaced"
+    );
+    // An empty export (a CI secret that is missing) does not hide the file.
+    let only_dir = [
+        ("TORRUST_BAKE_SECRETS_DIR", dir_s.as_str()),
+        ("GRAFANA_ADMIN_PASSWORD", ""),
+    ];
+    let run = p.run(&["check", "production"], &only_dir);
+    assert!(
+        !run.stderr().contains("GRAFANA_ADMIN_PASSWORD"),
+        "{}",
+        run.stderr()
+    );
+    // A typo in the secrets file is an error with the closest name.
+    std::fs::write(&file, format!("{text}TORRUST_TRACKER_API_TOKNE='x'\n")).unwrap();
+    let run = p.run(
+        &["check", "local"],
+        &[("TORRUST_BAKE_SECRETS_DIR", dir_s.as_str())],
+    );
+    std::fs::rename(&file, secrets.path().join("local.env")).unwrap();
+    let run2 = p.run(
+        &["check", "local"],
+        &[("TORRUST_BAKE_SECRETS_DIR", dir_s.as_str())],
+    );
+    assert_eq!(run2.code(), 1, "{}{}", run.all(), run2.all());
+    assert!(
+        run2.stderr()
+            .contains("did you mean TORRUST_TRACKER_API_TOKEN?"),
+        "{}",
+        run2.stderr()
+    );
+}

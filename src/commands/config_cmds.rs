@@ -32,6 +32,18 @@ struct ShownVar<'a> {
 
 const REDACTED: &str = "********";
 
+/// A value with any URL password masked: validation refuses a database URL
+/// that carries one, and `show` must not print it either.
+fn without_password(value: &str) -> String {
+    match url::Url::parse(value) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some(REDACTED));
+            u.to_string()
+        }
+        _ => value.to_string(),
+    }
+}
+
 pub fn show(project: &Path, args: &ShowArgs) -> Result<ExitCode> {
     let (env, json) = (args.env.as_str(), args.json);
     let loaded = config::load(project, env, &config::process_env);
@@ -44,7 +56,7 @@ pub fn show(project: &Path, args: &ShowArgs) -> Result<ExitCode> {
             let value = match (v.is_secret(), r.value.is_empty()) {
                 (_, true) => String::new(),
                 (true, false) => REDACTED.to_string(),
-                (false, false) => r.value.clone(),
+                (false, false) => without_password(&r.value),
             };
             ShownVar {
                 name: v.name,
@@ -117,7 +129,16 @@ pub fn secrets_init(project: &Path, args: &SecretsInitArgs) -> Result<ExitCode> 
                 .clone()
         })
         .unwrap_or_default();
-    let added = config::secrets_file::init(&path, env, &config::secrets_file::wanted(&url))?;
+    // A secret the process environment sets now is kept, not replaced:
+    // MySQL and Grafana may already use it on the data volume.
+    let raw = loaded.raw.as_ref();
+    let in_use = |id: config::vars::VarId| {
+        raw.map(|r| &r[id])
+            .filter(|r| r.source == config::Source::Process && !r.value.is_empty())
+            .map(|r| r.value.clone())
+    };
+    let wanted = config::secrets_file::wanted(&url);
+    let added = config::secrets_file::init(&path, env, &wanted, &in_use)?;
     if args.json {
         print_json(&serde_json::json!({ "env": env, "path": path, "added": added }))?;
     } else if added.is_empty() {

@@ -176,7 +176,7 @@ fn check_tail(tail: &str) -> Result<(), String> {
 }
 
 /// An unknown name in the env file, with the closest known one as the fix.
-fn unknown(a: &Assignment, source: Source, strict: bool) -> Problem {
+pub fn unknown(a: &Assignment, source: Source, strict: bool) -> Problem {
     let closest = VARS
         .iter()
         .map(|v| (strsim::levenshtein(v.name, &a.name), v.name))
@@ -247,7 +247,10 @@ pub fn resolve(
     let at = |path: &Path, line| (path.to_path_buf(), line);
     RawValues(std::array::from_fn(|i| {
         let v = &VARS[i];
-        let (value, source) = if let Some(value) = process(v.name) {
+        // An empty exported secret (a CI variable whose secret is missing)
+        // must not hide the secrets file; other variables may be set empty.
+        let from_process = process(v.name).filter(|p| !(p.is_empty() && v.is_secret()));
+        let (value, source) = if let Some(value) = from_process {
             (value, Source::Process)
         } else if let (Some(a), Some((path, _))) = (from_secrets.get(v.name), secrets) {
             let (path, line) = at(path, a.line);

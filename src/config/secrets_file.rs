@@ -12,7 +12,7 @@
 
 use std::fs;
 use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -76,9 +76,9 @@ pub fn read(path: &Path, report: &mut Report) -> Vec<Assignment> {
             }
         }
     }
-    assignments.retain(|a| {
-        let secret = super::vars::find(&a.name).is_some_and(|v| v.is_secret());
-        if !secret {
+    assignments.retain(|a| match super::vars::find(&a.name) {
+        Some(v) if v.is_secret() => true,
+        Some(_) => {
             report.push(Problem::warning(
                 Some(a.name.clone()),
                 source(a.line),
@@ -86,8 +86,13 @@ pub fn read(path: &Path, report: &mut Report) -> Vec<Assignment> {
                     .into(),
                 "move it to environments/<env>.env",
             ));
+            false
         }
-        secret
+        None => {
+            // A typo here would silently leave a secret at its default.
+            report.push(load::unknown(a, source(a.line), true));
+            false
+        }
     });
     assignments
 }
@@ -120,7 +125,14 @@ pub fn wanted(database_url: &str) -> Vec<VarId> {
 /// Adds a random value for every wanted secret the file lacks; existing
 /// lines are kept byte for byte. Written atomically, 0600. Returns the
 /// names it added.
-pub fn init(path: &Path, env: &str, wanted: &[VarId]) -> Result<Vec<&'static str>> {
+/// `in_use`: the value a secret has now from the process environment, which
+/// is kept rather than replaced (a database on a data volume still has it).
+pub fn init(
+    path: &Path,
+    env: &str,
+    wanted: &[VarId],
+    in_use: &dyn Fn(VarId) -> Option<String>,
+) -> Result<Vec<&'static str>> {
     let existing = match fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
@@ -150,7 +162,11 @@ pub fn init(path: &Path, env: &str, wanted: &[VarId]) -> Result<Vec<&'static str
     let mut added = Vec::new();
     for id in wanted {
         if !present.iter().any(|p| p == id.name()) {
-            text.push_str(&format!("{}='{}'\n", id.name(), random_value()?));
+            let value = match in_use(*id) {
+                Some(v) => quoted(&v),
+                None => format!("'{}'", random_value()?),
+            };
+            text.push_str(&format!("{}={value}\n", id.name()));
             added.push(id.name());
         }
     }
@@ -160,26 +176,107 @@ pub fn init(path: &Path, env: &str, wanted: &[VarId]) -> Result<Vec<&'static str
     Ok(added)
 }
 
-/// Writes `bytes` to `path` through a 0600 temporary file beside it.
+/// A value as an env-file line writes it: single quotes when it has none,
+/// else double quotes with `\`, `"`, `$` and newlines escaped.
+fn quoted(value: &str) -> String {
+    if !value.contains('\'') && !value.contains('\n') {
+        return format!("'{value}'");
+    }
+    let mut out = String::from("\"");
+    for c in value.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\\' | '"' | '$' => {
+                out.push('\\');
+                out.push(c);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Writes `bytes` to `path` (the file a symlink points to, if it is one)
+/// through a fresh 0600 temporary file in the same directory.
 fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path.parent().context("the secrets file has no directory")?;
+    let target = match fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() => fs::canonicalize(path)
+            .with_context(|| format!("following the symlink {}", path.display()))?,
+        _ => path.to_path_buf(),
+    };
+    let dir = target
+        .parent()
+        .context("the secrets file has no directory")?;
     fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
         .create(dir)
         .with_context(|| format!("creating {}", dir.display()))?;
-    let tmp = path.with_extension("env.tmp");
-    let mut f = fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)
-        .with_context(|| format!("writing {}", tmp.display()))?;
-    f.write_all(bytes)
-        .and_then(|()| f.sync_all())
-        .with_context(|| format!("writing {}", tmp.display()))?;
-    fs::rename(&tmp, path).with_context(|| format!("renaming into {}", path.display()))?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".secrets-")
+        .permissions(fs::Permissions::from_mode(0o600))
+        .tempfile_in(dir)
+        .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
+    tmp.write_all(bytes)
+        .and_then(|()| tmp.as_file().sync_all())
+        .with_context(|| format!("writing {}", tmp.path().display()))?;
+    tmp.persist(&target)
+        .with_context(|| format!("renaming into {}", target.display()))?;
     fs::File::open(dir).and_then(|d| d.sync_all()).ok();
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoted_values_read_back_as_they_were() {
+        for value in ["plain", "it's", "a\"b$c\\d", "two\nlines", "#hash"] {
+            let line = format!("X={}\n", quoted(value));
+            let mut report = Report::default();
+            let read = load::parse_env_file(Path::new("x"), &line, &mut report);
+            assert!(
+                report.problems.is_empty(),
+                "{value:?}: {:?}",
+                report.problems
+            );
+            assert_eq!(read[0].value, value);
+        }
+    }
+
+    #[test]
+    fn init_keeps_values_in_use_and_follows_a_symlink() {
+        let dir = tempfile::tempdir().unwrap();
+        let vault = dir.path().join("vault.env");
+        std::fs::write(&vault, "GRAFANA_ADMIN_PASSWORD='kept-as-is'\n").unwrap();
+        std::fs::set_permissions(&vault, fs::Permissions::from_mode(0o600)).unwrap();
+        let link = dir.path().join("production.env");
+        std::os::unix::fs::symlink(&vault, &link).unwrap();
+        let in_use = |id: VarId| {
+            (id == VarId::TORRUST_TRACKER_API_TOKEN).then(|| "exported-token".to_string())
+        };
+        let wanted = [
+            VarId::TORRUST_TRACKER_API_TOKEN,
+            VarId::GRAFANA_ADMIN_PASSWORD,
+            VarId::TORRUST_BAKE_RELEASE_KEY,
+        ];
+        let added = init(&link, "production", &wanted, &in_use).unwrap();
+        assert_eq!(
+            added,
+            vec!["TORRUST_TRACKER_API_TOKEN", "TORRUST_BAKE_RELEASE_KEY"]
+        );
+        assert!(fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        let text = fs::read_to_string(&vault).unwrap();
+        assert!(text.starts_with("GRAFANA_ADMIN_PASSWORD='kept-as-is'\n"));
+        assert!(text.contains("TORRUST_TRACKER_API_TOKEN='exported-token'\n"));
+        assert_eq!(
+            fs::metadata(&vault).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
 }

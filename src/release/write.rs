@@ -165,6 +165,20 @@ fn remove_leftovers(env_dir: &Path) -> Result<()> {
             continue;
         }
         let path = entry.path();
+        // `.V-xxxx.replaced` is the old copy of V from a fallback
+        // replacement killed between its two renames: if V is missing, it
+        // is the only copy, so it goes back.
+        if let Some(version) = name
+            .strip_suffix(".replaced")
+            .and_then(|n| n[1..].split('-').next())
+        {
+            let original = env_dir.join(version);
+            if crate::version::is_version(version) && !original.exists() {
+                fs::rename(&path, &original)
+                    .with_context(|| format!("restoring {}", original.display()))?;
+                continue;
+            }
+        }
         let removed = if entry.file_type()?.is_dir() {
             fs::remove_dir_all(&path)
         } else {

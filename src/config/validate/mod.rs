@@ -155,10 +155,17 @@ fn parse_all(c: &mut Checker) {
                 c.fail(
                     var.id,
                     format!("is required in {env} and not set"),
-                    &format!(
-                        "set {}=... in environments/{env}.env or in the process environment ({})",
-                        var.name, var.help
-                    ),
+                    &if secret {
+                        format!(
+                            "run `torrust-bake secrets init {env}` (or export {}); never in environments/{env}.env ({})",
+                            var.name, var.help
+                        )
+                    } else {
+                        format!(
+                            "set {}=... in environments/{env}.env or in the process environment ({})",
+                            var.name, var.help
+                        )
+                    },
                 );
             }
             Value::Unset

@@ -20,6 +20,7 @@ pub(super) fn check(c: &mut Checker) {
     tcp_ports_are_distinct(c);
     reverse_proxy(c);
     proxy_ports_are_free(c);
+    ssh_port_is_free(c);
 }
 
 /// A tracker with neither a UDP nor an HTTP port serves no client.
@@ -38,6 +39,20 @@ fn someone_is_served(c: &mut Checker) {
                 .into(),
             "set at least one port, e.g. TORRUST_TRACKER_UDP_PORTS=6969",
         );
+    }
+}
+
+/// The VM's sshd listens on 22 on every address: a tracker listener there
+/// could not bind.
+fn ssh_port_is_free(c: &mut Checker) {
+    for id in TCP {
+        if c.ports(id).contains(&22) {
+            c.fail(
+                id,
+                "TCP port 22 is the VM's SSH".into(),
+                "pick another port",
+            );
+        }
     }
 }
 
@@ -174,6 +189,17 @@ mod tests {
         // Without a domain there is no proxy: 443 is free.
         config(&[(TORRUST_TRACKER_UDP_PORTS, "443")]);
         config(&domain);
+    }
+
+    #[test]
+    fn ssh_keeps_22() {
+        let (_, r) = run("local", &[(TORRUST_TRACKER_HTTP_PORTS, "22")]);
+        assert_eq!(
+            about(&r, TORRUST_TRACKER_HTTP_PORTS),
+            vec![
+                "Error: TCP port 22 is the VM's SSH | pick another port | environments/local.env:1"
+            ]
+        );
     }
 
     #[test]

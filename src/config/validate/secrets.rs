@@ -46,7 +46,7 @@ fn strong(c: &mut Checker, var: &Var, raw: &Raw, min_len: usize) {
         c.fail(
             var.id,
             format!("is not set, and {env} may not use the built-in local default"),
-            &format!("export {}=\"$(openssl rand -base64 33)\" before running torrust-bake (never commit it)", var.name),
+            &format!("run `torrust-bake secrets init {env}`, or export {}=\"$(openssl rand -base64 33)\" (never commit it)", var.name),
         );
         return;
     }
@@ -69,7 +69,7 @@ fn strong(c: &mut Checker, var: &Var, raw: &Raw, min_len: usize) {
         c.fail(
             var.id,
             "is a secret written in a committed environment file".into(),
-            "remove the line and pass the secret through the process environment",
+            "move the line to the secrets file (`torrust-bake secrets path <env>`) or the process environment",
         );
     }
 }

@@ -117,8 +117,8 @@ fn require_libvirt(config: &Config) -> Result<()> {
     Ok(())
 }
 
-/// The release to boot: the stored `version` (checked against its
-/// SHA256SUMS), or the environment's own, built now (in memory only with
+/// The release to boot: the stored `version` (verified: checksum lists,
+/// manifest, keyed digests), or the environment's own, built now (in memory only with
 /// `dry_run`).
 fn resolve_release(
     project: &Path,
@@ -131,14 +131,17 @@ fn resolve_release(
     if let Some(v) = &opts.release {
         let dir = store::env_dir(project, env).join(v);
         let manifest = store::read_manifest(&dir)?;
-        let bad = store::check_sums(&dir)?;
+        // Checked under the release key too: a seed edited together with its
+        // checksum line must not boot.
+        let key = crate::digest::Key::new(&config.secrets.release_key);
+        let bad = release::verify::verify(&dir, Some(&key))?;
         if !bad.is_empty() {
             let list: Vec<String> = bad
                 .iter()
-                .map(|m| format!("{} {}", m.path, m.problem))
+                .map(|f| format!("{} {}", f.path, f.problem))
                 .collect();
             return Err(Error::invalid(format!(
-                "release {v} does not match its SHA256SUMS ({}); rebuild it with `torrust-bake build {env}`",
+                "release {v} is not what its checksums say ({}); rebuild it with `torrust-bake build {env}`",
                 list.join(", ")
             ))
             .into());
