@@ -91,7 +91,7 @@ mod tests {
         let got = about(&r, TORRUST_TRACKER_API_TOKEN);
         assert_eq!(got.len(), 1, "{got:?}");
         assert!(got[0].starts_with(
-            "Error: is not set, and production may not use the built-in local default | export TORRUST_TRACKER_API_TOKEN="
+            "Error: is not set, and production may not use the built-in local default | run `torrust-bake secrets init production`, or export TORRUST_TRACKER_API_TOKEN="
         ));
     }
 
@@ -104,7 +104,7 @@ mod tests {
             "{got:?}"
         );
         assert!(got[1].starts_with(
-            "Error: is a secret written in a committed environment file | remove the line"
+            "Error: is a secret written in a committed environment file | move the line to the secrets file"
         ));
         let (_, r) = run("staging", &[(GRAFANA_ADMIN_PASSWORD, &"x".repeat(15))]);
         let got = about(&r, GRAFANA_ADMIN_PASSWORD);
