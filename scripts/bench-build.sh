@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Benchmark of `torrust-bake build production` (release binary; every
-# artifact: bundle, tar.zst, user-data, seed.iso, seed.img): wall time and
+# artifact: bundle, tar.zst, user-data, seed.iso, seed.img, seed.qcow2): wall time and
 # peak memory, against two baselines measured in the same run on the same
 # files: `tar --zstd` of the bundle tree (what a shell deployer does at
 # minimum) and `cloud-localds seed.iso user-data meta-data` (the usual way to
@@ -21,6 +21,7 @@ export TORRUST_TRACKER_API_TOKEN=bench-token-0123456789abcdefghijklmnopqrstuvwxy
 export GRAFANA_ADMIN_PASSWORD=bench-grafana-password-0123456789
 export MYSQL_PASSWORD=bench-mysql-password-0123456789
 export MYSQL_ROOT_PASSWORD=bench-mysql-root-password-0123456789
+export TORRUST_BAKE_RELEASE_KEY=bench-release-key-0123456789abcdefghij
 
 # One build to have a tree for the baseline, then time fresh builds. Each
 # timed build writes a new releases/ (the previous one is moved aside, not

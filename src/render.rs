@@ -30,6 +30,21 @@ pub struct File {
     pub secret: bool,
 }
 
+#[cfg(test)]
+impl File {
+    /// A root-owned 0644 file that holds no secret, for unit tests.
+    pub fn plain(path: &str, content: &str) -> File {
+        File {
+            path: path.into(),
+            content: content.as_bytes().to_vec(),
+            mode: 0o644,
+            uid: 0,
+            gid: 0,
+            secret: false,
+        }
+    }
+}
+
 struct Entry {
     template: &'static str,
     embedded: &'static str,

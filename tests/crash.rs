@@ -22,11 +22,19 @@ fn entries(dir: &Path) -> Vec<String> {
     v
 }
 
-fn version_of(p: &Project) -> String {
-    let other = Project::new();
-    let path = other.build("local", &[]);
-    let _ = p; // same inputs, same version
+/// The version `build local` gives on the repository's inputs (built in a
+/// project of its own: same inputs, same version).
+fn local_version() -> String {
+    let path = Project::new().build("local", &[]);
     path.file_name().unwrap().to_string_lossy().into_owned()
+}
+
+/// What killed builds left behind in releases/<env> (hidden, not the lock).
+fn leftovers(env_dir: &Path) -> Vec<String> {
+    entries(env_dir)
+        .into_iter()
+        .filter(|n| n.starts_with('.') && n != ".lock")
+        .collect()
 }
 
 #[test]
@@ -61,10 +69,7 @@ fn killed_builds_leave_whole_releases_and_no_leftovers() {
     }
     let run = p.run(&["build", "local"], &[]);
     assert_eq!(run.code(), 0, "{}", run.all());
-    let left: Vec<String> = entries(&env_dir)
-        .into_iter()
-        .filter(|n| n.starts_with('.') && n != ".lock")
-        .collect();
+    let left = leftovers(&env_dir);
     assert!(left.is_empty(), "leftovers after a build: {left:?}");
 }
 
@@ -114,15 +119,13 @@ fn one_writer_per_environment() {
     assert!(outs.iter().any(|o| o.status.success()));
     let run = p.run(&["verify", "local"], &[]);
     assert_eq!(run.code(), 0, "{}", run.all());
-    assert!(entries(&env_dir)
-        .iter()
-        .all(|n| !n.starts_with('.') || n == ".lock"));
+    assert!(leftovers(&env_dir).is_empty());
 }
 
 #[test]
 fn what_is_in_the_way_is_refused_before_writing() {
     let p = Project::new();
-    let version = version_of(&p);
+    let version = local_version();
     let env_dir = p.path().join("releases/local");
     std::fs::create_dir_all(&env_dir).unwrap();
     // A file where the release should go.
@@ -154,10 +157,7 @@ fn what_is_in_the_way_is_refused_before_writing() {
         std::fs::read_to_string(env_dir.join(&version).join("notes.txt")).unwrap(),
         "keep me"
     );
-    let left: Vec<String> = entries(&env_dir)
-        .into_iter()
-        .filter(|n| n.starts_with('.') && n != ".lock")
-        .collect();
+    let left = leftovers(&env_dir);
     assert!(left.is_empty(), "{left:?}");
 }
 
@@ -183,10 +183,7 @@ fn stale_temporary_folders_are_removed() {
     std::fs::write(env_dir.join(".0123456789ab-XyZ12/bundle/secret"), "s").unwrap();
     std::fs::create_dir_all(env_dir.join(".0123456789ab-XyZ12.replaced")).unwrap();
     p.build("local", &[]);
-    let left: Vec<String> = entries(&env_dir)
-        .into_iter()
-        .filter(|n| n.starts_with('.') && n != ".lock")
-        .collect();
+    let left = leftovers(&env_dir);
     assert!(left.is_empty(), "{left:?}");
 }
 

@@ -18,7 +18,7 @@ fn append(path: &std::path::Path, text: &str) {
 fn verify_names_every_difference() {
     let p = Project::new();
     let release = p.build("local", &[]);
-    let version = release.file_name().unwrap().to_str().unwrap().to_string();
+    let version = version_of(&release);
     let ok = p.run(&["verify", "local"], &[]);
     assert_eq!(ok.code(), 0, "{}", ok.all());
     assert!(
@@ -78,22 +78,7 @@ fn the_keyed_digest_catches_a_consistent_edit_of_a_secret_file() {
     // lists agree, the digest under the release key does not.
     let rel = "bundle/opt/torrust/secrets/grafana_admin_password";
     std::fs::write(release.join(rel), "changed-by-hand").unwrap();
-    let sums_path = release.join("SHA256SUMS.secret");
-    let sums = std::fs::read_to_string(&sums_path).unwrap();
-    let out = verifier("sha256sum", &[rel], &release);
-    let new_line = String::from_utf8_lossy(&out.stdout).trim_end().to_string();
-    let edited: String = sums
-        .lines()
-        .map(|l| {
-            if l.ends_with(rel) {
-                new_line.clone()
-            } else {
-                l.to_string()
-            }
-        })
-        .map(|l| l + "\n")
-        .collect();
-    std::fs::write(&sums_path, edited).unwrap();
+    fix_list(&release, "SHA256SUMS.secret", rel);
     let run = p.run(&["verify", "local"], &[]);
     assert_eq!(run.code(), 1, "{}", run.all());
     assert!(
@@ -148,10 +133,8 @@ fn diff_shows_what_the_vm_receives_and_refuses_edited_releases() {
     let p = Project::new();
     let a = p.build("local", &[]);
     let b = p.build("local", &[("SSH_PUBLIC_KEY", KEY)]);
-    let (va, vb) = (
-        a.file_name().unwrap().to_str().unwrap(),
-        b.file_name().unwrap().to_str().unwrap(),
-    );
+    let (va, vb) = (version_of(&a), version_of(&b));
+    let (va, vb) = (va.as_str(), vb.as_str());
     let run = p.run(&["diff", "local", va, vb], &[]);
     assert_eq!(run.code(), 0, "{}", run.all());
     let out = run.stdout();
@@ -191,19 +174,9 @@ fn a_crafted_manifest_cannot_lead_diff_outside_the_release() {
         );
     std::fs::write(&manifest, text).unwrap();
     // The attacker also fixes the checksum list, so only the path check stands.
-    let out = verifier("sha256sum", &["manifest.json"], &b);
-    let line = String::from_utf8_lossy(&out.stdout).trim_end().to_string();
-    let sums_path = b.join("SHA256SUMS");
-    let sums: String = std::fs::read_to_string(&sums_path)
-        .unwrap()
-        .lines()
-        .map(|l| if l.ends_with("  manifest.json") { line.clone() } else { l.to_string() } + "\n")
-        .collect();
-    std::fs::write(&sums_path, sums).unwrap();
-    let (va, vb) = (
-        a.file_name().unwrap().to_str().unwrap(),
-        b.file_name().unwrap().to_str().unwrap(),
-    );
+    fix_list(&b, "SHA256SUMS", "manifest.json");
+    let (va, vb) = (version_of(&a), version_of(&b));
+    let (va, vb) = (va.as_str(), vb.as_str());
     let run = p.run(&["diff", "local", va, vb], &[]);
     assert_eq!(run.code(), 1, "{}", run.all());
     assert!(
@@ -264,15 +237,10 @@ fn a_symlink_planted_in_a_release_leads_nowhere() {
     std::fs::remove_file(&twin).unwrap();
     std::os::unix::fs::symlink("../../../../bundle/opt/torrust/tracker/tracker.toml", &twin)
         .unwrap();
-    let verify = p.run(
-        &["verify", "local", b.file_name().unwrap().to_str().unwrap()],
-        &[],
-    );
+    let verify = p.run(&["verify", "local", &version_of(&b)], &[]);
     assert_eq!(verify.code(), 1, "{}", verify.all());
-    let (va, vb) = (
-        a.file_name().unwrap().to_str().unwrap(),
-        b.file_name().unwrap().to_str().unwrap(),
-    );
+    let (va, vb) = (version_of(&a), version_of(&b));
+    let (va, vb) = (va.as_str(), vb.as_str());
     let run = p.run(&["diff", "local", va, vb], &[]);
     assert_eq!(run.code(), 1, "{}", run.all());
     assert!(

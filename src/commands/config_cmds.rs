@@ -97,9 +97,7 @@ pub fn show(project: &Path, args: &ShowArgs) -> Result<ExitCode> {
 
 /// The environment's secrets file, from the process environment.
 fn secrets_file_of(env: &str) -> Result<std::path::PathBuf> {
-    if let Some((message, fix)) = config::unknown_environment(env) {
-        return Err(Error::invalid(format!("{message}; {fix}")).into());
-    }
+    known_env(env)?;
     let dir = config::secrets_file::dir(&config::process_env).ok_or_else(|| {
         Error::invalid("no place for secrets files: set TORRUST_BAKE_SECRETS_DIR (or HOME)")
     })?;

@@ -96,27 +96,20 @@ pub fn largest(files: &[File], n: usize) -> Vec<(String, usize)> {
 mod tests {
     use super::*;
 
-    fn file(path: &str, content: &str) -> File {
-        File {
-            path: path.into(),
-            content: content.as_bytes().to_vec(),
-            mode: 0o644,
-            uid: 0,
-            gid: 0,
-            secret: false,
-        }
-    }
-
     #[test]
     fn directories_are_listed_once() {
-        let files = vec![file("a/b/c", ""), file("a/b/d", ""), file("e", "")];
+        let files = vec![
+            File::plain("a/b/c", ""),
+            File::plain("a/b/d", ""),
+            File::plain("e", ""),
+        ];
         let dirs: Vec<String> = directories(&files).into_iter().collect();
         assert_eq!(dirs, vec!["a", "a/b"]);
     }
 
     #[test]
     fn archives_are_reproducible() {
-        let files = vec![file("etc/a", "1"), file("opt/b", "2")];
+        let files = vec![File::plain("etc/a", "1"), File::plain("opt/b", "2")];
         let tar = tar_bytes(&files).unwrap();
         assert_eq!(tar, tar_bytes(&files).unwrap());
         assert_eq!(gzip(&tar).unwrap(), gzip(&tar).unwrap());
@@ -130,9 +123,9 @@ mod tests {
                 .map(|i| (i % 251) as u8 as char)
                 .collect::<String>();
         let files = vec![
-            file("small", "a"),
-            file("big", &big),
-            file("mid", "abcdefgh"),
+            File::plain("small", "a"),
+            File::plain("big", &big),
+            File::plain("mid", "abcdefgh"),
         ];
         let names: Vec<String> = largest(&files, 2).into_iter().map(|(p, _)| p).collect();
         assert_eq!(names, vec!["big", "mid"]);

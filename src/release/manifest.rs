@@ -213,22 +213,11 @@ fn manifest_file(f: &File, key: &Key) -> ManifestFile {
 mod tests {
     use super::*;
 
-    pub(crate) fn file(path: &str, content: &str) -> File {
-        File {
-            path: path.into(),
-            content: content.as_bytes().to_vec(),
-            mode: 0o644,
-            uid: 0,
-            gid: 0,
-            secret: false,
-        }
-    }
-
     #[test]
     fn version_follows_content() {
         let key = Key::new("k");
         let v = |content: &str, also: &str| {
-            Manifest::new("local", &[file("etc/a", content)], &[], also, &key)
+            Manifest::new("local", &[File::plain("etc/a", content)], &[], also, &key)
                 .unwrap()
                 .version
         };
@@ -236,16 +225,23 @@ mod tests {
         assert_ne!(v("1", ""), v("2", ""));
         assert_ne!(v("1", ""), v("1", "user-data changed"));
         assert_eq!(v("1", "").as_str().len(), 12);
-        let other = Manifest::new("local", &[file("etc/a", "1")], &[], "", &Key::new("k2"));
+        let other = Manifest::new(
+            "local",
+            &[File::plain("etc/a", "1")],
+            &[],
+            "",
+            &Key::new("k2"),
+        );
         assert_ne!(other.unwrap().version, v("1", ""), "the key is an input");
     }
 
     #[test]
     fn secret_files_are_keyed_and_sizeless() {
         let key = Key::new("k");
-        let mut secret = file("opt/secret", "hunter2");
+        let mut secret = File::plain("opt/secret", "hunter2");
         secret.secret = true;
-        let m = Manifest::new("local", &[file("etc/a", "1"), secret], &[], "", &key).unwrap();
+        let m =
+            Manifest::new("local", &[File::plain("etc/a", "1"), secret], &[], "", &key).unwrap();
         let json = String::from_utf8(m.to_json().unwrap()).unwrap();
         let plain = crate::digest::sha256_hex(b"hunter2");
         assert!(

@@ -2,6 +2,7 @@
 //! reading a release back, listing an environment's releases, and checking
 //! a release against its checksum lists. Writing is `write.rs`.
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
@@ -137,49 +138,53 @@ pub struct Mismatch {
     pub problem: &'static str,
 }
 
-/// Checks every file `SHA256SUMS` and `SHA256SUMS.secret` list, as
-/// `sha256sum -c` would; a list that names a path outside the release is
-/// refused.
-pub fn check_sums(dir: &Path) -> Result<Vec<Mismatch>> {
-    let mut out = Vec::new();
+/// Both checksum lists as path -> sha256 (`SHA256SUMS.secret` may be
+/// absent in releases made before it existed); a line that is not
+/// `<sha256>  <path>`, or a path outside the release, is refused.
+pub fn read_sums(dir: &Path) -> Result<BTreeMap<String, String>> {
+    let mut out = BTreeMap::new();
     for list in ["SHA256SUMS", SECRET_SUMS] {
         let path = dir.join(list);
-        match fs::read_to_string(&path) {
-            Ok(text) => out.extend(check_list(dir, &path, &text)?),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && list == SECRET_SUMS => {}
+        let text = match fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && list == SECRET_SUMS => continue,
             Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+        };
+        for line in text.lines() {
+            let (sum, file) = line.split_once("  ").with_context(|| {
+                format!(
+                    "{} has a line that is not `<sha256>  <path>`",
+                    path.display()
+                )
+            })?;
+            if !is_inside(file) {
+                let message = format!(
+                    "{} names a path outside the release: {file}",
+                    path.display()
+                );
+                return Err(Error::invalid(message).into());
+            }
+            out.insert(file.to_string(), sum.to_string());
         }
     }
     Ok(out)
 }
 
-fn check_list(dir: &Path, list: &Path, text: &str) -> Result<Vec<Mismatch>> {
+/// Checks every listed file as `sha256sum -c` would.
+pub fn check_sums(dir: &Path, sums: &BTreeMap<String, String>) -> Vec<Mismatch> {
     let mut out = Vec::new();
-    for line in text.lines() {
-        let (sum, path) = line.split_once("  ").with_context(|| {
-            format!(
-                "{} has a line that is not `<sha256>  <path>`",
-                list.display()
-            )
-        })?;
-        if !is_inside(path) {
-            return Err(Error::invalid(format!(
-                "{} names a path outside the release: {path}",
-                list.display()
-            ))
-            .into());
-        }
+    for (path, sum) in sums {
         let problem = match read_regular(&dir.join(path)) {
             Err(_) => Some("missing"),
-            Ok(bytes) if sha256_hex(&bytes) != sum => Some("differs"),
+            Ok(bytes) if sha256_hex(&bytes) != *sum => Some("differs"),
             Ok(_) => None,
         };
         if let Some(problem) = problem {
             out.push(Mismatch {
-                path: path.to_string(),
+                path: path.clone(),
                 problem,
             });
         }
     }
-    Ok(out)
+    out
 }

@@ -29,23 +29,6 @@ fn finding(path: &str, problem: impl Into<String>) -> Finding {
     }
 }
 
-/// path -> sha256 from both lists (the secret list may be absent in
-/// releases made before it existed).
-fn listed(dir: &Path) -> Result<BTreeMap<String, String>> {
-    let mut out = BTreeMap::new();
-    for list in ["SHA256SUMS", SECRET_SUMS] {
-        let Ok(text) = fs::read_to_string(dir.join(list)) else {
-            continue;
-        };
-        for line in text.lines() {
-            if let Some((sum, path)) = line.split_once("  ") {
-                out.insert(path.to_string(), sum.to_string());
-            }
-        }
-    }
-    Ok(out)
-}
-
 /// Every entry under `dir` that is not a directory (relative paths; a
 /// symlink counts as a file, so it shows as unlisted or differing), except
 /// the checksum lists themselves.
@@ -99,11 +82,11 @@ fn check_digest(
 /// Everything that differs; empty when the release is what it says.
 pub fn verify(dir: &Path, key: Option<&Key>) -> Result<Vec<Finding>> {
     let manifest: Manifest = store::read_manifest(dir)?;
-    let mut out: Vec<Finding> = store::check_sums(dir)?
+    let sums = store::read_sums(dir)?;
+    let mut out: Vec<Finding> = store::check_sums(dir, &sums)
         .into_iter()
         .map(|m| finding(&m.path, format!("{} (checksum list)", m.problem)))
         .collect();
-    let sums = listed(dir)?;
     for f in &manifest.files {
         let path = format!("bundle/{}", f.path);
         out.extend(check_digest(dir, &path, &f.digest, &sums, key));

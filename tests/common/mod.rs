@@ -130,6 +130,11 @@ pub fn production_secrets() -> Vec<(&'static str, &'static str)> {
     ]
 }
 
+/// The version of a release directory (its name).
+pub fn version_of(release: &Path) -> String {
+    release.file_name().unwrap().to_string_lossy().into_owned()
+}
+
 /// Every file under `dir`, relative path -> bytes, sorted.
 pub fn tree(dir: &Path) -> Vec<(String, Vec<u8>)> {
     let mut out = Vec::new();
