@@ -51,9 +51,15 @@ fn load_all(project: &Path, env: &str) -> (Report, Option<(Config, Vec<ResolvedI
     let Some(config) = loaded.config else {
         // Every problem at once: when only secrets are missing, the image
         // lock can still be checked against what the environment runs.
+        // Validated again from the values already read, its own report
+        // dropped: every problem in it is in `report` already.
         let layout = config::validate::Purpose::Layout;
-        if let Some(c) = config::load_for(project, env, &config::process_env, layout).config {
-            images::resolve(project, &c, &mut report);
+        let environment = config::Environment::named(env);
+        if let (Some(raw), Some(environment)) = (&loaded.raw, environment) {
+            let mut again = Report::default();
+            if let Some(c) = config::validate::validate(&environment, raw, layout, &mut again) {
+                images::resolve(project, &c, &mut report);
+            }
         }
         return (report, None);
     };
