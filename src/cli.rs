@@ -261,7 +261,8 @@ pub struct HealthArgs {
     pub env: String,
     /// Host to probe [default: the bind address, or 127.0.0.1 when it binds all].
     /// The API and health-check API are published on the VM's 127.0.0.1 only, so
-    /// they are skipped for any other host.
+    /// they are skipped for any other host, unless the environment sets
+    /// PUBLISH_ADMIN_PORTS=true (a test VM on an isolated network).
     #[arg(long)]
     pub host: Option<String>,
     /// Retry with backoff until every check passes or this much time has passed (30s, 5m; at most 24h).
@@ -270,7 +271,8 @@ pub struct HealthArgs {
     /// Timeout of a request, 1ms to 60s; UDP retries double it, 3 attempts (BEP 15's backoff, scaled down).
     #[arg(long, default_value = "1s", value_parser = request_timeout)]
     pub timeout: Duration,
-    /// Also check Prometheus /-/healthy and Grafana /api/health (loopback hosts only).
+    /// Also check Prometheus /-/healthy and Grafana /api/health (when enabled), on loopback
+    /// hosts or with PUBLISH_ADMIN_PORTS=true.
     #[arg(long)]
     pub monitoring: bool,
     /// Print the checks as JSON on stdout.
@@ -382,7 +384,13 @@ pub struct LibvirtUpArgs {
     /// no domain).
     #[arg(long)]
     pub dry_run: bool,
-    /// Print the outcome (domain, steps, XML) as JSON on stdout.
+    /// Follow the VM's serial console until its release says the tracker is healthy
+    /// (exit 0) or why it failed (exit 1, with the reason), or this much time passes
+    /// (exit 1); prints the boot timeline: firmware, kernel, cloud-init stages, Docker,
+    /// each image pulled, tracker healthy (30s, 10m; at most 24h).
+    #[arg(long, value_name = "DURATION", value_parser = wait_duration)]
+    pub wait: Option<Duration>,
+    /// Print the outcome (domain, steps, XML, with --wait the timeline) as JSON on stdout.
     #[arg(long)]
     pub json: bool,
 }

@@ -64,6 +64,14 @@ fn proxied(c: &Config) -> bool {
     c.domain_name.is_some()
 }
 
+fn grafana(c: &Config) -> bool {
+    c.grafana
+}
+
+fn stats_exporter(c: &Config) -> bool {
+    c.stats_exporter
+}
+
 macro_rules! entry {
     ($t:literal, $path:literal, $mode:literal, $owner:expr, $secret:literal, $when:expr) => {
         Entry {
@@ -115,7 +123,7 @@ const ENTRIES: &[Entry] = &[
         0o644,
         0,
         false,
-        always
+        stats_exporter
     ),
     entry!(
         "grafana-datasource.yaml.tera",
@@ -123,7 +131,7 @@ const ENTRIES: &[Entry] = &[
         0o644,
         0,
         false,
-        always
+        grafana
     ),
     entry!(
         "grafana-dashboards.yaml.tera",
@@ -131,7 +139,7 @@ const ENTRIES: &[Entry] = &[
         0o644,
         0,
         false,
-        always
+        grafana
     ),
     entry!(
         "grafana-tracker-dashboard.json.tera",
@@ -139,7 +147,7 @@ const ENTRIES: &[Entry] = &[
         0o644,
         0,
         false,
-        always
+        grafana
     ),
     entry!(
         "Caddyfile.tera",
@@ -193,6 +201,14 @@ const ENTRIES: &[Entry] = &[
         "tracker.service.tera",
         "etc/systemd/system/torrust-tracker.service",
         0o644,
+        0,
+        false,
+        always
+    ),
+    entry!(
+        "start.sh.tera",
+        "usr/local/sbin/torrust-start",
+        0o755,
         0,
         false,
         always
@@ -319,6 +335,12 @@ fn toml_str(value: &Value, _: &HashMap<String, Value>) -> tera::Result<Value> {
     Ok(Value::String(toml::Value::String(s).to_string()))
 }
 
+/// A POSIX shell word in single quotes (`'` written as `'\''`).
+fn sh_str(value: &Value, _: &HashMap<String, Value>) -> tera::Result<Value> {
+    let s = str_arg(value, "sh_str")?;
+    Ok(Value::String(format!("'{}'", s.replace('\'', r"'\''"))))
+}
+
 /// A YAML double-quoted scalar; JSON's string escaping is valid YAML 1.2.
 fn yaml_str(value: &Value, _: &HashMap<String, Value>) -> tera::Result<Value> {
     let s = str_arg(value, "yaml_str")?;
@@ -371,6 +393,7 @@ fn tera_for(project: &Path) -> Result<Tera> {
     tera.register_filter("toml_str", toml_str);
     tera.register_filter("yaml_str", yaml_str);
     tera.register_filter("compose_str", compose_str);
+    tera.register_filter("sh_str", sh_str);
     Ok(tera)
 }
 
@@ -437,11 +460,14 @@ fn dashboard_panels() -> Vec<Panel> {
 /// Files holding the secrets themselves, read by the services through
 /// compose `secrets:` (the images' `*_FILE` variables).
 fn secret_files(config: &Config, secrets: &SecretContext) -> Vec<File> {
-    let mut out = vec![secret_file(
-        "grafana_admin_password",
-        &secrets.grafana_admin_password,
-        GRAFANA_UID,
-    )];
+    let mut out = Vec::new();
+    if config.grafana {
+        out.push(secret_file(
+            "grafana_admin_password",
+            &secrets.grafana_admin_password,
+            GRAFANA_UID,
+        ));
+    }
     if config.database.mysql().is_some_and(|m| m.bundled) {
         out.push(secret_file(
             "mysql_password",
@@ -455,6 +481,35 @@ fn secret_files(config: &Config, secrets: &SecretContext) -> Vec<File> {
         ));
     }
     out
+}
+
+/// The private registry's CA where Docker looks for it
+/// (`/etc/docker/certs.d/<host[:port]>/ca.crt`): trust set up by the
+/// release, never by editing the VM image.
+fn registry_ca_file(config: &Config) -> Option<File> {
+    let trust = config.registry.as_ref()?;
+    let pem = trust.ca_pem.as_ref()?;
+    Some(File {
+        path: format!("etc/docker/certs.d/{}/ca.crt", trust.host),
+        content: pem.clone().into_bytes(),
+        mode: 0o644,
+        uid: 0,
+        gid: 0,
+        secret: false,
+    })
+}
+
+/// Where the SQLite file's directory is on the VM: the tracker does not
+/// create it, and its volume `/var/lib/torrust/tracker` is
+/// `/var/lib/torrust/tracker/lib` there (validation keeps the file under it).
+fn sqlite_host_dir(config: &Config) -> Option<String> {
+    let Database::Sqlite { path } = &config.database else {
+        return None;
+    };
+    let dir = Path::new(path).parent()?;
+    let inside = dir.strip_prefix("/var/lib/torrust/tracker").ok()?;
+    let host = Path::new("/var/lib/torrust/tracker/lib").join(inside);
+    Some(host.to_string_lossy().trim_end_matches('/').to_string())
 }
 
 fn secret_file(name: &str, value: &str, uid: u32) -> File {
@@ -507,12 +562,17 @@ pub fn render(
     ctx.insert("config", config);
     ctx.insert("secrets", secrets);
     ctx.insert("images", &image_map);
+    // In the order the configuration needs them: the tracker's first.
+    ctx.insert("image_list", images);
     ctx.insert("on_reverse_proxy", &config.domain_name.is_some());
     ctx.insert("stats_fields", STATS_FIELDS);
     ctx.insert("dashboard_panels", &dashboard_panels());
 
+    ctx.insert("sqlite_host_dir", &sqlite_host_dir(config));
+
     let entries: Vec<&Entry> = ENTRIES.iter().filter(|e| (e.when)(config)).collect();
     let mut files = secret_files(config, secrets);
+    files.extend(registry_ca_file(config));
     // The prepare script gives every file not owned by root to its user.
     let owned: Vec<OwnedFile> = files
         .iter()

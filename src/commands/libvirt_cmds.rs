@@ -43,7 +43,21 @@ pub fn libvirt_up(project: &Path, args: &LibvirtUpArgs) -> Result<ExitCode> {
             print_step(s)
         }
     };
-    let out = libvirt::up(project, &config, &images, &templates, &opts, &mut progress)?;
+    let mut out = libvirt::up(project, &config, &images, &templates, &opts, &mut progress)?;
+    if let (Some(wait), false) = (args.wait, out.dry_run) {
+        if !json {
+            eprintln!(
+                "{env}: following {} until the tracker is healthy (at most {})",
+                out.console_log.display(),
+                humantime::format_duration(wait)
+            );
+        }
+        libvirt::wait_boot(&mut out, wait, &mut |e| {
+            if !json {
+                print_event(e)
+            }
+        });
+    }
     if json {
         print_json(&out)?;
     } else if out.dry_run {
@@ -68,7 +82,43 @@ pub fn libvirt_up(project: &Path, args: &LibvirtUpArgs) -> Result<ExitCode> {
             out.console_log.display()
         );
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(boot_verdict(&out, json))
+}
+
+fn print_event(e: &libvirt::console::Event) {
+    eprintln!(
+        "{:>8.1} s  {:18} {}",
+        e.ms as f64 / 1000.0,
+        e.event,
+        e.detail
+    );
+}
+
+/// Exit 0 unless `--wait` saw the release fail or not finish; says why.
+fn boot_verdict(out: &libvirt::UpOutcome, json: bool) -> ExitCode {
+    use libvirt::console::Outcome;
+    let Some(boot) = &out.boot else {
+        return ExitCode::SUCCESS;
+    };
+    let at = |ms: u128| format!("{:.1} s", ms as f64 / 1000.0);
+    let end = boot.timeline.last().map_or(0, |e| e.ms);
+    let (ok, message) = match &boot.outcome {
+        Outcome::Healthy => (true, format!("{}: release {} on {}: tracker healthy {} after the domain started", out.env, out.version, out.domain, at(end))),
+        Outcome::Failed(why) => (false, format!("{}: release {} on {} failed to start: {why} (the VM said so {} after start; console: {})", out.env, out.version, out.domain, at(end), out.console_log.display())),
+        Outcome::TimedOut(last) => (false, format!("{}: release {} on {}: the tracker was not healthy within the wait; the console's last line: {last:?} (console: {}); `torrust-bake libvirt status {}` shows where it is", out.env, out.version, out.domain, out.console_log.display(), out.env)),
+    };
+    if !json {
+        if ok {
+            println!("{message}")
+        } else {
+            eprintln!("{message}")
+        }
+    }
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
 }
 
 pub fn libvirt_status(args: &LibvirtStatusArgs) -> Result<ExitCode> {
@@ -96,10 +146,11 @@ pub fn libvirt_status(args: &LibvirtStatusArgs) -> Result<ExitCode> {
                 .map_or("-".to_string(), |p| p.display().to_string())
         };
         println!(
-            "{}  release {}  {}  address {}  console {}  data {}",
+            "{}  release {}  {}  boot {:?}  address {}  console {}  data {}",
             d.domain,
             d.release,
             d.state,
+            d.boot.as_deref().unwrap_or("-"),
             address,
             path(&d.console_log),
             path(&d.data_disk)

@@ -5,6 +5,7 @@
 pub mod load;
 pub mod model;
 pub mod provider;
+pub mod registry_ca;
 pub mod report;
 pub mod secrets_file;
 pub mod types;
@@ -165,7 +166,8 @@ pub fn load_for(
         environment.is_strict(),
         &mut report,
     );
-    let config = validate::validate(&environment, &raw, purpose, &mut report);
+    let mut config = validate::validate(&environment, &raw, purpose, &mut report);
+    registry_ca::attach(project, &raw, &mut config, &mut report);
     Loaded {
         report,
         raw: Some(raw),

@@ -27,6 +27,17 @@ impl std::fmt::Debug for Secrets {
     }
 }
 
+/// A private registry the VM's Docker must trust: by a CA certificate the
+/// release installs, or over plain HTTP (lenient environments only).
+#[derive(Debug, Clone, Serialize)]
+pub struct RegistryTrust {
+    /// `host[:port]`, as image references name it.
+    pub host: String,
+    /// The CA certificate's PEM text, read from CONTAINER_REGISTRY_CA_FILE.
+    pub ca_pem: Option<String>,
+    pub insecure: bool,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Config {
     pub env: Environment,
@@ -65,6 +76,15 @@ pub struct Config {
     pub ssh_public_key: Option<String>,
     pub domain_name: Option<String>,
     pub ssl_email: Option<String>,
+    /// Optional services: Grafana, and the stats exporter that feeds
+    /// Prometheus the tracker's metrics (GRAFANA_ENABLED, STATS_EXPORTER_ENABLED).
+    pub grafana: bool,
+    pub stats_exporter: bool,
+    /// How the VM's Docker trusts a private registry (CONTAINER_REGISTRY*).
+    pub registry: Option<RegistryTrust>,
+    /// The admin ports (API, health-check API, Prometheus, Grafana) on the
+    /// VM's address, not only its 127.0.0.1 (PUBLISH_ADMIN_PORTS; lenient only).
+    pub publish_admin_ports: bool,
     /// The libvirt VM's shape; not in the templates' context (it shapes
     /// the VM, not the release).
     #[serde(skip)]

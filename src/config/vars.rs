@@ -41,6 +41,10 @@ pub enum Kind {
     Domain,
     /// An e-mail address.
     Email,
+    /// A registry's `host` or `host:port`, as Docker names it.
+    RegistryHost,
+    /// A path relative to the project directory, inside it.
+    RelativePath,
 }
 
 /// Every variable, by name: the typed key of the table. Code reaches a
@@ -79,12 +83,18 @@ pub enum VarId {
     GRAFANA_PORT,
     GRAFANA_ADMIN_USER,
     GRAFANA_ADMIN_PASSWORD,
+    GRAFANA_ENABLED,
+    STATS_EXPORTER_ENABLED,
     MYSQL_PASSWORD,
     MYSQL_ROOT_PASSWORD,
     TORRUST_BAKE_RELEASE_KEY,
     SSH_PUBLIC_KEY,
     DOMAIN_NAME,
     SSL_EMAIL,
+    CONTAINER_REGISTRY,
+    CONTAINER_REGISTRY_CA_FILE,
+    CONTAINER_REGISTRY_INSECURE,
+    PUBLISH_ADMIN_PORTS,
     LIBVIRT_VCPUS,
     LIBVIRT_MEMORY_MIB,
     LIBVIRT_DISK_SIZE_GB,
@@ -97,7 +107,7 @@ pub enum VarId {
 }
 
 impl VarId {
-    pub const COUNT: usize = 45;
+    pub const COUNT: usize = 51;
 
     /// The variable's row in the table.
     pub fn var(self) -> &'static Var {
@@ -148,9 +158,14 @@ impl Var {
             Kind::SshPublicKey => "SSH public key".into(),
             Kind::Domain => "domain name".into(),
             Kind::Email => "e-mail".into(),
+            Kind::RegistryHost => "host[:port]".into(),
+            Kind::RelativePath => "path in the project".into(),
         }
     }
 }
+
+/// The words of a yes/no variable.
+pub const BOOLEAN: &[&str] = &["true", "false"];
 
 /// The environments torrust-bake knows. Each reads `environments/<name>.env`.
 pub const ENVIRONMENTS: &[&str] = &["local", "staging", "production"];
@@ -405,7 +420,23 @@ pub const VARS: [Var; VarId::COUNT] = [
         kind: Kind::Secret { min_len: 16 },
         default: "admin",
         required: Required::InStrict,
-        help: "Grafana administrator password.",
+        help: "Grafana administrator password; not needed with GRAFANA_ENABLED=false.",
+    },
+    Var {
+        id: VarId::GRAFANA_ENABLED,
+        name: "GRAFANA_ENABLED",
+        kind: Kind::OneOf(BOOLEAN),
+        default: "true",
+        required: Required::No,
+        help: "Run Grafana (dashboards over Prometheus); false leaves it out of the stack, for small VMs.",
+    },
+    Var {
+        id: VarId::STATS_EXPORTER_ENABLED,
+        name: "STATS_EXPORTER_ENABLED",
+        kind: Kind::OneOf(BOOLEAN),
+        default: "true",
+        required: Required::No,
+        help: "Run the stats exporter that turns the tracker's API stats into Prometheus metrics; false leaves it and Prometheus's tracker metrics out.",
     },
     Var {
         id: VarId::MYSQL_PASSWORD,
@@ -454,6 +485,38 @@ pub const VARS: [Var; VarId::COUNT] = [
         default: "",
         required: Required::No,
         help: "ACME account e-mail for the TLS certificates; required with DOMAIN_NAME.",
+    },
+    Var {
+        id: VarId::CONTAINER_REGISTRY,
+        name: "CONTAINER_REGISTRY",
+        kind: Kind::RegistryHost,
+        default: "",
+        required: Required::No,
+        help: "A private registry (host or host:port) the VM pulls images from, when it needs trust set up: see CONTAINER_REGISTRY_CA_FILE and CONTAINER_REGISTRY_INSECURE.",
+    },
+    Var {
+        id: VarId::CONTAINER_REGISTRY_CA_FILE,
+        name: "CONTAINER_REGISTRY_CA_FILE",
+        kind: Kind::RelativePath,
+        default: "",
+        required: Required::No,
+        help: "PEM CA certificate of CONTAINER_REGISTRY, a path relative to the project directory; the release installs it as /etc/docker/certs.d/<registry>/ca.crt.",
+    },
+    Var {
+        id: VarId::CONTAINER_REGISTRY_INSECURE,
+        name: "CONTAINER_REGISTRY_INSECURE",
+        kind: Kind::OneOf(BOOLEAN),
+        default: "false",
+        required: Required::No,
+        help: "Pull from CONTAINER_REGISTRY over plain HTTP (Docker's insecure-registries); lenient environments only.",
+    },
+    Var {
+        id: VarId::PUBLISH_ADMIN_PORTS,
+        name: "PUBLISH_ADMIN_PORTS",
+        kind: Kind::OneOf(BOOLEAN),
+        default: "false",
+        required: Required::No,
+        help: "Publish the REST API, health-check API, Prometheus and Grafana on the VM's address instead of its 127.0.0.1 (a test VM on an isolated network); lenient environments only.",
     },
     Var {
         id: VarId::LIBVIRT_VCPUS,

@@ -117,7 +117,9 @@ pub fn check_all(config: &Config, opts: &Options) -> Vec<Check> {
     }
     let api = format!("http://{}:{}", url_host(host), config.api_port);
     let health = format!("http://{}:{}", url_host(host), config.health_check_port);
-    if is_loopback(host) {
+    // The admin ports are on the VM's 127.0.0.1 unless the environment
+    // publishes them (PUBLISH_ADMIN_PORTS, lenient only).
+    if is_loopback(host) || config.publish_admin_ports {
         checks.push(run("api health", format!("{api}/api/health_check"), || {
             web::api_health(&agent, &api)
         }));
@@ -138,6 +140,9 @@ pub fn check_all(config: &Config, opts: &Options) -> Vec<Check> {
             checks.push(run("prometheus", prom.clone(), || {
                 web::plain_ok(&agent, &prom)
             }));
+            if !config.grafana {
+                return checks;
+            }
             let grafana = format!(
                 "http://{}:{}/api/health",
                 url_host(host),
@@ -159,7 +164,7 @@ pub fn check_all(config: &Config, opts: &Options) -> Vec<Check> {
                 ok: true,
                 skipped: true,
                 latency_ms: 0.0,
-                detail: "skipped: published on the VM's 127.0.0.1 only; run health there or through an SSH tunnel".into(),
+                detail: "skipped: published on the VM's 127.0.0.1 only; run health there or through an SSH tunnel (README, \"Health\")".into(),
             });
         }
     }

@@ -110,7 +110,13 @@ pub struct ResolvedImage {
 
 /// The services whose images a configuration needs, in a fixed order.
 pub fn required_services(config: &Config) -> Vec<&'static str> {
-    let mut s = vec!["tracker", "prometheus", "stats-exporter", "grafana"];
+    let mut s = vec!["tracker", "prometheus"];
+    if config.stats_exporter {
+        s.push("stats-exporter");
+    }
+    if config.grafana {
+        s.push("grafana");
+    }
     if config.database.mysql().is_some_and(|m| m.bundled) {
         s.push("mysql");
     }

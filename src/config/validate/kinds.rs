@@ -63,7 +63,46 @@ pub fn parse(kind: Kind, value: &str) -> Result<Value, KindError> {
         Kind::SshPublicKey => ssh_public_key(value),
         Kind::Domain => domain(value),
         Kind::Email => email(value),
+        Kind::RegistryHost => registry_host(value),
+        Kind::RelativePath => relative_path(value),
     }
+}
+
+/// Docker's registry host: a DNS name (labels joined by dots) or an IPv4
+/// address, optionally `:port`; no scheme and no path, because Docker
+/// matches `insecure-registries` and `certs.d/<dir>` against exactly that.
+fn registry_host(value: &str) -> Result<Value, KindError> {
+    let (host, port_ok) = match value.rsplit_once(':') {
+        Some((h, p)) => (h, port(p).is_ok()),
+        None => (value, true),
+    };
+    let named = !host.is_empty() && host.len() <= 253 && host.split('.').all(is_dns_label);
+    if port_ok && (named || host.parse::<Ipv4Addr>().is_ok()) {
+        return text(value);
+    }
+    err(
+        format!("'{value}' is not a registry host"),
+        "write host or host:port as image references name it (registry.example.org:5000), without https:// or a path",
+    )
+}
+
+/// A path inside the project directory: relative, no `..`, so a release
+/// never depends on files elsewhere on the build machine.
+fn relative_path(value: &str) -> Result<Value, KindError> {
+    let path = std::path::Path::new(value);
+    let inside = path.components().all(|c| {
+        matches!(
+            c,
+            std::path::Component::Normal(_) | std::path::Component::CurDir
+        )
+    });
+    if inside && !value.is_empty() {
+        return text(value);
+    }
+    err(
+        format!("'{value}' is not a path inside the project directory"),
+        "copy the file into the project (e.g. certs/registry-ca.pem) and give that relative path",
+    )
 }
 
 pub fn is_dns_label(s: &str) -> bool {
@@ -366,6 +405,15 @@ mod tests {
         bad(Kind::Domain, "1.2.3.4");
         ok(Kind::Domain, "1.example.org");
         bad(Kind::Domain, "https://x.org");
+        ok(Kind::RegistryHost, "registry.example.org");
+        ok(Kind::RegistryHost, "192.168.123.1:5000");
+        ok(Kind::RegistryHost, "localhost:5000");
+        bad(Kind::RegistryHost, "https://registry.example.org");
+        bad(Kind::RegistryHost, "registry.example.org/v2");
+        bad(Kind::RegistryHost, "host:0");
+        ok(Kind::RelativePath, "certs/ca.pem");
+        bad(Kind::RelativePath, "/etc/ssl/ca.pem");
+        bad(Kind::RelativePath, "../ca.pem");
         ok(Kind::Email, "a@b.org");
         bad(Kind::Email, "a@b");
         bad(Kind::Email, "@b.org");

@@ -14,6 +14,7 @@ mod libvirt;
 mod monitoring;
 mod network;
 mod secrets;
+mod services;
 mod tracker;
 
 use std::net::IpAddr;
@@ -126,12 +127,23 @@ impl Checker<'_> {
         }
     }
 
+    /// A yes/no variable's value (`true`; anything else, already
+    /// reported by the kind check, is `false`).
+    fn flag(&self, id: VarId) -> bool {
+        self.text(id) == "true"
+    }
+
     fn is_set(&self, id: VarId) -> bool {
         !self.raw(id).value.is_empty()
     }
 
     /// Whether the rules about secret `id` apply to this purpose.
     fn secret_needed(&self, id: VarId) -> bool {
+        // Read raw: GRAFANA_ENABLED's row comes after the password's.
+        if id == VarId::GRAFANA_ADMIN_PASSWORD && self.raw(VarId::GRAFANA_ENABLED).value == "false"
+        {
+            return false;
+        }
         match self.purpose {
             Purpose::Build => true,
             Purpose::Probe => id == VarId::TORRUST_TRACKER_API_TOKEN,
@@ -206,6 +218,7 @@ pub fn validate(
     tracker::check(&mut c);
     network::check(&mut c);
     monitoring::check(&mut c);
+    services::check(&mut c);
     libvirt::check(&mut c);
     let database = database::check(&mut c);
     if c.report.has_errors() {
@@ -266,6 +279,10 @@ fn build(c: &Checker, database: super::types::Database) -> Config {
         ssh_public_key: c.opt(SSH_PUBLIC_KEY),
         domain_name: c.opt(DOMAIN_NAME),
         ssl_email: c.opt(SSL_EMAIL),
+        grafana: c.flag(GRAFANA_ENABLED),
+        stats_exporter: c.flag(STATS_EXPORTER_ENABLED),
+        registry: services::registry(c),
+        publish_admin_ports: c.flag(PUBLISH_ADMIN_PORTS),
         libvirt: libvirt::build(c),
         secrets: Secrets {
             api_token: c.text(TORRUST_TRACKER_API_TOKEN),

@@ -21,6 +21,9 @@ pub struct DomainStatus {
     pub addresses: Vec<String>,
     pub console_log: Option<PathBuf>,
     pub data_disk: Option<PathBuf>,
+    /// The release's last `torrust-bake:` line on the console: `tracker
+    /// healthy`, `FAILED: <why>`, or the step its boot is at.
+    pub boot: Option<String>,
 }
 
 pub fn status(virsh: &Virsh, env: &str) -> Result<Vec<DomainStatus>> {
@@ -32,11 +35,13 @@ pub fn status(virsh: &Virsh, env: &str) -> Result<Vec<DomainStatus>> {
         } else {
             Vec::new()
         };
+        let boot = r.console_log.as_deref().and_then(super::console::last_word);
         out.push(DomainStatus {
             domain: r.name,
             release: r.version,
             state: state.0,
             addresses,
+            boot,
             console_log: r.console_log,
             data_disk: r.data_disk,
         });

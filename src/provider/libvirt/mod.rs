@@ -14,6 +14,7 @@
 //! `up` is written as a list of steps, each timed; `--dry-run` runs the
 //! steps that only read and reports what the others would do.
 
+pub mod console;
 pub mod disks;
 pub mod domain;
 mod lifecycle;
@@ -22,7 +23,7 @@ pub mod virsh;
 pub use lifecycle::{down, status, DomainStatus, DownOptions, DownOutcome};
 
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result};
 use serde::Serialize;
@@ -96,6 +97,31 @@ pub struct UpOutcome {
     pub data_disk: Option<PathBuf>,
     pub steps: Vec<Step>,
     pub xml: String,
+    /// When the domain was started (for the boot timeline).
+    #[serde(skip)]
+    pub started: Instant,
+    /// With `--wait`: the boot timeline and how it ended.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub boot: Option<Boot>,
+}
+
+/// What the VM said on its console while `up --wait` followed it.
+#[derive(Debug, Serialize)]
+pub struct Boot {
+    pub timeline: Vec<console::Event>,
+    #[serde(flatten)]
+    pub outcome: console::Outcome,
+}
+
+/// Follows the console of the domain `up` started until the release says
+/// its tracker is healthy or why it failed, or `timeout` passes.
+pub fn wait_boot(
+    out: &mut UpOutcome,
+    timeout: Duration,
+    on_event: &mut dyn FnMut(&console::Event),
+) {
+    let (timeline, outcome) = console::watch(&out.console_log, out.started, timeout, on_event);
+    out.boot = Some(Boot { timeline, outcome });
 }
 
 /// What the environment's release is, and where its seeds are.
@@ -283,7 +309,7 @@ pub fn up(
     let spec = spec(config, &name, &rel.version, accel, opts.seed);
     let xml = domain::xml(&spec);
     make_disks(&mut steps, config, &spec, &base, &rel.dir, dry)?;
-    define_and_start(&mut steps, &opts.virsh, config, &spec, &xml, dry)?;
+    let started = define_and_start(&mut steps, &opts.virsh, config, &spec, &xml, dry)?;
     Ok(UpOutcome {
         env: env.to_string(),
         version: rel.version,
@@ -295,6 +321,8 @@ pub fn up(
         data_disk: spec.data_disk.map(|d| d.path),
         steps: steps.done,
         xml,
+        started,
+        boot: None,
     })
 }
 
@@ -440,7 +468,7 @@ fn define_and_start(
     spec: &Spec,
     xml: &str,
     dry: bool,
-) -> Result<()> {
+) -> Result<Instant> {
     let lv = &config.libvirt;
     let (name, env) = (&spec.name, config.env.as_str());
     steps.run("define", || {
@@ -460,15 +488,15 @@ fn define_and_start(
         Ok(((), would(dry, detail)))
     })?;
     steps.run("start", || {
+        let started = Instant::now();
         if !dry {
             virsh.start(name).with_context(|| {
                 format!("{name} is defined but did not start; `torrust-bake libvirt down {env}` removes it")
             })?;
         }
         let detail = format!("{name}; console: {}", spec.console_log.display());
-        Ok(((), would(dry, detail)))
-    })?;
-    Ok(())
+        Ok((started, would(dry, detail)))
+    })
 }
 
 /// `up` for a release whose domain exists: start it if it is off.
@@ -481,10 +509,12 @@ fn start_existing(
     let xml = virsh.dumpxml(&record.name)?;
     let state = virsh.state(&record.name)?;
     let running = state.is_running();
+    let mut started = Instant::now();
     if !running {
-        steps.run("start", || {
+        started = steps.run("start", || {
+            let started = Instant::now();
             virsh.start(&record.name)?;
-            Ok(((), format!("{} (was {})", record.name, state.0)))
+            Ok((started, format!("{} (was {})", record.name, state.0)))
         })?;
     }
     let accel = if xml.starts_with("<domain type='kvm'") || xml.starts_with("<domain type=\"kvm\"")
@@ -506,5 +536,7 @@ fn start_existing(
         data_disk: record.data_disk,
         steps: steps.done,
         xml,
+        started,
+        boot: None,
     })
 }

@@ -1,0 +1,275 @@
+//! What a booting VM says on its serial console, read from the domain's
+//! console log: the boot timeline (firmware, kernel, cloud-init's stages,
+//! the release's own `torrust-bake: ...` lines from install.sh and
+//! start.sh), and whether the tracker came up or why it did not. Host
+//! clock times, taken when a line is first seen (polled every 250 ms).
+//!
+//! The console is the one channel every boot has, before any network or
+//! SSH: a release that cannot start says why there (templates/start.sh.tera),
+//! so `libvirt up --wait` reports the reason instead of timing out.
+
+use std::io::{Read, Seek, SeekFrom};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+/// One point of the boot timeline.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Event {
+    /// Milliseconds since the domain was started.
+    pub ms: u128,
+    pub event: String,
+    pub detail: String,
+}
+
+/// How a wait for the tracker ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase", tag = "outcome", content = "reason")]
+pub enum Outcome {
+    /// The release said its tracker is healthy.
+    Healthy,
+    /// The release said why it failed (its `torrust-bake: FAILED:` line).
+    Failed(String),
+    /// Neither within the wait; the console's last line.
+    TimedOut(String),
+}
+
+/// The timeline event a console line marks, with its detail.
+pub fn classify(line: &str) -> Option<(String, String)> {
+    let line = line.trim();
+    if line.contains("Linux version ") {
+        return Some(("kernel".into(), String::new()));
+    }
+    if let Some(rest) = line.split("Cloud-init v. ").nth(1) {
+        if let Some(stage) = rest
+            .split('\'')
+            .nth(1)
+            .filter(|_| rest.contains(" running '"))
+        {
+            return Some((format!("cloud-init {stage}"), String::new()));
+        }
+        if rest.contains(" finished at ") {
+            return Some(("cloud-init done".into(), String::new()));
+        }
+    }
+    let said = line.split("torrust-bake: ").nth(1)?;
+    let event = if let Some(reason) = said.strip_prefix("FAILED: ") {
+        return Some(("failed".into(), reason.to_string()));
+    } else if let Some(service) = said.strip_prefix("pulled ") {
+        let name = service.split(" in ").next().unwrap_or(service);
+        format!("pulled {name}")
+    } else if said.contains("files in place") {
+        "release in place".into()
+    } else if said.starts_with("formatting ") {
+        "data disk formatted".into()
+    } else if said.starts_with("release ") && said.contains(" installed") {
+        "release installed".into()
+    } else if said == "docker up" || said == "services started" || said == "tracker healthy" {
+        said.to_string()
+    } else {
+        return None;
+    };
+    Some((event, said.to_string()))
+}
+
+/// Reads what the console log gained since `offset`: whole lines only (a
+/// partial last line waits for the next read). Serial output carries `\r`
+/// and terminal escapes; both are dropped.
+fn new_lines(path: &Path, offset: &mut u64) -> Vec<String> {
+    let Ok(mut f) = std::fs::File::open(path) else {
+        return Vec::new();
+    };
+    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+    if len < *offset {
+        *offset = 0; // truncated: the domain was started again
+    }
+    let mut buf = Vec::new();
+    if f.seek(SeekFrom::Start(*offset)).is_err() || f.read_to_end(&mut buf).is_err() {
+        return Vec::new();
+    }
+    let Some(end) = buf.iter().rposition(|&b| b == b'\n') else {
+        return Vec::new();
+    };
+    *offset += end as u64 + 1;
+    String::from_utf8_lossy(&buf[..end])
+        .lines()
+        .map(strip_escapes)
+        .collect()
+}
+
+fn strip_escapes(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            // CSI: ESC [ parameters, ended by a letter.
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else if !c.is_control() || c == '\t' {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Follows the console log from its start until the release says the
+/// tracker is healthy or that it failed, or `timeout` passes. `started` is
+/// when the domain was started; each new event goes to `on_event`.
+pub fn watch(
+    path: &Path,
+    started: Instant,
+    timeout: Duration,
+    on_event: &mut dyn FnMut(&Event),
+) -> (Vec<Event>, Outcome) {
+    let mut events: Vec<Event> = Vec::new();
+    let mut offset = 0;
+    let mut last = String::new();
+    loop {
+        let lines = new_lines(path, &mut offset);
+        let now = started.elapsed().as_millis();
+        if events.is_empty() && !lines.is_empty() {
+            push(
+                &mut events,
+                on_event,
+                now,
+                "firmware",
+                "first console output",
+            );
+        }
+        for line in lines {
+            if !line.trim().is_empty() {
+                last = line.trim().to_string();
+            }
+            let Some((event, detail)) = classify(&line) else {
+                continue;
+            };
+            let outcome = match event.as_str() {
+                "failed" => Some(Outcome::Failed(detail.clone())),
+                "tracker healthy" => Some(Outcome::Healthy),
+                _ => None,
+            };
+            push(&mut events, on_event, now, &event, &detail);
+            if let Some(o) = outcome {
+                return (events, o);
+            }
+        }
+        if started.elapsed() >= timeout {
+            return (events, Outcome::TimedOut(last));
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+fn push(
+    events: &mut Vec<Event>,
+    on_event: &mut dyn FnMut(&Event),
+    ms: u128,
+    event: &str,
+    detail: &str,
+) {
+    let e = Event {
+        ms,
+        event: event.to_string(),
+        detail: detail.to_string(),
+    };
+    on_event(&e);
+    events.push(e);
+}
+
+/// The release's last word on the console (`tracker healthy`, `FAILED:
+/// ...`, or the step it is at), for `libvirt status`.
+pub fn last_word(path: &Path) -> Option<String> {
+    let text = std::fs::read(path).ok()?;
+    String::from_utf8_lossy(&text).lines().rev().find_map(|l| {
+        l.split("torrust-bake: ")
+            .nth(1)
+            .map(|s| strip_escapes(s).trim().to_string())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn console_lines_mark_the_timeline() {
+        let c = |l: &str| classify(l).map(|(e, _)| e);
+        assert_eq!(
+            c("[    0.000000] Linux version 6.1.0-28-amd64 (debian-kernel@lists.debian.org)")
+                .as_deref(),
+            Some("kernel")
+        );
+        assert_eq!(c("[   31.2] cloud-init[312]: Cloud-init v. 22.4.2 running 'init-local' at Thu, 26 Nov 2026 13:00:00 +0000. Up 30.1 seconds.").as_deref(), Some("cloud-init init-local"));
+        assert_eq!(
+            c("cloud-init[1]: Cloud-init v. 22.4.2 running 'modules:final' at X").as_deref(),
+            Some("cloud-init modules:final")
+        );
+        assert_eq!(c("cloud-init[1]: Cloud-init v. 22.4.2 finished at Thu, 26 Nov 2026. Datasource DataSourceNoCloud.  Up 99.0 seconds").as_deref(), Some("cloud-init done"));
+        assert_eq!(
+            c("[  80.1] cloud-init[9]: torrust-bake: pulled tracker in 7 s").as_deref(),
+            Some("pulled tracker")
+        );
+        assert_eq!(
+            c("torrust-bake: tracker healthy").as_deref(),
+            Some("tracker healthy")
+        );
+        assert_eq!(
+            c("torrust-bake: release 0123abcd4567: 14 files in place, checksums verified")
+                .as_deref(),
+            Some("release in place")
+        );
+        assert_eq!(
+            classify("torrust-bake: FAILED: cannot pull the tracker image r:5000/t@sha256:00: manifest unknown"),
+            Some(("failed".into(), "cannot pull the tracker image r:5000/t@sha256:00: manifest unknown".into()))
+        );
+        assert_eq!(c("Starting systemd-udevd"), None);
+        assert_eq!(
+            c("torrust-bake: installing docker.io from the distribution"),
+            None
+        );
+    }
+
+    #[test]
+    fn escapes_and_carriage_returns_are_dropped() {
+        assert_eq!(
+            strip_escapes("\u{1b}[0;32m  OK  \u{1b}[0m] Started x.\r"),
+            "  OK  ] Started x."
+        );
+    }
+
+    #[test]
+    fn watch_follows_a_growing_log_to_its_outcome() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("console.log");
+        std::fs::write(&log, "BdsDxe: loading Boot0001\r\nLinux version 6.1\r\ntorrust-bake: pulled tracker in 3 s\ntorrust-bake: FAILED: the tracker is exited: boom\npartial").unwrap();
+        let mut seen = Vec::new();
+        let (events, outcome) = watch(&log, Instant::now(), Duration::from_secs(5), &mut |e| {
+            seen.push(e.event.clone())
+        });
+        assert_eq!(
+            outcome,
+            Outcome::Failed("the tracker is exited: boom".into())
+        );
+        assert_eq!(seen, ["firmware", "kernel", "pulled tracker", "failed"]);
+        assert_eq!(events.len(), 4);
+        std::fs::write(&log, "Linux version 6.1\nstill booting\n").unwrap();
+        let (_, outcome) = watch(
+            &log,
+            Instant::now(),
+            Duration::from_millis(300),
+            &mut |_| {},
+        );
+        assert_eq!(outcome, Outcome::TimedOut("still booting".into()));
+        assert_eq!(last_word(&log), None);
+        std::fs::write(
+            &log,
+            "torrust-bake: docker up\ntorrust-bake: tracker healthy\nlogin:\n",
+        )
+        .unwrap();
+        assert_eq!(last_word(&log).as_deref(), Some("tracker healthy"));
+    }
+}
