@@ -52,6 +52,11 @@ if $e2e; then
     command -v mkfs.vfat >/dev/null || need_apt+=(dosfstools)
     command -v sfdisk >/dev/null || need_apt+=(fdisk)
     command -v ip >/dev/null || need_apt+=(iproute2)
+    # e2e-registry.sh: busybox's wget in the slim Prometheus image (its
+    # healthcheck), strip for the slim tracker binaries.
+    [ -x /bin/busybox ] || need_apt+=(busybox-static)
+    command -v strip >/dev/null || need_apt+=(binutils)
+    command -v curl >/dev/null || need_apt+=(curl)
     # Debian 12's qemu-system-x86 needs its own qemu-utils; the machine may
     # carry a backported one (10.x, which qemu-system-x86 7.2 conflicts with), hence the pinned downgrade.
     if ! command -v qemu-system-x86_64 >/dev/null; then
