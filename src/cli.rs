@@ -6,8 +6,10 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 const AFTER_HELP: &str = "\
-Environments: local, staging, production (environments/<env>.env); staging and
-production are strict (real secrets, digests only, unknown variables refused).
+Environments: every environments/<env>.env whose name is 1-32 lower-case letters,
+digits and '-' (starting with a letter). local is lenient; staging and production
+are strict (real secrets, digests only, unknown variables refused); any other
+declares TORRUST_BAKE_STRICTNESS=strict|lenient in its file.
 Precedence: process environment > secrets file ($TORRUST_BAKE_SECRETS_DIR/<env>.env,
 made by `secrets init`) > environments/<env>.env > built-in default.
 Secrets (TORRUST_TRACKER_API_TOKEN, GRAFANA_ADMIN_PASSWORD, MYSQL_PASSWORD,
@@ -46,11 +48,13 @@ Examples:
   torrust-bake check local
   torrust-bake check production --json | jq '.problems[] | .variable'")]
     Check(CheckArgs),
-    /// Print every variable's resolved value (secrets redacted) and where it came from.
+    /// Print the environment's strictness and every variable's resolved value (secrets
+    /// redacted), each with where it came from.
     #[command(after_help = "\
 Examples:
   torrust-bake show production
-  torrust-bake show local --json")]
+  torrust-bake show local --json
+  torrust-bake show dev --json | jq .strictness")]
     Show(ShowArgs),
     /// Build the environment's release into releases/<env>/<version>/.
     ///
@@ -118,7 +122,7 @@ Examples:
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {
-    /// local, staging or production
+    /// The environment: local, staging, production or another environments/<ENV>.env
     pub env: String,
     /// Print the problems as JSON on stdout.
     #[arg(long)]
@@ -127,7 +131,7 @@ pub struct CheckArgs {
 
 #[derive(Debug, Args)]
 pub struct ShowArgs {
-    /// local, staging or production
+    /// The environment: local, staging, production or another environments/<ENV>.env
     pub env: String,
     /// Print the variables as JSON on stdout.
     #[arg(long)]
@@ -136,7 +140,7 @@ pub struct ShowArgs {
 
 #[derive(Debug, Args)]
 pub struct BuildArgs {
-    /// local, staging or production
+    /// The environment: local, staging, production or another environments/<ENV>.env
     pub env: String,
     /// No longer needed, kept for old scripts: every seed format (seed.iso, seed.img,
     /// seed.qcow2) is always written, so a version's bytes never depend on the flags.
@@ -149,7 +153,7 @@ pub struct BuildArgs {
 
 #[derive(Debug, Args)]
 pub struct DiffArgs {
-    /// local, staging or production
+    /// The environment: local, staging, production or another environments/<ENV>.env
     pub env: String,
     /// The older release's version (a directory name under releases/<env>/).
     pub from: String,
@@ -180,7 +184,7 @@ Examples:
 
 #[derive(Debug, Args)]
 pub struct ReleasesListArgs {
-    /// local, staging or production
+    /// The environment: local, staging, production or another environments/<ENV>.env
     pub env: String,
     /// Print the releases as JSON on stdout.
     #[arg(long)]
@@ -189,7 +193,7 @@ pub struct ReleasesListArgs {
 
 #[derive(Debug, Args)]
 pub struct ReleasesPruneArgs {
-    /// local, staging or production
+    /// The environment: local, staging, production or another environments/<ENV>.env
     pub env: String,
     /// How many of the newest releases to keep (at least 1).
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
@@ -229,7 +233,7 @@ Examples:
 
 #[derive(Debug, Args)]
 pub struct SecretsInitArgs {
-    /// local, staging or production
+    /// The environment: local, staging, production or another environments/<ENV>.env
     pub env: String,
     /// Print the result as JSON on stdout.
     #[arg(long)]
@@ -246,7 +250,7 @@ Examples:
   torrust-bake verify production
   torrust-bake verify production 3f2a9c1d0b7e --json")]
 pub struct VerifyArgs {
-    /// local, staging or production
+    /// The environment: local, staging, production or another environments/<ENV>.env
     pub env: String,
     /// The release to check [default: every release of the environment].
     pub version: Option<String>,
@@ -257,7 +261,7 @@ pub struct VerifyArgs {
 
 #[derive(Debug, Args)]
 pub struct HealthArgs {
-    /// local, staging or production (ports and token come from it)
+    /// The environment (ports and token come from it)
     pub env: String,
     /// Host to probe [default: the bind address, or 127.0.0.1 when it binds all].
     /// The API and health-check API are published on the VM's 127.0.0.1 only, so
@@ -366,7 +370,7 @@ pub enum LibvirtCommand {
 
 #[derive(Debug, Args)]
 pub struct LibvirtUpArgs {
-    /// local, staging or production (with INFRASTRUCTURE_PROVIDER=libvirt)
+    /// The environment (with INFRASTRUCTURE_PROVIDER=libvirt)
     pub env: String,
     /// Boot this stored release (releases/<env>/<VERSION>) instead of building the
     /// environment's current one.
@@ -395,7 +399,7 @@ pub enum LibvirtSeed {
 
 #[derive(Debug, Args)]
 pub struct LibvirtStatusArgs {
-    /// local, staging or production
+    /// The environment: local, staging, production or another environments/<ENV>.env
     pub env: String,
     /// libvirt connection URI (virsh -c).
     #[arg(long, value_name = "URI")]
@@ -407,7 +411,7 @@ pub struct LibvirtStatusArgs {
 
 #[derive(Debug, Args)]
 pub struct LibvirtDownArgs {
-    /// local, staging or production
+    /// The environment: local, staging, production or another environments/<ENV>.env
     pub env: String,
     /// Also delete the environment's data disk (its database and state).
     #[arg(long)]

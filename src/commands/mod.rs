@@ -54,10 +54,9 @@ fn load_all(project: &Path, env: &str) -> (Report, Option<(Config, Vec<ResolvedI
         // Validated again from the values already read, its own report
         // dropped: every problem in it is in `report` already.
         let layout = config::validate::Purpose::Layout;
-        let environment = config::Environment::named(env);
-        if let (Some(raw), Some(environment)) = (&loaded.raw, environment) {
+        if let (Some(raw), Some(environment)) = (&loaded.raw, &loaded.environment) {
             let mut again = Report::default();
-            if let Some(c) = config::validate::validate(&environment, raw, layout, &mut again) {
+            if let Some(c) = config::validate::validate(environment, raw, layout, &mut again) {
                 images::resolve(project, &c, &mut report);
             }
         }
@@ -80,8 +79,10 @@ fn report_failure(report: &Report, json: bool) -> Result<ExitCode> {
     Ok(ExitCode::from(1))
 }
 
-fn known_env(env: &str) -> Result<()> {
-    match config::unknown_environment(env) {
+/// Refuses a name that is not an environment of `project` (a bad name, or
+/// no file), before it becomes part of a path.
+fn known_env(project: &Path, env: &str) -> Result<()> {
+    match config::unknown_environment(project, env) {
         Some((message, fix)) => Err(Error::invalid(format!("{message}; {fix}")).into()),
         None => Ok(()),
     }
