@@ -9,7 +9,8 @@ const AFTER_HELP: &str = "\
 Environments: every environments/<env>.env whose name is 1-32 lower-case letters,
 digits and '-' (starting with a letter). local is lenient; staging and production
 are strict (real secrets, digests only, unknown variables refused); any other
-declares TORRUST_BAKE_STRICTNESS=strict|lenient in its file.
+declares TORRUST_BAKE_STRICTNESS=strict|lenient in its file. Images come from
+images/<env>.lock when it exists, else images/images.lock.
 Precedence: process environment > secrets file ($TORRUST_BAKE_SECRETS_DIR/<env>.env,
 made by `secrets init`) > environments/<env>.env > built-in default.
 Secrets (TORRUST_TRACKER_API_TOKEN, GRAFANA_ADMIN_PASSWORD, MYSQL_PASSWORD,
@@ -25,6 +26,7 @@ Examples:
   torrust-bake diff local 3f2a9c1d0b7e 8e41aa02c9d1
   torrust-bake health production --host 203.0.113.7 --wait 5m
   torrust-bake images pin tracker
+  torrust-bake images pin --env staging tracker
   torrust-bake libvirt up local
   torrust-bake libvirt down local";
 
@@ -48,13 +50,13 @@ Examples:
   torrust-bake check local
   torrust-bake check production --json | jq '.problems[] | .variable'")]
     Check(CheckArgs),
-    /// Print the environment's strictness and every variable's resolved value (secrets
-    /// redacted), each with where it came from.
+    /// Print the environment's strictness and image lock, and every variable's resolved
+    /// value (secrets redacted), each with where it came from.
     #[command(after_help = "\
 Examples:
   torrust-bake show production
   torrust-bake show local --json
-  torrust-bake show dev --json | jq .strictness")]
+  torrust-bake show dev --json | jq '.strictness, .image_lock'")]
     Show(ShowArgs),
     /// Build the environment's release into releases/<env>/<version>/.
     ///
@@ -97,7 +99,8 @@ Examples:
 Examples:
   torrust-bake man > torrust-bake.1 && man -l torrust-bake.1")]
     Man,
-    /// Pin container images by digest in images/images.lock, or check the pins.
+    /// Pin container images by digest in images/images.lock (or an environment's own
+    /// images/<env>.lock), or check the pins.
     Images {
         #[command(subcommand)]
         action: ImagesCommand,
@@ -290,6 +293,18 @@ reference (non-alphanumerics become _):
 They answer Basic challenges and are sent to Bearer token services (Docker Hub).
 Docker Hub references may omit docker.io/ and library/ (caddy:2.10.2).
 
+Without --env the lock is images/images.lock, which every environment without a
+lock of its own uses. With --env ENV it is images/ENV.lock, which replaces
+images/images.lock for ENV as a whole (it lists every image ENV runs): copy
+images/images.lock there, change what ENV should try, pin it with --env ENV.
+
+Examples:
+  torrust-bake images pin
+  torrust-bake images pin tracker
+  torrust-bake images verify --json
+  cp images/images.lock images/staging.lock && torrust-bake images pin --env staging tracker
+  torrust-bake images verify --env staging
+
 Exit codes: 0 ok, 1 mismatch, unknown image, bad reference or refused
 credentials, 2 registry unreachable or other error.";
 
@@ -303,13 +318,27 @@ pub enum ImagesCommand {
     /// Check that every digest in the lock is what its tag resolves to now; exit 1 naming
     /// each mismatch (and whether the locked digest can still be pulled).
     #[command(after_help = REGISTRY_HELP)]
-    Verify(RegistryArgs),
+    Verify(ImagesVerifyArgs),
 }
 
 #[derive(Debug, Args)]
 pub struct PinArgs {
-    /// Services to pin (keys of images/images.lock) [default: all].
+    /// Services to pin (keys of the lock) [default: all].
     pub services: Vec<String>,
+    /// Pin this environment's own lock, images/ENV.lock (it must exist: pinning never
+    /// creates one, nor edits the shared lock for one environment).
+    #[arg(long, value_name = "ENV")]
+    pub env: Option<String>,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ImagesVerifyArgs {
+    /// Verify the lock this environment builds with: images/ENV.lock when it exists,
+    /// else images/images.lock.
+    #[arg(long, value_name = "ENV")]
+    pub env: Option<String>,
     #[command(flatten)]
     pub registry: RegistryArgs,
 }
@@ -473,7 +502,9 @@ impl Command {
                 action: SecretsCommand::Init(a) | SecretsCommand::Path(a),
             } => a.json,
             Command::Images {
-                action: ImagesCommand::Pin(PinArgs { registry: a, .. }) | ImagesCommand::Verify(a),
+                action:
+                    ImagesCommand::Pin(PinArgs { registry: a, .. })
+                    | ImagesCommand::Verify(ImagesVerifyArgs { registry: a, .. }),
             } => a.json,
             Command::Libvirt { action } => match action {
                 LibvirtCommand::Up(a) => a.json,

@@ -1,10 +1,15 @@
 //! Environments beyond the built-in three, through the binary: any
 //! `environments/<name>.env` with a valid name, its strictness declared in
-//! the file (never weakened from outside).
+//! the file (never weakened from outside), and `images/<env>.lock`, which
+//! replaces `images/images.lock` for its environment.
 
 mod common;
 
 use common::*;
+
+const SHARED_TRACKER: &str =
+    "sha256:6666666666666666666666666666666666666666666666666666666666666666";
+const DEV_TRACKER: &str = "sha256:abababababababababababababababababababababababababababababababab";
 
 /// `environments/dev.env`: local's file with `extra` lines first.
 fn write_dev(p: &Project, extra: &str) {
@@ -19,6 +24,10 @@ fn manifest(release: &std::path::Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(release.join("manifest.json")).unwrap()).unwrap()
 }
 
+fn compose(release: &std::path::Path) -> String {
+    std::fs::read_to_string(release.join("bundle/opt/torrust/compose.yaml")).unwrap()
+}
+
 #[test]
 fn a_declared_lenient_environment_builds_and_shows_where_its_strictness_came_from() {
     let p = Project::new();
@@ -28,14 +37,18 @@ fn a_declared_lenient_environment_builds_and_shows_where_its_strictness_came_fro
     );
     let release = p.build("dev", &[]);
     assert!(release.starts_with(p.path().join("releases/dev")));
-    assert_eq!(manifest(&release)["env"], "dev");
+    let m = manifest(&release);
+    assert_eq!(m["env"], "dev");
+    assert!(m.get("image_lock").is_none(), "the shared lock: {m}");
     assert_eq!(p.run(&["verify", "dev"], &[]).code(), 0);
 
     let show = p.run(&["show", "dev"], &[]);
     assert_eq!(show.code(), 0, "{}", show.all());
     let out = show.stdout();
     assert!(
-        out.starts_with("strictness: lenient (environments/dev.env:2)\n"),
+        out.starts_with(
+            "strictness: lenient (environments/dev.env:2)\nimage lock: images/images.lock\n"
+        ),
         "{out}"
     );
     let row = out
@@ -47,6 +60,7 @@ fn a_declared_lenient_environment_builds_and_shows_where_its_strictness_came_fro
     let v: serde_json::Value = serde_json::from_str(&json.stdout()).unwrap();
     assert_eq!(v["strictness"]["value"], "lenient");
     assert_eq!(v["strictness"]["source"], "environments/dev.env:2");
+    assert_eq!(v["image_lock"], "images/images.lock");
 
     // A built-in's strictness is its own, shown as such.
     let v: serde_json::Value =
@@ -197,4 +211,71 @@ fn the_process_environment_may_make_an_environment_strict() {
     .unwrap();
     assert_eq!(v["strictness"]["value"], "strict");
     assert_eq!(v["strictness"]["source"], "process environment");
+}
+
+#[test]
+fn an_environments_own_lock_replaces_the_shared_one() {
+    let p = Project::new();
+    write_dev(&p, "TORRUST_BAKE_STRICTNESS=lenient\n");
+    let shared = std::fs::read_to_string(p.path().join("images/images.lock")).unwrap();
+    assert!(shared.contains(SHARED_TRACKER));
+    p.write(
+        "images/dev.lock",
+        &shared.replace(SHARED_TRACKER, DEV_TRACKER),
+    );
+
+    let dev = p.build("dev", &[]);
+    assert!(compose(&dev).contains(&format!("tracker:v3.0.0@{DEV_TRACKER}")));
+    assert!(!compose(&dev).contains(SHARED_TRACKER));
+    let m = manifest(&dev);
+    assert_eq!(m["image_lock"], "images/dev.lock");
+    let tracker = m["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["service"] == "tracker")
+        .unwrap();
+    assert_eq!(tracker["digest"], DEV_TRACKER);
+    let run = p.run(&["build", "dev"], &[]);
+    assert!(
+        run.stderr()
+            .contains("images from images/dev.lock, dev's own lock"),
+        "{}",
+        run.stderr()
+    );
+    let json = p.run(&["build", "dev", "--json"], &[]);
+    let v: serde_json::Value = serde_json::from_str(&json.stdout()).unwrap();
+    assert_eq!(v["image_lock"], "images/dev.lock");
+
+    // Every other environment keeps the shared lock.
+    let local = p.build("local", &[]);
+    assert!(compose(&local).contains(&format!("tracker:v3.0.0@{SHARED_TRACKER}")));
+    assert!(manifest(&local).get("image_lock").is_none());
+
+    let show = p.run(&["show", "dev"], &[]);
+    assert!(
+        show.stdout().contains("image lock: images/dev.lock\n"),
+        "{}",
+        show.stdout()
+    );
+
+    // check reads it too, and names it; the fix pins that lock.
+    p.write(
+        "images/dev.lock",
+        &shared.replace(&format!("digest = \"{SHARED_TRACKER}\"\n"), ""),
+    );
+    let run = p.run(&["check", "dev"], &[("TORRUST_BAKE_STRICTNESS", "strict")]);
+    assert_eq!(run.code(), 1, "{}", run.all());
+    assert!(
+        run.stderr().contains("error: images/dev.lock:"),
+        "{}",
+        run.stderr()
+    );
+    assert!(
+        run.stderr()
+            .contains("run `torrust-bake images pin --env dev tracker`"),
+        "{}",
+        run.stderr()
+    );
+    assert_eq!(p.run(&["check", "local"], &[]).code(), 0);
 }

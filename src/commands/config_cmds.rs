@@ -51,6 +51,7 @@ pub fn show(project: &Path, args: &ShowArgs) -> Result<ExitCode> {
         return report_failure(&loaded.report, json);
     };
     let shown = shown_vars(raw, environment);
+    let lock = images::env_lock::lock_of(project, env);
     if json {
         print_json(&serde_json::json!({
             "env": env,
@@ -58,6 +59,7 @@ pub fn show(project: &Path, args: &ShowArgs) -> Result<ExitCode> {
                 "value": environment.strictness,
                 "source": environment.strictness_source(),
             },
+            "image_lock": lock,
             "variables": shown,
             "problems": loaded.report.json(),
         }))?;
@@ -67,7 +69,7 @@ pub fn show(project: &Path, args: &ShowArgs) -> Result<ExitCode> {
             environment.strictness,
             environment.strictness_source()
         );
-        println!();
+        println!("image lock: {lock}\n");
         print_vars(&shown);
         if !loaded.report.problems.is_empty() {
             eprintln!("\n{}", loaded.report);

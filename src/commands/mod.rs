@@ -11,13 +11,14 @@ use anyhow::{Context as _, Result};
 use serde::Serialize;
 
 use crate::cli::{
-    BuildArgs, CheckArgs, CompletionsArgs, DiffArgs, HealthArgs, LibvirtDownArgs, LibvirtSeed,
-    LibvirtStatusArgs, LibvirtUpArgs, PinArgs, RegistryArgs, SecretsInitArgs, ShowArgs, VerifyArgs,
+    BuildArgs, CheckArgs, CompletionsArgs, DiffArgs, HealthArgs, ImagesVerifyArgs, LibvirtDownArgs,
+    LibvirtSeed, LibvirtStatusArgs, LibvirtUpArgs, PinArgs, RegistryArgs, SecretsInitArgs,
+    ShowArgs, VerifyArgs,
 };
 use crate::config::{self, Config, Report};
 use crate::digest::Key;
 use crate::error::Error;
-use crate::images::{self, ResolvedImage};
+use crate::images::{self, Pinned};
 use crate::provider::libvirt::{self, virsh::Virsh};
 use crate::release::{self, Written};
 use crate::render;
@@ -45,7 +46,7 @@ fn print_json<T: Serialize>(value: &T) -> Result<()> {
 }
 
 /// Loads and validates the environment and its images.
-fn load_all(project: &Path, env: &str) -> (Report, Option<(Config, Vec<ResolvedImage>)>) {
+fn load_all(project: &Path, env: &str) -> (Report, Option<(Config, Pinned)>) {
     let loaded = config::load(project, env, &config::process_env);
     let mut report = loaded.report;
     let Some(config) = loaded.config else {
