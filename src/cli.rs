@@ -7,7 +7,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 const AFTER_HELP: &str = "\
 Environments: every environments/<env>.env whose name is 1-32 lower-case letters,
-digits and '-' (starting with a letter). local is lenient; staging and production
+digits and '-' (a letter first, no '-' last). local is lenient; staging and production
 are strict (real secrets, digests only, unknown variables refused); any other
 declares TORRUST_BAKE_STRICTNESS=strict|lenient in its file. Images come from
 images/<env>.lock when it exists, else images/images.lock.
