@@ -6,8 +6,11 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 const AFTER_HELP: &str = "\
-Environments: local, staging, production (environments/<env>.env); staging and
-production are strict (real secrets, digests only, unknown variables refused).
+Environments: every environments/<env>.env whose name is 1-32 lower-case letters,
+digits and '-' (a letter first, no '-' last). local is lenient; staging and production
+are strict (real secrets, digests only, unknown variables refused); any other
+declares TORRUST_BAKE_STRICTNESS=strict|lenient in its file. Images come from
+images/<env>.lock when it exists, else images/images.lock.
 Precedence: process environment > secrets file ($TORRUST_BAKE_SECRETS_DIR/<env>.env,
 made by `secrets init`) > environments/<env>.env > built-in default.
 Secrets (TORRUST_TRACKER_API_TOKEN, GRAFANA_ADMIN_PASSWORD, MYSQL_PASSWORD,
@@ -23,6 +26,7 @@ Examples:
   torrust-bake diff local 3f2a9c1d0b7e 8e41aa02c9d1
   torrust-bake health production --host 203.0.113.7 --wait 5m
   torrust-bake images pin tracker
+  torrust-bake images pin --env staging tracker
   torrust-bake libvirt up local
   torrust-bake libvirt down local";
 
@@ -46,11 +50,13 @@ Examples:
   torrust-bake check local
   torrust-bake check production --json | jq '.problems[] | .variable'")]
     Check(CheckArgs),
-    /// Print every variable's resolved value (secrets redacted) and where it came from.
+    /// Print the environment's strictness and image lock, and every variable's resolved
+    /// value (secrets redacted), each with where it came from.
     #[command(after_help = "\
 Examples:
   torrust-bake show production
-  torrust-bake show local --json")]
+  torrust-bake show local --json
+  torrust-bake show dev --json | jq '.strictness, .image_lock'")]
     Show(ShowArgs),
     /// Build the environment's release into releases/<env>/<version>/.
     ///
@@ -93,7 +99,8 @@ Examples:
 Examples:
   torrust-bake man > torrust-bake.1 && man -l torrust-bake.1")]
     Man,
-    /// Pin container images by digest in images/images.lock, or check the pins.
+    /// Pin container images by digest in images/images.lock (or an environment's own
+    /// images/<env>.lock), or check the pins.
     Images {
         #[command(subcommand)]
         action: ImagesCommand,
@@ -118,7 +125,7 @@ Examples:
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {
-    /// local, staging or production
+    /// The environment: local, staging, production or another environments/<ENV>.env
     pub env: String,
     /// Print the problems as JSON on stdout.
     #[arg(long)]
@@ -127,7 +134,7 @@ pub struct CheckArgs {
 
 #[derive(Debug, Args)]
 pub struct ShowArgs {
-    /// local, staging or production
+    /// The environment: local, staging, production or another environments/<ENV>.env
     pub env: String,
     /// Print the variables as JSON on stdout.
     #[arg(long)]
@@ -136,7 +143,7 @@ pub struct ShowArgs {
 
 #[derive(Debug, Args)]
 pub struct BuildArgs {
-    /// local, staging or production
+    /// The environment: local, staging, production or another environments/<ENV>.env
     pub env: String,
     /// No longer needed, kept for old scripts: every seed format (seed.iso, seed.img,
     /// seed.qcow2) is always written, so a version's bytes never depend on the flags.
@@ -149,7 +156,7 @@ pub struct BuildArgs {
 
 #[derive(Debug, Args)]
 pub struct DiffArgs {
-    /// local, staging or production
+    /// The environment: local, staging, production or another environments/<ENV>.env
     pub env: String,
     /// The older release's version (a directory name under releases/<env>/).
     pub from: String,
@@ -180,7 +187,7 @@ Examples:
 
 #[derive(Debug, Args)]
 pub struct ReleasesListArgs {
-    /// local, staging or production
+    /// The environment: local, staging, production or another environments/<ENV>.env
     pub env: String,
     /// Print the releases as JSON on stdout.
     #[arg(long)]
@@ -189,7 +196,7 @@ pub struct ReleasesListArgs {
 
 #[derive(Debug, Args)]
 pub struct ReleasesPruneArgs {
-    /// local, staging or production
+    /// The environment: local, staging, production or another environments/<ENV>.env
     pub env: String,
     /// How many of the newest releases to keep (at least 1).
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
@@ -229,7 +236,7 @@ Examples:
 
 #[derive(Debug, Args)]
 pub struct SecretsInitArgs {
-    /// local, staging or production
+    /// The environment: local, staging, production or another environments/<ENV>.env
     pub env: String,
     /// Print the result as JSON on stdout.
     #[arg(long)]
@@ -246,7 +253,7 @@ Examples:
   torrust-bake verify production
   torrust-bake verify production 3f2a9c1d0b7e --json")]
 pub struct VerifyArgs {
-    /// local, staging or production
+    /// The environment: local, staging, production or another environments/<ENV>.env
     pub env: String,
     /// The release to check [default: every release of the environment].
     pub version: Option<String>,
@@ -257,7 +264,7 @@ pub struct VerifyArgs {
 
 #[derive(Debug, Args)]
 pub struct HealthArgs {
-    /// local, staging or production (ports and token come from it)
+    /// The environment (ports and token come from it)
     pub env: String,
     /// Host to probe [default: the bind address, or 127.0.0.1 when it binds all].
     /// The API and health-check API are published on the VM's 127.0.0.1 only, so
@@ -288,6 +295,18 @@ reference (non-alphanumerics become _):
 They answer Basic challenges and are sent to Bearer token services (Docker Hub).
 Docker Hub references may omit docker.io/ and library/ (caddy:2.10.2).
 
+Without --env the lock is images/images.lock, which every environment without a
+lock of its own uses. With --env ENV it is images/ENV.lock, which replaces
+images/images.lock for ENV as a whole (it lists every image ENV runs): copy
+images/images.lock there, change what ENV should try, pin it with --env ENV.
+
+Examples:
+  torrust-bake images pin
+  torrust-bake images pin tracker
+  torrust-bake images verify --json
+  cp images/images.lock images/staging.lock && torrust-bake images pin --env staging tracker
+  torrust-bake images verify --env staging
+
 Exit codes: 0 ok, 1 mismatch, unknown image, bad reference or refused
 credentials, 2 registry unreachable or other error.";
 
@@ -301,13 +320,27 @@ pub enum ImagesCommand {
     /// Check that every digest in the lock is what its tag resolves to now; exit 1 naming
     /// each mismatch (and whether the locked digest can still be pulled).
     #[command(after_help = REGISTRY_HELP)]
-    Verify(RegistryArgs),
+    Verify(ImagesVerifyArgs),
 }
 
 #[derive(Debug, Args)]
 pub struct PinArgs {
-    /// Services to pin (keys of images/images.lock) [default: all].
+    /// Services to pin (keys of the lock) [default: all].
     pub services: Vec<String>,
+    /// Pin this environment's own lock, images/ENV.lock (it must exist: pinning never
+    /// creates one, nor edits the shared lock for one environment).
+    #[arg(long, value_name = "ENV")]
+    pub env: Option<String>,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ImagesVerifyArgs {
+    /// Verify the lock this environment builds with: images/ENV.lock when it exists,
+    /// else images/images.lock.
+    #[arg(long, value_name = "ENV")]
+    pub env: Option<String>,
     #[command(flatten)]
     pub registry: RegistryArgs,
 }
@@ -368,7 +401,7 @@ pub enum LibvirtCommand {
 
 #[derive(Debug, Args)]
 pub struct LibvirtUpArgs {
-    /// local, staging or production (with INFRASTRUCTURE_PROVIDER=libvirt)
+    /// The environment (with INFRASTRUCTURE_PROVIDER=libvirt)
     pub env: String,
     /// Boot this stored release (releases/<env>/<VERSION>) instead of building the
     /// environment's current one.
@@ -403,7 +436,7 @@ pub enum LibvirtSeed {
 
 #[derive(Debug, Args)]
 pub struct LibvirtStatusArgs {
-    /// local, staging or production
+    /// The environment: local, staging, production or another environments/<ENV>.env
     pub env: String,
     /// libvirt connection URI (virsh -c).
     #[arg(long, value_name = "URI")]
@@ -415,7 +448,7 @@ pub struct LibvirtStatusArgs {
 
 #[derive(Debug, Args)]
 pub struct LibvirtDownArgs {
-    /// local, staging or production
+    /// The environment: local, staging, production or another environments/<ENV>.env
     pub env: String,
     /// Also delete the environment's data disk (its database and state).
     #[arg(long)]
@@ -477,7 +510,9 @@ impl Command {
                 action: SecretsCommand::Init(a) | SecretsCommand::Path(a),
             } => a.json,
             Command::Images {
-                action: ImagesCommand::Pin(PinArgs { registry: a, .. }) | ImagesCommand::Verify(a),
+                action:
+                    ImagesCommand::Pin(PinArgs { registry: a, .. })
+                    | ImagesCommand::Verify(ImagesVerifyArgs { registry: a, .. }),
             } => a.json,
             Command::Libvirt { action } => match action {
                 LibvirtCommand::Up(a) => a.json,

@@ -33,7 +33,7 @@ fn main() -> ExitCode {
         } => commands::secrets_init(project, args),
         Command::Secrets {
             action: SecretsCommand::Path(args),
-        } => commands::secrets_path(args),
+        } => commands::secrets_path(project, args),
         Command::Images {
             action: ImagesCommand::Pin(args),
         } => commands::images_pin(project, args),
@@ -51,7 +51,7 @@ fn main() -> ExitCode {
         Command::Man => commands::man(),
         Command::Libvirt { action } => match action {
             LibvirtCommand::Up(args) => commands::libvirt_up(project, args),
-            LibvirtCommand::Status(args) => commands::libvirt_status(args),
+            LibvirtCommand::Status(args) => commands::libvirt_status(project, args),
             LibvirtCommand::Down(args) => commands::libvirt_down(project, args),
         },
     };

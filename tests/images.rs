@@ -745,6 +745,102 @@ fn clear_errors_and_the_lock_untouched() {
     );
 }
 
+/// Staging tries a new tag before production: `images/staging.lock` (a
+/// copy of the shared lock with the new tag) is pinned and verified with
+/// `--env staging`, alone; the shared lock is not touched. Without a lock of
+/// its own an environment verifies the shared one and refuses a pin.
+#[test]
+fn an_environments_own_lock_is_pinned_and_verified_alone() {
+    let storage = tempfile::tempdir().unwrap();
+    let reg = Registry::start(storage.path(), "");
+    let host = reg.host();
+    let (old, _) = reg.push_image("torrust/tracker", "v3.0.0", DOCKER_MANIFEST, "amd64", "old");
+    let (new, _) = reg.push_image("torrust/tracker", "v3.1.0", DOCKER_MANIFEST, "amd64", "new");
+    let shared = format!(
+        "[images.tracker]\nreference = \"{host}/torrust/tracker:v3.0.0\"\ndigest = \"{old}\"\n"
+    );
+    let p = LockProject::new(&shared);
+    for env in ["staging", "production"] {
+        std::fs::create_dir_all(p.dir.path().join("environments")).unwrap();
+        std::fs::write(p.dir.path().join(format!("environments/{env}.env")), "").unwrap();
+    }
+    let own = p.dir.path().join("images/staging.lock");
+    std::fs::write(
+        &own,
+        shared
+            .replace("v3.0.0", "v3.1.0")
+            .replace(&format!("digest = \"{old}\"\n"), ""),
+    )
+    .unwrap();
+    let insecure = ["--insecure-registry", host.as_str()];
+    let run = |args: &[&str]| p.run(&[args, &insecure[..]].concat(), &[]);
+
+    let r = run(&["images", "verify", "--env", "staging"]);
+    assert_eq!(r.code(), 1, "{}", r.all());
+    assert!(
+        r.stdout().contains("tracker: MISMATCH: not pinned"),
+        "{}",
+        r.all()
+    );
+    assert!(
+        r.stderr().contains(
+            "differ from images/staging.lock: run `torrust-bake images pin --env staging`"
+        ),
+        "{}",
+        r.all()
+    );
+    let r = run(&["images", "pin", "--env", "staging", "tracker"]);
+    assert_eq!(r.code(), 0, "{}", r.all());
+    assert!(
+        r.stdout().contains("wrote images/staging.lock"),
+        "{}",
+        r.all()
+    );
+    let pinned = std::fs::read_to_string(&own).unwrap();
+    assert!(pinned.contains(&format!("digest = \"{new}\"")), "{pinned}");
+    assert_eq!(p.lock(), shared, "the shared lock is not touched");
+    assert_eq!(
+        skopeo_digest(&format!("{host}/torrust/tracker:v3.1.0"), None),
+        new
+    );
+
+    let r = run(&["images", "verify", "--env", "staging", "--json"]);
+    assert_eq!(r.code(), 0, "{}", r.all());
+    let v: serde_json::Value = serde_json::from_str(&r.stdout()).unwrap();
+    assert_eq!(v["lock"], "images/staging.lock");
+    assert_eq!(v["images"][0]["resolved"], new.as_str());
+    let r = run(&["images", "verify", "--json"]);
+    assert_eq!(r.code(), 0, "{}", r.all());
+    let v: serde_json::Value = serde_json::from_str(&r.stdout()).unwrap();
+    assert_eq!(v["lock"], "images/images.lock");
+    assert_eq!(v["images"][0]["resolved"], old.as_str());
+
+    // production has no lock of its own: verify reads the shared one and
+    // says so; a pin for production alone is refused.
+    let r = run(&["images", "verify", "--env", "production"]);
+    assert_eq!(r.code(), 0, "{}", r.all());
+    assert!(
+        r.stderr().contains("production has no lock of its own (images/production.lock does not exist): verifying images/images.lock"),
+        "{}",
+        r.all()
+    );
+    let r = run(&["images", "pin", "--env", "production"]);
+    assert_eq!(r.code(), 1, "{}", r.all());
+    assert!(
+        r.stderr().contains("production has no lock of its own: there is no images/production.lock, so it builds with images/images.lock; to give it one: cp images/images.lock images/production.lock"),
+        "{}",
+        r.all()
+    );
+    assert_eq!(p.lock(), shared);
+    let r = run(&["images", "verify", "--env", "prod"]);
+    assert_eq!(r.code(), 1, "{}", r.all());
+    assert!(
+        r.stderr().contains("unknown environment 'prod'"),
+        "{}",
+        r.all()
+    );
+}
+
 /// A registry name that does not resolve fails at once, without retries
 /// and without advice that cannot help. Run in a network namespace of its
 /// own whose resolver (via /etc/netns/<ns>/resolv.conf) answers nothing,

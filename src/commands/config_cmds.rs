@@ -47,12 +47,54 @@ fn without_password(value: &str) -> String {
 pub fn show(project: &Path, args: &ShowArgs) -> Result<ExitCode> {
     let (env, json) = (args.env.as_str(), args.json);
     let loaded = config::load(project, env, &config::process_env);
-    let Some(raw) = loaded.raw else {
+    let (Some(raw), Some(environment)) = (&loaded.raw, &loaded.environment) else {
         return report_failure(&loaded.report, json);
     };
-    let shown: Vec<ShownVar> = raw
-        .iter()
+    let shown = shown_vars(raw, environment);
+    let lock = images::env_lock::lock_of(project, env);
+    if json {
+        print_json(&serde_json::json!({
+            "env": env,
+            "strictness": {
+                "value": environment.strictness,
+                "source": environment.strictness_source(),
+            },
+            "image_lock": lock,
+            "variables": shown,
+            "problems": loaded.report.json(),
+        }))?;
+    } else {
+        println!(
+            "strictness: {} ({})",
+            environment.strictness,
+            environment.strictness_source()
+        );
+        println!("image lock: {lock}\n");
+        print_vars(&shown);
+        if !loaded.report.problems.is_empty() {
+            eprintln!("\n{}", loaded.report);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Every variable as `show` prints it. TORRUST_BAKE_STRICTNESS shows the
+/// strictness in force and where it came from (a built-in environment's
+/// own, when no line sets it), not only what a line says.
+fn shown_vars<'a>(
+    raw: &'a config::RawValues,
+    environment: &config::Environment,
+) -> Vec<ShownVar<'a>> {
+    raw.iter()
         .map(|(v, r)| {
+            if v.id == config::vars::VarId::TORRUST_BAKE_STRICTNESS {
+                return ShownVar {
+                    name: v.name,
+                    value: environment.strictness.to_string(),
+                    secret: false,
+                    source: environment.strictness_source(),
+                };
+            }
             let value = match (v.is_secret(), r.value.is_empty()) {
                 (_, true) => String::new(),
                 (true, false) => REDACTED.to_string(),
@@ -65,47 +107,38 @@ pub fn show(project: &Path, args: &ShowArgs) -> Result<ExitCode> {
                 source: r.source.to_string(),
             }
         })
-        .collect();
-    if json {
-        print_json(&serde_json::json!({
-            "env": env,
-            "variables": shown,
-            "problems": loaded.report.json(),
-        }))?;
-    } else {
-        let width = shown.iter().map(|s| s.name.len()).max().unwrap_or(0);
-        let vwidth = shown
-            .iter()
-            .map(|s| s.value.chars().count().min(40))
-            .max()
-            .unwrap_or(0)
-            .max(7);
-        for s in &shown {
-            let value = if s.value.is_empty() {
-                "(unset)"
-            } else {
-                &s.value
-            };
-            println!("{:width$}  {:vwidth$}  {}", s.name, value, s.source);
-        }
-        if !loaded.report.problems.is_empty() {
-            eprintln!("\n{}", loaded.report);
-        }
+        .collect()
+}
+
+fn print_vars(shown: &[ShownVar]) {
+    let width = shown.iter().map(|s| s.name.len()).max().unwrap_or(0);
+    let vwidth = shown
+        .iter()
+        .map(|s| s.value.chars().count().min(40))
+        .max()
+        .unwrap_or(0)
+        .max(7);
+    for s in shown {
+        let value = if s.value.is_empty() {
+            "(unset)"
+        } else {
+            &s.value
+        };
+        println!("{:width$}  {:vwidth$}  {}", s.name, value, s.source);
     }
-    Ok(ExitCode::SUCCESS)
 }
 
 /// The environment's secrets file, from the process environment.
-fn secrets_file_of(env: &str) -> Result<std::path::PathBuf> {
-    known_env(env)?;
+fn secrets_file_of(project: &Path, env: &str) -> Result<std::path::PathBuf> {
+    known_env(project, env)?;
     let dir = config::secrets_file::dir(&config::process_env).ok_or_else(|| {
         Error::invalid("no place for secrets files: set TORRUST_BAKE_SECRETS_DIR (or HOME)")
     })?;
     Ok(config::secrets_file::path(&dir, env))
 }
 
-pub fn secrets_path(args: &SecretsInitArgs) -> Result<ExitCode> {
-    let path = secrets_file_of(&args.env)?;
+pub fn secrets_path(project: &Path, args: &SecretsInitArgs) -> Result<ExitCode> {
+    let path = secrets_file_of(project, &args.env)?;
     if args.json {
         print_json(&serde_json::json!({ "env": args.env, "path": path, "exists": path.exists() }))?;
     } else {
@@ -116,7 +149,7 @@ pub fn secrets_path(args: &SecretsInitArgs) -> Result<ExitCode> {
 
 pub fn secrets_init(project: &Path, args: &SecretsInitArgs) -> Result<ExitCode> {
     let env = args.env.as_str();
-    let path = secrets_file_of(env)?;
+    let path = secrets_file_of(project, env)?;
     let loaded = config::load(project, env, &config::process_env);
     let url = loaded
         .raw

@@ -1,6 +1,30 @@
 //! `images pin|verify`.
 
 use super::*;
+use images::env_lock;
+
+/// The lock `images pin|verify` work on: images/images.lock without
+/// `--env`; with it, the lock the environment builds with. A pin needs the
+/// environment's own lock: pinning the shared one for one environment would
+/// change every environment that uses it.
+fn lock_for(project: &Path, env: Option<&str>, pinning: bool) -> Result<String> {
+    let Some(env) = env else {
+        return Ok(images::LOCK_PATH.to_string());
+    };
+    known_env(project, env)?;
+    let (lock, own) = (env_lock::lock_of(project, env), env_lock::path_of(env));
+    if lock == own {
+        return Ok(lock);
+    }
+    if pinning {
+        return Err(Error::invalid(format!(
+            "{env} has no lock of its own: there is no {own}, so it builds with {lock}; to give it one: cp {lock} {own}, then pin again (without --env, pin edits {lock} for every environment that uses it)"
+        ))
+        .into());
+    }
+    eprintln!("{env} has no lock of its own ({own} does not exist): verifying {lock}, which it builds with");
+    Ok(lock)
+}
 
 fn registry_client(args: &RegistryArgs, quiet: bool) -> images::registry::Client {
     use images::registry::{Client, Options};
@@ -37,20 +61,21 @@ fn short(digest: &Option<images::Digest>) -> String {
 
 pub fn images_pin(project: &Path, pin: &PinArgs) -> Result<ExitCode> {
     let (services, args) = (&pin.services, &pin.registry);
-    let (text, lock) = images::read_lock(project)?;
-    let selected = images::pin::select(&lock, services)?;
+    let path = lock_for(project, pin.env.as_deref(), true)?;
+    let (text, lock) = images::read_lock(project, &path)?;
+    let selected = images::pin::select(&lock, &path, services)?;
     let mut client = registry_client(args, false);
     let outcomes =
         images::pin::resolve_all(&lock, &selected, &mut client, false, &|l| eprintln!("{l}"));
     let failed = outcomes.iter().any(|o| o.error.is_some());
     let mut written = false;
     if !failed {
-        let new = images::pin::apply(&text, &outcomes)?;
-        written = images::pin::write_lock(project, &new)?;
+        let new = images::pin::apply(&text, &outcomes).with_context(|| path.clone())?;
+        written = images::pin::write_lock(project, &path, &new)?;
     }
     if args.json {
         print_json(&serde_json::json!({
-            "ok": !failed, "written": written, "lock": images::LOCK_PATH, "images": outcomes,
+            "ok": !failed, "written": written, "lock": path, "images": outcomes,
         }))?;
     } else {
         for o in &outcomes {
@@ -66,14 +91,11 @@ pub fn images_pin(project: &Path, pin: &PinArgs) -> Result<ExitCode> {
             }
         }
         if failed {
-            eprintln!(
-                "{} was not changed: fix the errors above and pin again",
-                images::LOCK_PATH
-            );
+            eprintln!("{path} was not changed: fix the errors above and pin again");
         } else if written {
-            println!("wrote {}", images::LOCK_PATH);
+            println!("wrote {path}");
         } else {
-            println!("{} already up to date", images::LOCK_PATH);
+            println!("{path} already up to date");
         }
     }
     Ok(if failed {
@@ -83,9 +105,11 @@ pub fn images_pin(project: &Path, pin: &PinArgs) -> Result<ExitCode> {
     })
 }
 
-pub fn images_verify(project: &Path, args: &RegistryArgs) -> Result<ExitCode> {
-    let (_, lock) = images::read_lock(project)?;
-    let selected = images::pin::select(&lock, &[])?;
+pub fn images_verify(project: &Path, verify: &ImagesVerifyArgs) -> Result<ExitCode> {
+    let args = &verify.registry;
+    let path = lock_for(project, verify.env.as_deref(), false)?;
+    let (_, lock) = images::read_lock(project, &path)?;
+    let selected = images::pin::select(&lock, &path, &[])?;
     let mut client = registry_client(args, false);
     let outcomes =
         images::pin::resolve_all(&lock, &selected, &mut client, true, &|l| eprintln!("{l}"));
@@ -96,7 +120,7 @@ pub fn images_verify(project: &Path, args: &RegistryArgs) -> Result<ExitCode> {
         .count();
     if args.json {
         print_json(&serde_json::json!({
-            "ok": !errors && mismatches == 0, "lock": images::LOCK_PATH, "images": outcomes,
+            "ok": !errors && mismatches == 0, "lock": path, "images": outcomes,
         }))?;
     } else {
         for o in &outcomes {
@@ -133,8 +157,8 @@ pub fn images_verify(project: &Path, args: &RegistryArgs) -> Result<ExitCode> {
         }
         if mismatches > 0 {
             eprintln!(
-                "{mismatches} image(s) differ from {}: run `torrust-bake images pin` to take the new digests (review the change first)",
-                images::LOCK_PATH
+                "{mismatches} image(s) differ from {path}: run `{}` to take the new digests (review the change first)",
+                env_lock::pin_command(&path)
             );
         }
     }

@@ -13,7 +13,7 @@ fn print_step(step: &libvirt::Step) {
 
 pub fn libvirt_up(project: &Path, args: &LibvirtUpArgs) -> Result<ExitCode> {
     let (env, json) = (args.env.as_str(), args.json);
-    known_env(env)?;
+    known_env(project, env)?;
     let release = args
         .release
         .as_deref()
@@ -121,9 +121,9 @@ fn boot_verdict(out: &libvirt::UpOutcome, json: bool) -> ExitCode {
     }
 }
 
-pub fn libvirt_status(args: &LibvirtStatusArgs) -> Result<ExitCode> {
+pub fn libvirt_status(project: &Path, args: &LibvirtStatusArgs) -> Result<ExitCode> {
     let (env, json) = (args.env.as_str(), args.json);
-    known_env(env)?;
+    known_env(project, env)?;
     let virsh = Virsh {
         uri: args.connect.clone(),
     };
@@ -161,7 +161,7 @@ pub fn libvirt_status(args: &LibvirtStatusArgs) -> Result<ExitCode> {
 
 pub fn libvirt_down(project: &Path, args: &LibvirtDownArgs) -> Result<ExitCode> {
     let (env, json) = (args.env.as_str(), args.json);
-    known_env(env)?;
+    known_env(project, env)?;
     // The config names the data disk even when no domain is left to; down
     // itself needs no valid config (it works from libvirt's records).
     let loaded = config::load(project, env, &config::process_env);

@@ -11,13 +11,14 @@ use anyhow::{Context as _, Result};
 use serde::Serialize;
 
 use crate::cli::{
-    BuildArgs, CheckArgs, CompletionsArgs, DiffArgs, HealthArgs, LibvirtDownArgs, LibvirtSeed,
-    LibvirtStatusArgs, LibvirtUpArgs, PinArgs, RegistryArgs, SecretsInitArgs, ShowArgs, VerifyArgs,
+    BuildArgs, CheckArgs, CompletionsArgs, DiffArgs, HealthArgs, ImagesVerifyArgs, LibvirtDownArgs,
+    LibvirtSeed, LibvirtStatusArgs, LibvirtUpArgs, PinArgs, RegistryArgs, SecretsInitArgs,
+    ShowArgs, VerifyArgs,
 };
 use crate::config::{self, Config, Report};
 use crate::digest::Key;
 use crate::error::Error;
-use crate::images::{self, ResolvedImage};
+use crate::images::{self, Pinned};
 use crate::provider::libvirt::{self, virsh::Virsh};
 use crate::release::{self, Written};
 use crate::render;
@@ -45,7 +46,7 @@ fn print_json<T: Serialize>(value: &T) -> Result<()> {
 }
 
 /// Loads and validates the environment and its images.
-fn load_all(project: &Path, env: &str) -> (Report, Option<(Config, Vec<ResolvedImage>)>) {
+fn load_all(project: &Path, env: &str) -> (Report, Option<(Config, Pinned)>) {
     let loaded = config::load(project, env, &config::process_env);
     let mut report = loaded.report;
     let Some(config) = loaded.config else {
@@ -54,10 +55,9 @@ fn load_all(project: &Path, env: &str) -> (Report, Option<(Config, Vec<ResolvedI
         // Validated again from the values already read, its own report
         // dropped: every problem in it is in `report` already.
         let layout = config::validate::Purpose::Layout;
-        let environment = config::Environment::named(env);
-        if let (Some(raw), Some(environment)) = (&loaded.raw, environment) {
+        if let (Some(raw), Some(environment)) = (&loaded.raw, &loaded.environment) {
             let mut again = Report::default();
-            if let Some(c) = config::validate::validate(&environment, raw, layout, &mut again) {
+            if let Some(c) = config::validate::validate(environment, raw, layout, &mut again) {
                 images::resolve(project, &c, &mut report);
             }
         }
@@ -80,8 +80,10 @@ fn report_failure(report: &Report, json: bool) -> Result<ExitCode> {
     Ok(ExitCode::from(1))
 }
 
-fn known_env(env: &str) -> Result<()> {
-    match config::unknown_environment(env) {
+/// Refuses a name that is not an environment of `project` (a bad name, or
+/// no file), before it becomes part of a path.
+fn known_env(project: &Path, env: &str) -> Result<()> {
+    match config::unknown_environment(project, env) {
         Some((message, fix)) => Err(Error::invalid(format!("{message}; {fix}")).into()),
         None => Ok(()),
     }

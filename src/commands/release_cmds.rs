@@ -12,6 +12,8 @@ struct BuildOutput<'a> {
     user_data_bytes: u64,
     user_data_limit: u64,
     artifacts: Vec<String>,
+    /// The image lock the images came from.
+    image_lock: &'a str,
     unchanged: bool,
     /// Files of an existing copy of this release that did not match its
     /// checksums; it was written again.
@@ -40,6 +42,9 @@ fn print_build(out: &BuildOutput, secrets: usize, ms: u128) {
     );
     for f in &out.repaired {
         eprintln!("warning: {}: {} in the existing copy", f.path, f.problem);
+    }
+    if let Some(own) = images::env_lock::own_lock(out.image_lock) {
+        eprintln!("images from {own}, {}'s own lock", out.env);
     }
     let env = out.env;
     if !out.repaired.is_empty() {
@@ -97,6 +102,7 @@ pub fn build(project: &Path, args: &BuildArgs) -> Result<ExitCode> {
         user_data_bytes: ci_info.user_data_bytes,
         user_data_limit: ci_info.user_data_limit,
         artifacts: release.artifacts.iter().map(|a| a.name.clone()).collect(),
+        image_lock: &images.lock,
         unchanged: written == Written::Unchanged,
         repaired: match written {
             Written::Repaired(findings) => findings,
@@ -114,7 +120,7 @@ pub fn build(project: &Path, args: &BuildArgs) -> Result<ExitCode> {
 
 pub fn diff(project: &Path, args: &DiffArgs) -> Result<ExitCode> {
     let (env, json) = (args.env.as_str(), args.json);
-    known_env(env)?;
+    known_env(project, env)?;
     // Parsed, so that `../x` cannot name a directory outside releases/<env>.
     let from: Version = args.from.parse()?;
     let to: Version = args.to.parse()?;
@@ -136,7 +142,7 @@ pub fn diff(project: &Path, args: &DiffArgs) -> Result<ExitCode> {
 
 pub fn verify(project: &Path, args: &VerifyArgs) -> Result<ExitCode> {
     let (env, json) = (args.env.as_str(), args.json);
-    known_env(env)?;
+    known_env(project, env)?;
     let versions: Vec<Version> = match &args.version {
         Some(v) => vec![v.parse()?],
         None => release::store::list(project, env)?

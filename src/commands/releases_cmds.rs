@@ -69,7 +69,7 @@ fn listed(
 
 pub fn releases_list(project: &Path, args: &ReleasesListArgs) -> Result<ExitCode> {
     let (env, json) = (args.env.as_str(), args.json);
-    known_env(env)?;
+    known_env(project, env)?;
     let runs = running(env);
     let releases = listed(project, env, runs.as_ref().unwrap_or(&BTreeMap::new()))?;
     if json {
@@ -103,7 +103,7 @@ pub fn releases_list(project: &Path, args: &ReleasesListArgs) -> Result<ExitCode
 
 pub fn releases_prune(project: &Path, args: &ReleasesPruneArgs) -> Result<ExitCode> {
     let (env, json) = (args.env.as_str(), args.json);
-    known_env(env)?;
+    known_env(project, env)?;
     // Deleting a running release would break its replacement's way back:
     // without an answer from libvirt, nothing is deleted.
     let runs = running(env).map_err(|why| {

@@ -2,6 +2,7 @@
 //! Precedence, highest first: process environment, `environments/<env>.env`,
 //! built-in default.
 
+pub mod environment;
 pub mod load;
 pub mod model;
 pub mod provider;
@@ -14,14 +15,16 @@ pub mod vars;
 
 use std::path::{Path, PathBuf};
 
+pub use environment::{Environment, Strictness};
 pub use load::{RawValues, Source};
 pub use model::Config;
 pub use report::{Problem, Report};
-pub use types::Environment;
 
 /// Everything `check`, `show` and `build` need from one environment.
 pub struct Loaded {
     pub report: Report,
+    /// The environment with its strictness; `None` when it is unusable.
+    pub environment: Option<Environment>,
     /// Resolved raw values; `None` when the environment itself is unusable.
     pub raw: Option<RawValues>,
     /// The typed configuration; `None` when any error was found.
@@ -29,17 +32,12 @@ pub struct Loaded {
 }
 
 pub fn env_file(project: &Path, env: &str) -> PathBuf {
-    project.join("environments").join(format!("{env}.env"))
+    project.join(environment::file(env))
 }
 
-/// `(message, fix)` when `env` is not an environment torrust-bake knows.
-pub fn unknown_environment(env: &str) -> Option<(String, String)> {
-    (!vars::ENVIRONMENTS.contains(&env)).then(|| {
-        (
-            format!("unknown environment '{env}'"),
-            format!("use one of: {}", vars::ENVIRONMENTS.join(", ")),
-        )
-    })
+/// `(message, fix)` when `env` is not an environment of `project`.
+pub fn unknown_environment(project: &Path, env: &str) -> Option<(String, String)> {
+    environment::unknown(project, env)
 }
 
 /// An environment file is configuration, not data: anything larger is a
@@ -133,14 +131,14 @@ pub fn load_for(
     let rel = env_file(Path::new(""), env);
     let failed = |report| Loaded {
         report,
+        environment: None,
         raw: None,
         config: None,
     };
-    let Some(environment) = Environment::named(env) else {
-        let (message, fix) = unknown_environment(env).unwrap_or_default();
+    if let Some((message, fix)) = unknown_environment(project, env) {
         report.push(Problem::error(None, Source::Default, message, &fix));
         return failed(report);
-    };
+    }
     let text = match read_env_file(project, env) {
         Ok(t) => t,
         Err((message, fix)) => {
@@ -154,6 +152,10 @@ pub fn load_for(
     };
     non_utf8_process_vars(process, &mut report);
     let assignments = load::parse_env_file(&rel, &text, &mut report);
+    let Some(environment) = environment::resolve(env, &rel, &assignments, process, &mut report)
+    else {
+        return failed(report);
+    };
     let secrets_path = secrets_file::dir(process).map(|d| secrets_file::path(&d, env));
     let secrets = secrets_path
         .as_deref()
@@ -170,6 +172,7 @@ pub fn load_for(
     registry_ca::attach(project, &raw, &mut config, &mut report);
     Loaded {
         report,
+        environment: Some(environment),
         raw: Some(raw),
         config,
     }

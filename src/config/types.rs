@@ -7,65 +7,7 @@ use std::fmt;
 use serde::ser::SerializeStruct;
 use serde::{Serialize, Serializer};
 
-use super::vars::{ENVIRONMENTS, STRICT_ENVIRONMENTS};
-
-/// How hard validation is on an environment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Strictness {
-    /// Real secrets only, images by digest only, example values refused
-    /// (staging, production).
-    Strict,
-    /// Built-in local defaults allowed, tags allowed with a warning (local).
-    Lenient,
-}
-
-/// An environment: its name (`environments/<name>.env`) and strictness.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Environment {
-    name: String,
-    pub strictness: Strictness,
-}
-
-impl Environment {
-    /// One of the environments torrust-bake knows, or `None`.
-    pub fn named(name: &str) -> Option<Environment> {
-        ENVIRONMENTS.contains(&name).then(|| Environment {
-            name: name.to_string(),
-            strictness: if STRICT_ENVIRONMENTS.contains(&name) {
-                Strictness::Strict
-            } else {
-                Strictness::Lenient
-            },
-        })
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.name
-    }
-
-    pub fn is_strict(&self) -> bool {
-        self.strictness == Strictness::Strict
-    }
-}
-
-impl fmt::Display for Environment {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.name)
-    }
-}
-
-impl AsRef<std::path::Path> for Environment {
-    fn as_ref(&self) -> &std::path::Path {
-        self.name.as_ref()
-    }
-}
-
-impl Serialize for Environment {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.name)
-    }
-}
+pub use super::environment::{Environment, Strictness};
 
 /// Who may announce (tracker.toml `[core] private` and `listed`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -176,18 +118,6 @@ impl Serialize for Database {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn environments_know_their_strictness() {
-        assert!(Environment::named("production").unwrap().is_strict());
-        assert!(Environment::named("staging").unwrap().is_strict());
-        assert!(!Environment::named("local").unwrap().is_strict());
-        assert_eq!(Environment::named("bogus"), None);
-        assert_eq!(
-            serde_json::to_string(&Environment::named("local").unwrap()).unwrap(),
-            "\"local\""
-        );
-    }
 
     #[test]
     fn modes_round_trip() {

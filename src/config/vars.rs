@@ -53,6 +53,7 @@ pub enum Kind {
 #[allow(non_camel_case_types)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum VarId {
+    TORRUST_BAKE_STRICTNESS,
     INFRASTRUCTURE_PROVIDER,
     INFRASTRUCTURE_REGION,
     INFRASTRUCTURE_INSTANCE_TYPE,
@@ -107,7 +108,7 @@ pub enum VarId {
 }
 
 impl VarId {
-    pub const COUNT: usize = 51;
+    pub const COUNT: usize = 52;
 
     /// The variable's row in the table.
     pub fn var(self) -> &'static Var {
@@ -167,21 +168,26 @@ impl Var {
 /// The words of a yes/no variable.
 pub const BOOLEAN: &[&str] = &["true", "false"];
 
-/// The environments torrust-bake knows. Each reads `environments/<name>.env`.
-pub const ENVIRONMENTS: &[&str] = &["local", "staging", "production"];
-
-/// Environments where secrets must be real: set, not a placeholder, long enough.
-pub const STRICT_ENVIRONMENTS: &[&str] = &["staging", "production"];
-
 /// Where a variable must be set explicitly.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Required {
     No,
-    /// In strict environments (staging, production).
+    /// In strict environments (staging, production, and any declared strict).
     InStrict,
+    /// In the file of every environment but the built-in ones
+    /// (`config/environment.rs` checks it).
+    OutsideBuiltIns,
 }
 
 pub const VARS: [Var; VarId::COUNT] = [
+    Var {
+        id: VarId::TORRUST_BAKE_STRICTNESS,
+        name: "TORRUST_BAKE_STRICTNESS",
+        kind: Kind::OneOf(super::environment::Strictness::NAMES),
+        default: "",
+        required: Required::OutsideBuiltIns,
+        help: "How strict validation is on the environment: strict (real secrets, images by digest only, unknown variables refused, like staging and production) or lenient (local defaults, tags with a warning, like local). Declared in environments/<env>.env of every environment but local (lenient), staging and production (strict), whose strictness is built in and cannot be changed. The process environment may make an environment strict, never lenient.",
+    },
     Var {
         id: VarId::INFRASTRUCTURE_PROVIDER,
         name: "INFRASTRUCTURE_PROVIDER",
@@ -633,13 +639,14 @@ pub fn markdown_table() -> String {
         let default = if v.default.is_empty() {
             "".to_string()
         } else if v.is_secret() {
-            format!("`{}` (local only)", v.default)
+            format!("`{}` (lenient only)", v.default)
         } else {
             format!("`{}`", v.default)
         };
         let required = match v.required {
             Required::No => String::new(),
-            Required::InStrict => STRICT_ENVIRONMENTS.join(", "),
+            Required::InStrict => "strict environments".into(),
+            Required::OutsideBuiltIns => "any but local, staging, production".into(),
         };
         out.push_str(&format!(
             "| `{}` | {} | {} | {} | {} |\n",

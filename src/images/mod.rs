@@ -1,4 +1,6 @@
 //! `images/images.lock`: which image each service runs, pinned by digest.
+//! An environment with a lock of its own (`images/<env>.lock`) uses that
+//! instead, whole (`env_lock.rs`).
 //!
 //! Format (TOML, no timestamps so an unchanged lock stays byte-identical;
 //! `images pin` edits only digests, see `pin.rs`):
@@ -33,6 +35,7 @@ use sha2::Digest as _;
 use crate::config::{Config, Problem, Report, Source};
 use crate::error::Error;
 
+pub mod env_lock;
 pub mod pin;
 pub mod registry;
 
@@ -55,9 +58,10 @@ pub struct Lock {
     pub images: BTreeMap<String, LockedImage>,
 }
 
-/// Reads and parses `images/images.lock` for `images pin|verify`.
-pub fn read_lock(project: &Path) -> anyhow::Result<(String, Lock)> {
-    let path = project.join(LOCK_PATH);
+/// Reads and parses the lock at `lock` (relative to the project) for
+/// `images pin|verify`.
+pub fn read_lock(project: &Path, lock: &str) -> anyhow::Result<(String, Lock)> {
+    let path = project.join(lock);
     let text = std::fs::read_to_string(&path).map_err(|e| {
         anyhow::anyhow!(Error::invalid(format!(
             "cannot read {}: {e}; restore it from git",
@@ -83,7 +87,7 @@ pub struct LockError {
     pub message: String,
 }
 
-/// Parses the text of `images/images.lock`.
+/// Parses the text of an image lock.
 pub fn parse_lock(text: &str) -> Result<Lock, LockError> {
     toml::from_str(text).map_err(|e| LockError {
         line: error_line(text, &e),
@@ -106,6 +110,15 @@ pub struct ResolvedImage {
     pub digest: Option<String>,
     /// `reference@digest`, or the bare reference when unpinned (local only).
     pub pinned: String,
+}
+
+/// The images a release runs and the lock they were read from.
+#[derive(Debug, Clone)]
+pub struct Pinned {
+    /// The lock, relative to the project: `images/images.lock` or the
+    /// environment's own `images/<env>.lock`.
+    pub lock: String,
+    pub images: Vec<ResolvedImage>,
 }
 
 /// The services whose images a configuration needs, in a fixed order.
@@ -234,39 +247,74 @@ pub fn line_of(text: &str, service: &str) -> usize {
         .unwrap_or(0)
 }
 
-/// Reads the lock and resolves the images `config` needs. Every problem
-/// goes to `report`; in staging and production an unpinned image is an error.
-pub fn resolve(project: &Path, config: &Config, report: &mut Report) -> Vec<ResolvedImage> {
-    let rel = PathBuf::from(LOCK_PATH);
+/// Reads the environment's lock and resolves the images `config` needs.
+/// Every problem goes to `report`; in strict environments an unpinned
+/// image is an error.
+pub fn resolve(project: &Path, config: &Config, report: &mut Report) -> Pinned {
+    let lock_path = env_lock::lock_of(project, config.env.as_str());
+    let images = match read_for_build(project, &lock_path, report) {
+        Some((text, lock)) => resolve_in(&lock_path, &text, &lock, config, report),
+        None => Vec::new(),
+    };
+    Pinned {
+        lock: lock_path,
+        images,
+    }
+}
+
+/// The lock's text and parsed form, or `None` after reporting why not.
+fn read_for_build(project: &Path, lock_path: &str, report: &mut Report) -> Option<(String, Lock)> {
     let at = |line| Source::File {
-        path: rel.clone(),
+        path: PathBuf::from(lock_path),
         line,
     };
-    let text = match std::fs::read_to_string(project.join(LOCK_PATH)) {
+    let text = match std::fs::read_to_string(project.join(lock_path)) {
         Ok(t) => t,
         Err(e) => {
+            let fix = match env_lock::own_lock(lock_path) {
+                Some(own) => format!("restore {own} from git, or delete it to use {LOCK_PATH}"),
+                None => format!("restore {LOCK_PATH} from git, or run `torrust-bake images pin`"),
+            };
             report.push(Problem::error(
                 None,
                 at(0),
                 format!("cannot read the image lock: {e}"),
-                "restore images/images.lock from git, or run `torrust-bake images pin`",
+                &fix,
             ));
-            return Vec::new();
+            return None;
         }
     };
-    let lock = match parse_lock(&text) {
-        Ok(l) => l,
+    match parse_lock(&text) {
+        Ok(lock) => Some((text, lock)),
         Err(e) => {
             report.push(Problem::error(
                 None,
                 at(e.line),
                 format!("the image lock is not valid: {}", e.message),
-                "fix the line (a bad digest may be deleted, then pinned again with `torrust-bake images pin`), or restore the file from git",
+                &format!("fix the line (a bad digest may be deleted, then pinned again with `{}`), or restore the file from git", env_lock::pin_command(lock_path)),
             ));
-            return Vec::new();
+            None
         }
+    }
+}
+
+/// The images `config` needs from `lock` (read from `lock_path`).
+fn resolve_in(
+    lock_path: &str,
+    text: &str,
+    lock: &Lock,
+    config: &Config,
+    report: &mut Report,
+) -> Vec<ResolvedImage> {
+    let checking = Checking {
+        strict: config.env.is_strict(),
+        env: config.env.as_str(),
+        pin: env_lock::pin_command(lock_path),
     };
-    let strict = config.env.is_strict();
+    let at = |line| Source::File {
+        path: PathBuf::from(lock_path),
+        line,
+    };
     let mut out = Vec::new();
     for service in required_services(config) {
         let Some(img) = lock.images.get(service) else {
@@ -274,12 +322,14 @@ pub fn resolve(project: &Path, config: &Config, report: &mut Report) -> Vec<Reso
                 None,
                 at(0),
                 format!("no image for service '{service}'"),
-                &format!("add [images.{service}] with reference and digest, or run `torrust-bake images pin {service}`"),
+                &format!(
+                    "add [images.{service}] with reference and digest, or run `{} {service}`",
+                    checking.pin
+                ),
             ));
             continue;
         };
-        let src = at(line_of(&text, service));
-        check_image(service, img, strict, config.env.as_str(), &src, report);
+        check_image(service, img, &checking, &at(line_of(text, service)), report);
         let pinned = match &img.digest {
             Some(d) => format!("{}@{d}", img.reference),
             None => img.reference.clone(),
@@ -294,22 +344,30 @@ pub fn resolve(project: &Path, config: &Config, report: &mut Report) -> Vec<Reso
     out
 }
 
+/// What the rules about one image depend on.
+struct Checking<'a> {
+    strict: bool,
+    env: &'a str,
+    /// The command that pins the lock being checked.
+    pin: String,
+}
+
 /// The problems of one locked image: its reference (grammar, an exact tag)
 /// and, in strict environments, a missing digest. The digest's own form was
 /// checked when the lock was read.
 fn check_image(
     service: &str,
     img: &LockedImage,
-    strict: bool,
-    env: &str,
+    checking: &Checking,
     src: &Source,
     report: &mut Report,
 ) {
-    let error_or_warning = |p: (String, &str)| {
-        if strict {
-            Problem::error(None, src.clone(), p.0, p.1)
+    let Checking { strict, env, pin } = checking;
+    let error_or_warning = |p: (String, String)| {
+        if *strict {
+            Problem::error(None, src.clone(), p.0, &p.1)
         } else {
-            Problem::warning(None, src.clone(), p.0, p.1)
+            Problem::warning(None, src.clone(), p.0, &p.1)
         }
     };
     let reference = &img.reference;
@@ -324,7 +382,7 @@ fn check_image(
             None,
             src.clone(),
             format!("image '{reference}' of {service} carries a digest in `reference`"),
-            "keep the tag in `reference` and the digest in `digest`, then `torrust-bake images pin`",
+            &format!("keep the tag in `reference` and the digest in `digest`, then `{pin}`"),
         )),
         Err(ReferenceError::Invalid(why)) => report.push(Problem::error(
             None,
@@ -334,26 +392,24 @@ fn check_image(
         )),
         Ok((_, tag)) if MOVING_TAGS.contains(&tag.as_str()) => report.push(error_or_warning((
             format!("image '{reference}' of {service} uses the moving tag '{tag}'"),
-            "use an exact release tag, then `torrust-bake images pin`",
+            format!("use an exact release tag, then `{pin}`"),
         ))),
         Ok(_) => {}
     }
     match &img.digest {
-        None if strict => report.push(Problem::error(
+        None if *strict => report.push(Problem::error(
             None,
             src.clone(),
             format!(
                 "image '{reference}' of {service} is not pinned by digest; {env} runs digests only"
             ),
-            &format!(
-                "run `torrust-bake images pin {service}` on a machine that reaches the registry"
-            ),
+            &format!("run `{pin} {service}` on a machine that reaches the registry"),
         )),
         None => report.push(Problem::warning(
             None,
             src.clone(),
             format!("image '{reference}' of {service} runs by tag, not digest"),
-            &format!("run `torrust-bake images pin {service}`; local builds allow tags"),
+            &format!("run `{pin} {service}`; lenient environments allow tags"),
         )),
         Some(_) => {}
     }

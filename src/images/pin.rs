@@ -17,7 +17,7 @@ use serde::Serialize;
 use toml_edit::{DocumentMut, Item, Table, TableLike, Value};
 
 use super::registry::{Client, Resolved};
-use super::{Digest, Lock, LOCK_PATH};
+use super::{Digest, Lock};
 use crate::error::Error;
 
 /// One service's image: what the lock says and what the registry says now.
@@ -49,8 +49,9 @@ impl Outcome {
     }
 }
 
-/// The services to act on: those named (each must be in the lock), or all.
-pub fn select(lock: &Lock, named: &[String]) -> Result<Vec<String>> {
+/// The services to act on: those named (each must be in the lock, read
+/// from `lock_path`), or all.
+pub fn select(lock: &Lock, lock_path: &str, named: &[String]) -> Result<Vec<String>> {
     if named.is_empty() {
         return Ok(lock.images.keys().cloned().collect());
     }
@@ -58,7 +59,7 @@ pub fn select(lock: &Lock, named: &[String]) -> Result<Vec<String>> {
     for s in named {
         if !lock.images.contains_key(s) {
             return Err(Error::invalid(format!(
-                "no service '{s}' in {LOCK_PATH} (it has: {}); add [images.{s}] with a reference first",
+                "no service '{s}' in {lock_path} (it has: {}); add [images.{s}] with a reference first",
                 known.join(", ")
             ))
             .into());
@@ -142,9 +143,7 @@ fn fail(o: &mut Outcome, e: Error) {
 /// their services' `digest` and `platforms` entries; comments, order and
 /// layout stay as they were. `text` itself when nothing changed.
 pub fn apply(text: &str, outcomes: &[Outcome]) -> Result<String> {
-    let mut doc: DocumentMut = text
-        .parse()
-        .with_context(|| format!("{LOCK_PATH} is not valid TOML"))?;
+    let mut doc: DocumentMut = text.parse().context("the lock is not valid TOML")?;
     let mut changed = false;
     for o in outcomes {
         let Some(digest) = &o.resolved else { continue };
@@ -152,7 +151,7 @@ pub fn apply(text: &str, outcomes: &[Outcome]) -> Result<String> {
             .get_mut("images")
             .and_then(|images| images.get_mut(&o.service))
             .and_then(Item::as_table_like_mut)
-            .with_context(|| format!("no table [images.{}] in {LOCK_PATH}", o.service))?;
+            .with_context(|| format!("no table [images.{}] in the lock", o.service))?;
         changed |= set_string(entry, "digest", &digest.to_string());
         changed |= set_platforms(entry, &o.platforms);
     }
@@ -213,17 +212,18 @@ fn set_platforms(entry: &mut dyn TableLike, platforms: &BTreeMap<String, Digest>
     changed
 }
 
-/// Writes `text` to the lock through a temp file and a rename, keeping the
-/// old file's permissions. Returns false (and writes nothing) when the bytes
-/// are already there.
-pub fn write_lock(project: &Path, text: &str) -> Result<bool> {
-    let path = project.join(LOCK_PATH);
+/// Writes `text` to the lock at `lock_path` (relative to the project)
+/// through a temp file and a rename, keeping the old file's permissions.
+/// Returns false (and writes nothing) when the bytes are already there.
+pub fn write_lock(project: &Path, lock_path: &str, text: &str) -> Result<bool> {
+    let path = project.join(lock_path);
     if std::fs::read(&path).is_ok_and(|old| old == text.as_bytes()) {
         return Ok(false);
     }
     let dir = path.parent().unwrap_or(project);
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
     let mut tmp = tempfile::Builder::new()
-        .prefix(".images.lock.")
+        .prefix(&format!(".{name}."))
         .tempfile_in(dir)
         .with_context(|| format!("creating a temp file in {}", dir.display()))?;
     tmp.write_all(text.as_bytes())

@@ -336,9 +336,8 @@ impl Client {
                     return Err(Error::new(
                         ErrorKind::Unreachable,
                         format!(
-                            "cannot resolve {} for {what}: check the registry's name in {} and this machine's DNS (not retried)",
+                            "cannot resolve {} for {what}: check the registry's name in the lock and this machine's DNS (not retried)",
                             t.host,
-                            super::LOCK_PATH
                         ),
                     ));
                 }

@@ -11,7 +11,7 @@ use std::fmt;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::digest::{Key, Sha256};
-use crate::images::ResolvedImage;
+use crate::images::{env_lock, Pinned};
 use crate::render::File;
 use crate::version::Version;
 
@@ -52,6 +52,12 @@ pub struct Manifest {
     /// so it is part of the version.
     pub built_by: String,
     pub files: Vec<ManifestFile>,
+    /// The environment's own image lock (`images/<env>.lock`) when the
+    /// images came from it. Absent for the shared `images/images.lock`, so
+    /// that releases built from it keep the bytes (and versions) they had
+    /// before environments could have locks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_lock: Option<String>,
     pub images: Vec<ManifestImage>,
     /// Set once the cloud-init artifacts exist (they carry the version, so
     /// they are derived from it rather than hashed into it).
@@ -98,7 +104,7 @@ impl Manifest {
     pub fn new(
         env: &str,
         files: &[File],
-        images: &[ResolvedImage],
+        pinned: &Pinned,
         also_versioned: &str,
         key: &Key,
     ) -> anyhow::Result<Manifest> {
@@ -108,7 +114,9 @@ impl Manifest {
             version: Version::pending(),
             built_by: BUILT_BY.to_string(),
             files: files.iter().map(|f| manifest_file(f, key)).collect(),
-            images: images
+            image_lock: env_lock::own_lock(&pinned.lock).map(str::to_string),
+            images: pinned
+                .images
                 .iter()
                 .map(|i| ManifestImage {
                     service: i.service.clone(),
@@ -213,13 +221,30 @@ fn manifest_file(f: &File, key: &Key) -> ManifestFile {
 mod tests {
     use super::*;
 
+    fn no_images(lock: &str) -> Pinned {
+        Pinned {
+            lock: lock.into(),
+            images: Vec::new(),
+        }
+    }
+
+    fn shared() -> Pinned {
+        no_images(crate::images::LOCK_PATH)
+    }
+
     #[test]
     fn version_follows_content() {
         let key = Key::new("k");
         let v = |content: &str, also: &str| {
-            Manifest::new("local", &[File::plain("etc/a", content)], &[], also, &key)
-                .unwrap()
-                .version
+            Manifest::new(
+                "local",
+                &[File::plain("etc/a", content)],
+                &shared(),
+                also,
+                &key,
+            )
+            .unwrap()
+            .version
         };
         assert_eq!(v("1", ""), v("1", ""));
         assert_ne!(v("1", ""), v("2", ""));
@@ -228,11 +253,31 @@ mod tests {
         let other = Manifest::new(
             "local",
             &[File::plain("etc/a", "1")],
-            &[],
+            &shared(),
             "",
             &Key::new("k2"),
         );
         assert_ne!(other.unwrap().version, v("1", ""), "the key is an input");
+    }
+
+    /// Only an environment's own lock is recorded: a release from the
+    /// shared lock has the bytes it had before locks per environment.
+    #[test]
+    fn an_environments_own_lock_is_recorded() {
+        let key = Key::new("k");
+        let files = [File::plain("etc/a", "1")];
+        let m = |lock| Manifest::new("dev", &files, &no_images(lock), "", &key).unwrap();
+        let shared = m("images/images.lock");
+        let own = m("images/dev.lock");
+        let json = String::from_utf8(shared.to_json().unwrap()).unwrap();
+        assert!(!json.contains("image_lock"), "{json}");
+        assert_eq!(own.image_lock.as_deref(), Some("images/dev.lock"));
+        let json = String::from_utf8(own.to_json().unwrap()).unwrap();
+        assert!(
+            json.contains("\"image_lock\": \"images/dev.lock\""),
+            "{json}"
+        );
+        assert_ne!(own.version, shared.version);
     }
 
     #[test]
@@ -240,8 +285,14 @@ mod tests {
         let key = Key::new("k");
         let mut secret = File::plain("opt/secret", "hunter2");
         secret.secret = true;
-        let m =
-            Manifest::new("local", &[File::plain("etc/a", "1"), secret], &[], "", &key).unwrap();
+        let m = Manifest::new(
+            "local",
+            &[File::plain("etc/a", "1"), secret],
+            &shared(),
+            "",
+            &key,
+        )
+        .unwrap();
         let json = String::from_utf8(m.to_json().unwrap()).unwrap();
         let plain = crate::digest::sha256_hex(b"hunter2");
         assert!(

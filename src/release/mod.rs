@@ -32,7 +32,7 @@ pub use write::Written;
 use crate::cloudinit::{self, CloudInit};
 use crate::config::Config;
 use crate::digest::{sha256_hex, Key, Sha256};
-use crate::images::ResolvedImage;
+use crate::images::Pinned;
 use crate::render::{self, File, SecretContext, Templates};
 use crate::version::STAND_IN as VERSION_STAND_IN;
 
@@ -65,7 +65,7 @@ pub struct Built {
 pub fn build(
     project: &Path,
     config: &Config,
-    images: &[ResolvedImage],
+    images: &Pinned,
     templates: &Templates,
 ) -> Result<Built> {
     // One build per environment from here on: even its scratch files.
@@ -91,10 +91,11 @@ pub fn build(
 /// Builds the release in memory.
 pub fn make(
     config: &Config,
-    images: &[ResolvedImage],
+    pinned: &Pinned,
     templates: &Templates,
     qcow2_scratch: Option<&Path>,
 ) -> Result<Release> {
+    let images = &pinned.images;
     let files = render::render(templates, config, images, &SecretContext::real(config))?;
     let all_redacted = render::render(templates, config, images, &SecretContext::redacted(config))?;
     secrets_stay_in_secret_files(&files, &all_redacted)?;
@@ -116,7 +117,7 @@ pub fn make(
         draft.network_config.as_deref().unwrap_or_default()
     );
     let key = Key::new(&config.secrets.release_key);
-    let manifest = Manifest::new(config.env.as_str(), &files, images, &versioned, &key)?;
+    let manifest = Manifest::new(config.env.as_str(), &files, pinned, &versioned, &key)?;
     let ci = with_version(draft, manifest.version.as_str());
     boot::check_fits(config, &files, &ci.user_data)?;
     let artifacts = boot::artifacts(&ci, qcow2_scratch)?;

@@ -315,7 +315,14 @@ pub(crate) mod testing {
     use crate::config::load::{self, Assignment};
 
     pub fn run(env: &str, set: &[(VarId, &str)]) -> (Option<Config>, Report) {
-        let env = Environment::named(env).expect("a known environment");
+        run_in(
+            &Environment::built_in(env).expect("a built-in environment"),
+            set,
+        )
+    }
+
+    /// As `run`, in any environment.
+    pub fn run_in(env: &Environment, set: &[(VarId, &str)]) -> (Option<Config>, Report) {
         let file = Path::new("environments").join(format!("{env}.env"));
         let assignments: Vec<Assignment> = set
             .iter()
@@ -335,7 +342,7 @@ pub(crate) mod testing {
             env.is_strict(),
             &mut report,
         );
-        let config = validate(&env, &raw, Purpose::Build, &mut report);
+        let config = validate(env, &raw, Purpose::Build, &mut report);
         (config, report)
     }
 

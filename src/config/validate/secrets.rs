@@ -76,7 +76,7 @@ fn strong(c: &mut Checker, var: &Var, raw: &Raw, min_len: usize) {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testing::{about, config, run};
+    use super::super::testing::{about, config, run, run_in};
     use crate::config::vars::VarId::*;
 
     #[test]
@@ -115,6 +115,23 @@ mod tests {
         // Boundary: 16 characters pass the length rule (only the file rule fails).
         let (_, r) = run("staging", &[(GRAFANA_ADMIN_PASSWORD, &"x".repeat(16))]);
         assert_eq!(about(&r, GRAFANA_ADMIN_PASSWORD).len(), 1);
+    }
+
+    /// Strictness, not the name, decides: an environment declared strict
+    /// gets production's rules, one declared lenient local's defaults.
+    #[test]
+    fn declared_environments_follow_their_strictness() {
+        use crate::config::{Environment, Source, Strictness};
+        let declared = |s| Environment::declared("qa", s, Source::Default);
+        let (config, r) = run_in(&declared(Strictness::Strict), &[]);
+        assert!(config.is_none());
+        let got = about(&r, TORRUST_BAKE_RELEASE_KEY);
+        assert!(
+            got[0].starts_with("Error: is not set, and qa may not use the built-in local default"),
+            "{got:?}"
+        );
+        let (config, r) = run_in(&declared(Strictness::Lenient), &[]);
+        assert_eq!(config.unwrap().secrets.api_token, "MyAccessToken", "{r}");
     }
 
     #[test]

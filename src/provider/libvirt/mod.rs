@@ -31,7 +31,7 @@ use serde::Serialize;
 use crate::config::provider::{nic_mac, DomainType, Firmware, Provider};
 use crate::config::Config;
 use crate::error::{Error, Kind};
-use crate::images::ResolvedImage;
+use crate::images::Pinned;
 use crate::release::{self, store};
 use crate::render::Templates;
 use crate::version::Version;
@@ -149,7 +149,7 @@ fn require_libvirt(config: &Config) -> Result<()> {
 fn resolve_release(
     project: &Path,
     config: &Config,
-    images: &[ResolvedImage],
+    images: &Pinned,
     templates: &Templates,
     opts: &UpOptions,
 ) -> Result<(ReleaseRef, String)> {
@@ -275,7 +275,7 @@ pub fn data_disk(config: &Config) -> Option<DataDisk> {
 pub fn up(
     project: &Path,
     config: &Config,
-    images: &[ResolvedImage],
+    images: &Pinned,
     templates: &Templates,
     opts: &UpOptions,
     progress: &mut dyn FnMut(&Step),
