@@ -27,7 +27,7 @@
 # needs: docker-registry, skopeo, prometheus (promtool), binutils, curl, the
 # crates.io torrust-tracker 3.0.0 binaries (scripts/install-test-deps.sh),
 # and a busybox for Prometheus' wget: start installs busybox-static with
-# apt-get when /bin/busybox is missing (install-test-deps.sh does not yet).
+# apt-get when /bin/busybox is missing (install-test-deps.sh --e2e installs it).
 set -euo pipefail
 export PATH="/usr/sbin:/sbin:$PATH"
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)

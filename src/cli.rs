@@ -379,6 +379,19 @@ Examples:
 Exit codes: 0 ok, 1 invalid input (unknown release, another domain of the
 environment exists, bad checksum), 2 libvirt unreachable or failed.";
 
+const REPLACE_HELP: &str = "\
+Health is what the new VM says on its serial console: its tracker passed its Docker
+health check (`libvirt up --wait` shows the same timeline). Each replacement, rollback
+and `up --wait` that came up healthy is appended to releases/<env>/deployments.log.
+
+Examples:
+  torrust-bake libvirt replace local                      # the environment's current build
+  torrust-bake libvirt replace local --release 3f2a9c1d0b7e --health-wait 10m
+  torrust-bake libvirt rollback local --json
+
+Exit codes: 0 replaced (or nothing to do), 1 rolled back or invalid input, 2 libvirt
+unreachable or failed.";
+
 #[derive(Debug, Subcommand)]
 pub enum LibvirtCommand {
     /// Build the environment's release (or take --release), then: base image (downloaded
@@ -388,6 +401,18 @@ pub enum LibvirtCommand {
     /// its duration.
     #[command(after_help = LIBVIRT_HELP)]
     Up(LibvirtUpArgs),
+    /// Replace the running VM with one of a new release, nothing lost: define the new
+    /// domain beside the old one, stop the old one (ACPI, then forced), start the new one
+    /// with the data disk and wait until its tracker is healthy; then undefine the old one.
+    /// Not healthy in time: the new one is destroyed and the old one started again (exit
+    /// 1, with the reason the new VM gave). Run again after an interruption, it picks up
+    /// where it stopped. The outage is one boot: printed, and in --json.
+    #[command(after_help = REPLACE_HELP)]
+    Replace(LibvirtReplaceArgs),
+    /// Replace the current release with the one that served before it (by
+    /// releases/<env>/deployments.log), the same way as `replace`.
+    #[command(after_help = REPLACE_HELP)]
+    Rollback(LibvirtRollbackArgs),
     /// The environment's domains (found by their metadata): release, state, address,
     /// console log, data disk.
     #[command(after_help = LIBVIRT_HELP)]
@@ -465,6 +490,46 @@ pub struct LibvirtDownArgs {
     pub json: bool,
 }
 
+#[derive(Debug, Args)]
+pub struct LibvirtReplaceArgs {
+    /// The environment: local, staging, production or another environments/<ENV>.env
+    pub env: String,
+    /// Replace with this stored release (releases/<env>/<VERSION>) instead of the
+    /// environment's current build.
+    #[arg(long, value_name = "VERSION")]
+    pub release: Option<String>,
+    #[command(flatten)]
+    pub how: ReplaceHow,
+}
+
+#[derive(Debug, Args)]
+pub struct LibvirtRollbackArgs {
+    /// The environment: local, staging, production or another environments/<ENV>.env
+    pub env: String,
+    #[command(flatten)]
+    pub how: ReplaceHow,
+}
+
+/// How a replacement runs (shared by replace and rollback).
+#[derive(Debug, Args)]
+pub struct ReplaceHow {
+    /// How long the new VM gets to become healthy (and the old one, when it comes back).
+    #[arg(long, default_value = "15m", value_parser = wait_duration)]
+    pub health_wait: Duration,
+    /// How long the old VM gets to power off on ACPI before it is destroyed.
+    #[arg(long, default_value = "120s", value_parser = humantime::parse_duration)]
+    pub shutdown_timeout: Duration,
+    /// Attach this seed to the new VM: iso or img.
+    #[arg(long, value_enum, default_value = "iso")]
+    pub seed: LibvirtSeed,
+    /// libvirt connection URI (virsh -c).
+    #[arg(long, value_name = "URI")]
+    pub connect: Option<String>,
+    /// Print the outcome, the outage and the new VM's boot timeline as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
 /// Extra seed formats `build` can write (seed.iso and seed.img are always written).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum SeedFormat {
@@ -516,6 +581,8 @@ impl Command {
             } => a.json,
             Command::Libvirt { action } => match action {
                 LibvirtCommand::Up(a) => a.json,
+                LibvirtCommand::Replace(a) => a.how.json,
+                LibvirtCommand::Rollback(a) => a.how.json,
                 LibvirtCommand::Status(a) => a.json,
                 LibvirtCommand::Down(a) => a.json,
             },

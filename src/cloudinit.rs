@@ -113,7 +113,7 @@ pub fn generate(
         ssh_pwauth: false,
         disable_root: true,
         users: config.ssh_public_key.iter().map(|key| admin(key)).collect(),
-        write_files: write_files(files, archive, install, version),
+        write_files: write_files(files, archive, install, version)?,
         runcmd: vec![vec![INSTALL_PATH.into()]],
         final_message: format!(
             "torrust-bake release {version} ({}) booted in $UPTIME s",
@@ -168,18 +168,34 @@ fn admin(key: &str) -> User {
     }
 }
 
+/// gzip with mtime 0 and no file name in the header: the same bytes every
+/// build. gzip, not zstd: cloud-init and minimal images decompress gzip only.
+pub fn gzip(bytes: &[u8]) -> Result<Vec<u8>> {
+    use std::io::Write as _;
+    let mut enc = flate2::GzBuilder::new()
+        .mtime(0)
+        .write(Vec::new(), flate2::Compression::best());
+    enc.write_all(bytes)?;
+    Ok(enc.finish()?)
+}
+
 /// The archive, its checksum list and the install script.
 fn write_files(
     files: &[File],
     archive: &Archive,
     install: String,
     version: &str,
-) -> Vec<WriteFile> {
+) -> Result<Vec<WriteFile>> {
     let dir = format!("{STATE_DIR}/{version}");
     let sums: String = files
         .iter()
         .map(|f| format!("{}  {}\n", sha256_hex(&f.content), f.path))
         .collect();
+    // gzip'd: lines of hex and paths shrink by a third, keeping user-data
+    // within the 16 KiB the production release is held to (Hetzner takes
+    // 32). Not the install script: the version is written into it later.
+    let sums_gz = gzip(sums.as_bytes()).context("gzip of SHA256SUMS")?;
+    let b64_of = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
     let root = |path: String, permissions, encoding, content| WriteFile {
         path,
         owner: "root:root",
@@ -187,21 +203,20 @@ fn write_files(
         encoding,
         content,
     };
-    let b64 = base64::engine::general_purpose::STANDARD.encode(&archive.gz);
-    vec![
+    Ok(vec![
         root(
             format!("{dir}/bundle.tar.gz"),
             "0600",
             Some("b64"),
-            Content::Plain(b64),
+            Content::Plain(b64_of(&archive.gz)),
         ),
         // 0600: it lists the secret files' plain SHA-256, an offline check
         // of a password for anyone who could read it.
         root(
             format!("{dir}/SHA256SUMS"),
             "0600",
-            None,
-            Content::Literal(LitString(sums)),
+            Some("gz+b64"),
+            Content::Plain(b64_of(&sums_gz)),
         ),
         root(
             INSTALL_PATH.into(),
@@ -209,7 +224,7 @@ fn write_files(
             None,
             Content::Literal(LitString(install)),
         ),
-    ]
+    ])
 }
 
 #[derive(Serialize)]

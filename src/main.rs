@@ -51,7 +51,11 @@ fn main() -> ExitCode {
         Command::Man => commands::man(),
         Command::Libvirt { action } => match action {
             LibvirtCommand::Up(args) => commands::libvirt_up(project, args),
-            LibvirtCommand::Status(args) => commands::libvirt_status(project, args),
+            LibvirtCommand::Replace(args) => {
+                commands::libvirt_replace(project, &args.env, args.release.as_deref(), &args.how)
+            }
+            LibvirtCommand::Rollback(args) => commands::libvirt_rollback(project, args),
+            LibvirtCommand::Status(args) => commands::libvirt_status(args),
             LibvirtCommand::Down(args) => commands::libvirt_down(project, args),
         },
     };

@@ -90,3 +90,66 @@ fn list_and_prune_keep_the_newest() {
     );
     assert_eq!(versions(&p).len(), 2);
 }
+
+#[test]
+fn prune_keeps_what_serves_and_what_a_rollback_needs_by_the_deployment_record() {
+    let p = Project::new();
+    let mut built = Vec::new();
+    for level in ["error", "warn", "info", "debug"] {
+        let path = p.build("local", &[("TORRUST_TRACKER_LOG_LEVEL", level)]);
+        built.push(version_of(&path));
+        std::thread::sleep(std::time::Duration::from_millis(1100));
+    }
+    // built[0] served, then built[1] replaced it, then built[3] was rolled back.
+    let line = |event: &str, version: &str, serving: &str| {
+        format!("{{\"time\":\"2026-11-26T14:00:00Z\",\"event\":\"{event}\",\"serving\":\"{serving}\",\"version\":\"{version}\",\"domain\":\"d\"}}\n")
+    };
+    p.write(
+        "releases/local/deployments.log",
+        &[
+            line("up", &built[0], &built[0]),
+            line("replaced", &built[1], &built[1]),
+            line("rolled back", &built[3], &built[1]),
+        ]
+        .concat(),
+    );
+    let vars = [("LIBVIRT_DEFAULT_URI", "test:///default")];
+    let run = p.run(
+        &["releases", "prune", "local", "--keep", "1", "--json"],
+        &vars,
+    );
+    assert_eq!(run.code(), 0, "{}", run.all());
+    let v: serde_json::Value = serde_json::from_str(&run.stdout()).unwrap();
+    assert_eq!(v["deleted"], serde_json::json!([built[2]]), "{v}");
+
+    // `libvirt rollback` goes to the release before the current one.
+    let rb = p.run(
+        &[
+            "libvirt",
+            "rollback",
+            "local",
+            "--connect",
+            "test:///default",
+        ],
+        &[],
+    );
+    assert!(
+        rb.stderr()
+            .contains(&format!("rolling back to release {}", built[0])),
+        "{}",
+        rb.all()
+    );
+}
+
+#[test]
+fn rollback_without_a_record_says_what_records_one() {
+    let p = Project::new();
+    let run = p.run(&["libvirt", "rollback", "local"], &[]);
+    assert_eq!(run.code(), 1, "{}", run.all());
+    assert!(
+        run.all().contains("no release to roll back to"),
+        "{}",
+        run.all()
+    );
+    assert!(run.all().contains("deployments.log"), "{}", run.all());
+}

@@ -219,17 +219,17 @@ fn a_registry_ca_lands_where_docker_reads_it() {
     );
     assert!(String::from_utf8_lossy(&back.stdout).contains("registry test CA"));
 
-    // Not a certificate: the error names the variable and the file, nothing is written.
-    p.write(
-        "certs/ca.pem",
-        "-----BEGIN PRIVATE KEY-----\nMAMCAQE=\n-----END PRIVATE KEY-----\n",
-    );
+    // A private key pasted beside the certificate never reaches the VM: the
+    // error names the variable and the file, nothing is written.
+    let cert = std::fs::read_to_string(p.path().join("certs/ca.pem")).unwrap();
+    let key = std::fs::read_to_string(p.path().join("ca.key")).unwrap();
+    p.write("certs/ca.pem", &format!("{cert}{key}"));
     let before = p.releases("local").len();
     let run = p.run(&["build", "local"], &vars);
     assert_eq!(run.code(), 1, "{}", run.all());
     assert!(
         run.all().contains("CONTAINER_REGISTRY_CA_FILE")
-            && run.all().contains("certs/ca.pem: holds no PEM certificate"),
+            && run.all().contains("only certificates may go to the VM"),
         "{}",
         run.all()
     );

@@ -2,7 +2,7 @@
 
 use super::*;
 
-fn print_step(step: &libvirt::Step) {
+pub(super) fn print_step(step: &libvirt::Step) {
     eprintln!(
         "{:>8.1} s  {:12} {}",
         step.ms as f64 / 1000.0,
@@ -52,11 +52,17 @@ pub fn libvirt_up(project: &Path, args: &LibvirtUpArgs) -> Result<ExitCode> {
                 humantime::format_duration(wait)
             );
         }
-        libvirt::wait_boot(&mut out, wait, &mut |e| {
+        libvirt::wait_boot(&mut out, &opts.virsh, wait, &mut |e| {
             if !json {
                 print_event(e)
             }
         });
+        let healthy =
+            out.boot.as_ref().map(|b| &b.outcome) == Some(&libvirt::console::Outcome::Healthy);
+        if healthy && !out.already_running {
+            let d = libvirt::deployments::Deployment::now("up", &out.version, &out.domain);
+            libvirt::deployments::append(project, env, &d)?;
+        }
     }
     if json {
         print_json(&out)?;
@@ -85,7 +91,7 @@ pub fn libvirt_up(project: &Path, args: &LibvirtUpArgs) -> Result<ExitCode> {
     Ok(boot_verdict(&out, json))
 }
 
-fn print_event(e: &libvirt::console::Event) {
+pub(super) fn print_event(e: &libvirt::console::Event) {
     eprintln!(
         "{:>8.1} s  {:18} {}",
         e.ms as f64 / 1000.0,
@@ -121,9 +127,9 @@ fn boot_verdict(out: &libvirt::UpOutcome, json: bool) -> ExitCode {
     }
 }
 
-pub fn libvirt_status(project: &Path, args: &LibvirtStatusArgs) -> Result<ExitCode> {
+pub fn libvirt_status(args: &LibvirtStatusArgs) -> Result<ExitCode> {
     let (env, json) = (args.env.as_str(), args.json);
-    known_env(project, env)?;
+    named_env(env)?;
     let virsh = Virsh {
         uri: args.connect.clone(),
     };
@@ -161,7 +167,7 @@ pub fn libvirt_status(project: &Path, args: &LibvirtStatusArgs) -> Result<ExitCo
 
 pub fn libvirt_down(project: &Path, args: &LibvirtDownArgs) -> Result<ExitCode> {
     let (env, json) = (args.env.as_str(), args.json);
-    known_env(project, env)?;
+    named_env(env)?;
     // The config names the data disk even when no domain is left to; down
     // itself needs no valid config (it works from libvirt's records).
     let loaded = config::load(project, env, &config::process_env);

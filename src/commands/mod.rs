@@ -31,6 +31,7 @@ mod images_cmds;
 mod libvirt_cmds;
 mod release_cmds;
 mod releases_cmds;
+mod replace_cmds;
 
 pub use config_cmds::*;
 pub use docs::*;
@@ -39,6 +40,7 @@ pub use images_cmds::*;
 pub use libvirt_cmds::*;
 pub use release_cmds::*;
 pub use releases_cmds::*;
+pub use replace_cmds::*;
 
 fn print_json<T: Serialize>(value: &T) -> Result<()> {
     println!("{}", serde_json::to_string_pretty(value)?);
@@ -82,6 +84,20 @@ fn report_failure(report: &Report, json: bool) -> Result<ExitCode> {
 
 /// Refuses a name that is not an environment of `project` (a bad name, or
 /// no file), before it becomes part of a path.
+/// For commands that clean up or inspect what an environment left behind
+/// (releases, VMs): a valid name is enough, so deleting `environments/<env>.env`
+/// does not strand its releases or domains.
+fn named_env(env: &str) -> Result<()> {
+    if config::environment::valid_name(env) {
+        return Ok(());
+    }
+    Err(Error::invalid(format!(
+        "'{env}' is not an environment name ({})",
+        config::environment::NAME_RULE
+    ))
+    .into())
+}
+
 fn known_env(project: &Path, env: &str) -> Result<()> {
     match config::unknown_environment(project, env) {
         Some((message, fix)) => Err(Error::invalid(format!("{message}; {fix}")).into()),

@@ -69,7 +69,7 @@ fn listed(
 
 pub fn releases_list(project: &Path, args: &ReleasesListArgs) -> Result<ExitCode> {
     let (env, json) = (args.env.as_str(), args.json);
-    known_env(project, env)?;
+    named_env(env)?;
     let runs = running(env);
     let releases = listed(project, env, runs.as_ref().unwrap_or(&BTreeMap::new()))?;
     if json {
@@ -103,7 +103,7 @@ pub fn releases_list(project: &Path, args: &ReleasesListArgs) -> Result<ExitCode
 
 pub fn releases_prune(project: &Path, args: &ReleasesPruneArgs) -> Result<ExitCode> {
     let (env, json) = (args.env.as_str(), args.json);
-    known_env(project, env)?;
+    named_env(env)?;
     // Deleting a running release would break its replacement's way back:
     // without an answer from libvirt, nothing is deleted.
     let runs = running(env).map_err(|why| {
@@ -114,11 +114,16 @@ pub fn releases_prune(project: &Path, args: &ReleasesPruneArgs) -> Result<ExitCo
     })?;
     let lock = release::write::lock_env(project, env)?;
     let releases = listed(project, env, &runs)?;
+    // What serves by the deployment record, and what `libvirt rollback`
+    // would go back to, stay too.
+    let (current, previous) =
+        libvirt::deployments::current_and_previous(&libvirt::deployments::read(project, env));
+    let recorded = [current, previous];
     let mut deleted = Vec::new();
     for r in releases
         .iter()
         .skip(args.keep as usize)
-        .filter(|r| r.running.is_empty())
+        .filter(|r| r.running.is_empty() && !recorded.contains(&Some(r.version.clone())))
     {
         if !args.dry_run {
             // Moved aside first: a crash leaves a hidden leftover, which the

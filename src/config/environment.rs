@@ -138,11 +138,13 @@ impl Serialize for Environment {
 /// (`releases/<env>/`, the secrets file, the libvirt storage directory),
 /// libvirt domain names (`torrust-<env>-<version>`) and may become a host
 /// name: a lower-case DNS label, short enough to leave room around it.
-pub const NAME_RULE: &str = "1 to 32 characters: lower-case letters, digits and '-', starting with a letter and not ending with '-'";
+/// `images` is taken: its own lock would be the shared `images/images.lock`.
+pub const NAME_RULE: &str = "1 to 32 characters: lower-case letters, digits and '-', starting with a letter and not ending with '-'; not `images` (images/images.lock is the shared lock)";
 
 pub fn valid_name(name: &str) -> bool {
     let bytes = name.as_bytes();
-    (1..=32).contains(&bytes.len())
+    name != "images"
+        && (1..=32).contains(&bytes.len())
         && bytes[0].is_ascii_lowercase()
         && bytes[bytes.len() - 1] != b'-'
         && bytes

@@ -169,7 +169,10 @@ pub fn load_for(
         &mut report,
     );
     let mut config = validate::validate(&environment, &raw, purpose, &mut report);
-    registry_ca::attach(project, &raw, &mut config, &mut report);
+    // Only a release carries the CA; probing or stopping a VM needs no file.
+    if purpose == validate::Purpose::Build {
+        registry_ca::attach(project, &raw, &mut config, &mut report);
+    }
     Loaded {
         report,
         environment: Some(environment),

@@ -5,7 +5,6 @@
 
 use std::path::Path;
 
-use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::CertificateDer;
 
 use super::load::RawValues;
@@ -44,24 +43,41 @@ pub fn attach(project: &Path, raw: &RawValues, config: &mut Option<Config>, repo
 }
 
 fn read(path: &Path) -> Result<String, (String, String)> {
-    let fix = "give the PEM file of the CA that signed the registry's certificate (-----BEGIN CERTIFICATE-----)";
-    let meta =
-        std::fs::metadata(path).map_err(|e| (format!("cannot read it: {e}"), fix.to_string()))?;
+    let fix = "give the PEM file of the CA that signed the registry's certificate (-----BEGIN CERTIFICATE----- sections only)";
+    let err = |m: String| (m, fix.to_string());
+    // Not followed: a link could lead out of the project directory.
+    let meta = std::fs::symlink_metadata(path).map_err(|e| err(format!("cannot read it: {e}")))?;
     if !meta.is_file() || meta.len() > MAX_CA_FILE {
-        return Err((
-            "is not a regular file of at most 256 KiB".into(),
-            fix.into(),
+        return Err(err(
+            "is not a regular file (nor a symbolic link) of at most 256 KiB".into(),
         ));
     }
-    let bytes =
-        std::fs::read(path).map_err(|e| (format!("cannot read it: {e}"), fix.to_string()))?;
-    let certs: Result<Vec<_>, _> = CertificateDer::pem_slice_iter(&bytes).collect();
-    match certs {
-        Ok(c) if !c.is_empty() => {}
-        Ok(_) => return Err(("holds no PEM certificate".into(), fix.into())),
-        Err(e) => return Err((format!("is not valid PEM: {e}"), fix.into())),
+    let bytes = std::fs::read(path).map_err(|e| err(format!("cannot read it: {e}")))?;
+    let mut reader = bytes.as_slice();
+    let mut certs = 0;
+    loop {
+        match rustls_pki_types::pem::from_buf(&mut reader) {
+            Ok(None) => break,
+            // Anything else would ride along into a world-readable file: a
+            // private key pasted into the same file must never reach the VM.
+            Ok(Some((rustls_pki_types::pem::SectionKind::Certificate, der))) => {
+                let der = CertificateDer::from(der);
+                webpki::anchor_from_trusted_cert(&der)
+                    .map_err(|e| err(format!("certificate {} is not X.509: {e:?}", certs + 1)))?;
+                certs += 1;
+            }
+            Ok(Some((kind, _))) => {
+                return Err(err(format!(
+                    "holds a {kind:?} section; only certificates may go to the VM"
+                )))
+            }
+            Err(e) => return Err(err(format!("is not valid PEM: {e}"))),
+        }
     }
-    String::from_utf8(bytes).map_err(|_| ("is not text".into(), fix.into()))
+    if certs == 0 {
+        return Err(err("holds no PEM certificate".into()));
+    }
+    String::from_utf8(bytes).map_err(|_| err("is not text".into()))
 }
 
 #[cfg(test)]
@@ -72,20 +88,32 @@ mod tests {
     fn only_pem_certificates_pass() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("ca.pem");
-        std::fs::write(&p, "not a certificate\n").unwrap();
-        assert_eq!(read(&p).unwrap_err().0, "holds no PEM certificate");
-        std::fs::write(
-            &p,
-            "-----BEGIN CERTIFICATE-----\n!!!!\n-----END CERTIFICATE-----\n",
-        )
-        .unwrap();
-        assert!(read(&p).unwrap_err().0.starts_with("is not valid PEM"));
-        let pem = "-----BEGIN CERTIFICATE-----\nMAMCAQE=\n-----END CERTIFICATE-----\n";
-        std::fs::write(&p, pem).unwrap();
-        assert_eq!(read(&p).unwrap(), pem);
+        let bad = |text: &str| {
+            std::fs::write(&p, text).unwrap();
+            read(&p).unwrap_err().0
+        };
+        assert_eq!(bad("not a certificate\n"), "holds no PEM certificate");
+        assert!(
+            bad("-----BEGIN CERTIFICATE-----\n!!!!\n-----END CERTIFICATE-----\n")
+                .starts_with("is not valid PEM")
+        );
+        // Well-formed base64, not a certificate.
+        assert!(
+            bad("-----BEGIN CERTIFICATE-----\nMAMCAQE=\n-----END CERTIFICATE-----\n")
+                .starts_with("certificate 1 is not X.509")
+        );
+        assert!(
+            bad("-----BEGIN PRIVATE KEY-----\nMAMCAQE=\n-----END PRIVATE KEY-----\n")
+                .contains("only certificates may go to the VM")
+        );
         assert!(read(&dir.path().join("missing.pem"))
             .unwrap_err()
             .0
             .starts_with("cannot read it"));
+        std::os::unix::fs::symlink("/etc/hostname", dir.path().join("link.pem")).unwrap();
+        assert!(read(&dir.path().join("link.pem"))
+            .unwrap_err()
+            .0
+            .contains("symbolic link"));
     }
 }

@@ -346,7 +346,7 @@ pub const VARS: [Var; VarId::COUNT] = [
         kind: Kind::Port,
         default: "1212",
         required: Required::No,
-        help: "REST API port; published on 127.0.0.1 only, public through the proxy.",
+        help: "REST API port; published on the VM's 127.0.0.1 (unless PUBLISH_ADMIN_PORTS), public through the proxy.",
     },
     Var {
         id: VarId::TORRUST_TRACKER_HEALTH_CHECK_PORT,
@@ -354,7 +354,7 @@ pub const VARS: [Var; VarId::COUNT] = [
         kind: Kind::Port,
         default: "1313",
         required: Required::No,
-        help: "Health-check API port; published on 127.0.0.1 only.",
+        help: "Health-check API port; published on the VM's 127.0.0.1 (unless PUBLISH_ADMIN_PORTS).",
     },
     Var {
         id: VarId::TORRUST_TRACKER_ANNOUNCE_INTERVAL,
@@ -402,7 +402,7 @@ pub const VARS: [Var; VarId::COUNT] = [
         kind: Kind::Port,
         default: "9090",
         required: Required::No,
-        help: "Port Prometheus is published on, on the VM's 127.0.0.1 only.",
+        help: "Port Prometheus is published on, on the VM's 127.0.0.1 (unless PUBLISH_ADMIN_PORTS).",
     },
     Var {
         id: VarId::GRAFANA_PORT,
@@ -410,7 +410,7 @@ pub const VARS: [Var; VarId::COUNT] = [
         kind: Kind::Port,
         default: "3000",
         required: Required::No,
-        help: "Port Grafana is published on, on the VM's 127.0.0.1 (public through the proxy).",
+        help: "Port Grafana is published on, on the VM's 127.0.0.1 (unless PUBLISH_ADMIN_PORTS; public through the proxy).",
     },
     Var {
         id: VarId::GRAFANA_ADMIN_USER,
@@ -482,7 +482,7 @@ pub const VARS: [Var; VarId::COUNT] = [
         kind: Kind::Domain,
         default: "",
         required: Required::No,
-        help: "Base domain; enables Caddy with TLS for api., http1., grafana. sub-domains.",
+        help: "Base domain; enables Caddy with TLS for api., http1. and (with GRAFANA_ENABLED) grafana. sub-domains.",
     },
     Var {
         id: VarId::SSL_EMAIL,
@@ -522,7 +522,7 @@ pub const VARS: [Var; VarId::COUNT] = [
         kind: Kind::OneOf(BOOLEAN),
         default: "false",
         required: Required::No,
-        help: "Publish the REST API, health-check API, Prometheus and Grafana on the VM's address instead of its 127.0.0.1 (a test VM on an isolated network); lenient environments only.",
+        help: "Publish the REST API, health-check API, Prometheus and Grafana on the VM's address instead of its 127.0.0.1 (a test VM on an isolated network); lenient environments with INFRASTRUCTURE_PROVIDER=libvirt only.",
     },
     Var {
         id: VarId::LIBVIRT_VCPUS,

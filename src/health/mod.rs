@@ -140,17 +140,16 @@ pub fn check_all(config: &Config, opts: &Options) -> Vec<Check> {
             checks.push(run("prometheus", prom.clone(), || {
                 web::plain_ok(&agent, &prom)
             }));
-            if !config.grafana {
-                return checks;
+            if config.grafana {
+                let grafana = format!(
+                    "http://{}:{}/api/health",
+                    url_host(host),
+                    config.grafana_port
+                );
+                checks.push(run("grafana", grafana.clone(), || {
+                    web::grafana_health(&agent, &grafana)
+                }));
             }
-            let grafana = format!(
-                "http://{}:{}/api/health",
-                url_host(host),
-                config.grafana_port
-            );
-            checks.push(run("grafana", grafana.clone(), || {
-                web::grafana_health(&agent, &grafana)
-            }));
         }
     } else {
         for (name, target) in [

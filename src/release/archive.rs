@@ -4,7 +4,6 @@
 //! value enters an archive; entries are sorted, mtime 0, numeric owners.
 
 use std::collections::BTreeSet;
-use std::io::Write;
 use std::path::Path;
 
 use anyhow::{Context, Result};
@@ -72,14 +71,8 @@ pub fn zstd(tar: &[u8]) -> Result<Vec<u8>> {
     zstd::bulk::compress(tar, ZSTD_LEVEL).context("creating bundle.tar.zst")
 }
 
-/// gzip with mtime 0 and no file name in the header: the same bytes every build.
-pub fn gzip(bytes: &[u8]) -> Result<Vec<u8>> {
-    let mut enc = flate2::GzBuilder::new()
-        .mtime(0)
-        .write(Vec::new(), flate2::Compression::best());
-    enc.write_all(bytes)?;
-    Ok(enc.finish()?)
-}
+/// gzip as user-data carries it (cloudinit.rs owns the format).
+pub use crate::cloudinit::gzip;
 
 /// The files that weigh most in user-data (gzip'd size, largest first).
 pub fn largest(files: &[File], n: usize) -> Vec<(String, usize)> {

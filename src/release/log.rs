@@ -63,14 +63,19 @@ fn git_commit(project: &Path) -> Option<String> {
 
 /// Appends one line (the caller holds the environment's lock).
 pub fn append(env_dir: &Path, entry: &Entry) -> Result<()> {
-    let path = env_dir.join(FILE);
+    append_line(&env_dir.join(FILE), entry)
+}
+
+/// Appends `value` as one JSON line to `path` (made 0600) and syncs it: the
+/// logs beside the releases are only ever appended to.
+pub fn append_line<T: Serialize>(path: &Path, value: &T) -> Result<()> {
     let mut f = fs::OpenOptions::new()
         .append(true)
         .create(true)
         .mode(0o600)
-        .open(&path)
+        .open(path)
         .with_context(|| format!("opening {}", path.display()))?;
-    let mut line = serde_json::to_vec(entry)?;
+    let mut line = serde_json::to_vec(value)?;
     line.push(b'\n');
     f.write_all(&line)
         .and_then(|()| f.sync_all())

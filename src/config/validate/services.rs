@@ -43,6 +43,22 @@ pub(super) fn check(c: &mut Checker) {
             "set the registry's CA file, or unset CONTAINER_REGISTRY when it has a publicly trusted certificate",
         );
     }
+    if c.flag(GRAFANA_ENABLED) && !c.flag(STATS_EXPORTER_ENABLED) {
+        c.warn(
+            GRAFANA_ENABLED,
+            "is true while STATS_EXPORTER_ENABLED=false: the tracker dashboard will be empty"
+                .into(),
+            "set GRAFANA_ENABLED=false too, or keep the stats exporter",
+        );
+    }
+    if c.flag(PUBLISH_ADMIN_PORTS) && c.text(INFRASTRUCTURE_PROVIDER) != "libvirt" {
+        c.fail(
+            PUBLISH_ADMIN_PORTS,
+            "is for a local libvirt VM on an isolated network; a cloud VM's address is public"
+                .into(),
+            "keep it false and reach the API through an SSH tunnel (README, \"Health\")",
+        );
+    }
     if c.flag(PUBLISH_ADMIN_PORTS) && strict {
         c.fail(
             PUBLISH_ADMIN_PORTS,
@@ -109,8 +125,18 @@ mod tests {
     }
 
     #[test]
-    fn admin_ports_stay_on_loopback_in_strict_environments() {
+    fn admin_ports_stay_on_loopback_in_strict_environments_and_clouds() {
         assert!(config(&[(PUBLISH_ADMIN_PORTS, "true")]).publish_admin_ports);
+        let (_, r) = run(
+            "local",
+            &[
+                (PUBLISH_ADMIN_PORTS, "true"),
+                (INFRASTRUCTURE_PROVIDER, "hetzner"),
+                (INFRASTRUCTURE_REGION, "fsn1"),
+                (INFRASTRUCTURE_INSTANCE_TYPE, "cx22"),
+            ],
+        );
+        assert_eq!(about(&r, PUBLISH_ADMIN_PORTS).len(), 1, "{r}");
         let (_, r) = run("production", &[(PUBLISH_ADMIN_PORTS, "true")]);
         assert_eq!(about(&r, PUBLISH_ADMIN_PORTS).len(), 1);
     }

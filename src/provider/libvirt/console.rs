@@ -119,15 +119,19 @@ fn strip_escapes(line: &str) -> String {
 /// Follows the console log from its start until the release says the
 /// tracker is healthy or that it failed, or `timeout` passes. `started` is
 /// when the domain was started; each new event goes to `on_event`.
+/// `gone` is asked every 5 s whether the VM itself stopped (and why): a
+/// powered-off VM says nothing more, so waiting on would only time out.
 pub fn watch(
     path: &Path,
     started: Instant,
     timeout: Duration,
     on_event: &mut dyn FnMut(&Event),
+    gone: &mut dyn FnMut() -> Option<String>,
 ) -> (Vec<Event>, Outcome) {
     let mut events: Vec<Event> = Vec::new();
     let mut offset = 0;
     let mut last = String::new();
+    let mut asked = Instant::now();
     loop {
         let lines = new_lines(path, &mut offset);
         let now = started.elapsed().as_millis();
@@ -159,6 +163,15 @@ pub fn watch(
         }
         if started.elapsed() >= timeout {
             return (events, Outcome::TimedOut(last));
+        }
+        if asked.elapsed() >= Duration::from_secs(5) {
+            asked = Instant::now();
+            if let Some(why) = gone() {
+                return (
+                    events,
+                    Outcome::Failed(format!("{why}; the console's last line: {last:?}")),
+                );
+            }
         }
         std::thread::sleep(Duration::from_millis(250));
     }
@@ -234,6 +247,50 @@ mod tests {
     }
 
     #[test]
+    fn watch_reads_lines_as_they_come_and_notices_a_stopped_vm() {
+        use std::io::Write;
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("console.log");
+        std::fs::write(&log, "BdsDxe: loading\n").unwrap();
+        let writer = {
+            let log = log.clone();
+            std::thread::spawn(move || {
+                let mut f = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
+                std::thread::sleep(Duration::from_millis(400));
+                f.write_all(
+                    b"Linux version 6.1\ntorrust-bake: docker up\ntorrust-bake: tracker hea",
+                )
+                .unwrap();
+                std::thread::sleep(Duration::from_millis(400));
+                f.write_all(b"lthy\n").unwrap();
+            })
+        };
+        let mut seen = Vec::new();
+        let (events, outcome) = watch(
+            &log,
+            Instant::now(),
+            Duration::from_secs(10),
+            &mut |e| seen.push(e.event.clone()),
+            &mut || None,
+        );
+        writer.join().unwrap();
+        assert_eq!(outcome, Outcome::Healthy);
+        assert_eq!(seen, ["firmware", "kernel", "docker up", "tracker healthy"]);
+        assert!(events[3].ms >= 700, "{events:?}");
+        // A VM that powered off says nothing more: reported, not waited out.
+        std::fs::write(&log, "Linux version 6.1\n").unwrap();
+        let t = Instant::now();
+        let (_, outcome) = watch(&log, t, Duration::from_secs(60), &mut |_| {}, &mut || {
+            Some("the VM is shut off".into())
+        });
+        assert!(
+            matches!(&outcome, Outcome::Failed(w) if w.starts_with("the VM is shut off")),
+            "{outcome:?}"
+        );
+        assert!(t.elapsed() < Duration::from_secs(10));
+    }
+
+    #[test]
     fn escapes_and_carriage_returns_are_dropped() {
         assert_eq!(
             strip_escapes("\u{1b}[0;32m  OK  \u{1b}[0m] Started x.\r"),
@@ -247,9 +304,14 @@ mod tests {
         let log = dir.path().join("console.log");
         std::fs::write(&log, "BdsDxe: loading Boot0001\r\nLinux version 6.1\r\ntorrust-bake: pulled tracker in 3 s\ntorrust-bake: FAILED: the tracker is exited: boom\npartial").unwrap();
         let mut seen = Vec::new();
-        let (events, outcome) = watch(&log, Instant::now(), Duration::from_secs(5), &mut |e| {
-            seen.push(e.event.clone())
-        });
+        let mut record = |e: &Event| seen.push(e.event.clone());
+        let (events, outcome) = watch(
+            &log,
+            Instant::now(),
+            Duration::from_secs(5),
+            &mut record,
+            &mut || None,
+        );
         assert_eq!(
             outcome,
             Outcome::Failed("the tracker is exited: boom".into())
@@ -262,6 +324,7 @@ mod tests {
             Instant::now(),
             Duration::from_millis(300),
             &mut |_| {},
+            &mut || None,
         );
         assert_eq!(outcome, Outcome::TimedOut("still booting".into()));
         assert_eq!(last_word(&log), None);

@@ -128,7 +128,7 @@ pub fn down(
 }
 
 /// Asks for an ACPI power-off and waits up to `timeout`, then destroys.
-fn stop(virsh: &Virsh, name: &str, timeout: Duration) -> Result<(&'static str, String)> {
+pub(super) fn stop(virsh: &Virsh, name: &str, timeout: Duration) -> Result<(&'static str, String)> {
     let state = virsh.state(name)?;
     if state.is_off() {
         return Ok(("off", format!("{name} was {}", state.0)));
@@ -159,7 +159,7 @@ fn stop(virsh: &Virsh, name: &str, timeout: Duration) -> Result<(&'static str, S
 
 /// Deletes the files `up` put in a VM's directory, then the directory if
 /// that left it empty. Only these names: the path came from libvirt.
-fn remove_vm_files(dir: &Path) -> Result<String> {
+pub(super) fn remove_vm_files(dir: &Path) -> Result<String> {
     let mut removed = Vec::new();
     for f in ["disk.qcow2", "seed.iso", "seed.img", "console.log"] {
         let path = dir.join(f);

@@ -15,12 +15,15 @@
 //! steps that only read and reports what the others would do.
 
 pub mod console;
+pub mod deployments;
 pub mod disks;
 pub mod domain;
 mod lifecycle;
+mod replace;
 pub mod virsh;
 
 pub use lifecycle::{down, status, DomainStatus, DownOptions, DownOutcome};
+pub use replace::{replace, rollback_target, ReplaceOptions, ReplaceOutcome};
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -113,14 +116,27 @@ pub struct Boot {
     pub outcome: console::Outcome,
 }
 
+/// Why the domain `name` no longer runs, if it does not.
+pub(crate) fn off(virsh: &Virsh, name: &str) -> Option<String> {
+    match virsh.state(name) {
+        Ok(state) if state.is_running() => None,
+        Ok(state) => Some(format!("the VM is {}", state.0)),
+        Err(_) => None, // libvirt did not answer: keep watching the console
+    }
+}
+
 /// Follows the console of the domain `up` started until the release says
 /// its tracker is healthy or why it failed, or `timeout` passes.
 pub fn wait_boot(
     out: &mut UpOutcome,
+    virsh: &Virsh,
     timeout: Duration,
     on_event: &mut dyn FnMut(&console::Event),
 ) {
-    let (timeline, outcome) = console::watch(&out.console_log, out.started, timeout, on_event);
+    let domain = out.domain.clone();
+    let mut gone = || off(virsh, &domain);
+    let (timeline, outcome) =
+        console::watch(&out.console_log, out.started, timeout, on_event, &mut gone);
     out.boot = Some(Boot { timeline, outcome });
 }
 
@@ -282,7 +298,6 @@ pub fn up(
 ) -> Result<UpOutcome> {
     require_libvirt(config)?;
     let env = config.env.as_str();
-    let lv = &config.libvirt;
     let mut steps = Steps {
         done: Vec::new(),
         progress,
@@ -297,19 +312,9 @@ pub fn up(
             return start_existing(&opts.virsh, record, rel, steps);
         }
     }
-    let (accel, accel_detail) = decide_accel(&opts.virsh, lv.domain_type, dry)?;
-    steps.run("domain type", || Ok(((), accel_detail)))?;
-    let cache = lv.storage_dir.join("cache");
-    let base = steps.run("base image", || {
-        let mut report = |line: &str| eprintln!("{line}");
-        let (path, how) = disks::base_image(&lv.base_image, &cache, dry, &mut report)?;
-        let detail = format!("{} ({how})", path.display());
-        Ok((path, detail))
-    })?;
-    let spec = spec(config, &name, &rel.version, accel, opts.seed);
-    let xml = domain::xml(&spec);
-    make_disks(&mut steps, config, &spec, &base, &rel.dir, dry)?;
-    let started = define_and_start(&mut steps, &opts.virsh, config, &spec, &xml, dry)?;
+    let (spec, xml) = define_new(&mut steps, config, &opts.virsh, &rel, opts.seed, dry)?;
+    let started = start(&mut steps, &opts.virsh, config, &spec, dry)?;
+    let accel = spec.accel;
     Ok(UpOutcome {
         env: env.to_string(),
         version: rel.version,
@@ -461,16 +466,44 @@ fn make_disks(
     Ok(())
 }
 
-fn define_and_start(
+/// Makes the domain of release `rel` (its disks, then `virsh define`),
+/// not started.
+fn define_new(
+    steps: &mut Steps,
+    config: &Config,
+    virsh: &Virsh,
+    rel: &ReleaseRef,
+    seed: SeedKind,
+    dry: bool,
+) -> Result<(Spec, String)> {
+    let lv = &config.libvirt;
+    let name = domain::domain_name(config.env.as_str(), &rel.version);
+    let (accel, accel_detail) = decide_accel(virsh, lv.domain_type, dry)?;
+    steps.run("domain type", || Ok(((), accel_detail)))?;
+    let cache = lv.storage_dir.join("cache");
+    let base = steps.run("base image", || {
+        let mut report = |line: &str| eprintln!("{line}");
+        let (path, how) = disks::base_image(&lv.base_image, &cache, dry, &mut report)?;
+        let detail = format!("{} ({how})", path.display());
+        Ok((path, detail))
+    })?;
+    let spec = spec(config, &name, &rel.version, accel, seed);
+    let xml = domain::xml(&spec);
+    make_disks(steps, config, &spec, &base, &rel.dir, dry)?;
+    define(steps, virsh, config, &spec, &xml, dry)?;
+    Ok((spec, xml))
+}
+
+fn define(
     steps: &mut Steps,
     virsh: &Virsh,
     config: &Config,
     spec: &Spec,
     xml: &str,
     dry: bool,
-) -> Result<Instant> {
+) -> Result<()> {
     let lv = &config.libvirt;
-    let (name, env) = (&spec.name, config.env.as_str());
+    let name = &spec.name;
     steps.run("define", || {
         if !dry {
             virsh.define(xml)?;
@@ -486,7 +519,18 @@ fn define_and_start(
             lv.memory_mib
         );
         Ok(((), would(dry, detail)))
-    })?;
+    })
+}
+
+/// Starts the defined domain; returns when it was started.
+fn start(
+    steps: &mut Steps,
+    virsh: &Virsh,
+    config: &Config,
+    spec: &Spec,
+    dry: bool,
+) -> Result<Instant> {
+    let (name, env) = (&spec.name, config.env.as_str());
     steps.run("start", || {
         let started = Instant::now();
         if !dry {

@@ -1,0 +1,296 @@
+#!/usr/bin/env bash
+# End to end (issue "End to end"): a VM booted from a release runs the
+# tracker and answers BitTorrent clients. Nothing leaves this machine:
+# libvirtd, its isolated network (scripts/libvirt-host.sh) and a registry
+# (scripts/e2e-registry.sh: slim tracker and Prometheus images built from
+# the crates.io tracker and Debian's prometheus) live in a network
+# namespace; the guest (scripts/guest-image.sh) has Docker baked in.
+#
+# The test environment `e2e` is an operator's custom environment: lenient
+# (declared in its file), its own image lock (images/e2e.lock, pinned to the
+# namespace's registry), the registry trusted over plain HTTP (lenient
+# only), Grafana and the stats exporter left out (no Debian package), and
+# the admin ports published on the VM's address (PUBLISH_ADMIN_PORTS), so
+# `health` from the namespace reaches the API: the guest has no SSH server,
+# and an isolated test network is the one place that setting is meant for.
+#
+#   1. `libvirt up e2e --wait`: the release boots, pulls, starts; the boot
+#      timeline (domain start, firmware, kernel, cloud-init stages, Docker,
+#      each image, tracker healthy) is printed and kept in $out/timeline.txt;
+#      `health e2e --host <vm> --wait 5m --monitoring` from the namespace:
+#      UDP connect/announce/scrape, HTTP announce/scrape, the API's
+#      authenticated stats, the health-check API, Prometheus;
+#   2. state the tracker reloads at start (whitelisted mode): a torrent
+#      whitelisted through the API and announced with event=completed;
+#   3. `libvirt replace e2e` with a release whose announce interval changed
+#      (same secrets, nothing re-entered), while a loop of UDP announces
+#      measures the outage: the new VM is healthy, answers with the new
+#      interval, still honours the whitelisted torrent and refuses another;
+#   4. `libvirt replace e2e` with a release whose tracker digest the
+#      registry does not have: it fails with the VM's own reason, and the
+#      previous VM serves again with its data disk (the outage measured too);
+#   5. `libvirt down e2e` (ACPI): the data disk's SQLite file still holds
+#      the completed download and the whitelist; `down --purge`.
+# These cover what scripts/e2e-libvirt.sh checks (which CI no longer runs).
+#
+# usage: scripts/e2e-stack.sh   (as root; scripts/install-test-deps.sh --e2e)
+set -euo pipefail
+export PATH="$HOME/.cargo/bin:/usr/sbin:/sbin:$PATH"
+repo=$(cd "$(dirname "$0")/.." && pwd)
+export TORRUST_BAKE_E2E_CACHE=${TORRUST_BAKE_E2E_CACHE:-/var/lib/libvirt/images/torrust-e2e/cache}
+boot_wait=${E2E_BOOT_WAIT:-12m}
+out=${E2E_OUT:-/var/tmp/torrust-bake-e2e-stack}
+say() { echo "e2e-stack: $*" >&2; }
+die() { echo "e2e-stack: FAIL: $*" >&2; exit 1; }
+t_script=$SECONDS
+
+work=$(mktemp -d /var/tmp/torrust-bake-e2e-stack.XXXXXX)
+storage=/var/lib/libvirt/images/torrust-e2e/run-$$
+bin=${TORRUST_BAKE_BIN:-$repo/target/release/torrust-bake}
+project=$work/project
+cleanup() {
+    local rc=$?
+    if [ -x "$bin" ] && [ -d "$project" ]; then
+        "$bin" -C "$project" libvirt down e2e --purge --shutdown-timeout 0s >/dev/null 2>&1 || true
+    fi
+    "$repo/scripts/e2e-registry.sh" stop || true
+    "$repo/scripts/libvirt-host.sh" stop || true
+    rm -rf "$work" "$storage"
+    exit $rc
+}
+trap cleanup EXIT
+
+"$repo/scripts/libvirt-host.sh" start
+eval "$("$repo/scripts/libvirt-host.sh" env)"
+ns=$TORRUST_E2E_NETNS
+base=$("$repo/scripts/guest-image.sh")
+"$repo/scripts/e2e-registry.sh" start
+eval "$("$repo/scripts/e2e-registry.sh" env)"
+mkdir -p "$storage" "$out" && chmod 0711 "$storage"
+[ -n "${TORRUST_BAKE_BIN:-}" ] || cargo build --release --quiet --manifest-path "$repo/Cargo.toml"
+
+mkdir -p "$project"
+cp -r "$repo/environments" "$repo/images" "$repo/templates" "$project/"
+cat >"$project/environments/e2e.env" <<EOF
+# The end-to-end test's environment (scripts/e2e-stack.sh).
+TORRUST_BAKE_STRICTNESS=lenient
+INFRASTRUCTURE_PROVIDER=libvirt
+INFRASTRUCTURE_IMAGE=debian-12
+INFRASTRUCTURE_HOSTNAME=torrust-e2e
+TORRUST_TRACKER_MODE=whitelisted
+TORRUST_TRACKER_ANNOUNCE_INTERVAL=300
+TORRUST_TRACKER_ANNOUNCE_INTERVAL_MIN=120
+TORRUST_TRACKER_LOG_LEVEL=info
+GRAFANA_ENABLED=false
+STATS_EXPORTER_ENABLED=false
+CONTAINER_REGISTRY=$E2E_REGISTRY
+CONTAINER_REGISTRY_INSECURE=true
+PUBLISH_ADMIN_PORTS=true
+EOF
+lock() { # lock TRACKER_DIGEST: images/e2e.lock for the namespace's registry
+    cat >"$project/images/e2e.lock" <<EOF
+# The e2e environment's own lock (scripts/e2e-stack.sh): images served by
+# the registry in the test's network namespace.
+[images.prometheus]
+reference = "$E2E_PROMETHEUS_IMAGE"
+digest = "$E2E_PROMETHEUS_DIGEST"
+
+[images.tracker]
+reference = "$E2E_TRACKER_IMAGE"
+digest = "$1"
+EOF
+}
+lock "$E2E_TRACKER_DIGEST"
+bake() { "$bin" -C "$project" "$@"; }
+in_ns() { ip netns exec "$ns" "$@"; }
+export LIBVIRT_BASE_IMAGE=$base LIBVIRT_DOMAIN_TYPE=qemu LIBVIRT_NETWORK=$TORRUST_E2E_NETWORK \
+    LIBVIRT_STORAGE_DIR=$storage
+json() { python3 -c 'import json,sys; v=json.load(open(sys.argv[1]))
+for k in sys.argv[2].split("."): v=v[int(k)] if k.isdigit() else v[k]
+print(v)' "$@"; }
+
+# The pins are what the registry serves (checked from inside the namespace).
+in_ns "$bin" -C "$project" images verify --env e2e --insecure-registry "$E2E_REGISTRY" >"$work/verify.txt" 2>&1 \
+    || { cat "$work/verify.txt" >&2; die "images verify --env e2e"; }
+bake check e2e >/dev/null 2>"$work/check.log" || { cat "$work/check.log" >&2; die "check e2e"; }
+
+
+token=MyAccessToken   # the lenient default of TORRUST_TRACKER_API_TOKEN: the same in every release below
+known=0123456789abcdef0123456789abcdef01234567
+unknown=fedcba9876543210fedcba9876543210fedcba98
+# http_announce HOST INFOHASH [EVENT]: the bencoded reply of an HTTP announce.
+http_announce() {
+    in_ns python3 - "$@" <<'PY'
+import sys, urllib.parse, urllib.request
+host, ih = sys.argv[1], bytes.fromhex(sys.argv[2])
+event = sys.argv[3] if len(sys.argv) > 3 else "started"
+q = "info_hash=" + urllib.parse.quote_from_bytes(ih) + "&peer_id=-TB0001-e2e-stack-01&port=6881&uploaded=0&downloaded=100&left=0&event=" + event
+print(urllib.request.urlopen(f"http://{host}:7070/announce?{q}", timeout=5).read().decode("latin-1"))
+PY
+}
+# announce_loop HOST STOPFILE OUT: UDP connect+announce of the whitelisted
+# torrent every 0.2 s (0.5 s timeout) until STOPFILE appears, at most
+# 20 min / 6000 tries; writes each try's time and outcome to OUT.
+announce_loop() {
+    in_ns python3 - "$@" <<'PY' &
+import os, random, socket, struct, sys, time
+host, stop, out = sys.argv[1], sys.argv[2], sys.argv[3]
+ih = bytes.fromhex("0123456789abcdef0123456789abcdef01234567")
+def announce():
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(0.5)
+    try:
+        tid = random.getrandbits(32)
+        s.sendto(struct.pack(">QII", 0x41727101980, 0, tid), (host, 6969))
+        r = s.recv(16); action, t, cid = struct.unpack(">IIQ", r)
+        if action != 0 or t != tid: return False
+        tid = random.getrandbits(32)
+        s.sendto(struct.pack(">QII20s20sQQQIIIiH", cid, 1, tid, ih, b"-TB0001-e2e-loop-001", 0, 0, 0, 2, 0, 0, 10, 6881), (host, 6969))
+        r = s.recv(2048); action, t = struct.unpack(">II", r[:8])
+        return action == 1 and t == tid
+    except OSError:
+        return False
+    finally:
+        s.close()
+t0 = time.time()
+with open(out, "w") as f:
+    for _ in range(6000):
+        if os.path.exists(stop) or time.time() - t0 > 1200: break
+        ok = announce()
+        f.write(f"{time.time():.3f} {int(ok)}\n"); f.flush()
+        time.sleep(0.2)
+PY
+}
+# outage OUT: the longest run of failed announces, first failure to next success.
+outage() {
+    python3 - "$1" <<'PY'
+import sys
+rows = [(float(t), ok == "1") for t, ok in (l.split() for l in open(sys.argv[1]))]
+best, start, last_ok = 0.0, None, None
+for t, ok in rows:
+    if not ok and start is None: start = last_ok if last_ok is not None else t
+    if ok:
+        if start is not None: best = max(best, t - start); start = None
+        last_ok = t
+assert rows and rows[-1][1], "the announces never came back"
+print(f"{best:.1f} s ({len(rows)} announces, {sum(1 for _, ok in rows if not ok)} failed)")
+PY
+}
+
+# --- 1. boot into a running tracker -------------------------------------------------
+s=$SECONDS
+bake libvirt up e2e --wait "$boot_wait" --json >"$work/up1.json" 2>"$work/up1.log" \
+    || { cat "$work/up1.log" >&2; python3 -m json.tool "$work/up1.json" >&2 || true; tail -40 "$(json "$work/up1.json" console_log 2>/dev/null)" >&2 || true; die "libvirt up e2e --wait: no healthy tracker"; }
+v1=$(json "$work/up1.json" version)
+up_s=$((SECONDS - s))
+# The timeline, as printed and kept: libvirt up's own steps, then the console's events.
+python3 - "$work/up1.json" >"$out/timeline.txt" <<'PY'
+import json, sys
+o = json.load(open(sys.argv[1]))
+print(f"release {o['version']} on {o['domain']} ({o['domain_type']})")
+print("libvirt up steps (before the domain started):")
+for s in o["steps"]:
+    print(f"  {s['ms']/1000:8.1f} s  {s['step']:12} {s['detail']}")
+print("boot, from the domain's start:")
+prev = 0
+for e in o["boot"]["timeline"]:
+    print(f"  {e['ms']/1000:8.1f} s  (+{(e['ms']-prev)/1000:6.1f})  {e['event']:24} {e['detail']}")
+    prev = e["ms"]
+print(f"outcome: {o['boot']['outcome']}")
+PY
+cat "$out/timeline.txt" >&2
+[ "$(json "$work/up1.json" boot.outcome)" = healthy ] || die "up: outcome is not healthy"
+data=$(json "$work/up1.json" data_disk)
+bake libvirt status e2e --json >"$work/status.json"
+addr=$(json "$work/status.json" domains.0.addresses.0) || die "status shows no address"
+[ "$(json "$work/status.json" domains.0.boot)" = "tracker healthy" ] || die "status: boot is not 'tracker healthy'"
+health() { # health NAME: every check passes from the namespace, none skipped
+    in_ns "$bin" -C "$project" health e2e --host "$addr" --wait 5m --monitoring --json >"$work/health-$1.json" \
+        || { python3 -m json.tool "$work/health-$1.json" >&2 || true; die "$1: health e2e --host $addr"; }
+    python3 - "$work/health-$1.json" <<'PY' || die "$1: health: a check was skipped or missing"
+import json, sys
+checks = json.load(open(sys.argv[1]))["checks"]
+names = [c["name"] for c in checks]
+for need in ["udp tracker", "http tracker", "api health", "api stats", "health check api", "prometheus"]:
+    assert need in names, f"no {need} check: {names}"
+bad = [c for c in checks if c["skipped"] or not c["ok"]]
+assert not bad, bad
+for c in checks:
+    print(f"e2e-stack:   {c['name']:18} {c['target']:40} {c['latency_ms']:7.1f} ms  {c['detail']}", file=sys.stderr)
+PY
+}
+s=$SECONDS
+health first
+say "1: release $v1 healthy $up_s s after 'libvirt up' began; health from the namespace passed in $((SECONDS - s)) s"
+
+# --- 2. state the tracker reloads at start -----------------------------------------------
+in_ns curl -fsS -X POST "http://$addr:1212/api/v1/whitelist/$known?token=$token" >/dev/null || die "whitelisting through the API failed"
+r=$(http_announce "$addr" "$known" completed)
+[[ $r == *"8:intervali300e"* && $r != *"failure reason"* ]] || die "the whitelisted torrent's announce failed: $r"
+r=$(http_announce "$addr" "$unknown")
+[[ $r == *"failure reason"* ]] || die "a torrent not whitelisted was accepted: $r"
+say "2: $known whitelisted through the API and announced completed; $unknown refused"
+
+# --- 3. replace with a changed announce interval -----------------------------------------
+sed -i 's/^TORRUST_TRACKER_ANNOUNCE_INTERVAL=300$/TORRUST_TRACKER_ANNOUNCE_INTERVAL=240/' "$project/environments/e2e.env"
+announce_loop "$addr" "$work/stop3" "$work/announces3.txt"; loop=$!
+s=$SECONDS
+bake libvirt replace e2e --health-wait "$boot_wait" --json >"$work/replace3.json" 2>"$work/replace3.log" \
+    || { cat "$work/replace3.log" >&2; python3 -m json.tool "$work/replace3.json" >&2 || true; die "replace: exit $?"; }
+touch "$work/stop3"; wait "$loop" || true
+v2=$(json "$work/replace3.json" version)
+[ "$(json "$work/replace3.json" outcome)" = replaced ] || die "replace: outcome is not 'replaced'"
+[ "$(json "$work/replace3.json" previous)" = "$v1" ] || die "replace: previous is not $v1"
+bake libvirt status e2e --json >"$work/status3.json"
+[ "$(json "$work/status3.json" domains.0.release)" = "$v2" ] || die "replace: $v2 does not run"
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1]))["domains"]; assert len(d)==1, d' "$work/status3.json" || die "replace left the old domain defined"
+addr=$(json "$work/status3.json" domains.0.addresses.0)
+health replaced
+r=$(http_announce "$addr" "$known")
+[[ $r == *"8:intervali240e"* && $r != *"failure reason"* ]] || die "after replace: the whitelisted torrent, or the new interval, is gone: $r"
+r=$(http_announce "$addr" "$unknown")
+[[ $r == *"failure reason"* ]] || die "after replace: a torrent not whitelisted was accepted: $r"
+outage3=$(outage "$work/announces3.txt") || die "replace: announces did not come back"
+say "3: replaced $v1 by $v2 in $((SECONDS - s)) s (tool's outage $(json "$work/replace3.json" outage_ms) ms); announces failed for $outage3; whitelist kept, new interval served"
+
+# --- 4. a release that cannot start: replace rolls back -----------------------------------
+missing=sha256:$(printf 'not in the registry' | sha256sum | cut -d' ' -f1)
+lock "$missing"
+announce_loop "$addr" "$work/stop4" "$work/announces4.txt"; loop=$!
+s=$SECONDS
+if bake libvirt replace e2e --seed img --health-wait "$boot_wait" --json >"$work/replace4.json" 2>"$work/replace4.log"; then
+    die "replace with a missing image exited 0"
+fi
+touch "$work/stop4"; wait "$loop" || true
+rollback_s=$((SECONDS - s))
+[ "$(json "$work/replace4.json" outcome)" = "rolled back" ] || { cat "$work/replace4.log" >&2; die "replace4: outcome is not 'rolled back'"; }
+reason=$(json "$work/replace4.json" reason)
+[[ $reason == *"cannot pull the tracker image"*"$missing"* ]] || die "replace4: the reason does not name the image: $reason"
+[[ $reason == *"manifest unknown"* || $reason == *"not found"* ]] || die "replace4: the reason does not say what the registry answered: $reason"
+bake libvirt status e2e --json >"$work/status4.json"
+[ "$(json "$work/status4.json" domains.0.release)" = "$v2" ] || die "after the rollback, $v2 does not run"
+addr=$(json "$work/status4.json" domains.0.addresses.0)
+health rolled-back
+r=$(http_announce "$addr" "$known")
+[[ $r == *"8:intervali240e"* ]] || die "after the rollback: $r"
+outage4=$(outage "$work/announces4.txt") || die "rollback: announces did not come back"
+say "4: a release with a missing image was rolled back in $rollback_s s (the VM said: $reason); $v2 serves again; announces failed for $outage4"
+grep -c . "$project/releases/e2e/deployments.log" >/dev/null || die "no deployment record"
+
+# --- 5. the data disk after a graceful stop -------------------------------------------------
+bake libvirt down e2e --json >"$work/down.json"
+[ "$(json "$work/down.json" domains.0.stop)" = acpi ] || die "down: the guest did not power off on ACPI"
+debugfs -R "dump /tracker/lib/database/sqlite3.db $work/tracker.db" "$data" >/dev/null 2>&1
+python3 - "$work/tracker.db" "$known" <<'PY' || die "the database on the data disk lost the completed download or the whitelist"
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1]); ih = sys.argv[2]
+completed = db.execute("select completed from torrents where info_hash = ?", (ih,)).fetchone()
+listed = db.execute("select count(*) from whitelist where info_hash = ?", (ih,)).fetchone()[0]
+assert completed and completed[0] >= 1, completed
+assert listed == 1, listed
+print(f"e2e-stack:   sqlite3.db: {ih} completed={completed[0]}, whitelisted", file=sys.stderr)
+PY
+bake libvirt down e2e --purge >/dev/null
+[ ! -e "$data" ] || die "down --purge left $data"
+say "5: the data disk kept the completed download and the whitelist across both replacements"
+say "all passed in $((SECONDS - t_script)) s; timeline in $out/timeline.txt; deployments:"
+cat "$project/releases/e2e/deployments.log" >&2

@@ -1,0 +1,113 @@
+//! The environment's deployment record, `releases/<env>/deployments.log`:
+//! which release started serving on which domain, when, and what it
+//! replaced (or that a replacement rolled back). One JSON object a line,
+//! only ever appended, beside the content-addressed releases and never in
+//! one. Domain metadata says what runs now; this says what ran before, so
+//! that `libvirt rollback` (the release before the current one) and `releases
+//! prune` (keep what a rollback needs) mean something.
+
+use std::path::Path;
+
+use anyhow::Result;
+use serde::{Deserialize, Serialize};
+
+use crate::release::{log, store};
+
+pub const FILE: &str = "deployments.log";
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Deployment {
+    /// RFC 3339, UTC, seconds.
+    pub time: String,
+    /// `up`, `replaced`, `rolled back` or `rollback failed`.
+    pub event: String,
+    /// The release serving after this event (`None` after a failed rollback).
+    pub serving: Option<String>,
+    /// The release this event started (the new one of a replacement).
+    pub version: String,
+    pub domain: String,
+    /// The release that served before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous: Option<String>,
+    /// From the old VM's stop request to the tracker healthy again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outage_ms: Option<u128>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+impl Deployment {
+    pub fn now(event: &str, version: &str, domain: &str) -> Deployment {
+        Deployment {
+            time: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+            event: event.to_string(),
+            serving: Some(version.to_string()),
+            version: version.to_string(),
+            domain: domain.to_string(),
+            previous: None,
+            outage_ms: None,
+            reason: None,
+        }
+    }
+}
+
+pub fn append(project: &Path, env: &str, d: &Deployment) -> Result<()> {
+    let dir = store::env_dir(project, env);
+    store::ensure_dir(&dir)?;
+    log::append_line(&dir.join(FILE), d)
+}
+
+/// Every readable entry, oldest first (a torn last line is skipped).
+pub fn read(project: &Path, env: &str) -> Vec<Deployment> {
+    std::fs::read_to_string(store::env_dir(project, env).join(FILE))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
+/// The release serving now, by the record, and the one that served
+/// before it (a different version): what `rollback` goes back to.
+pub fn current_and_previous(entries: &[Deployment]) -> (Option<String>, Option<String>) {
+    let mut serving = entries.iter().rev().filter_map(|d| d.serving.clone());
+    let current = serving.next();
+    let previous = serving.find(|v| Some(v) != current.as_ref());
+    (current, previous)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(event: &str, version: &str, serving: Option<&str>) -> Deployment {
+        Deployment {
+            serving: serving.map(str::to_string),
+            ..Deployment::now(event, version, "dom")
+        }
+    }
+
+    #[test]
+    fn rollback_goes_to_the_release_that_served_before() {
+        let log = [
+            d("up", "aaa", Some("aaa")),
+            d("replaced", "bbb", Some("bbb")),
+            d("rolled back", "ccc", Some("bbb")),
+            d("up", "bbb", Some("bbb")),
+        ];
+        assert_eq!(
+            current_and_previous(&log),
+            (Some("bbb".into()), Some("aaa".into()))
+        );
+        assert_eq!(current_and_previous(&log[..1]), (Some("aaa".into()), None));
+        assert_eq!(current_and_previous(&[]), (None, None));
+    }
+
+    #[test]
+    fn entries_append_and_read_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = d("replaced", "bbb", Some("bbb"));
+        append(dir.path(), "local", &e).unwrap();
+        append(dir.path(), "local", &e).unwrap();
+        assert_eq!(read(dir.path(), "local"), vec![e.clone(), e]);
+    }
+}
