@@ -77,8 +77,8 @@ project=$work/project
 mkdir -p "$project"
 cp -r "$repo/environments" "$repo/images" "$project/"
 [ -d "$repo/templates" ] && cp -r "$repo/templates" "$project/"
-cargo build --release --quiet --manifest-path "$repo/Cargo.toml"
-bin=$repo/target/release/torrust-bake
+bin=${TORRUST_BAKE_BIN:-$repo/target/release/torrust-bake}   # TORRUST_BAKE_BIN: a binary already built
+[ -n "${TORRUST_BAKE_BIN:-}" ] || cargo build --release --quiet --manifest-path "$repo/Cargo.toml"
 INFRASTRUCTURE_DATA_VOLUME=torrust-data \
 INFRASTRUCTURE_IPV4_ADDRESS=10.0.2.15/24 INFRASTRUCTURE_IPV4_GATEWAY=10.0.2.2 \
 INFRASTRUCTURE_DNS_SERVERS=10.0.2.3 \
