@@ -160,6 +160,17 @@ with open(out, "w") as f:
         time.sleep(0.2)
 PY
 }
+# stop_loop PID STOPFILE OUT: lets the announce loop run until its latest
+# announce succeeded (at most 60 s more: the VM said healthy, the first
+# announce after that ends the outage), then stops it.
+stop_loop() {
+    local i
+    for i in $(seq 300); do
+        [[ $(tail -n 1 "$3" 2>/dev/null) == *" 1" ]] && break
+        sleep 0.2
+    done
+    touch "$2"; wait "$1" || true
+}
 # outage OUT: the longest run of failed announces, first failure to next success.
 outage() {
     python3 - "$1" <<'PY'
@@ -236,7 +247,7 @@ announce_loop "$addr" "$work/stop3" "$work/announces3.txt"; loop=$!
 s=$SECONDS
 bake libvirt replace e2e --health-wait "$boot_wait" --json >"$work/replace3.json" 2>"$work/replace3.log" \
     || { cat "$work/replace3.log" >&2; python3 -m json.tool "$work/replace3.json" >&2 || true; die "replace: exit $?"; }
-touch "$work/stop3"; wait "$loop" || true
+stop_loop "$loop" "$work/stop3" "$work/announces3.txt"
 v2=$(json "$work/replace3.json" version)
 [ "$(json "$work/replace3.json" outcome)" = replaced ] || die "replace: outcome is not 'replaced'"
 [ "$(json "$work/replace3.json" previous)" = "$v1" ] || die "replace: previous is not $v1"
@@ -253,6 +264,7 @@ outage3=$(outage "$work/announces3.txt") || die "replace: announces did not come
 say "3: replaced $v1 by $v2 in $((SECONDS - s)) s (tool's outage $(json "$work/replace3.json" outage_ms) ms); announces failed for $outage3; whitelist kept, new interval served"
 
 # --- 4. a release that cannot start: replace rolls back -----------------------------------
+say "4: $v2 serves at $addr"
 missing=sha256:$(printf 'not in the registry' | sha256sum | cut -d' ' -f1)
 lock "$missing"
 announce_loop "$addr" "$work/stop4" "$work/announces4.txt"; loop=$!
@@ -260,7 +272,7 @@ s=$SECONDS
 if bake libvirt replace e2e --seed img --health-wait "$boot_wait" --json >"$work/replace4.json" 2>"$work/replace4.log"; then
     die "replace with a missing image exited 0"
 fi
-touch "$work/stop4"; wait "$loop" || true
+stop_loop "$loop" "$work/stop4" "$work/announces4.txt"
 rollback_s=$((SECONDS - s))
 [ "$(json "$work/replace4.json" outcome)" = "rolled back" ] || { cat "$work/replace4.log" >&2; die "replace4: outcome is not 'rolled back'"; }
 reason=$(json "$work/replace4.json" reason)
@@ -273,7 +285,7 @@ health rolled-back
 r=$(http_announce "$addr" "$known")
 [[ $r == *"8:intervali240e"* ]] || die "after the rollback: $r"
 outage4=$(outage "$work/announces4.txt") || die "rollback: announces did not come back"
-say "4: a release with a missing image was rolled back in $rollback_s s (the VM said: $reason); $v2 serves again; announces failed for $outage4"
+say "4: a release with a missing image was rolled back in $rollback_s s (the VM said: $reason); $v2 serves again at $addr; announces failed for $outage4"
 grep -c . "$project/releases/e2e/deployments.log" >/dev/null || die "no deployment record"
 
 # --- 5. the data disk after a graceful stop -------------------------------------------------
