@@ -69,6 +69,7 @@ eval "$("$repo/scripts/e2e-registry.sh" env)"
 mkdir -p "$storage" "$out" && chmod 0711 "$storage"
 [ -n "${TORRUST_BAKE_BIN:-}" ] || cargo build --release --quiet --manifest-path "$repo/Cargo.toml"
 
+vm_addr=${TORRUST_E2E_BRIDGE_ADDRESS%.*}.50   # outside the network's DHCP range (.100-.199)
 mkdir -p "$project"
 cp -r "$repo/environments" "$repo/images" "$repo/templates" "$project/"
 cat >"$project/environments/e2e.env" <<EOF
@@ -77,6 +78,11 @@ TORRUST_BAKE_STRICTNESS=lenient
 INFRASTRUCTURE_PROVIDER=libvirt
 INFRASTRUCTURE_IMAGE=debian-12
 INFRASTRUCTURE_HOSTNAME=torrust-e2e
+# A fixed address, as a tracker's clients need: with DHCP a replacement may
+# come up at another address (seen: the old VM back at .102 after a rollback).
+INFRASTRUCTURE_IPV4_ADDRESS=$vm_addr/24
+INFRASTRUCTURE_IPV4_GATEWAY=$TORRUST_E2E_BRIDGE_ADDRESS
+INFRASTRUCTURE_DNS_SERVERS=$TORRUST_E2E_BRIDGE_ADDRESS
 TORRUST_TRACKER_MODE=whitelisted
 TORRUST_TRACKER_ANNOUNCE_INTERVAL=300
 TORRUST_TRACKER_ANNOUNCE_INTERVAL_MIN=120
@@ -211,8 +217,8 @@ PY
 cat "$out/timeline.txt" >&2
 [ "$(json "$work/up1.json" boot.outcome)" = healthy ] || die "up: outcome is not healthy"
 data=$(json "$work/up1.json" data_disk)
+addr=$vm_addr
 bake libvirt status e2e --json >"$work/status.json"
-addr=$(json "$work/status.json" domains.0.addresses.0) || die "status shows no address"
 [ "$(json "$work/status.json" domains.0.boot)" = "tracker healthy" ] || die "status: boot is not 'tracker healthy'"
 health() { # health NAME: every check passes from the namespace, none skipped
     in_ns "$bin" -C "$project" health e2e --host "$addr" --wait 5m --monitoring --json >"$work/health-$1.json" \
@@ -231,6 +237,9 @@ PY
 }
 s=$SECONDS
 health first
+# libvirt learns a static address from the host's ARP table, after traffic.
+bake libvirt status e2e --json >"$work/status.json"
+[ "$(json "$work/status.json" domains.0.addresses.0)" = "$addr" ] || die "status does not show $addr"
 say "1: release $v1 healthy $up_s s after 'libvirt up' began; health from the namespace passed in $((SECONDS - s)) s"
 
 # --- 2. state the tracker reloads at start -----------------------------------------------
@@ -254,7 +263,6 @@ v2=$(json "$work/replace3.json" version)
 bake libvirt status e2e --json >"$work/status3.json"
 [ "$(json "$work/status3.json" domains.0.release)" = "$v2" ] || die "replace: $v2 does not run"
 python3 -c 'import json,sys; d=json.load(open(sys.argv[1]))["domains"]; assert len(d)==1, d' "$work/status3.json" || die "replace left the old domain defined"
-addr=$(json "$work/status3.json" domains.0.addresses.0)
 health replaced
 r=$(http_announce "$addr" "$known")
 [[ $r == *"8:intervali240e"* && $r != *"failure reason"* ]] || die "after replace: the whitelisted torrent, or the new interval, is gone: $r"
@@ -264,7 +272,6 @@ outage3=$(outage "$work/announces3.txt") || die "replace: announces did not come
 say "3: replaced $v1 by $v2 in $((SECONDS - s)) s (tool's outage $(json "$work/replace3.json" outage_ms) ms); announces failed for $outage3; whitelist kept, new interval served"
 
 # --- 4. a release that cannot start: replace rolls back -----------------------------------
-say "4: $v2 serves at $addr"
 missing=sha256:$(printf 'not in the registry' | sha256sum | cut -d' ' -f1)
 lock "$missing"
 announce_loop "$addr" "$work/stop4" "$work/announces4.txt"; loop=$!
@@ -280,12 +287,11 @@ reason=$(json "$work/replace4.json" reason)
 [[ $reason == *"manifest unknown"* || $reason == *"not found"* ]] || die "replace4: the reason does not say what the registry answered: $reason"
 bake libvirt status e2e --json >"$work/status4.json"
 [ "$(json "$work/status4.json" domains.0.release)" = "$v2" ] || die "after the rollback, $v2 does not run"
-addr=$(json "$work/status4.json" domains.0.addresses.0)
 health rolled-back
 r=$(http_announce "$addr" "$known")
 [[ $r == *"8:intervali240e"* ]] || die "after the rollback: $r"
 outage4=$(outage "$work/announces4.txt") || die "rollback: announces did not come back"
-say "4: a release with a missing image was rolled back in $rollback_s s (the VM said: $reason); $v2 serves again at $addr; announces failed for $outage4"
+say "4: a release with a missing image was rolled back in $rollback_s s (the VM said: $reason); $v2 serves again; announces failed for $outage4"
 grep -c . "$project/releases/e2e/deployments.log" >/dev/null || die "no deployment record"
 
 # --- 5. the data disk after a graceful stop -------------------------------------------------
