@@ -4,8 +4,16 @@
 # --e2e also installs what scripts/e2e-boot.sh and scripts/e2e-libvirt.sh need
 # (QEMU, debootstrap, libvirt, OVMF, the guest image's tools).
 set -euo pipefail
-e2e=false
-[ "${1:-}" = --e2e ] && e2e=true
+# --apt-only stops after the Debian packages (CI starts the guest image's
+# debootstrap while the tracker compiles).
+e2e=false apt_only=false
+for arg in "$@"; do
+    case "$arg" in
+    --e2e) e2e=true ;;
+    --apt-only) apt_only=true ;;
+    *) echo "usage: $0 [--e2e] [--apt-only]" >&2; exit 2 ;;
+    esac
+done
 export PATH="$HOME/.cargo/bin:/usr/sbin:/sbin:$PATH"
 
 need_apt=()
@@ -71,6 +79,8 @@ if ((${#need_apt[@]})); then
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
 fi
+
+$apt_only && { echo "install-test-deps: Debian packages present" >&2; exit 0; }
 
 # The real tracker (and its peer clients) from crates.io: ~11 min on 2 cores.
 if ! { command -v torrust-tracker >/dev/null && cargo install --list | grep -q '^torrust-tracker v3.0.0:'; }; then
