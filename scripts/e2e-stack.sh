@@ -125,14 +125,25 @@ bake check e2e >/dev/null 2>"$work/check.log" || { cat "$work/check.log" >&2; di
 token=MyAccessToken   # the lenient default of TORRUST_TRACKER_API_TOKEN: the same in every release below
 known=0123456789abcdef0123456789abcdef01234567
 unknown=fedcba9876543210fedcba9876543210fedcba98
-# http_announce HOST INFOHASH [EVENT]: the bencoded reply of an HTTP announce.
+# http_announce HOST INFOHASH [EVENT LEFT]: the bencoded reply of an HTTP
+# announce (one peer id throughout: a download counts as completed when a
+# peer the tracker saw leeching announces `completed`).
 http_announce() {
     in_ns python3 - "$@" <<'PY'
 import sys, urllib.parse, urllib.request
 host, ih = sys.argv[1], bytes.fromhex(sys.argv[2])
 event = sys.argv[3] if len(sys.argv) > 3 else "started"
-q = "info_hash=" + urllib.parse.quote_from_bytes(ih) + "&peer_id=-TB0001-e2e-stack-01&port=6881&uploaded=0&downloaded=100&left=0&event=" + event
+left = sys.argv[4] if len(sys.argv) > 4 else "0"
+q = "info_hash=" + urllib.parse.quote_from_bytes(ih) + "&peer_id=-TB0001-e2e-stack-01&port=6881&uploaded=0&downloaded=100&left=" + left + "&event=" + event
 print(urllib.request.urlopen(f"http://{host}:7070/announce?{q}", timeout=5).read().decode("latin-1"))
+PY
+}
+# http_scrape HOST INFOHASH: the bencoded reply of an HTTP scrape.
+http_scrape() {
+    in_ns python3 - "$@" <<'PY'
+import sys, urllib.parse, urllib.request
+host, ih = sys.argv[1], bytes.fromhex(sys.argv[2])
+print(urllib.request.urlopen(f"http://{host}:7070/scrape?info_hash=" + urllib.parse.quote_from_bytes(ih), timeout=5).read().decode("latin-1"))
 PY
 }
 # announce_loop HOST STOPFILE OUT: UDP connect+announce of the whitelisted
@@ -244,11 +255,14 @@ say "1: release $v1 healthy $up_s s after 'libvirt up' began; health from the na
 
 # --- 2. state the tracker reloads at start -----------------------------------------------
 in_ns curl -fsS -X POST "http://$addr:1212/api/v1/whitelist/$known?token=$token" >/dev/null || die "whitelisting through the API failed"
-r=$(http_announce "$addr" "$known" completed)
+r=$(http_announce "$addr" "$known" started 100)
 [[ $r == *"8:intervali300e"* && $r != *"failure reason"* ]] || die "the whitelisted torrent's announce failed: $r"
+http_announce "$addr" "$known" completed 0 >/dev/null
+r=$(http_scrape "$addr" "$known")
+[[ $r == *"10:downloadedi1e"* ]] || die "the completed download is not counted: $r"
 r=$(http_announce "$addr" "$unknown")
 [[ $r == *"failure reason"* ]] || die "a torrent not whitelisted was accepted: $r"
-say "2: $known whitelisted through the API and announced completed; $unknown refused"
+say "2: $known whitelisted through the API, downloaded (started, then completed: scrape counts 1); $unknown refused"
 
 # --- 3. replace with a changed announce interval -----------------------------------------
 sed -i 's/^TORRUST_TRACKER_ANNOUNCE_INTERVAL=300$/TORRUST_TRACKER_ANNOUNCE_INTERVAL=240/' "$project/environments/e2e.env"
@@ -282,8 +296,10 @@ r=$(http_announce "$addr" "$known")
 [[ $r == *"8:intervali240e"* && $r != *"failure reason"* ]] || die "after replace: the whitelisted torrent, or the new interval, is gone: $r"
 r=$(http_announce "$addr" "$unknown")
 [[ $r == *"failure reason"* ]] || die "after replace: a torrent not whitelisted was accepted: $r"
+r=$(http_scrape "$addr" "$known")
+[[ $r == *"10:downloadedi1e"* ]] || die "after replace: the completed download was not reloaded: $r"
 outage3=$(outage "$work/announces3.txt") || die "replace: announces did not come back"
-say "3: replaced $v1 by $v2 in $((SECONDS - s)) s (tool's outage $(json "$work/replace3.json" outage_ms) ms); announces failed for $outage3; whitelist kept, new interval served"
+say "3: replaced $v1 by $v2 in $((SECONDS - s)) s (tool's outage $(json "$work/replace3.json" outage_ms) ms); announces failed for $outage3; whitelist and the completed count kept, new interval served"
 
 # --- 4. a release that cannot start: replace rolls back -----------------------------------
 missing=sha256:$(printf 'not in the registry' | sha256sum | cut -d' ' -f1)
@@ -305,7 +321,7 @@ health rolled-back
 r=$(http_announce "$addr" "$known")
 [[ $r == *"8:intervali240e"* ]] || die "after the rollback: $r"
 outage4=$(outage "$work/announces4.txt") || die "rollback: announces did not come back"
-say "4: a release with a missing image was rolled back in $rollback_s s (the VM said: $reason); $v2 serves again; announces failed for $outage4"
+say "4: a release with a missing image was rolled back in $rollback_s s ($reason); $v2 serves again; announces failed for $outage4"
 grep -c . "$project/releases/e2e/deployments.log" >/dev/null || die "no deployment record"
 
 # --- 5. the data disk after a graceful stop -------------------------------------------------
