@@ -296,10 +296,10 @@ r=$(http_announce "$addr" "$known")
 [[ $r == *"8:intervali240e"* && $r != *"failure reason"* ]] || die "after replace: the whitelisted torrent, or the new interval, is gone: $r"
 r=$(http_announce "$addr" "$unknown")
 [[ $r == *"failure reason"* ]] || die "after replace: a torrent not whitelisted was accepted: $r"
-r=$(http_scrape "$addr" "$known")
-[[ $r == *"10:downloadedi1e"* ]] || die "after replace: the completed download was not reloaded: $r"
+# (Tracker 3.0.0 does not load download counts back at start: the row is
+# checked on the data disk in step 5.)
 outage3=$(outage "$work/announces3.txt") || die "replace: announces did not come back"
-say "3: replaced $v1 by $v2 in $((SECONDS - s)) s (tool's outage $(json "$work/replace3.json" outage_ms) ms); announces failed for $outage3; whitelist and the completed count kept, new interval served"
+say "3: replaced $v1 by $v2 in $((SECONDS - s)) s (tool's outage $(json "$work/replace3.json" outage_ms) ms); announces failed for $outage3; whitelist kept, new interval served"
 
 # --- 4. a release that cannot start: replace rolls back -----------------------------------
 missing=sha256:$(printf 'not in the registry' | sha256sum | cut -d' ' -f1)
