@@ -277,7 +277,8 @@ s=$SECONDS
 # Killed once the new VM runs (defined, old stopped, new started), then run
 # again: it must pick up where it was and converge.
 old_domain=$(json "$work/up1.json" domain)
-bake libvirt replace e2e --health-wait "$boot_wait" --json >"$work/replace3a.json" 2>"$work/replace3a.log" &
+# (the binary itself, not through bake(): $! must be its pid)
+"$bin" -C "$project" libvirt replace e2e --health-wait "$boot_wait" --json >"$work/replace3a.json" 2>"$work/replace3a.log" &
 rp=$!
 for _ in $(seq 1200); do
     [[ $(virsh -q list --name) == *torrust-e2e-* && $(virsh -q list --name) != *"$old_domain"* ]] && break

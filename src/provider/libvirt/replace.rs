@@ -235,7 +235,10 @@ fn describe(outcome: &Outcome) -> String {
 /// log; the data disk stays (the new VM has it).
 fn retire(steps: &mut Steps, virsh: &Virsh, r: &Record) -> Result<()> {
     steps.run("retire old", || {
-        virsh.undefine(&r.name)?;
+        // Gone already (another run of replace got here first): converged.
+        if virsh.domains()?.contains(&r.name) {
+            virsh.undefine(&r.name)?;
+        }
         let removed = remove_vm_files(&r.dir)?;
         Ok(((), format!("{} undefined; {}", r.name, removed)))
     })
