@@ -19,7 +19,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use anyhow::Result;
+use anyhow::{Context as _, Result};
 use serde::Serialize;
 
 use super::console::{self, Event, Outcome};
@@ -86,6 +86,7 @@ pub fn replace(
         done: Vec::new(),
         progress,
     };
+    let _lock = replace_lock(&config.libvirt.storage_dir.join(env), env)?;
     let rel = steps.run("release", || {
         resolve_release(project, config, images, templates, &opts.up)
     })?;
@@ -177,6 +178,31 @@ pub fn replace(
     }
     out.steps = steps.done;
     Ok(out)
+}
+
+/// One replacement of an environment at a time: two would stop and start
+/// each other's domains. The lock goes with the process, so a killed
+/// replacement never blocks the next one.
+fn replace_lock(env_dir: &Path, env: &str) -> Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    super::disks::mkdir(env_dir)?;
+    let path = env_dir.join(".replace.lock");
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(&path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(crate::error::Error::invalid(format!(
+            "another `libvirt replace` (or `rollback`) of {env} is running (it holds {}); wait for it to finish",
+            path.display()
+        ))
+        .into()),
+        Err(std::fs::TryLockError::Error(e)) => Err(e).with_context(|| format!("locking {}", path.display())),
+    }
 }
 
 /// The target release's domain, if defined, and every other domain (old).
@@ -304,4 +330,22 @@ fn roll_back(
 /// `libvirt rollback` replaces the current one with.
 pub fn rollback_target(project: &Path, env: &str) -> Option<String> {
     deployments::current_and_previous(&deployments::read(project, env)).1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_replacement_of_an_environment_at_a_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let held = replace_lock(&dir.path().join("local"), "local").unwrap();
+        let again = replace_lock(&dir.path().join("local"), "local").unwrap_err();
+        assert!(
+            format!("{again:#}").contains("another `libvirt replace`"),
+            "{again:#}"
+        );
+        drop(held);
+        replace_lock(&dir.path().join("local"), "local").unwrap();
+    }
 }
