@@ -10,7 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::fake_http::{serve, Response};
-use common::{free_tcp_port, verifier, Project, Run, BIN};
+use common::{free_tcp_port, self_signed, verifier, Project, Run, BIN};
 use sha2::{Digest, Sha256};
 
 const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
@@ -500,30 +500,7 @@ fn basic_auth_from_environment_variables() {
 fn signed_token(dir: &Path, issuer: &str, service: &str, repo: &str) -> String {
     use base64::Engine;
     let b64url = base64::engine::general_purpose::URL_SAFE_NO_PAD;
-    let out = verifier(
-        "openssl",
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            "key.pem",
-            "-out",
-            "cert.pem",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=token-test",
-        ],
-        dir,
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    self_signed(dir, "key.pem", "cert.pem", "2", "/CN=token-test");
     let der = verifier(
         "openssl",
         &["x509", "-in", "cert.pem", "-outform", "der"],

@@ -166,30 +166,7 @@ fn strict_environments_refuse_test_conveniences_and_need_no_grafana_secret_witho
 #[test]
 fn a_registry_ca_lands_where_docker_reads_it() {
     let p = Project::new();
-    let made = verifier(
-        "openssl",
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            "ca.key",
-            "-out",
-            "ca.pem",
-            "-days",
-            "1",
-            "-subj",
-            "/CN=registry test CA",
-        ],
-        p.path(),
-    );
-    assert!(
-        made.status.success(),
-        "{}",
-        String::from_utf8_lossy(&made.stderr)
-    );
+    self_signed(p.path(), "ca.key", "ca.pem", "1", "/CN=registry test CA");
     std::fs::create_dir_all(p.path().join("certs")).unwrap();
     std::fs::rename(p.path().join("ca.pem"), p.path().join("certs/ca.pem")).unwrap();
     let vars = [

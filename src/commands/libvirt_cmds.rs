@@ -2,6 +2,26 @@
 
 use super::*;
 
+/// What `up` (and `replace`, for its new domain) is asked to do.
+pub(super) fn up_options(
+    release: Option<Version>,
+    connect: &Option<String>,
+    seed: LibvirtSeed,
+    dry_run: bool,
+) -> libvirt::UpOptions {
+    libvirt::UpOptions {
+        release,
+        virsh: Virsh {
+            uri: connect.clone(),
+        },
+        dry_run,
+        seed: match seed {
+            LibvirtSeed::Iso => libvirt::SeedKind::Iso,
+            LibvirtSeed::Img => libvirt::SeedKind::Img,
+        },
+    }
+}
+
 pub(super) fn print_step(step: &libvirt::Step) {
     eprintln!(
         "{:>8.1} s  {:12} {}",
@@ -27,17 +47,7 @@ pub fn libvirt_up(project: &Path, args: &LibvirtUpArgs) -> Result<ExitCode> {
         eprintln!("{report}");
     }
     let templates = render::Templates::load(project)?;
-    let opts = libvirt::UpOptions {
-        release,
-        virsh: Virsh {
-            uri: args.connect.clone(),
-        },
-        dry_run: args.dry_run,
-        seed: match args.seed {
-            LibvirtSeed::Iso => libvirt::SeedKind::Iso,
-            LibvirtSeed::Img => libvirt::SeedKind::Img,
-        },
-    };
+    let opts = up_options(release, &args.connect, args.seed, args.dry_run);
     let mut progress = |s: &libvirt::Step| {
         if !json {
             print_step(s)

@@ -20,17 +20,7 @@ pub fn libvirt_replace(
     }
     let templates = render::Templates::load(project)?;
     let opts = libvirt::ReplaceOptions {
-        up: libvirt::UpOptions {
-            release,
-            virsh: Virsh {
-                uri: how.connect.clone(),
-            },
-            dry_run: false,
-            seed: match how.seed {
-                LibvirtSeed::Iso => libvirt::SeedKind::Iso,
-                LibvirtSeed::Img => libvirt::SeedKind::Img,
-            },
-        },
+        up: up_options(release, &how.connect, how.seed, false),
         health_wait: how.health_wait,
         shutdown_timeout: how.shutdown_timeout,
     };

@@ -84,7 +84,13 @@ pub fn append_line<T: Serialize>(path: &Path, value: &T) -> Result<()> {
 
 /// Every readable entry, oldest first (a torn last line is skipped).
 pub fn read(env_dir: &Path) -> Vec<Entry> {
-    fs::read_to_string(env_dir.join(FILE))
+    read_lines(&env_dir.join(FILE))
+}
+
+/// Every line of `path` that parses as a `T`, oldest first: a torn last
+/// line (a crash mid-append) is skipped, a missing file is empty.
+pub fn read_lines<T: serde::de::DeserializeOwned>(path: &Path) -> Vec<T> {
+    fs::read_to_string(path)
         .unwrap_or_default()
         .lines()
         .filter_map(|l| serde_json::from_str(l).ok())

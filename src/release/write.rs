@@ -130,16 +130,8 @@ fn differences(target: &Path, release: &Release) -> Result<Vec<Finding>> {
 /// The environment's lock, held until dropped.
 fn lock(env_dir: &Path) -> Result<fs::File> {
     let path = env_dir.join(".lock");
-    let file = fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(0o600)
-        .open(&path)
-        .with_context(|| format!("opening {}", path.display()))?;
-    match file.try_lock() {
-        Ok(()) => Ok(file),
-        Err(fs::TryLockError::WouldBlock) => Err(Error::new(
+    try_lock(&path)?.ok_or_else(|| {
+        Error::new(
             crate::error::Kind::Unreachable,
             format!(
                 "another torrust-bake is writing {} (it holds {}); wait for it to finish, then run this again",
@@ -147,7 +139,23 @@ fn lock(env_dir: &Path) -> Result<fs::File> {
                 path.display()
             ),
         )
-        .into()),
+        .into()
+    })
+}
+
+/// An exclusive flock on `path` (made 0600), held until the file is
+/// dropped and gone with the process; `None` when another holds it.
+pub fn try_lock(path: &Path) -> Result<Option<fs::File>> {
+    let file = fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(Some(file)),
+        Err(fs::TryLockError::WouldBlock) => Ok(None),
         Err(fs::TryLockError::Error(e)) => {
             Err(e).with_context(|| format!("locking {}", path.display()))
         }

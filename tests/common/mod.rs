@@ -155,6 +155,23 @@ pub fn tree(dir: &Path) -> Vec<(String, Vec<u8>)> {
 }
 
 /// Runs an outside verifier; a missing one is a failure, not a skip.
+/// A self-signed RSA certificate by openssl: `key` and `cert` (PEM) in `dir`.
+pub fn self_signed(dir: &Path, key: &str, cert: &str, days: &str, subject: &str) {
+    let out = verifier(
+        "openssl",
+        &[
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert, "-days",
+            days, "-subj", subject,
+        ],
+        dir,
+    );
+    assert!(
+        out.status.success(),
+        "openssl req: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 pub fn verifier(program: &str, args: &[&str], cwd: &Path) -> Output {
     Command::new(program)
         .args(args)

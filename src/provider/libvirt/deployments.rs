@@ -59,11 +59,7 @@ pub fn append(project: &Path, env: &str, d: &Deployment) -> Result<()> {
 
 /// Every readable entry, oldest first (a torn last line is skipped).
 pub fn read(project: &Path, env: &str) -> Vec<Deployment> {
-    std::fs::read_to_string(store::env_dir(project, env).join(FILE))
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect()
+    log::read_lines(&store::env_dir(project, env).join(FILE))
 }
 
 /// The release serving now, by the record, and the one that served

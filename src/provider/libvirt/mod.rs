@@ -357,10 +357,19 @@ fn check_domains(
     })
 }
 
+/// A domain's own directory: overlay, seed copy, console log.
+fn vm_dir(config: &Config, name: &str) -> PathBuf {
+    config
+        .libvirt
+        .storage_dir
+        .join(config.env.as_str())
+        .join(name)
+}
+
 /// The domain of release `version`: its files under the storage directory.
 fn spec(config: &Config, name: &str, version: &str, accel: Accel, seed: SeedKind) -> Spec {
     let lv = &config.libvirt;
-    let dir = lv.storage_dir.join(config.env.as_str()).join(name);
+    let dir = vm_dir(config, name);
     Spec {
         name: name.to_string(),
         env: config.env.to_string(),

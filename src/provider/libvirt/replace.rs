@@ -19,7 +19,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context as _, Result};
+use anyhow::Result;
 use serde::Serialize;
 
 use super::console::{self, Event, Outcome};
@@ -184,25 +184,15 @@ pub fn replace(
 /// each other's domains. The lock goes with the process, so a killed
 /// replacement never blocks the next one.
 fn replace_lock(env_dir: &Path, env: &str) -> Result<std::fs::File> {
-    use std::os::unix::fs::OpenOptionsExt;
     super::disks::mkdir(env_dir)?;
     let path = env_dir.join(".replace.lock");
-    let file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(0o600)
-        .open(&path)
-        .with_context(|| format!("opening {}", path.display()))?;
-    match file.try_lock() {
-        Ok(()) => Ok(file),
-        Err(std::fs::TryLockError::WouldBlock) => Err(crate::error::Error::invalid(format!(
+    crate::release::write::try_lock(&path)?.ok_or_else(|| {
+        crate::error::Error::invalid(format!(
             "another `libvirt replace` (or `rollback`) of {env} is running (it holds {}); wait for it to finish",
             path.display()
         ))
-        .into()),
-        Err(std::fs::TryLockError::Error(e)) => Err(e).with_context(|| format!("locking {}", path.display())),
-    }
+        .into()
+    })
 }
 
 /// The target release's domain, if defined, and every other domain (old).
@@ -286,8 +276,7 @@ fn roll_back(
     steps.run("remove new", || {
         let _ = stop(virsh, name, Duration::ZERO)?;
         virsh.undefine(name)?;
-        let dir = config.libvirt.storage_dir.join(env).join(name);
-        let removed = remove_vm_files(&dir)?;
+        let removed = remove_vm_files(&super::vm_dir(config, name))?;
         Ok(((), format!("{name} destroyed and undefined; {removed}")))
     })?;
     let mut d = Deployment::now("rolled back", &out.version, name);
