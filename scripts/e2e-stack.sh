@@ -22,11 +22,19 @@
 #      authenticated stats, the health-check API, Prometheus;
 #   2. state the tracker reloads at start (whitelisted mode): a torrent
 #      whitelisted through the API and announced with event=completed;
+#      real clients: aria2c (Debian's aria2) seeds two private torrents
+#      (mktorrent -p; PEX, LPD off: the tracker is the only way the peers
+#      meet) and leechers download them through the VM's tracker alone,
+#      one over UDP and one over HTTP, SHA-256 checked; `health` proves its
+#      peer lists (two peers, the first listed in the right family's
+#      format) and the API counts every announce as IPv4 (issue 20: on one
+#      dual-stack socket IPv4 clients got IPv6-format replies);
 #   3. `libvirt replace e2e` with a release whose announce interval changed
 #      (same secrets, nothing re-entered), killed once the new VM runs and
 #      run again (it converges), while a loop of UDP announces measures the
 #      outage: the new VM is healthy, answers with the new interval, still
-#      honours the whitelisted torrent and refuses another;
+#      honours the whitelisted torrent and refuses another, and new
+#      leechers find the still-running seeder through it (UDP and HTTP);
 #   4. `libvirt replace e2e` with a release whose tracker digest the
 #      registry does not have: it fails with the VM's own reason, and the
 #      previous VM serves again with its data disk (the outage measured too);
@@ -49,8 +57,10 @@ work=$(mktemp -d /var/tmp/torrust-bake-e2e-stack.XXXXXX)
 storage=/var/lib/libvirt/images/torrust-e2e/run-$$
 bin=${TORRUST_BAKE_BIN:-$repo/target/release/torrust-bake}
 project=$work/project
+seeder=
 cleanup() {
     local rc=$?
+    [ -z "$seeder" ] || kill "$seeder" 2>/dev/null || true
     if [ -x "$bin" ] && [ -d "$project" ]; then
         "$bin" -C "$project" libvirt down e2e --purge --shutdown-timeout 0s >/dev/null 2>&1 || true
     fi
@@ -239,14 +249,19 @@ bake libvirt status e2e --json >"$work/status.json"
 health() { # health NAME: every check passes from the namespace, none skipped
     in_ns "$bin" -C "$project" health e2e --host "$addr" --wait 5m --monitoring --json >"$work/health-$1.json" \
         || { python3 -m json.tool "$work/health-$1.json" >&2 || true; die "$1: health e2e --host $addr"; }
-    python3 - "$work/health-$1.json" <<'PY' || die "$1: health: a check was skipped or missing"
-import json, sys
+    python3 - "$work/health-$1.json" <<'PY' || die "$1: health: a check was skipped or missing, or a peer list was wrong"
+import json, os, sys
 checks = json.load(open(sys.argv[1]))["checks"]
 names = [c["name"] for c in checks]
 for need in ["udp tracker", "http tracker", "api health", "api stats", "health check api", "prometheus"]:
     assert need in names, f"no {need} check: {names}"
 bad = [c for c in checks if c["skipped"] or not c["ok"]]
 assert not bad, bad
+peer = os.environ.get("E2E_PEER")  # the first peer as the tracker must list it
+if peer:
+    for c in checks:
+        if c["name"] in ("udp tracker", "http tracker"):
+            assert f"peer list has the first peer {peer}" in c["detail"], c
 for c in checks:
     print(f"e2e-stack:   {c['name']:18} {c['target']:40} {c['latency_ms']:7.1f} ms  {c['detail']}", file=sys.stderr)
 PY
@@ -269,6 +284,62 @@ r=$(http_scrape "$addr" "$known")
 r=$(http_announce "$addr" "$unknown")
 [[ $r == *"failure reason"* ]] || die "a torrent not whitelisted was accepted: $r"
 say "2: $known whitelisted through the API, downloaded (started, then completed: scrape counts 1); $unknown refused"
+
+# Real clients through the VM's tracker: one aria2c seeds both torrents for
+# the rest of the run, a leecher per protocol downloads. aria2c speaks BEP 15
+# only with its DHT socket on; a private torrent keeps DHT out of the
+# download, and PEX and LPD are off, so the tracker is the only way they meet.
+whitelist() { in_ns curl -fsS -X POST "http://$addr:1212/api/v1/whitelist/$1?token=$token" >/dev/null || die "whitelisting $1 through the API failed"; }
+bt=$work/bt
+mkdir -p "$bt/seed"
+aria() { # aria PORT ARGS...: aria2c in the namespace, listening on PORT (at most 5 min)
+    local port=$1; shift
+    timeout 300 ip netns exec "$ns" aria2c --enable-dht=true --dht-listen-port="$port" --dht-file-path="$bt/dht-$port.dat" \
+        --enable-dht6=false --enable-peer-exchange=false --bt-enable-lpd=false --listen-port="$port" \
+        --bt-tracker-interval=5 --summary-interval=0 --console-log-level=notice --file-allocation=none \
+        --allow-overwrite=true "$@"
+}
+for proto in udp http; do
+    head -c 4194304 /dev/urandom >"$bt/seed/payload-$proto.bin"
+done
+mktorrent -p -d -a "udp://$addr:6969/announce" -o "$bt/udp.torrent" "$bt/seed/payload-udp.bin" >/dev/null
+mktorrent -p -d -a "http://$addr:7070/announce" -o "$bt/http.torrent" "$bt/seed/payload-http.bin" >/dev/null
+for proto in udp http; do
+    whitelist "$(aria2c -S "$bt/$proto.torrent" | awk '/^Info Hash:/ {print $3}')"
+done
+# (The seeder runs under timeout(1), 30 min at most, in case cleanup misses it.)
+timeout 1800 ip netns exec "$ns" aria2c --enable-dht=true --dht-listen-port=51413 --dht-file-path="$bt/dht-51413.dat" \
+    --enable-dht6=false --enable-peer-exchange=false --bt-enable-lpd=false --listen-port=51413 \
+    --bt-tracker-interval=5 --summary-interval=0 --console-log-level=notice --file-allocation=none \
+    --dir="$bt/seed" --check-integrity=true --seed-ratio=0.0 "$bt/udp.torrent" "$bt/http.torrent" >"$bt/seeder.log" 2>&1 &
+seeder=$!
+# leech NAME PROTO PORT: a new aria2c downloads PROTO's payload into its own
+# directory and exits (seed time 0); the file must be the seeder's.
+leech() {
+    local s=$SECONDS
+    mkdir -p "$bt/$1"
+    aria "$3" --dir="$bt/$1" --seed-time=0 "$bt/$2.torrent" >"$bt/$1.log" 2>&1 \
+        || { tail -30 "$bt/$1.log" "$bt/seeder.log" >&2; die "$1: aria2c did not download through the $2 tracker"; }
+    cmp -s "$bt/seed/payload-$2.bin" "$bt/$1/payload-$2.bin" || die "$1: the downloaded payload differs from the seeder's"
+    say "$1: aria2c downloaded 4 MiB over the $2 tracker in $((SECONDS - s)) s, sha256 $(sha256sum <"$bt/$1/payload-$2.bin" | cut -c1-16)... as seeded"
+}
+leech leech-udp udp 51414
+leech leech-http http 51415
+# Every announce so far came over IPv4: counted as IPv4 (on one dual-stack
+# socket tracker 3.0.0 counted them all as IPv6).
+in_ns curl -fsS "http://$addr:1212/api/v1/stats?token=$token" >"$work/stats2.json" || die "the API's stats"
+python3 - "$work/stats2.json" <<'PY' || die "announces over IPv4 are not counted as IPv4"
+import json, sys
+s = json.load(open(sys.argv[1]))
+for p in ("udp", "tcp"):
+    assert s[f"{p}4_announces_handled"] > 0 and s[f"{p}6_announces_handled"] == 0, s
+print(f"e2e-stack:   stats: udp4 {s['udp4_announces_handled']}, udp6 {s['udp6_announces_handled']}, tcp4 {s['tcp4_announces_handled']}, tcp6 {s['tcp6_announces_handled']} announces", file=sys.stderr)
+PY
+# health's own torrent whitelisted: from here on its peer-list check runs.
+whitelist 746f72727573742d62616b652d6865616c746821
+export E2E_PEER=$TORRUST_E2E_BRIDGE_ADDRESS:6881
+health peers
+say "2: real clients: seeded and leeched over UDP and HTTP; health's peer lists list $E2E_PEER"
 
 # --- 3. replace with a changed announce interval -----------------------------------------
 sed -i 's/^TORRUST_TRACKER_ANNOUNCE_INTERVAL=300$/TORRUST_TRACKER_ANNOUNCE_INTERVAL=240/' "$project/environments/e2e.env"
@@ -305,6 +376,10 @@ r=$(http_announce "$addr" "$unknown")
 [[ $r == *"failure reason"* ]] || die "after replace: a torrent not whitelisted was accepted: $r"
 # (Tracker 3.0.0 does not load download counts back at start: the row is
 # checked on the data disk in step 5.)
+# The seeder kept running: it re-announces to the new VM, where new
+# leechers find it (tracker 3.0.0 keeps peers in memory only).
+leech leech-udp-replaced udp 51416
+leech leech-http-replaced http 51417
 outage3=$(outage "$work/announces3.txt") || die "replace: announces did not come back"
 say "3: replaced $v1 by $v2 in $((SECONDS - s)) s (tool's outage $(json "$work/replace3.json" outage_ms) ms); announces failed for $outage3; whitelist kept, new interval served"
 

@@ -65,6 +65,10 @@ if $e2e; then
     [ -x /bin/busybox ] || need_apt+=(busybox-static)
     command -v strip >/dev/null || need_apt+=(binutils)
     command -v curl >/dev/null || need_apt+=(curl)
+    # Real BitTorrent clients for what the VM's tracker serves: aria2c seeds
+    # and leeches over UDP and HTTP; mktorrent makes the private torrents.
+    command -v aria2c >/dev/null || need_apt+=(aria2)
+    command -v mktorrent >/dev/null || need_apt+=(mktorrent)
     # Debian 12's qemu-system-x86 needs its own qemu-utils; the machine may
     # carry a backported one (10.x, which qemu-system-x86 7.2 conflicts with), hence the pinned downgrade.
     if ! command -v qemu-system-x86_64 >/dev/null; then
@@ -92,7 +96,7 @@ for tool in man docker-compose promtool prometheus sha256sum tar zstd hyperfine 
     command -v "$tool" >/dev/null || { echo "install-test-deps: $tool still missing" >&2; exit 1; }
 done
 if $e2e; then
-    for tool in qemu-system-x86_64 debootstrap mke2fs debugfs genisoimage libvirtd virtlogd sfdisk mkfs.vfat mcopy ip flock; do
+    for tool in qemu-system-x86_64 debootstrap mke2fs debugfs genisoimage libvirtd virtlogd sfdisk mkfs.vfat mcopy ip flock aria2c mktorrent; do
         command -v "$tool" >/dev/null || { echo "install-test-deps: $tool still missing" >&2; exit 1; }
     done
 fi

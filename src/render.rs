@@ -565,6 +565,7 @@ pub fn render(
     // In the order the configuration needs them: the tracker's first.
     ctx.insert("image_list", images);
     ctx.insert("on_reverse_proxy", &config.domain_name.is_some());
+    ctx.insert("listen", &config.listeners());
     ctx.insert("stats_fields", STATS_FIELDS);
     ctx.insert("dashboard_panels", &dashboard_panels());
 

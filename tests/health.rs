@@ -40,6 +40,8 @@ fn wait_healthy(s: &LoopbackTracker) {
     );
 }
 
+/// (Tracker 3.0.0 lists a loopback peer as its `external_ip`, 0.0.0.0 by
+/// default: `health::peers::expected_ip`.)
 #[test]
 fn all_checks_pass_against_the_real_tracker() {
     let s = LoopbackTracker::new();
@@ -61,16 +63,18 @@ fn all_checks_pass_against_the_real_tracker() {
     for port in &s.udp {
         let c = check(&v, "udp tracker", &format!(":{port}"));
         assert!(
-            c["detail"]
-                .as_str()
-                .unwrap()
-                .contains("connect, announce (interval 300 s), scrape"),
+            c["detail"].as_str().unwrap().contains(
+                "connect, announce (interval 300 s), peer list has the first peer 0.0.0.0:6881, scrape"
+            ),
             "{c}"
         );
     }
     let http = check(&v, "http tracker", "");
     assert!(
-        http["detail"].as_str().unwrap().contains("interval 300 s"),
+        http["detail"]
+            .as_str()
+            .unwrap()
+            .contains("interval 300 s), peer list has the first peer 0.0.0.0:6881, scrape"),
         "{http}"
     );
     assert!(check(&v, "api stats", "/api/v1/stats")["detail"]
@@ -401,4 +405,198 @@ fn the_api_token_never_appears_when_the_api_misbehaves() {
             assert!(!all.contains("CANARY"), "token leaked: {all}");
         }
     }
+}
+
+/// The old binding, one dual-stack `[::]` socket a port: tracker 3.0.0
+/// answered IPv4 clients in IPv6 format and counted them as IPv6. `health`
+/// must fail it on every UDP and HTTP port, and on the API's counters.
+#[test]
+fn a_tracker_on_one_dual_stack_socket_fails_the_peer_list() {
+    let s = LoopbackTracker::new();
+    let toml = s.build().join("bundle/opt/torrust/tracker/tracker.toml");
+    let text = std::fs::read_to_string(&toml).unwrap();
+    let mut old = String::new();
+    let mut section = "";
+    for line in text.lines() {
+        if line.starts_with('[') {
+            section = if line.contains("udp_trackers") || line.contains("http_trackers") {
+                "tracker"
+            } else {
+                ""
+            };
+        }
+        if section == "tracker" {
+            old.push_str(&line.replace("\"127.0.0.1:", "\"[::]:"));
+        } else {
+            old.push_str(line);
+        }
+        old.push('\n');
+    }
+    assert_eq!(old.matches("\"[::]:").count(), 3, "{old}");
+    let dir = tempfile::tempdir().unwrap();
+    let old_toml = dir.path().join("tracker.toml");
+    std::fs::write(&old_toml, old).unwrap();
+    let _t = start_tracker(&old_toml);
+    // Up once the API answers (the tracker checks will not pass).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (_, v, _) = s.health_json(&[], &[]);
+        if check(&v, "api health", "")["ok"] == true {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the tracker never started: {v:#}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let (code, v, _) = s.health_json(&[], &[]);
+    assert_eq!(code, 1, "{v:#}");
+    for port in &s.udp {
+        let c = check(&v, "udp tracker", &format!(":{port}"));
+        let detail = c["detail"].as_str().unwrap();
+        assert!(
+            detail.starts_with("peer list: 2 of 3 entries are no peer (0.0.0.0:0, 0.0.0.0:65535)"),
+            "{c}"
+        );
+    }
+    let http = check(&v, "http tracker", "");
+    assert!(
+        http["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("peer list: IPv4 peers are listed as IPv6 ones ([::ffff:127.0.0.1]:6881)"),
+        "{http}"
+    );
+    let stats = check(&v, "api stats", "");
+    assert!(
+        stats["detail"].as_str().unwrap().starts_with(
+            "udp4_announces_handled is 0 after this check's announces (udp6_announces_handled "
+        ),
+        "{stats}"
+    );
+}
+
+/// The release's own binding (`::`, the default): 0.0.0.0 and [::] on
+/// every port, in a network namespace with `net.ipv6.bindv6only = 1` as
+/// compose gives the tracker's container. Both families get their own
+/// format and are counted as themselves.
+#[test]
+fn the_release_binds_each_family_on_its_own_socket() {
+    let s = LoopbackTracker::new();
+    let vars = s.vars_with(&[("TORRUST_TRACKER_BIND_ADDRESS", "::")]);
+    let refs: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let release = s.project.build("local", &refs);
+    let toml = release.join("bundle/opt/torrust/tracker/tracker.toml");
+    let text = std::fs::read_to_string(&toml).unwrap();
+    for port in &s.udp {
+        for host in ["0.0.0.0", "[::]"] {
+            assert!(
+                text.contains(&format!("bind_address = \"{host}:{port}\"")),
+                "{text}"
+            );
+        }
+    }
+    let compose = std::fs::read_to_string(release.join("bundle/opt/torrust/compose.yaml")).unwrap();
+    assert!(compose.contains("net.ipv6.bindv6only: 1"), "{compose}");
+    // unshare execs sh, which execs the tracker: one pid, in its own netns.
+    let child = Command::new("unshare")
+        .args([
+            "-n",
+            "sh",
+            "-c",
+            "ip link set lo up && ip link add v0 type veth peer name v1 \
+             && ip link set v0 up && ip link set v1 up \
+             && ip addr add 192.0.2.1/24 dev v0 && ip addr add 2001:db8::1/64 dev v0 nodad \
+             && sysctl -qw net.ipv6.bindv6only=1 && exec torrust-tracker",
+        ])
+        .env("TORRUST_TRACKER_CONFIG_TOML_PATH", &toml)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("unshare (util-linux) and torrust-tracker");
+    let tracker = Tracker(child);
+    let netns = format!("--net=/proc/{}/ns/net", tracker.0.id());
+    let health = |host: &str| {
+        let out = Command::new("nsenter")
+            .arg(&netns)
+            .arg(BIN)
+            .args(["-C", s.project.path().to_str().unwrap()])
+            .args(["health", "local", "--host", host, "--json"])
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .envs(refs.iter().copied())
+            .output()
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+        (out.status.code(), v)
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while health("192.0.2.1").0 != Some(0) {
+        assert!(
+            Instant::now() < deadline,
+            "never healthy: {:#}",
+            health("192.0.2.1").1
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // Addresses that are not loopback (tracker 3.0.0 lists a loopback peer
+    // as 0.0.0.0, and then not at all to an IPv6 client). IPv6 first: the
+    // API binds 0.0.0.0, where Docker's port forwarding reaches it, so over
+    // IPv6 without Docker its checks fail.
+    for host in ["2001:db8::1", "192.0.2.1"] {
+        let (code, v) = health(host);
+        let shown = if host.contains(':') {
+            format!("[{host}]")
+        } else {
+            host.to_string()
+        };
+        for c in v["checks"].as_array().unwrap() {
+            let name = c["name"].as_str().unwrap();
+            if name == "udp tracker" || name == "http tracker" {
+                assert!(
+                    c["detail"]
+                        .as_str()
+                        .unwrap()
+                        .contains(&format!("peer list has the first peer {shown}:6881")),
+                    "{host}: {c}"
+                );
+            }
+            if host == "192.0.2.1" {
+                assert_eq!(c["ok"], true, "{host}: {c}");
+            }
+        }
+        if host == "192.0.2.1" {
+            assert_eq!(code, Some(0), "{v:#}");
+        }
+    }
+    // Every announce counted under its own family: 3 per UDP port (first
+    // peer, second, second leaving) and 3 per HTTP port, per run.
+    let api = s.var("TORRUST_TRACKER_API_PORT");
+    let token = s.var("TORRUST_TRACKER_API_TOKEN");
+    let out = Command::new("nsenter")
+        .arg(&netns)
+        .args(["python3", "-c"])
+        .arg(
+            "import json,sys,urllib.parse,urllib.request\n\
+             u='http://127.0.0.1:'+sys.argv[1]+'/api/v1/stats?token='+urllib.parse.quote(sys.argv[2])\n\
+             print(urllib.request.urlopen(u).read().decode())",
+        )
+        .args([&api, &token])
+        .output()
+        .unwrap();
+    let stats: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    for family in ["4", "6"] {
+        assert!(
+            stats[format!("udp{family}_announces_handled")].as_u64() >= Some(6),
+            "{stats}"
+        );
+        assert!(
+            stats[format!("tcp{family}_announces_handled")].as_u64() >= Some(3),
+            "{stats}"
+        );
+    }
+    drop(tracker);
 }

@@ -15,7 +15,7 @@ fuzz_target!(|data: &[u8]| {
     let status = [200, 401, 403, 500][usize::from(knobs >> 6)];
     let outcome = match knobs % 5 {
         0 => api_health_reply(status, body),
-        1 => api_stats_reply(status, body),
+        1 => api_stats_reply(status, body, &["udp4_announces_handled"]),
         2 => health_check_reply(status, body),
         3 => grafana_reply(status, body),
         _ => plain_reply(status, body),

@@ -98,6 +98,51 @@ impl Config {
     pub fn bind_host(&self) -> String {
         host_form(self.bind_address)
     }
+
+    /// The sockets the tracker's services bind, derived from the bind address.
+    pub fn listeners(&self) -> Listeners {
+        Listeners::of(self.bind_address)
+    }
+}
+
+/// What the tracker binds, one socket per address family.
+///
+/// Why: tracker 3.0.0 picks a reply's peer format and the statistics'
+/// family by `remote_addr.is_ipv4()`. On a dual-stack `[::]` socket an IPv4
+/// client arrives as `::ffff:a.b.c.d`, so it got 18-byte IPv6 peer entries
+/// over UDP (read as 6-byte ones: two junk peers per real one), its peers
+/// in `peers6` over HTTP, and was counted as IPv6. So the wildcard `::`
+/// becomes two sockets, `0.0.0.0:P` and `[::]:P`, which the kernel allows
+/// only with `net.ipv6.bindv6only = 1` (compose sets it in the tracker's own
+/// network namespace: `v6only`). The admin services (API, health-check API)
+/// are single sockets: Docker reaches them over the container's IPv4
+/// address, so the wildcard gives them `0.0.0.0`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Listeners {
+    /// Hosts (as they go before `:port`) every UDP and HTTP tracker port binds.
+    pub trackers: Vec<String>,
+    /// The host the API and the health-check API bind.
+    pub admin: String,
+    /// The tracker's namespace needs `net.ipv6.bindv6only = 1`.
+    pub v6only: bool,
+}
+
+impl Listeners {
+    pub fn of(bind: IpAddr) -> Listeners {
+        if bind == IpAddr::V6(Ipv6Addr::UNSPECIFIED) {
+            Listeners {
+                trackers: vec!["0.0.0.0".into(), "[::]".into()],
+                admin: "0.0.0.0".into(),
+                v6only: true,
+            }
+        } else {
+            Listeners {
+                trackers: vec![host_form(bind)],
+                admin: host_form(bind),
+                v6only: false,
+            }
+        }
+    }
 }
 
 /// An address as it goes before `:port`: IPv6 in brackets.
@@ -110,4 +155,25 @@ pub fn host_form(ip: IpAddr) -> String {
 
 fn bracketed<S: Serializer>(ip: &IpAddr, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&host_form(*ip))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_wildcard_binds_each_family_on_its_own_socket() {
+        let dual = Listeners::of("::".parse().unwrap());
+        assert_eq!(dual.trackers, ["0.0.0.0", "[::]"]);
+        assert_eq!((dual.admin.as_str(), dual.v6only), ("0.0.0.0", true));
+        for (bind, host) in [
+            ("0.0.0.0", "0.0.0.0"),
+            ("127.0.0.1", "127.0.0.1"),
+            ("2001:db8::5", "[2001:db8::5]"),
+        ] {
+            let one = Listeners::of(bind.parse().unwrap());
+            assert_eq!(one.trackers, [host]);
+            assert_eq!((one.admin.as_str(), one.v6only), (host, false));
+        }
+    }
 }

@@ -12,16 +12,18 @@
 //! nothing answered (`Unreachable`), something else answered (`Protocol`),
 //! or the tracker refused (`Denied`).
 
+mod peers;
 mod udp;
 mod web;
 
 /// What each probe concludes from a reply's bytes, without the network:
 /// the code the probes run, callable by tests and fuzz targets.
 pub mod replies {
-    pub use super::udp::{announced, check_reply, connected, parse_reply, scraped};
+    pub use super::peers::{compact, expected_ip, verdict, Listed};
+    pub use super::udp::{announced, check_reply, connected, listed, parse_reply, scraped};
     pub use super::web::{
         announce_reply, api_health_reply, api_stats_reply, grafana_reply, health_check_reply,
-        plain_reply, scrape_reply,
+        http_listed, plain_reply, scrape_reply,
     };
 }
 
@@ -35,7 +37,40 @@ use crate::error::{Error, Kind};
 
 /// The torrent every check announces: 20 bytes no real torrent has.
 pub const INFO_HASH: &[u8; 20] = b"torrust-bake-health!";
-const PEER_ID: &[u8; 20] = b"-TB0100-healthcheck0";
+
+/// A peer as a probe announces it. The first is a seeder at 6881, as every
+/// health check announced before the peer-list check; the second, a
+/// leecher, is there to be told about the first.
+pub(crate) struct Peer {
+    pub id: &'static [u8; 20],
+    pub port: u16,
+    pub left: i64,
+    /// BEP 3's `event`: "started", "stopped" or "" (a regular announce).
+    pub event: &'static str,
+}
+
+impl Peer {
+    /// The same peer leaving the swarm.
+    pub fn leaving(&self) -> Peer {
+        Peer {
+            event: "stopped",
+            ..*self
+        }
+    }
+}
+
+pub(crate) const FIRST_PEER: Peer = Peer {
+    id: b"-TB0100-healthcheck0",
+    port: 6881,
+    left: 0,
+    event: "",
+};
+pub(crate) const SECOND_PEER: Peer = Peer {
+    id: b"-TB0100-healthcheck1",
+    port: 6882,
+    left: 1,
+    event: "started",
+};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Check {
@@ -104,15 +139,15 @@ pub fn check_all(config: &Config, opts: &Options) -> Vec<Check> {
     for &port in &config.udp_ports {
         let target = format!("{host}:{port}");
         checks.push(run("udp tracker", target.clone(), || {
-            udp::check(&target, opts.timeout, refusal_ok)
+            udp::check(&target, opts.timeout, refusal_ok, config.external_ip)
         }));
     }
     let agent = crate::http::client(opts.timeout);
-    let forwarded = config.domain_name.is_some();
     for &port in &config.http_ports {
         let base = format!("http://{}:{port}", url_host(host));
         checks.push(run("http tracker", base.clone(), || {
-            web::http_tracker(&agent, &base, forwarded, refusal_ok)
+            let client = http_client(config, host, port.0)?;
+            web::http_tracker(&agent, &base, &client, refusal_ok)
         }));
     }
     let api = format!("http://{}:{}", url_host(host), config.api_port);
@@ -123,8 +158,9 @@ pub fn check_all(config: &Config, opts: &Options) -> Vec<Check> {
         checks.push(run("api health", format!("{api}/api/health_check"), || {
             web::api_health(&agent, &api)
         }));
+        let counted = counted_by(config, host, &checks);
         checks.push(run("api stats", format!("{api}/api/v1/stats"), || {
-            web::api_stats(&agent, &api, &config.secrets.api_token)
+            web::api_stats(&agent, &api, &config.secrets.api_token, &counted)
         }));
         checks.push(run(
             "health check api",
@@ -168,6 +204,71 @@ pub fn check_all(config: &Config, opts: &Options) -> Vec<Check> {
         }
     }
     checks
+}
+
+/// The API counters this run's tracker checks must have raised: an
+/// accepted announce over IPv4 UDP raises `udp4_announces_handled`, and so
+/// on. A check that passed, or failed only on its peer list, had its
+/// announces accepted; refused announces count nowhere.
+fn counted_by(config: &Config, host: &str, checks: &[Check]) -> Vec<&'static str> {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    let ipv4 = match std::net::ToSocketAddrs::to_socket_addrs(&(bare, 0)) {
+        Ok(mut addrs) => match addrs.next() {
+            Some(a) => a.is_ipv4(),
+            None => return Vec::new(),
+        },
+        Err(_) => return Vec::new(),
+    };
+    if config.mode.refuses_strangers() {
+        return Vec::new();
+    }
+    let passed = |name: &str| {
+        checks
+            .iter()
+            .any(|c| c.name == name && (c.ok || c.detail.starts_with(peers::FAILED)))
+    };
+    let mut counted = Vec::new();
+    if passed("udp tracker") {
+        counted.push(if ipv4 {
+            "udp4_announces_handled"
+        } else {
+            "udp6_announces_handled"
+        });
+    }
+    if passed("http tracker") {
+        counted.push(if ipv4 {
+            "tcp4_announces_handled"
+        } else {
+            "tcp6_announces_handled"
+        });
+    }
+    counted
+}
+
+/// What the HTTP probe needs to know of itself: the address routing picks
+/// to reach `host` (a UDP socket's `connect` sends nothing; the HTTP
+/// client resolves `host` and tries its first address too).
+fn http_client(config: &Config, host: &str, port: u16) -> Result<web::HttpClient, Error> {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    let target = std::net::ToSocketAddrs::to_socket_addrs(&(bare, port))
+        .map_err(|e| unreachable(format!("cannot resolve {host}: {e}")))?
+        .next()
+        .ok_or_else(|| unreachable(format!("{host} resolves to no address")))?;
+    let local = if target.is_ipv4() {
+        "0.0.0.0:0"
+    } else {
+        "[::]:0"
+    };
+    let sent_from = std::net::UdpSocket::bind(local)
+        .and_then(|s| s.connect(target).and_then(|()| s.local_addr()))
+        .map_err(|e| unreachable(format!("no route to {target}: {e}")))?
+        .ip();
+    Ok(web::HttpClient {
+        sent_from,
+        forwarded: config.domain_name.is_some(),
+        exact: !target.ip().is_loopback(),
+        external_ip: config.external_ip,
+    })
 }
 
 /// Where to probe when `--host` is not given: the bind address, or

@@ -9,7 +9,7 @@
 //! failure say what went wrong (length, action, transaction id) stay here:
 //! the codec only says "invalid data".
 
-use std::net::{SocketAddr, ToSocketAddrs, UdpSocket};
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs, UdpSocket};
 use std::num::NonZeroU16;
 use std::time::Duration;
 
@@ -19,7 +19,8 @@ use aquatic_udp_protocol::{
     TransactionId,
 };
 
-use super::{ms, protocol, unreachable, Probe, INFO_HASH, PEER_ID};
+use super::peers::{self, Listed};
+use super::{ms, protocol, unreachable, Peer, Probe, FIRST_PEER, INFO_HASH, SECOND_PEER};
 use crate::error::{Error, Kind};
 
 const ATTEMPTS: u32 = 3;
@@ -131,6 +132,32 @@ pub fn scraped(exchanged: Result<Response, Error>) -> Result<i32, Error> {
     }
 }
 
+/// The peers a second peer's announce reply lists, by its format's family.
+pub fn listed(exchanged: Result<Response, Error>) -> Result<Listed, Error> {
+    match exchanged {
+        Ok(Response::AnnounceIpv4(r)) => Ok(Listed {
+            v4: r
+                .peers
+                .iter()
+                .map(|p| SocketAddr::new(IpAddr::from(p.ip_address.0), p.port.0.get()))
+                .collect(),
+            v6: Vec::new(),
+        }),
+        Ok(Response::AnnounceIpv6(r)) => Ok(Listed {
+            v4: Vec::new(),
+            v6: r
+                .peers
+                .iter()
+                .map(|p| SocketAddr::new(IpAddr::from(p.ip_address.0), p.port.0.get()))
+                .collect(),
+        }),
+        Ok(other) => Err(protocol(format!(
+            "second peer's announce: unexpected reply {other:?}"
+        ))),
+        Err(e) => Err(e.during("second peer's announce")),
+    }
+}
+
 /// Sends `request` and waits for a reply with its transaction id,
 /// doubling the timeout between attempts as BEP 15 does.
 fn exchange(
@@ -196,36 +223,73 @@ fn socket_to(target: &str) -> Result<UdpSocket, Error> {
     Ok(sock)
 }
 
-fn announce_request(connection_id: ConnectionId, tid: TransactionId) -> Request {
+fn announce_request(connection_id: ConnectionId, tid: TransactionId, peer: &Peer) -> Request {
+    let event = match peer.event {
+        "started" => AnnounceEvent::Started,
+        "stopped" => AnnounceEvent::Stopped,
+        _ => AnnounceEvent::None,
+    };
     Request::Announce(AnnounceRequest {
         connection_id,
         action_placeholder: Default::default(),
         transaction_id: tid,
         info_hash: InfoHash(*INFO_HASH),
-        peer_id: PeerId(*PEER_ID),
+        peer_id: PeerId(*peer.id),
         bytes_downloaded: NumberOfBytes::new(0),
-        bytes_left: NumberOfBytes::new(0), // a seeder
+        bytes_left: NumberOfBytes::new(peer.left),
         bytes_uploaded: NumberOfBytes::new(0),
-        event: AnnounceEvent::None.into(),
+        event: event.into(),
         ip_address: Ipv4AddrBytes([0; 4]), // the sender's
         key: PeerKey::new(tid.0.get()),
         peers_wanted: NumberOfPeers::new(-1), // the tracker's default
-        port: Port::new(NonZeroU16::new(6881).unwrap_or(NonZeroU16::MIN)),
+        port: Port::new(NonZeroU16::new(peer.port).unwrap_or(NonZeroU16::MIN)),
     })
 }
 
 /// Connect, announce (a refusal passes when the mode refuses strangers),
-/// scrape: what a BitTorrent client does first.
-pub fn check(target: &str, timeout: Duration, refusal_ok: bool) -> Probe {
+/// a second peer's announce whose reply must list the first peer
+/// (`peers.rs`), scrape: what a BitTorrent client does first. The second
+/// peer then leaves (event stopped), so only the first, a seeder, stays in
+/// the health torrent's swarm, as before the peer-list check.
+pub fn check(
+    target: &str,
+    timeout: Duration,
+    refusal_ok: bool,
+    external_ip: Option<IpAddr>,
+) -> Probe {
     let sock = socket_to(target)?;
     let tid = transaction_id();
     let request = Request::Connect(ConnectRequest {
         transaction_id: tid,
     });
     let connection_id = connected(exchange(&sock, request, tid, 0, timeout))?;
-    let tid = transaction_id();
-    let announce = exchange(&sock, announce_request(connection_id, tid), tid, 1, timeout);
-    let announced = announced(announce, refusal_ok)?;
+    let announce = |peer: &Peer| {
+        let tid = transaction_id();
+        exchange(
+            &sock,
+            announce_request(connection_id, tid, peer),
+            tid,
+            1,
+            timeout,
+        )
+    };
+    let first = announce(&FIRST_PEER);
+    let refused = refusal_ok && matches!(&first, Err(e) if e.kind == Kind::Denied);
+    let announced = announced(first, refusal_ok)?;
+    let peer_list = if refused {
+        "no peer list: the mode refuses unknown torrents".to_string()
+    } else {
+        let list = listed(announce(&SECOND_PEER))?;
+        let local = sock
+            .local_addr()
+            .map_err(|e| unreachable(format!("reading the socket's own address: {e}")))?;
+        let first = SocketAddr::new(peers::expected_ip(local.ip(), external_ip), FIRST_PEER.port);
+        let exact = !sock.peer_addr().is_ok_and(|a| a.ip().is_loopback());
+        let verdict = peers::verdict(&list, first, exact);
+        // Whatever the verdict, the second peer leaves the swarm.
+        let _ = announce(&SECOND_PEER.leaving());
+        verdict?
+    };
     let tid = transaction_id();
     let request = Request::Scrape(ScrapeRequest {
         connection_id,
@@ -234,7 +298,7 @@ pub fn check(target: &str, timeout: Duration, refusal_ok: bool) -> Probe {
     });
     let seeders = scraped(exchange(&sock, request, tid, 2, timeout))?;
     Ok(format!(
-        "connect, announce ({announced}), scrape ({seeders} seeders)"
+        "connect, announce ({announced}), {peer_list}, scrape ({seeders} seeders)"
     ))
 }
 
@@ -308,7 +372,7 @@ mod tests {
     fn announce_encodes_as_bep_15_lays_it_out() {
         let tid = TransactionId::new(0x0102_0304);
         let mut bytes = Vec::new();
-        announce_request(ConnectionId::new(0x1112_1314_1516_1718), tid)
+        announce_request(ConnectionId::new(0x1112_1314_1516_1718), tid, &FIRST_PEER)
             .write_bytes(&mut bytes)
             .unwrap();
         assert_eq!(bytes.len(), 98);
@@ -316,7 +380,7 @@ mod tests {
         assert_eq!(&bytes[8..12], &1i32.to_be_bytes()); // action: announce
         assert_eq!(&bytes[12..16], &[1, 2, 3, 4]);
         assert_eq!(&bytes[16..36], INFO_HASH);
-        assert_eq!(&bytes[36..56], PEER_ID);
+        assert_eq!(&bytes[36..56], FIRST_PEER.id);
         assert_eq!(&bytes[96..98], &6881u16.to_be_bytes());
     }
 }

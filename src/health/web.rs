@@ -4,8 +4,10 @@
 //! Grafana. No error carries a URL: the API's carries the token.
 
 use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
 
-use super::{protocol, unreachable, Probe, INFO_HASH, PEER_ID};
+use super::peers::{self, Listed};
+use super::{protocol, unreachable, Peer, Probe, FIRST_PEER, INFO_HASH, SECOND_PEER};
 use crate::error::{Error, Kind};
 use crate::render::url_encode;
 
@@ -44,11 +46,13 @@ struct ScrapeReply {
     failure: Option<String>,
 }
 
-fn get(agent: &ureq::Agent, url: &str, forwarded: bool) -> Result<(u16, Vec<u8>), Error> {
+/// GETs `url`; `forwarded` is the client address to send as
+/// `X-Forwarded-For` (with `on_reverse_proxy = true` the tracker takes the
+/// peer's address from there).
+fn get(agent: &ureq::Agent, url: &str, forwarded: Option<IpAddr>) -> Result<(u16, Vec<u8>), Error> {
     let mut req = agent.get(url);
-    if forwarded {
-        // on_reverse_proxy = true: the tracker takes the peer address from here.
-        req = req.set("X-Forwarded-For", "127.0.0.1");
+    if let Some(ip) = forwarded {
+        req = req.set("X-Forwarded-For", &ip.to_string());
     }
     let resp = match req.call() {
         Ok(r) => r,
@@ -65,23 +69,121 @@ fn get(agent: &ureq::Agent, url: &str, forwarded: bool) -> Result<(u16, Vec<u8>)
     Ok((status, body))
 }
 
+/// Where the HTTP probe stands: the client address the tracker should see
+/// (`sent_from`, as routing picks it, or the `X-Forwarded-For` we send),
+/// whether it sits behind the reverse proxy, and whether a proxy or NAT may
+/// stand between (a loopback target: see `peers::verdict`).
+pub(super) struct HttpClient {
+    pub sent_from: IpAddr,
+    pub forwarded: bool,
+    pub exact: bool,
+    pub external_ip: Option<IpAddr>,
+}
+
+fn announce_url(base: &str, peer: &Peer) -> String {
+    let hash = percent_encoding::percent_encode(INFO_HASH, percent_encoding::NON_ALPHANUMERIC);
+    let event = match peer.event {
+        "" => String::new(),
+        e => format!("&event={e}"),
+    };
+    format!(
+        "{base}/announce?info_hash={hash}&peer_id={}&port={}&uploaded=0&downloaded=0&left={}&compact=1{event}",
+        url_encode(std::str::from_utf8(peer.id).unwrap_or_default()),
+        peer.port,
+        peer.left,
+    )
+}
+
+/// Announce (a refusal passes when the mode refuses strangers), a second
+/// peer's announce whose reply must list the first (`peers.rs`), the
+/// second peer leaving, scrape.
 pub(super) fn http_tracker(
     agent: &ureq::Agent,
     base: &str,
-    forwarded: bool,
+    client: &HttpClient,
     refusal_ok: bool,
 ) -> Probe {
-    let hash = percent_encoding::percent_encode(INFO_HASH, percent_encoding::NON_ALPHANUMERIC);
-    let url = format!(
-        "{base}/announce?info_hash={hash}&peer_id={}&port=6881&uploaded=0&downloaded=0&left=0&compact=1",
-        url_encode(std::str::from_utf8(PEER_ID).unwrap_or_default())
-    );
-    let (status, body) = get(agent, &url, forwarded).map_err(|e| e.during("announce"))?;
+    let xff = client.forwarded.then_some(client.sent_from);
+    let (status, body) =
+        get(agent, &announce_url(base, &FIRST_PEER), xff).map_err(|e| e.during("announce"))?;
     let announce = announce_reply(status, &body, refusal_ok)?;
+    let peer_list = if announce.starts_with("announce refused") {
+        "no peer list: the mode refuses unknown torrents".to_string()
+    } else {
+        let (status, body) = get(agent, &announce_url(base, &SECOND_PEER), xff)
+            .map_err(|e| e.during("second peer's announce"))?;
+        let ip = peers::expected_ip(client.sent_from, client.external_ip);
+        let verdict = http_listed(status, &body)
+            .and_then(|l| peers::verdict(&l, SocketAddr::new(ip, FIRST_PEER.port), client.exact));
+        // Whatever the verdict, the second peer leaves the swarm.
+        let _ = get(agent, &announce_url(base, &SECOND_PEER.leaving()), xff);
+        verdict?
+    };
+    let hash = percent_encoding::percent_encode(INFO_HASH, percent_encoding::NON_ALPHANUMERIC);
     let url = format!("{base}/scrape?info_hash={hash}");
-    let (status, body) = get(agent, &url, forwarded).map_err(|e| e.during("scrape"))?;
+    let (status, body) = get(agent, &url, xff).map_err(|e| e.during("scrape"))?;
     scrape_reply(status, &body, refusal_ok)?;
-    Ok(format!("announce ({announce}), scrape"))
+    Ok(format!("announce ({announce}), {peer_list}, scrape"))
+}
+
+#[derive(serde::Deserialize)]
+struct PeersReply {
+    #[serde(rename = "failure reason")]
+    failure: Option<String>,
+    peers: Option<serde_bencode::value::Value>,
+    peers6: Option<serde_bytes::ByteBuf>,
+}
+
+/// The peers an HTTP announce reply lists: compact `peers` (BEP 23) and
+/// `peers6` (BEP 7), or a list of dictionaries (`ip`, `port`; BEP 3).
+pub fn http_listed(status: u16, body: &[u8]) -> Result<Listed, Error> {
+    use serde_bencode::value::Value;
+    let context = |e: String| protocol(format!("second peer's announce: HTTP {status}, {e}"));
+    let reply: PeersReply =
+        from_bencode(body).map_err(|e| context(format!("reply is not bencoded ({e})")))?;
+    if let Some(f) = reply.failure {
+        return Err(context(format!("failure reason: {f}")));
+    }
+    let mut listed = Listed {
+        v6: match &reply.peers6 {
+            Some(b) => peers::compact(b, false).map_err(|e| context(format!("peers6: {e}")))?,
+            None => Vec::new(),
+        },
+        ..Listed::default()
+    };
+    match reply.peers {
+        Some(Value::Bytes(b)) => {
+            listed.v4 = peers::compact(&b, true).map_err(|e| context(format!("peers: {e}")))?
+        }
+        Some(Value::List(entries)) => {
+            for entry in entries {
+                let addr = dictionary_peer(&entry)
+                    .ok_or_else(|| context("a peer in `peers` lacks a valid ip or port".into()))?;
+                match addr {
+                    SocketAddr::V4(_) => listed.v4.push(addr),
+                    SocketAddr::V6(_) => listed.v6.push(addr),
+                }
+            }
+        }
+        Some(_) => return Err(context("`peers` is neither bytes nor a list".into())),
+        None => return Err(context("reply has no `peers`".into())),
+    }
+    Ok(listed)
+}
+
+/// One BEP 3 peer dictionary: `ip` (text) and `port`.
+fn dictionary_peer(entry: &serde_bencode::value::Value) -> Option<SocketAddr> {
+    use serde_bencode::value::Value;
+    let Value::Dict(d) = entry else { return None };
+    let ip = match d.get(&b"ip"[..])? {
+        Value::Bytes(b) => std::str::from_utf8(b).ok()?.parse::<IpAddr>().ok()?,
+        _ => return None,
+    };
+    let port = match d.get(&b"port"[..])? {
+        Value::Int(p) => u16::try_from(*p).ok()?,
+        _ => return None,
+    };
+    Some(SocketAddr::new(ip, port))
 }
 
 /// Tracker replies nest three levels (dictionary, `files`, one torrent's
@@ -184,7 +286,7 @@ fn json_status(body: &[u8]) -> Option<String> {
 }
 
 pub(super) fn api_health(agent: &ureq::Agent, api: &str) -> Probe {
-    let (status, body) = get(agent, &format!("{api}/api/health_check"), false)?;
+    let (status, body) = get(agent, &format!("{api}/api/health_check"), None)?;
     api_health_reply(status, &body)
 }
 
@@ -196,17 +298,33 @@ pub fn api_health_reply(status: u16, body: &[u8]) -> Probe {
     }
 }
 
-pub(super) fn api_stats(agent: &ureq::Agent, api: &str, token: &str) -> Probe {
+pub(super) fn api_stats(agent: &ureq::Agent, api: &str, token: &str, counted: &[&str]) -> Probe {
     let url = format!("{api}/api/v1/stats?token={}", url_encode(token));
-    let (status, body) = get(agent, &url, false)?;
-    api_stats_reply(status, &body)
+    let (status, body) = get(agent, &url, None)?;
+    api_stats_reply(status, &body, counted)
 }
 
-/// What the API stats probe concludes from its reply.
-pub fn api_stats_reply(status: u16, body: &[u8]) -> Probe {
+/// What the API stats probe concludes from its reply. `counted` names the
+/// counters this run's announces must have raised (`udp4_announces_handled`
+/// after IPv4 UDP announces): a tracker that takes IPv4 clients for IPv6
+/// ones counts them under the other family, and every dashboard split by
+/// family is wrong.
+pub fn api_stats_reply(status: u16, body: &[u8], counted: &[&str]) -> Probe {
     let stats: Option<serde_json::Value> = serde_json::from_slice(body).ok();
     match (status, stats.as_ref().and_then(|s| s.get("torrents"))) {
-        (200, Some(t)) => Ok(format!("authenticated, {t} torrents")),
+        (200, Some(t)) => {
+            let stats = stats.as_ref().unwrap_or(&serde_json::Value::Null);
+            for name in counted {
+                if stats[name].as_u64() == Some(0) {
+                    let other = other_family(name);
+                    return Err(protocol(format!(
+                        "{name} is 0 after this check's announces ({other} {}): the tracker counts this address family's clients under the other (a dual-stack [::] socket; bind each family on its own socket)",
+                        stats[&other]
+                    )));
+                }
+            }
+            Ok(format!("authenticated, {t} torrents"))
+        }
         // Tracker 3.0 answers a token it does not know with HTTP 500,
         // `Unhandled rejection: Err { reason: "token not valid" }`.
         (401 | 403 | 500, _) if is_token_rejection(body) => Err(Error::new(
@@ -223,9 +341,18 @@ pub fn api_stats_reply(status: u16, body: &[u8]) -> Probe {
     }
 }
 
+/// `udp4_...` for `udp6_...` and back (`tcp` likewise).
+fn other_family(name: &str) -> String {
+    if name.contains('4') {
+        name.replacen('4', "6", 1)
+    } else {
+        name.replacen('6', "4", 1)
+    }
+}
+
 /// Prometheus `/-/healthy`: HTTP 200 with a short text.
 pub(super) fn plain_ok(agent: &ureq::Agent, url: &str) -> Probe {
-    let (status, body) = get(agent, url, false)?;
+    let (status, body) = get(agent, url, None)?;
     plain_reply(status, &body)
 }
 
@@ -240,7 +367,7 @@ pub fn plain_reply(status: u16, body: &[u8]) -> Probe {
 
 /// Grafana `/api/health`: HTTP 200 and `"database": "ok"`.
 pub(super) fn grafana_health(agent: &ureq::Agent, url: &str) -> Probe {
-    let (status, body) = get(agent, url, false)?;
+    let (status, body) = get(agent, url, None)?;
     grafana_reply(status, &body)
 }
 
@@ -261,7 +388,7 @@ fn is_token_rejection(body: &[u8]) -> bool {
 }
 
 pub(super) fn health_check_api(agent: &ureq::Agent, base: &str) -> Probe {
-    let (status, body) = get(agent, &format!("{base}/health_check"), false)?;
+    let (status, body) = get(agent, &format!("{base}/health_check"), None)?;
     health_check_reply(status, &body)
 }
 
