@@ -2,6 +2,7 @@
 //! Precedence, highest first: process environment, `environments/<env>.env`,
 //! built-in default.
 
+pub mod ca_pem;
 pub mod environment;
 pub mod load;
 pub mod model;

@@ -506,7 +506,7 @@ pub const VARS: [Var; VarId::COUNT] = [
         kind: Kind::RelativePath,
         default: "",
         required: Required::No,
-        help: "PEM CA certificate of CONTAINER_REGISTRY, a path relative to the project directory; the release installs it as /etc/docker/certs.d/<registry>/ca.crt.",
+        help: "PEM CA certificate(s) of CONTAINER_REGISTRY, a path relative to the project directory; certificates only (blank lines between them at most), since the release installs the file as is, world-readable, as /etc/docker/certs.d/<registry>/ca.crt.",
     },
     Var {
         id: VarId::CONTAINER_REGISTRY_INSECURE,
