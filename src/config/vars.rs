@@ -597,7 +597,7 @@ pub const VARS: [Var; VarId::COUNT] = [
         kind: Kind::Text,
         default: "/var/lib/libvirt/images/torrust-bake",
         required: Required::No,
-        help: "libvirt: absolute directory for the VMs' overlays, seeds, data disks, console logs and the base-image cache; libvirt's QEMU user must be able to read it (not under /root).",
+        help: "libvirt: absolute directory for the VMs' overlays, seeds, data disks, console logs and the base-image cache; libvirt's QEMU user must be able to read it (not under /root); not / nor under /proc, /sys or /dev.",
     },
 ];
 
