@@ -242,3 +242,43 @@ fn every_problem_at_once_and_health_needs_only_the_token() {
         run.stderr()
     );
 }
+
+/// #27: the network or broadcast address of the prefix, loopback,
+/// multicast and the like were taken as the VM's address or gateway.
+#[test]
+fn a_static_address_and_its_gateway_are_hosts_of_one_network() {
+    let p = Project::new();
+    let check = |address: &str, gateway: &str| {
+        let vars = [
+            ("INFRASTRUCTURE_IPV4_ADDRESS", address),
+            ("INFRASTRUCTURE_IPV4_GATEWAY", gateway),
+        ];
+        p.run(&["check", "local"], &vars)
+    };
+    for (address, gateway, expected) in [
+        ("192.168.122.0/24", "192.168.122.1", "error: INFRASTRUCTURE_IPV4_ADDRESS (process environment): 192.168.122.0 is the network address of 192.168.122.0/24\n  fix: use a host address of 192.168.122.0/24: 192.168.122.1 to 192.168.122.254"),
+        ("192.168.122.255/24", "192.168.122.1", "error: INFRASTRUCTURE_IPV4_ADDRESS (process environment): 192.168.122.255 is the broadcast address of 192.168.122.0/24"),
+        ("127.0.0.5/8", "127.0.0.1", "error: INFRASTRUCTURE_IPV4_ADDRESS (process environment): 127.0.0.5 is a loopback address (127.0.0.0/8)"),
+        ("224.1.1.1/24", "224.1.1.2", "error: INFRASTRUCTURE_IPV4_ADDRESS (process environment): 224.1.1.1 is a multicast address (224.0.0.0/4)"),
+        ("0.0.0.0/24", "0.0.0.1", "error: INFRASTRUCTURE_IPV4_ADDRESS (process environment): 0.0.0.0 is in 0.0.0.0/8 (\"this network\"), not a host address"),
+        ("192.168.122.10/24", "192.168.122.255", "error: INFRASTRUCTURE_IPV4_GATEWAY (process environment): 192.168.122.255 cannot be the gateway: it is the broadcast address of 192.168.122.0/24\n  fix: use the router's address inside INFRASTRUCTURE_IPV4_ADDRESS's network"),
+        ("192.168.122.10/24", "192.168.122.0", "error: INFRASTRUCTURE_IPV4_GATEWAY (process environment): 192.168.122.0 cannot be the gateway: it is the network address of 192.168.122.0/24"),
+        ("192.168.122.10/24", "169.254.1.1", "error: INFRASTRUCTURE_IPV4_GATEWAY (process environment): 169.254.1.1 cannot be the gateway: it is link-local (169.254.0.0/16), which routers do not forward"),
+        ("192.168.122.10/24", "127.0.0.1", "error: INFRASTRUCTURE_IPV4_GATEWAY (process environment): 127.0.0.1 cannot be the gateway: it is a loopback address (127.0.0.0/8)"),
+        ("192.168.122.10/32", "192.168.122.1", "error: INFRASTRUCTURE_IPV4_GATEWAY (process environment): 192.168.122.1 cannot be reached: the VM's network 192.168.122.10/32 holds no address but its own"),
+    ] {
+        let run = check(address, gateway);
+        assert_eq!(run.code(), 1, "{address} {gateway}: {}", run.all());
+        assert!(run.stderr().contains(expected), "{address} {gateway}: {}", run.stderr());
+        assert!(run.stderr().starts_with("error: ") && run.stderr().contains("1 error(s)"), "{address} {gateway}: one problem: {}", run.stderr());
+    }
+    // A /31's two addresses are both hosts (RFC 3021); a plain host is fine.
+    for (address, gateway) in [
+        ("192.0.2.0/31", "192.0.2.1"),
+        ("192.0.2.1/31", "192.0.2.0"),
+        ("192.168.122.10/24", "192.168.122.1"),
+    ] {
+        let run = check(address, gateway);
+        assert_eq!(run.code(), 0, "{address} {gateway}: {}", run.all());
+    }
+}

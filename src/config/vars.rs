@@ -250,7 +250,7 @@ pub const VARS: [Var; VarId::COUNT] = [
         kind: Kind::Ipv4Cidr,
         default: "",
         required: Required::No,
-        help: "Static IPv4 address/prefix of the VM's first NIC (writes network-config); unset: DHCP.",
+        help: "Static IPv4 address/prefix of the VM's first NIC (writes network-config); unset: DHCP. A host's address: not the network or broadcast address of its prefix (a /31 or /32 has neither), nor loopback, multicast, link-local, 0.0.0.0/8 or 240.0.0.0/4.",
     },
     Var {
         id: VarId::INFRASTRUCTURE_IPV4_GATEWAY,
@@ -258,7 +258,7 @@ pub const VARS: [Var; VarId::COUNT] = [
         kind: Kind::Ipv4,
         default: "",
         required: Required::No,
-        help: "Default IPv4 gateway with a static address.",
+        help: "Default IPv4 gateway with a static address: another host inside the address's prefix (so none fits a /32).",
     },
     Var {
         id: VarId::INFRASTRUCTURE_DNS_SERVERS,
