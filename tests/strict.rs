@@ -282,3 +282,50 @@ fn a_static_address_and_its_gateway_are_hosts_of_one_network() {
         assert_eq!(run.code(), 0, "{address} {gateway}: {}", run.all());
     }
 }
+
+/// #27: SSL_EMAIL took `"`, backticks and `$(...)` and put them verbatim
+/// in the Caddyfile. A conservative address only; nothing is built.
+#[test]
+fn ssl_email_is_an_address_and_nothing_else() {
+    let p = Project::new();
+    for (email, why) in [
+        ("ops\"@torrust-demo.com", "'\"' may not be before the @"),
+        ("`reboot`@torrust-demo.com", "'`' may not be before the @"),
+        ("$(reboot)@torrust-demo.com", "'$' may not be before the @"),
+        (
+            "ops@torrust-demo.com\" }",
+            "the part after the @ is not a domain name",
+        ),
+        (
+            "ops@$(reboot).com",
+            "the part after the @ is not a domain name",
+        ),
+        ("ops", "has no @"),
+    ] {
+        let vars = [
+            ("DOMAIN_NAME", "tracker.torrust-demo.com"),
+            ("SSL_EMAIL", email),
+        ];
+        let run = p.run(&["build", "local"], &vars);
+        assert_eq!(run.code(), 1, "{email}: {}", run.all());
+        assert!(
+            run.stderr().contains(&format!(
+                "error: SSL_EMAIL (process environment): '{email}' is not an e-mail address ({why})\n  fix: use a plain address such as admin@example.org: letters, digits and . _ % + - before the @, a domain name after it"
+            )),
+            "{email}: {}",
+            run.stderr()
+        );
+    }
+    assert!(p.releases("local").is_empty());
+    let vars = [
+        ("DOMAIN_NAME", "tracker.torrust-demo.com"),
+        ("SSL_EMAIL", "first.last+acme@torrust-demo.com"),
+    ];
+    let release = p.build("local", &vars);
+    let caddyfile =
+        std::fs::read_to_string(release.join("bundle/opt/torrust/caddy/Caddyfile")).unwrap();
+    assert!(
+        caddyfile.contains("first.last+acme@torrust-demo.com"),
+        "{caddyfile}"
+    );
+}

@@ -490,7 +490,7 @@ pub const VARS: [Var; VarId::COUNT] = [
         kind: Kind::Email,
         default: "",
         required: Required::No,
-        help: "ACME account e-mail for the TLS certificates; required with DOMAIN_NAME.",
+        help: "ACME account e-mail for the TLS certificates; required with DOMAIN_NAME. A plain address: letters, digits and . _ % + - before the @, a domain name after it.",
     },
     Var {
         id: VarId::CONTAINER_REGISTRY,
