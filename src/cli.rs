@@ -222,7 +222,8 @@ pub enum SecretsCommand {
     /// secret it lacks; values already there are never changed.
     #[command(after_help = "\
 The file is $TORRUST_BAKE_SECRETS_DIR/<env>.env (default
-~/.config/torrust-bake/secrets/<env>.env). Precedence: process environment >
+~/.config/torrust-bake/secrets/<env>.env), never inside the project directory or
+an environments/ directory (it would be committed). Precedence: process environment >
 secrets file > environments/<env>.env > default. Back it up: MySQL and Grafana
 keep the passwords of their first start on the data volume.
 

@@ -134,6 +134,10 @@ fn secrets_file_of(project: &Path, env: &str) -> Result<std::path::PathBuf> {
     let dir = config::secrets_file::dir(&config::process_env).ok_or_else(|| {
         Error::invalid("no place for secrets files: set TORRUST_BAKE_SECRETS_DIR (or HOME)")
     })?;
+    if let Some((message, fix)) = config::secrets_file::refused(project, env, &config::process_env)
+    {
+        return Err(Error::invalid(format!("{message}; {fix}")).into());
+    }
     Ok(config::secrets_file::path(&dir, env))
 }
 

@@ -157,7 +157,20 @@ pub fn load_for(
     else {
         return failed(report);
     };
-    let secrets_path = secrets_file::dir(process).map(|d| secrets_file::path(&d, env));
+    // A secrets file in the project would be committed with it: neither
+    // read nor written there.
+    let refused = secrets_file::refused(project, env, process);
+    if let Some((message, fix)) = &refused {
+        report.push(Problem::error(
+            Some(secrets_file::DIR_VAR.into()),
+            Source::Process,
+            message.clone(),
+            fix,
+        ));
+    }
+    let secrets_path = secrets_file::dir(process)
+        .filter(|_| refused.is_none())
+        .map(|d| secrets_file::path(&d, env));
     let secrets = secrets_path
         .as_deref()
         .map(|p| (p, secrets_file::read(p, &mut report)));
