@@ -329,3 +329,132 @@ fn ssl_email_is_an_address_and_nothing_else() {
         "{caddyfile}"
     );
 }
+
+/// #27: an exported typo passed silently where the same line in a file is
+/// an error when strict ("did you mean ...?"). Exported names with the
+/// variables' prefixes get the file's rule; torrust-bake's own control
+/// variables, the tracker's and libvirt's are not typos.
+#[test]
+fn an_exported_typo_is_an_error_when_strict_and_a_warning_when_lenient() {
+    let p = Project::new();
+    let mut vars = production_secrets();
+    vars.push(("TORRUST_TRACKER_UDP_PORT", "1234"));
+    let run = p.run(&["check", "production"], &vars);
+    assert_eq!(run.code(), 1, "{}", run.all());
+    assert!(
+        run.stderr().contains(
+            "error: TORRUST_TRACKER_UDP_PORT (process environment): unknown variable\n  fix: did you mean TORRUST_TRACKER_UDP_PORTS? Otherwise unset it"
+        ),
+        "{}",
+        run.stderr()
+    );
+    let run = p.run(&["build", "production"], &vars);
+    assert_eq!(run.code(), 1, "{}", run.all());
+    assert!(p.releases("production").is_empty());
+    let run = p.run(&["check", "local"], &[("LIBVIRT_VCPU", "4")]);
+    assert_eq!(run.code(), 0, "{}", run.all());
+    assert!(
+        run.stderr().contains(
+            "warning: LIBVIRT_VCPU (process environment): unknown variable, ignored\n  fix: did you mean LIBVIRT_VCPUS? Otherwise unset it"
+        ),
+        "{}",
+        run.stderr()
+    );
+    // Names read besides the table, and other programs' names, pass.
+    let scratch = tempfile::tempdir().unwrap();
+    let secrets_dir = scratch.path().to_str().unwrap();
+    let mut vars = production_secrets();
+    vars.extend([
+        ("TORRUST_BAKE_SECRETS_DIR", secrets_dir),
+        ("TORRUST_BAKE_REGISTRY_GHCR_IO_USERNAME", "ops"),
+        ("TORRUST_BAKE_BIN", "/usr/bin/true"),
+        ("TORRUST_BAKE_E2E_CACHE", "/var/cache/x"),
+        ("TORRUST_E2E_NETNS", "torrust-e2e"),
+        (
+            "TORRUST_TRACKER_CONFIG_TOML_PATH",
+            "/etc/torrust/tracker.toml",
+        ),
+        ("LIBVIRT_DEFAULT_URI", "qemu:///system"),
+        ("SSH_AUTH_SOCK", "/run/user/0/agent"),
+        ("SSL_CERT_FILE", "/etc/ssl/certs/ca-certificates.crt"),
+    ]);
+    let run = p.run(&["check", "production"], &vars);
+    assert_eq!(run.code(), 0, "{}", run.all());
+    assert_eq!(
+        run.stdout(),
+        "production: ok, no problems\n",
+        "{}",
+        run.all()
+    );
+}
+
+/// #27: `DOMAIN_NAME=tracker.example.com` and an SSL_EMAIL at an example
+/// domain were only warnings in production. Refused when strict, as a
+/// placeholder secret is; a warning when lenient.
+#[test]
+fn example_domains_are_refused_when_strict_and_warned_about_when_lenient() {
+    // The committed production.env carries example.com placeholders.
+    let p = Project::committed();
+    let run = p.run(&["check", "production"], &production_secrets());
+    assert_eq!(run.code(), 1, "{}", run.all());
+    let err = run.stderr();
+    assert!(
+        err.contains(
+            "error: DOMAIN_NAME (environments/production.env:23): is an example domain (example.com is reserved: no DNS points it at a tracker)\n  fix: set DOMAIN_NAME to the domain whose DNS points at this tracker\n"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains(
+            "error: SSL_EMAIL (environments/production.env:24): is at an example domain (example.com): the ACME account's mail would go nowhere\n  fix: set SSL_EMAIL to an address you read (certificate expiry warnings go there)\n"
+        ),
+        "{err}"
+    );
+    let run = p.run(&["build", "production"], &production_secrets());
+    assert_eq!(run.code(), 1, "{}", run.all());
+    assert!(p.releases("production").is_empty());
+    for (domain, email) in [
+        ("tracker.test", "ops@torrust-demo.com"),
+        ("torrust-demo.com", "ops@mail.invalid"),
+        ("tracker.localhost", "ops@torrust-demo.com"),
+    ] {
+        let mut vars = production_secrets();
+        vars.extend([("DOMAIN_NAME", domain), ("SSL_EMAIL", email)]);
+        let run = p.run(&["check", "staging"], &vars);
+        assert_eq!(run.code(), 1, "{domain} {email}: {}", run.all());
+        assert!(
+            run.stderr().contains("at an example domain")
+                || run.stderr().contains("is an example domain"),
+            "{}",
+            run.stderr()
+        );
+    }
+    // A real domain in the process environment passes.
+    let mut vars = production_secrets();
+    vars.extend([
+        ("DOMAIN_NAME", "tracker.torrust-demo.com"),
+        ("SSL_EMAIL", "ops@torrust-demo.com"),
+    ]);
+    assert_eq!(p.run(&["check", "production"], &vars).code(), 0);
+    // Lenient: built, with the warning.
+    let vars = [
+        ("DOMAIN_NAME", "tracker.example.org"),
+        ("SSL_EMAIL", "ops@example.org"),
+    ];
+    let run = p.run(&["build", "local"], &vars);
+    assert_eq!(run.code(), 0, "{}", run.all());
+    assert!(
+        run.stderr().contains(
+            "warning: DOMAIN_NAME (process environment): is an example domain (example.org is reserved: no DNS points it at a tracker)\n  fix: set DOMAIN_NAME to the domain whose DNS points at this tracker (a strict environment refuses it)"
+        ),
+        "{}",
+        run.stderr()
+    );
+    assert!(
+        run.stderr().contains(
+            "warning: SSL_EMAIL (process environment): is at an example domain (example.org)"
+        ),
+        "{}",
+        run.stderr()
+    );
+}

@@ -157,6 +157,17 @@ pub fn load_for(
     else {
         return failed(report);
     };
+    // Only names the process environment gives (`process`) count: the
+    // names come from the real environment, which `process` stands for.
+    let exported: Vec<String> = std::env::vars_os()
+        .filter_map(|(name, _)| name.into_string().ok())
+        .filter(|name| process(name).is_some())
+        .collect();
+    load::unknown_exported(
+        exported.iter().map(String::as_str),
+        environment.is_strict(),
+        &mut report,
+    );
     // A secrets file in the project would be committed with it: neither
     // read nor written there.
     let refused = secrets_file::refused(project, env, process);
