@@ -8,8 +8,9 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 const AFTER_HELP: &str = "\
 Environments: every environments/<env>.env whose name is 1-32 lower-case letters,
 digits and '-' (a letter first, no '-' last). local is lenient; staging and production
-are strict (real secrets, digests only, unknown variables refused); any other
-declares TORRUST_BAKE_STRICTNESS=strict|lenient in its file. Images come from
+are strict (real secrets, digests only, no example domains, unknown variables refused,
+in the file or exported); any other declares TORRUST_BAKE_STRICTNESS=strict|lenient
+in its file, once. Images come from
 images/<env>.lock when it exists, else images/images.lock.
 Precedence: process environment > secrets file ($TORRUST_BAKE_SECRETS_DIR/<env>.env,
 made by `secrets init`) > environments/<env>.env > built-in default.
@@ -222,7 +223,8 @@ pub enum SecretsCommand {
     /// secret it lacks; values already there are never changed.
     #[command(after_help = "\
 The file is $TORRUST_BAKE_SECRETS_DIR/<env>.env (default
-~/.config/torrust-bake/secrets/<env>.env). Precedence: process environment >
+~/.config/torrust-bake/secrets/<env>.env), never inside the project directory or
+an environments/ directory (it would be committed). Precedence: process environment >
 secrets file > environments/<env>.env > default. Back it up: MySQL and Grafana
 keep the passwords of their first start on the data volume.
 

@@ -1,6 +1,10 @@
 //! Entry point: parse the arguments, hand each command its clap `Args`,
 //! print the error chain, and exit 0 (ok), 1 (invalid input or failed
-//! check) or 2 (other error; see `error.rs`).
+//! check) or 2 (other error; see `error.rs`). Everything printed goes
+//! through `outln!`/`errln!`, which a closed pipe does not panic
+//! (`output.rs`).
+
+#![deny(clippy::print_stdout, clippy::print_stderr)]
 
 use std::process::ExitCode;
 
@@ -9,7 +13,7 @@ use clap::Parser;
 use torrust_bake::cli::{
     Cli, Command, ImagesCommand, LibvirtCommand, ReleasesCommand, SecretsCommand,
 };
-use torrust_bake::{commands, error};
+use torrust_bake::{commands, errln, error, outln, output};
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -59,16 +63,24 @@ fn main() -> ExitCode {
             LibvirtCommand::Down(args) => commands::libvirt_down(project, args),
         },
     };
-    match result {
+    let code = match result {
         Ok(code) => code,
         Err(e) => {
             let code = error::exit_code(&e);
-            eprintln!("error: {e:#}");
+            errln!("error: {e:#}");
             if cli.command.json() {
                 let doc = serde_json::json!({ "ok": false, "error": format!("{e:#}"), "exit_code": code });
-                println!("{doc:#}");
+                outln!("{doc:#}");
             }
             ExitCode::from(code)
         }
+    };
+    // A reader that left early is not a failure; output lost otherwise is.
+    match output::failure() {
+        Some(why) => {
+            errln!("error: writing standard output: {why}");
+            ExitCode::from(2)
+        }
+        None => code,
     }
 }

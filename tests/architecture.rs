@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 /// Top-level modules from the bottom up; a module may use only those in
 /// lower layers. Keep in step with docs/ARCHITECTURE.md's module map.
 const LAYERS: &[&[&str]] = &[
-    &["error"],
+    &["error", "output"],
     &["digest", "version", "http", "seed"],
     &["config"],
     &["images"],

@@ -757,3 +757,97 @@ fn show_masks_a_password_in_a_url() {
         run.stdout()
     );
 }
+
+/// The binary with its standard output (and, with `both`, its standard
+/// error too) on a pipe whose reader is already gone, as `| head -1` leaves
+/// it once it has its line: exit code and standard error.
+fn with_closed_output(cmd: &mut std::process::Command, both: bool) -> (Option<i32>, String) {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    if both {
+        cmd.stderr(writer.try_clone().unwrap());
+    } else {
+        cmd.stderr(std::process::Stdio::piped());
+    }
+    let out = cmd.stdout(writer).output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// #29: `show local | head -1` panicked ("failed printing to stdout: Broken
+/// pipe", exit 101), `health --json | head` too. Every command now stops
+/// printing quietly and exits as it would have: its own code, no panic.
+#[test]
+fn a_reader_that_stops_early_is_no_panic_for_any_command() {
+    let p = Project::new();
+    let (udp, tcp) = (free_udp_port().to_string(), free_tcp_port().to_string());
+    let probe = [
+        ("TORRUST_TRACKER_BIND_ADDRESS", "127.0.0.1"),
+        ("TORRUST_TRACKER_UDP_PORTS", udp.as_str()),
+        ("TORRUST_TRACKER_HTTP_PORTS", tcp.as_str()),
+    ];
+    let release = p.build("local", &[]);
+    let version = version_of(&release);
+    // Arguments, environment, the exit code the command has anyway.
+    type Case<'a> = (Vec<&'a str>, &'a [(&'a str, &'a str)], i32);
+    let cases: Vec<Case> = vec![
+        (vec!["show", "local"], &[], 0),
+        (vec!["show", "local", "--json"], &[], 0),
+        (vec!["check", "local"], &[], 0),
+        // A failed check keeps its verdict through the pipe.
+        (vec!["check", "production"], &[], 1),
+        (vec!["check", "production", "--json"], &[], 1),
+        (vec!["build", "local"], &[], 0),
+        (vec!["verify", "local"], &[], 0),
+        (vec!["diff", "local", &version, &version], &[], 0),
+        (vec!["releases", "list", "local"], &[], 0),
+        (
+            vec!["health", "local", "--timeout", "50ms", "--json"],
+            &probe,
+            1,
+        ),
+        (vec!["health", "local", "--timeout", "50ms"], &probe, 1),
+        (
+            vec!["libvirt", "up", "local", "--dry-run"],
+            &[("LIBVIRT_DOMAIN_TYPE", "qemu")],
+            0,
+        ),
+        (vec!["completions", "bash"], &[], 0),
+        (vec!["man"], &[], 0),
+        (vec!["--help"], &[], 0),
+        (vec!["build", "nowhere", "--json"], &[], 1),
+    ];
+    for (args, vars, code) in &cases {
+        for both in [false, true] {
+            let (got, stderr) = with_closed_output(&mut p.command(args, vars), both);
+            assert_eq!(
+                got,
+                Some(*code),
+                "{args:?} (stderr closed too: {both}): {stderr}"
+            );
+            assert!(
+                !stderr.contains("panicked") && !stderr.contains("Broken pipe"),
+                "{args:?}: {stderr}"
+            );
+        }
+    }
+    // Output lost otherwise is an error: /dev/full refuses every write.
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let out = p
+        .command(&["show", "local"], &[])
+        .stdout(full)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("error: writing standard output: No space left on device"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}

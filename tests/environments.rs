@@ -281,3 +281,43 @@ fn an_environments_own_lock_replaces_the_shared_one() {
     );
     assert_eq!(p.run(&["check", "local"], &[]).code(), 0);
 }
+
+/// #27: a `lenient` line appended after `strict` relaxed a strict
+/// environment with only a "set twice" warning. A file that declares two
+/// different strictnesses cannot be read either way: refused.
+#[test]
+fn a_strictness_declared_twice_with_different_values_is_refused() {
+    let p = Project::new();
+    write_dev(&p, "TORRUST_BAKE_STRICTNESS=strict\n");
+    let dev = std::fs::read_to_string(p.path().join("environments/dev.env")).unwrap();
+    let line = dev.lines().count() + 1;
+    p.write(
+        "environments/dev.env",
+        &format!("{dev}TORRUST_BAKE_STRICTNESS=lenient\n"),
+    );
+    for cmd in ["check", "build", "show"] {
+        let run = p.run(&[cmd, "dev"], &[]);
+        assert_eq!(run.code(), 1, "{cmd}: {}", run.all());
+        assert!(
+            run.stderr().contains(&format!(
+                "error: TORRUST_BAKE_STRICTNESS (environments/dev.env:{line}): is declared twice with different values (strict on line 1, lenient on line {line}); the file cannot say both\n  fix: keep one TORRUST_BAKE_STRICTNESS line: strict (real secrets and digests only, like production) or lenient (local defaults and tags allowed, like local)"
+            )),
+            "{cmd}: {}",
+            run.stderr()
+        );
+    }
+    assert!(!p.path().join("releases").exists(), "nothing written");
+    // The same word twice is still one declaration (with the usual warning).
+    p.write(
+        "environments/dev.env",
+        &format!("{dev}TORRUST_BAKE_STRICTNESS=strict\n"),
+    );
+    let run = p.run(&["show", "dev"], &[]);
+    assert_eq!(run.code(), 0, "{}", run.all());
+    assert!(
+        run.stdout()
+            .starts_with("strictness: strict (environments/dev.env:1)"),
+        "{}",
+        run.stdout()
+    );
+}

@@ -419,3 +419,69 @@ fn a_base_image_url_is_downloaded_once_and_checked() {
     let e = get(&missing, &good).unwrap_err();
     assert_eq!(torrust_bake::error::exit_code(&e), 1, "{e:#}");
 }
+
+/// #27: an empty LIBVIRT_STORAGE_DIR put the secret-bearing seed and a
+/// 10 GiB data disk in the directory the command ran from (relative paths
+/// in the domain XML); /root, `/` and the kernel's file systems were taken
+/// too. Refused by `check` and by `libvirt up` before anything is made.
+#[test]
+fn the_storage_directory_must_be_absolute_readable_by_qemu_and_storage() {
+    let p = Project::new();
+    for (dir, message) in [
+        (
+            "",
+            "is set empty: the VMs' disks and seeds would be written in the current directory",
+        ),
+        ("vms", "'vms' is not an absolute path"),
+        ("/", "'/' is the root directory itself"),
+        (
+            "/root/vms",
+            "'/root/vms' is under /root, which libvirt's QEMU (user libvirt-qemu) cannot read",
+        ),
+        (
+            "/var/../root",
+            "'/var/../root' is under /root, which libvirt's QEMU (user libvirt-qemu) cannot read",
+        ),
+        (
+            "/proc/vms",
+            "'/proc/vms' is under /proc, a kernel file system, not storage",
+        ),
+        (
+            "/sys/vms",
+            "'/sys/vms' is under /sys, a kernel file system, not storage",
+        ),
+        (
+            "/dev/vms",
+            "'/dev/vms' is under /dev, a kernel file system, not storage",
+        ),
+    ] {
+        let vars = [
+            ("LIBVIRT_DOMAIN_TYPE", "qemu"),
+            ("LIBVIRT_STORAGE_DIR", dir),
+        ];
+        for args in [
+            &["check", "local"][..],
+            &["libvirt", "up", "local", "--dry-run"][..],
+        ] {
+            let r = p.run(args, &vars);
+            assert_eq!(r.code(), 1, "{dir:?} {args:?}: {}", r.all());
+            assert!(
+                r.stderr().contains(&format!(
+                    "error: LIBVIRT_STORAGE_DIR (process environment): {message}\n  fix: "
+                )),
+                "{dir:?} {args:?}: {}",
+                r.stderr()
+            );
+        }
+    }
+    let mut entries: Vec<String> = std::fs::read_dir(p.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    entries.sort();
+    assert_eq!(
+        entries,
+        ["environments", "images"],
+        "nothing made in the project"
+    );
+}

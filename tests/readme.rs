@@ -29,6 +29,12 @@
 //! it, which nothing pulls. `the_committed_lock_refuses_production_until_the_tracker_is_pinned`
 //! checks that the README's words about the committed lock hold.
 //!
+//! Likewise the copy's `environments/staging.env` and `production.env` have
+//! DOMAIN_NAME and SSL_EMAIL at a domain of their own (`torrust-demo.com`)
+//! in place of the committed example.com placeholders, as README.md,
+//! "Secrets", asks before a first strict build: strict builds refuse example
+//! domains.
+//!
 //! Placeholders: bash would take them literally, so a block that runs may
 //! contain none (`<env>`, `<version>`, a release version such as
 //! `3f2a9c1d0b7e`; see [`placeholders`]): the test fails naming them. None
@@ -329,6 +335,19 @@ fn sandbox(root: &Path, lock: &str) {
         copy_tree(&Path::new(REPO).join(dir), &project.join(dir));
     }
     std::fs::write(project.join("images/images.lock"), lock).unwrap();
+    for name in ["staging", "production"] {
+        let file = project.join(format!("environments/{name}.env"));
+        let text = std::fs::read_to_string(&file).unwrap();
+        let own: String = text
+            .lines()
+            .map(|l| match l.split_once('=') {
+                Some(("DOMAIN_NAME" | "SSL_EMAIL", _)) => l.replace("example.com", "torrust-demo.com"),
+                _ => l.to_string(),
+            } + "\n")
+            .collect();
+        assert_ne!(own, text, "{name}.env has no example domain to replace");
+        std::fs::write(&file, own).unwrap();
+    }
     std::fs::create_dir_all(root.join("home")).unwrap();
     std::fs::create_dir_all(root.join("bin")).unwrap();
     std::os::unix::fs::symlink(BIN, root.join("bin/torrust-bake")).unwrap();

@@ -171,3 +171,136 @@ fn secrets_in_use_are_kept_typos_are_errors_and_empty_exports_do_not_hide_the_fi
         run2.stderr()
     );
 }
+
+/// #27: `TORRUST_BAKE_SECRETS_DIR=environments secrets init local` appended
+/// secrets to the tracked environments/local.env. A secrets directory in
+/// the project, or any environments/ directory, is refused by `secrets`,
+/// `check` and `build`; nothing is written.
+#[test]
+fn a_secrets_directory_inside_the_project_is_refused() {
+    let p = Project::new();
+    let project = p.path().canonicalize().unwrap();
+    let local = std::fs::read_to_string(p.path().join("environments/local.env")).unwrap();
+    let fix = "fix: set TORRUST_BAKE_SECRETS_DIR to a directory outside the project and outside any environments/ directory, e.g. TORRUST_BAKE_SECRETS_DIR=~/.config/torrust-bake/secrets (the default)";
+    let inside = project.join("secrets");
+    let inside_s = inside.to_str().unwrap().to_string();
+    for (dir, file) in [
+        ("environments", project.join("environments/local.env")),
+        (
+            "./environments/../environments",
+            project.join("environments/local.env"),
+        ),
+        (inside_s.as_str(), inside.join("local.env")),
+    ] {
+        // Relative to the directory the command runs in, as it is opened.
+        let vars = [("TORRUST_BAKE_SECRETS_DIR", dir)];
+        let message = format!(
+            "the secrets file would be {}, inside the project directory {} (TORRUST_BAKE_SECRETS_DIR={dir}), where it could be committed",
+            file.display(),
+            project.display()
+        );
+        for args in [
+            &["secrets", "init", "local"][..],
+            &["secrets", "path", "local"][..],
+        ] {
+            let out = p
+                .command(args, &vars)
+                .current_dir(p.path())
+                .output()
+                .unwrap();
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(1), "{dir} {args:?}: {err}");
+            assert_eq!(
+                err,
+                format!("error: {message}; {}\n", &fix[5..]),
+                "{dir} {args:?}"
+            );
+        }
+        for cmd in ["check", "build"] {
+            let out = p
+                .command(&[cmd, "local"], &vars)
+                .current_dir(p.path())
+                .output()
+                .unwrap();
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(1), "{dir} {cmd}: {err}");
+            assert!(
+                err.contains(&format!(
+                    "error: TORRUST_BAKE_SECRETS_DIR (process environment): {message}\n  {fix}"
+                )),
+                "{dir} {cmd}: {err}"
+            );
+        }
+    }
+    assert_eq!(
+        std::fs::read_to_string(p.path().join("environments/local.env")).unwrap(),
+        local,
+        "the environment file was written"
+    );
+    assert!(
+        !inside.exists(),
+        "a secrets directory was made in the project"
+    );
+    assert!(p.releases("local").is_empty());
+
+    // Run from another project with -C: its environments/ holds environment
+    // files too, though it is not the -C project.
+    let other = Project::new();
+    let other_local = other
+        .path()
+        .canonicalize()
+        .unwrap()
+        .join("environments/local.env");
+    let out = p
+        .command(
+            &["secrets", "init", "local"],
+            &[("TORRUST_BAKE_SECRETS_DIR", "environments")],
+        )
+        .current_dir(other.path())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&format!(
+            "error: the secrets file would be {}, an environment file of the project around it (TORRUST_BAKE_SECRETS_DIR=environments); set TORRUST_BAKE_SECRETS_DIR to a directory outside",
+            other_local.display()
+        )),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(other.path().join("environments/local.env")).unwrap(),
+        local
+    );
+    // A link out of the secrets directory into the project is followed.
+    let outside = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(
+        p.path().join("environments/local.env"),
+        outside.path().join("local.env"),
+    )
+    .unwrap();
+    let dir = outside.path().to_str().unwrap();
+    let run = p.run(
+        &["secrets", "init", "local"],
+        &[("TORRUST_BAKE_SECRETS_DIR", dir)],
+    );
+    assert_eq!(run.code(), 1, "{}", run.all());
+    assert!(
+        run.stderr().contains("inside the project directory"),
+        "{}",
+        run.stderr()
+    );
+    assert_eq!(
+        std::fs::read_to_string(p.path().join("environments/local.env")).unwrap(),
+        local
+    );
+    // Outside the project: as before.
+    let run = p.run(
+        &["secrets", "init", "local"],
+        &[(
+            "TORRUST_BAKE_SECRETS_DIR",
+            outside.path().join("s").to_str().unwrap(),
+        )],
+    );
+    assert_eq!(run.code(), 0, "{}", run.all());
+}

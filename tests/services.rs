@@ -227,3 +227,72 @@ fn a_registry_ca_lands_where_docker_reads_it() {
         run.all()
     );
 }
+
+/// #27: a certificate followed by an OpenSSH private key (a section kind
+/// the PEM reader skipped), or by loose text, built with exit 0 and the
+/// whole file went to the VM as a world-readable ca.crt. Only certificates
+/// may be in the file: anything else is refused naming its line, never its
+/// text, and no release is written.
+#[test]
+fn a_registry_ca_file_holds_certificates_and_nothing_else() {
+    let p = Project::new();
+    self_signed(p.path(), "ca.key", "ca.pem", "1", "/CN=registry test CA");
+    let out = verifier(
+        "ssh-keygen",
+        &["-q", "-t", "ed25519", "-N", "", "-f", "id_ed25519"],
+        p.path(),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let cert = std::fs::read_to_string(p.path().join("ca.pem")).unwrap();
+    let ssh_key = std::fs::read_to_string(p.path().join("id_ed25519")).unwrap();
+    assert!(ssh_key.starts_with("-----BEGIN OPENSSH PRIVATE KEY-----"));
+    let key_line = cert.lines().count() + 1;
+    let vars = [
+        ("CONTAINER_REGISTRY", "registry.example.org:5000"),
+        ("CONTAINER_REGISTRY_CA_FILE", "certs/ca.pem"),
+    ];
+    let fix = "fix: keep only the CA certificates in the file: its -----BEGIN CERTIFICATE----- to -----END CERTIFICATE----- blocks, blank lines between them at most";
+    for (text, message) in [
+        (
+            format!("{cert}{ssh_key}"),
+            format!("certs/ca.pem: line {key_line} begins an OPENSSH PRIVATE KEY section; only certificates may go to the VM"),
+        ),
+        (
+            format!("{cert}\ndb_password=s3cret-pasted-beside-the-ca\n"),
+            format!("certs/ca.pem: line {} is not part of a certificate; only certificates may go to the VM", key_line + 1),
+        ),
+        (
+            format!("registry CA, from ops\n{cert}"),
+            "certs/ca.pem: line 1 is not part of a certificate".to_string(),
+        ),
+    ] {
+        p.write("certs/ca.pem", &text);
+        for cmd in ["build", "check"] {
+            let run = p.run(&[cmd, "local"], &vars);
+            assert_eq!(run.code(), 1, "{cmd}: {}", run.all());
+            let err = run.stderr();
+            assert!(
+                err.contains(&format!("error: CONTAINER_REGISTRY_CA_FILE (process environment): {message}")),
+                "{cmd}: {err}"
+            );
+            assert!(err.contains(fix), "{err}");
+            for secret in ["s3cret-pasted", "from ops", ssh_key.lines().nth(1).unwrap()] {
+                assert!(!run.all().contains(secret), "{secret} echoed: {}", run.all());
+            }
+        }
+        assert!(p.releases("local").is_empty(), "a release was written");
+    }
+    // Certificates and blank lines only: it builds, and ships them as they are.
+    let two = format!("{cert}\n\n{cert}");
+    p.write("certs/ca.pem", &two);
+    let release = p.build("local", &vars);
+    let shipped = std::fs::read_to_string(
+        release.join("bundle/etc/docker/certs.d/registry.example.org:5000/ca.crt"),
+    )
+    .unwrap();
+    assert_eq!(shipped, two);
+}

@@ -242,3 +242,219 @@ fn every_problem_at_once_and_health_needs_only_the_token() {
         run.stderr()
     );
 }
+
+/// #27: the network or broadcast address of the prefix, loopback,
+/// multicast and the like were taken as the VM's address or gateway.
+#[test]
+fn a_static_address_and_its_gateway_are_hosts_of_one_network() {
+    let p = Project::new();
+    let check = |address: &str, gateway: &str| {
+        let vars = [
+            ("INFRASTRUCTURE_IPV4_ADDRESS", address),
+            ("INFRASTRUCTURE_IPV4_GATEWAY", gateway),
+        ];
+        p.run(&["check", "local"], &vars)
+    };
+    for (address, gateway, expected) in [
+        ("192.168.122.0/24", "192.168.122.1", "error: INFRASTRUCTURE_IPV4_ADDRESS (process environment): 192.168.122.0 is the network address of 192.168.122.0/24\n  fix: use a host address of 192.168.122.0/24: 192.168.122.1 to 192.168.122.254"),
+        ("192.168.122.255/24", "192.168.122.1", "error: INFRASTRUCTURE_IPV4_ADDRESS (process environment): 192.168.122.255 is the broadcast address of 192.168.122.0/24"),
+        ("127.0.0.5/8", "127.0.0.1", "error: INFRASTRUCTURE_IPV4_ADDRESS (process environment): 127.0.0.5 is a loopback address (127.0.0.0/8)"),
+        ("224.1.1.1/24", "224.1.1.2", "error: INFRASTRUCTURE_IPV4_ADDRESS (process environment): 224.1.1.1 is a multicast address (224.0.0.0/4)"),
+        ("0.0.0.0/24", "0.0.0.1", "error: INFRASTRUCTURE_IPV4_ADDRESS (process environment): 0.0.0.0 is in 0.0.0.0/8 (\"this network\"), not a host address"),
+        ("192.168.122.10/24", "192.168.122.255", "error: INFRASTRUCTURE_IPV4_GATEWAY (process environment): 192.168.122.255 cannot be the gateway: it is the broadcast address of 192.168.122.0/24\n  fix: use the router's address inside INFRASTRUCTURE_IPV4_ADDRESS's network"),
+        ("192.168.122.10/24", "192.168.122.0", "error: INFRASTRUCTURE_IPV4_GATEWAY (process environment): 192.168.122.0 cannot be the gateway: it is the network address of 192.168.122.0/24"),
+        ("192.168.122.10/24", "169.254.1.1", "error: INFRASTRUCTURE_IPV4_GATEWAY (process environment): 169.254.1.1 cannot be the gateway: it is link-local (169.254.0.0/16), which routers do not forward"),
+        ("192.168.122.10/24", "127.0.0.1", "error: INFRASTRUCTURE_IPV4_GATEWAY (process environment): 127.0.0.1 cannot be the gateway: it is a loopback address (127.0.0.0/8)"),
+        ("192.168.122.10/32", "192.168.122.1", "error: INFRASTRUCTURE_IPV4_GATEWAY (process environment): 192.168.122.1 cannot be reached: the VM's network 192.168.122.10/32 holds no address but its own"),
+    ] {
+        let run = check(address, gateway);
+        assert_eq!(run.code(), 1, "{address} {gateway}: {}", run.all());
+        assert!(run.stderr().contains(expected), "{address} {gateway}: {}", run.stderr());
+        assert!(run.stderr().starts_with("error: ") && run.stderr().contains("1 error(s)"), "{address} {gateway}: one problem: {}", run.stderr());
+    }
+    // A /31's two addresses are both hosts (RFC 3021); a plain host is fine.
+    for (address, gateway) in [
+        ("192.0.2.0/31", "192.0.2.1"),
+        ("192.0.2.1/31", "192.0.2.0"),
+        ("192.168.122.10/24", "192.168.122.1"),
+    ] {
+        let run = check(address, gateway);
+        assert_eq!(run.code(), 0, "{address} {gateway}: {}", run.all());
+    }
+}
+
+/// #27: SSL_EMAIL took `"`, backticks and `$(...)` and put them verbatim
+/// in the Caddyfile. A conservative address only; nothing is built.
+#[test]
+fn ssl_email_is_an_address_and_nothing_else() {
+    let p = Project::new();
+    for (email, why) in [
+        ("ops\"@torrust-demo.com", "'\"' may not be before the @"),
+        ("`reboot`@torrust-demo.com", "'`' may not be before the @"),
+        ("$(reboot)@torrust-demo.com", "'$' may not be before the @"),
+        (
+            "ops@torrust-demo.com\" }",
+            "the part after the @ is not a domain name",
+        ),
+        (
+            "ops@$(reboot).com",
+            "the part after the @ is not a domain name",
+        ),
+        ("ops", "has no @"),
+    ] {
+        let vars = [
+            ("DOMAIN_NAME", "tracker.torrust-demo.com"),
+            ("SSL_EMAIL", email),
+        ];
+        let run = p.run(&["build", "local"], &vars);
+        assert_eq!(run.code(), 1, "{email}: {}", run.all());
+        assert!(
+            run.stderr().contains(&format!(
+                "error: SSL_EMAIL (process environment): '{email}' is not an e-mail address ({why})\n  fix: use a plain address such as admin@example.org: letters, digits and . _ % + - before the @, a domain name after it"
+            )),
+            "{email}: {}",
+            run.stderr()
+        );
+    }
+    assert!(p.releases("local").is_empty());
+    let vars = [
+        ("DOMAIN_NAME", "tracker.torrust-demo.com"),
+        ("SSL_EMAIL", "first.last+acme@torrust-demo.com"),
+    ];
+    let release = p.build("local", &vars);
+    let caddyfile =
+        std::fs::read_to_string(release.join("bundle/opt/torrust/caddy/Caddyfile")).unwrap();
+    assert!(
+        caddyfile.contains("first.last+acme@torrust-demo.com"),
+        "{caddyfile}"
+    );
+}
+
+/// #27: an exported typo passed silently where the same line in a file is
+/// an error when strict ("did you mean ...?"). Exported names with the
+/// variables' prefixes get the file's rule; torrust-bake's own control
+/// variables, the tracker's and libvirt's are not typos.
+#[test]
+fn an_exported_typo_is_an_error_when_strict_and_a_warning_when_lenient() {
+    let p = Project::new();
+    let mut vars = production_secrets();
+    vars.push(("TORRUST_TRACKER_UDP_PORT", "1234"));
+    let run = p.run(&["check", "production"], &vars);
+    assert_eq!(run.code(), 1, "{}", run.all());
+    assert!(
+        run.stderr().contains(
+            "error: TORRUST_TRACKER_UDP_PORT (process environment): unknown variable\n  fix: did you mean TORRUST_TRACKER_UDP_PORTS? Otherwise unset it"
+        ),
+        "{}",
+        run.stderr()
+    );
+    let run = p.run(&["build", "production"], &vars);
+    assert_eq!(run.code(), 1, "{}", run.all());
+    assert!(p.releases("production").is_empty());
+    let run = p.run(&["check", "local"], &[("LIBVIRT_VCPU", "4")]);
+    assert_eq!(run.code(), 0, "{}", run.all());
+    assert!(
+        run.stderr().contains(
+            "warning: LIBVIRT_VCPU (process environment): unknown variable, ignored\n  fix: did you mean LIBVIRT_VCPUS? Otherwise unset it"
+        ),
+        "{}",
+        run.stderr()
+    );
+    // Names read besides the table, and other programs' names, pass.
+    let scratch = tempfile::tempdir().unwrap();
+    let secrets_dir = scratch.path().to_str().unwrap();
+    let mut vars = production_secrets();
+    vars.extend([
+        ("TORRUST_BAKE_SECRETS_DIR", secrets_dir),
+        ("TORRUST_BAKE_REGISTRY_GHCR_IO_USERNAME", "ops"),
+        ("TORRUST_BAKE_BIN", "/usr/bin/true"),
+        ("TORRUST_BAKE_E2E_CACHE", "/var/cache/x"),
+        ("TORRUST_E2E_NETNS", "torrust-e2e"),
+        (
+            "TORRUST_TRACKER_CONFIG_TOML_PATH",
+            "/etc/torrust/tracker.toml",
+        ),
+        ("LIBVIRT_DEFAULT_URI", "qemu:///system"),
+        ("SSH_AUTH_SOCK", "/run/user/0/agent"),
+        ("SSL_CERT_FILE", "/etc/ssl/certs/ca-certificates.crt"),
+    ]);
+    let run = p.run(&["check", "production"], &vars);
+    assert_eq!(run.code(), 0, "{}", run.all());
+    assert_eq!(
+        run.stdout(),
+        "production: ok, no problems\n",
+        "{}",
+        run.all()
+    );
+}
+
+/// #27: `DOMAIN_NAME=tracker.example.com` and an SSL_EMAIL at an example
+/// domain were only warnings in production. Refused when strict, as a
+/// placeholder secret is; a warning when lenient.
+#[test]
+fn example_domains_are_refused_when_strict_and_warned_about_when_lenient() {
+    // The committed production.env carries example.com placeholders.
+    let p = Project::committed();
+    let run = p.run(&["check", "production"], &production_secrets());
+    assert_eq!(run.code(), 1, "{}", run.all());
+    let err = run.stderr();
+    assert!(
+        err.contains(
+            "error: DOMAIN_NAME (environments/production.env:23): is an example domain (example.com is reserved: no DNS points it at a tracker)\n  fix: set DOMAIN_NAME to the domain whose DNS points at this tracker\n"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains(
+            "error: SSL_EMAIL (environments/production.env:24): is at an example domain (example.com): the ACME account's mail would go nowhere\n  fix: set SSL_EMAIL to an address you read (certificate expiry warnings go there)\n"
+        ),
+        "{err}"
+    );
+    let run = p.run(&["build", "production"], &production_secrets());
+    assert_eq!(run.code(), 1, "{}", run.all());
+    assert!(p.releases("production").is_empty());
+    for (domain, email) in [
+        ("tracker.test", "ops@torrust-demo.com"),
+        ("torrust-demo.com", "ops@mail.invalid"),
+        ("tracker.localhost", "ops@torrust-demo.com"),
+    ] {
+        let mut vars = production_secrets();
+        vars.extend([("DOMAIN_NAME", domain), ("SSL_EMAIL", email)]);
+        let run = p.run(&["check", "staging"], &vars);
+        assert_eq!(run.code(), 1, "{domain} {email}: {}", run.all());
+        assert!(
+            run.stderr().contains("at an example domain")
+                || run.stderr().contains("is an example domain"),
+            "{}",
+            run.stderr()
+        );
+    }
+    // A real domain in the process environment passes.
+    let mut vars = production_secrets();
+    vars.extend([
+        ("DOMAIN_NAME", "tracker.torrust-demo.com"),
+        ("SSL_EMAIL", "ops@torrust-demo.com"),
+    ]);
+    assert_eq!(p.run(&["check", "production"], &vars).code(), 0);
+    // Lenient: built, with the warning.
+    let vars = [
+        ("DOMAIN_NAME", "tracker.example.org"),
+        ("SSL_EMAIL", "ops@example.org"),
+    ];
+    let run = p.run(&["build", "local"], &vars);
+    assert_eq!(run.code(), 0, "{}", run.all());
+    assert!(
+        run.stderr().contains(
+            "warning: DOMAIN_NAME (process environment): is an example domain (example.org is reserved: no DNS points it at a tracker)\n  fix: set DOMAIN_NAME to the domain whose DNS points at this tracker (a strict environment refuses it)"
+        ),
+        "{}",
+        run.stderr()
+    );
+    assert!(
+        run.stderr().contains(
+            "warning: SSL_EMAIL (process environment): is at an example domain (example.org)"
+        ),
+        "{}",
+        run.stderr()
+    );
+}

@@ -8,11 +8,11 @@ pub fn check(project: &Path, args: &CheckArgs) -> Result<ExitCode> {
     if json {
         print_json(&serde_json::json!({ "ok": ok.is_some(), "problems": report.json() }))?;
     } else if report.problems.is_empty() {
-        println!("{env}: ok, no problems");
+        outln!("{env}: ok, no problems");
     } else {
-        eprintln!("{report}");
+        errln!("{report}");
         if ok.is_some() {
-            println!("{env}: ok (with warnings)");
+            outln!("{env}: ok (with warnings)");
         }
     }
     Ok(if ok.is_some() {
@@ -64,15 +64,15 @@ pub fn show(project: &Path, args: &ShowArgs) -> Result<ExitCode> {
             "problems": loaded.report.json(),
         }))?;
     } else {
-        println!(
+        outln!(
             "strictness: {} ({})",
             environment.strictness,
             environment.strictness_source()
         );
-        println!("image lock: {lock}\n");
+        outln!("image lock: {lock}\n");
         print_vars(&shown);
         if !loaded.report.problems.is_empty() {
-            eprintln!("\n{}", loaded.report);
+            errln!("\n{}", loaded.report);
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -124,7 +124,7 @@ fn print_vars(shown: &[ShownVar]) {
         } else {
             &s.value
         };
-        println!("{:width$}  {:vwidth$}  {}", s.name, value, s.source);
+        outln!("{:width$}  {:vwidth$}  {}", s.name, value, s.source);
     }
 }
 
@@ -134,6 +134,10 @@ fn secrets_file_of(project: &Path, env: &str) -> Result<std::path::PathBuf> {
     let dir = config::secrets_file::dir(&config::process_env).ok_or_else(|| {
         Error::invalid("no place for secrets files: set TORRUST_BAKE_SECRETS_DIR (or HOME)")
     })?;
+    if let Some((message, fix)) = config::secrets_file::refused(project, env, &config::process_env)
+    {
+        return Err(Error::invalid(format!("{message}; {fix}")).into());
+    }
     Ok(config::secrets_file::path(&dir, env))
 }
 
@@ -142,7 +146,7 @@ pub fn secrets_path(project: &Path, args: &SecretsInitArgs) -> Result<ExitCode> 
     if args.json {
         print_json(&serde_json::json!({ "env": args.env, "path": path, "exists": path.exists() }))?;
     } else {
-        println!("{}", path.display());
+        outln!("{}", path.display());
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -173,12 +177,12 @@ pub fn secrets_init(project: &Path, args: &SecretsInitArgs) -> Result<ExitCode> 
     if args.json {
         print_json(&serde_json::json!({ "env": env, "path": path, "added": added }))?;
     } else if added.is_empty() {
-        println!(
+        outln!(
             "{}: every secret {env} needs is already there; nothing changed",
             path.display()
         );
     } else {
-        println!(
+        outln!(
             "{}: added {} (0600); back it up, then: torrust-bake build {env}",
             path.display(),
             added.join(", ")

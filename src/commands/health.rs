@@ -28,7 +28,7 @@ pub fn health(project: &Path, args: &HealthArgs) -> Result<ExitCode> {
                 .filter(|c| !c.ok)
                 .map(|c| format!("{} {}: {}", c.name, c.target, c.detail))
                 .collect();
-            eprintln!(
+            errln!(
                 "round {round}: {} of {} checks failing, retrying in {} ms ({})",
                 failing.len(),
                 checks.len(),
@@ -51,16 +51,19 @@ pub fn health(project: &Path, args: &HealthArgs) -> Result<ExitCode> {
             } else {
                 "FAIL"
             };
-            println!(
+            outln!(
                 "{word:4}  {:16}  {:40}  {:>8.2} ms  {}",
-                c.name, c.target, c.latency_ms, c.detail
+                c.name,
+                c.target,
+                c.latency_ms,
+                c.detail
             );
         }
         let failed = checks.iter().filter(|c| !c.ok).count();
         if ok {
-            println!("{env}: healthy ({} checks)", checks.len());
+            outln!("{env}: healthy ({} checks)", checks.len());
         } else {
-            println!("{env}: {failed} of {} checks failed", checks.len());
+            outln!("{env}: {failed} of {} checks failed", checks.len());
         }
     }
     Ok(if ok {

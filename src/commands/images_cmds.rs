@@ -22,7 +22,7 @@ fn lock_for(project: &Path, env: Option<&str>, pinning: bool) -> Result<String> 
         ))
         .into());
     }
-    eprintln!("{env} has no lock of its own ({own} does not exist): verifying {lock}, which it builds with");
+    errln!("{env} has no lock of its own ({own} does not exist): verifying {lock}, which it builds with");
     Ok(lock)
 }
 
@@ -31,7 +31,7 @@ fn registry_client(args: &RegistryArgs, quiet: bool) -> images::registry::Client
     let progress: Box<dyn Fn(&str)> = if quiet {
         Box::new(|_| {})
     } else {
-        Box::new(|line| eprintln!("{line}"))
+        Box::new(|line| errln!("{line}"))
     };
     Client::new(Options {
         insecure: args.insecure.clone(),
@@ -66,7 +66,7 @@ pub fn images_pin(project: &Path, pin: &PinArgs) -> Result<ExitCode> {
     let selected = images::pin::select(&lock, &path, services)?;
     let mut client = registry_client(args, false);
     let outcomes =
-        images::pin::resolve_all(&lock, &selected, &mut client, false, &|l| eprintln!("{l}"));
+        images::pin::resolve_all(&lock, &selected, &mut client, false, &|l| errln!("{l}"));
     let failed = outcomes.iter().any(|o| o.error.is_some());
     let mut written = false;
     if !failed {
@@ -80,9 +80,9 @@ pub fn images_pin(project: &Path, pin: &PinArgs) -> Result<ExitCode> {
     } else {
         for o in &outcomes {
             match (&o.error, o.matches()) {
-                (Some(e), _) => eprintln!("{}: error: {e}", o.service),
-                (None, true) => println!("{}: unchanged {}", o.service, short(&o.resolved)),
-                (None, false) => println!(
+                (Some(e), _) => errln!("{}: error: {e}", o.service),
+                (None, true) => outln!("{}: unchanged {}", o.service, short(&o.resolved)),
+                (None, false) => outln!(
                     "{}: {} -> {}",
                     o.service,
                     short(&o.locked),
@@ -91,11 +91,11 @@ pub fn images_pin(project: &Path, pin: &PinArgs) -> Result<ExitCode> {
             }
         }
         if failed {
-            eprintln!("{path} was not changed: fix the errors above and pin again");
+            errln!("{path} was not changed: fix the errors above and pin again");
         } else if written {
-            println!("wrote {path}");
+            outln!("wrote {path}");
         } else {
-            println!("{path} already up to date");
+            outln!("{path} already up to date");
         }
     }
     Ok(if failed {
@@ -112,7 +112,7 @@ pub fn images_verify(project: &Path, verify: &ImagesVerifyArgs) -> Result<ExitCo
     let selected = images::pin::select(&lock, &path, &[])?;
     let mut client = registry_client(args, false);
     let outcomes =
-        images::pin::resolve_all(&lock, &selected, &mut client, true, &|l| eprintln!("{l}"));
+        images::pin::resolve_all(&lock, &selected, &mut client, true, &|l| errln!("{l}"));
     let errors = outcomes.iter().any(|o| o.error.is_some());
     let mismatches = outcomes
         .iter()
@@ -125,11 +125,11 @@ pub fn images_verify(project: &Path, verify: &ImagesVerifyArgs) -> Result<ExitCo
     } else {
         for o in &outcomes {
             if let Some(e) = &o.error {
-                eprintln!("{}: error: {e}", o.service);
+                errln!("{}: error: {e}", o.service);
             } else if o.matches() {
-                println!("{}: ok {}", o.service, short(&o.resolved));
+                outln!("{}: ok {}", o.service, short(&o.resolved));
             } else if o.locked.is_none() {
-                println!(
+                outln!(
                     "{}: MISMATCH: not pinned; {} is {}",
                     o.service,
                     o.reference,
@@ -141,7 +141,7 @@ pub fn images_verify(project: &Path, verify: &ImagesVerifyArgs) -> Result<ExitCo
                     Some(false) => "; the locked digest is gone from the registry: releases using it will not pull",
                     None => "",
                 };
-                println!(
+                outln!(
                     "{}: MISMATCH: {} moved {} -> {}{still}",
                     o.service,
                     o.reference,
@@ -149,14 +149,14 @@ pub fn images_verify(project: &Path, verify: &ImagesVerifyArgs) -> Result<ExitCo
                     short(&o.resolved)
                 );
             } else {
-                println!(
+                outln!(
                     "{}: MISMATCH: platform digests differ from the index (locked {:?}, index {:?})",
                     o.service, o.locked_platforms, o.platforms
                 );
             }
         }
         if mismatches > 0 {
-            eprintln!(
+            errln!(
                 "{mismatches} image(s) differ from {path}: run `{}` to take the new digests (review the change first)",
                 env_lock::pin_command(&path)
             );

@@ -23,7 +23,7 @@ pub(super) fn up_options(
 }
 
 pub(super) fn print_step(step: &libvirt::Step) {
-    eprintln!(
+    errln!(
         "{:>8.1} s  {:12} {}",
         step.ms as f64 / 1000.0,
         step.step,
@@ -44,7 +44,7 @@ pub fn libvirt_up(project: &Path, args: &LibvirtUpArgs) -> Result<ExitCode> {
         return report_failure(&report, json);
     };
     if !report.problems.is_empty() && !json {
-        eprintln!("{report}");
+        errln!("{report}");
     }
     let templates = render::Templates::load(project)?;
     let opts = up_options(release, &args.connect, args.seed, args.dry_run);
@@ -56,7 +56,7 @@ pub fn libvirt_up(project: &Path, args: &LibvirtUpArgs) -> Result<ExitCode> {
     let mut out = libvirt::up(project, &config, &images, &templates, &opts, &mut progress)?;
     if let (Some(wait), false) = (args.wait, out.dry_run) {
         if !json {
-            eprintln!(
+            errln!(
                 "{env}: following {} until the tracker is healthy (at most {})",
                 out.console_log.display(),
                 humantime::format_duration(wait)
@@ -77,20 +77,20 @@ pub fn libvirt_up(project: &Path, args: &LibvirtUpArgs) -> Result<ExitCode> {
     if json {
         print_json(&out)?;
     } else if out.dry_run {
-        print!("{}", out.xml);
-        println!(
+        out!("{}", out.xml);
+        outln!(
             "{env}: dry run, nothing changed; `torrust-bake libvirt up {env}` would start {} (release {})",
             out.domain, out.version
         );
     } else if out.already_running {
-        println!(
+        outln!(
             "{env}: {} (release {}) is already running; console: {}",
             out.domain,
             out.version,
             out.console_log.display()
         );
     } else {
-        println!(
+        outln!(
             "{env}: started {} (release {}, {}); console: {}; `torrust-bake libvirt status {env}` shows its address",
             out.domain,
             out.version,
@@ -102,7 +102,7 @@ pub fn libvirt_up(project: &Path, args: &LibvirtUpArgs) -> Result<ExitCode> {
 }
 
 pub(super) fn print_event(e: &libvirt::console::Event) {
-    eprintln!(
+    errln!(
         "{:>8.1} s  {:18} {}",
         e.ms as f64 / 1000.0,
         e.event,
@@ -125,9 +125,9 @@ fn boot_verdict(out: &libvirt::UpOutcome, json: bool) -> ExitCode {
     };
     if !json {
         if ok {
-            println!("{message}")
+            outln!("{message}")
         } else {
-            eprintln!("{message}")
+            errln!("{message}")
         }
     }
     if ok {
@@ -149,7 +149,7 @@ pub fn libvirt_status(args: &LibvirtStatusArgs) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     if domains.is_empty() {
-        println!("{env}: no domains (`torrust-bake libvirt up {env}` starts one)");
+        outln!("{env}: no domains (`torrust-bake libvirt up {env}` starts one)");
     }
     for d in &domains {
         let address = if d.addresses.is_empty() {
@@ -161,7 +161,7 @@ pub fn libvirt_status(args: &LibvirtStatusArgs) -> Result<ExitCode> {
             p.as_ref()
                 .map_or("-".to_string(), |p| p.display().to_string())
         };
-        println!(
+        outln!(
             "{}  release {}  {}  boot {:?}  address {}  console {}  data {}",
             d.domain,
             d.release,
@@ -187,8 +187,8 @@ pub fn libvirt_down(project: &Path, args: &LibvirtDownArgs) -> Result<ExitCode> 
         .and_then(libvirt::data_disk)
         .map(|d| d.path);
     if args.purge && loaded.config.is_none() {
-        eprintln!("{}", loaded.report);
-        eprintln!("{env}: the configuration has errors; only data disks of existing domains can be purged");
+        errln!("{}", loaded.report);
+        errln!("{env}: the configuration has errors; only data disks of existing domains can be purged");
     }
     let opts = libvirt::DownOptions {
         virsh: Virsh {
@@ -211,19 +211,21 @@ pub fn libvirt_down(project: &Path, args: &LibvirtDownArgs) -> Result<ExitCode> 
         return Ok(ExitCode::SUCCESS);
     }
     if outcomes.is_empty() {
-        println!("{env}: no domains");
+        outln!("{env}: no domains");
     }
     for o in &outcomes {
-        println!(
+        outln!(
             "{env}: {} (release {}) stopped ({}) and undefined",
-            o.domain, o.release, o.stop
+            o.domain,
+            o.release,
+            o.stop
         );
     }
     for d in &data_disks {
         if args.purge {
-            println!("{env}: data disk {} deleted", d.display());
+            outln!("{env}: data disk {} deleted", d.display());
         } else {
-            println!(
+            outln!(
                 "{env}: data disk {} kept for the next `libvirt up` (--purge deletes it)",
                 d.display()
             );

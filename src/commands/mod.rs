@@ -43,7 +43,7 @@ pub use releases_cmds::*;
 pub use replace_cmds::*;
 
 fn print_json<T: Serialize>(value: &T) -> Result<()> {
-    println!("{}", serde_json::to_string_pretty(value)?);
+    outln!("{}", serde_json::to_string_pretty(value)?);
     Ok(())
 }
 
@@ -77,7 +77,7 @@ fn report_failure(report: &Report, json: bool) -> Result<ExitCode> {
     if json {
         print_json(&serde_json::json!({ "ok": false, "problems": report.json() }))?;
     } else {
-        eprintln!("{report}");
+        errln!("{report}");
     }
     Ok(ExitCode::from(1))
 }

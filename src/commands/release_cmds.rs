@@ -23,9 +23,10 @@ struct BuildOutput<'a> {
 
 /// What `build` says to a person: progress on stderr, the result on stdout.
 fn print_build(out: &BuildOutput, secrets: usize, ms: u128) {
-    eprintln!(
+    errln!(
         "rendered {} files ({secrets} secret, 0600), bundle.tar.zst {} bytes, in {ms} ms",
-        out.files, out.bundle_bytes,
+        out.files,
+        out.bundle_bytes,
     );
     let seeds: Vec<&str> = out
         .artifacts
@@ -33,7 +34,7 @@ fn print_build(out: &BuildOutput, secrets: usize, ms: u128) {
         .filter(|a| a.starts_with("seed."))
         .map(String::as_str)
         .collect();
-    eprintln!(
+    errln!(
         "user-data {} bytes: {:.0}% of Hetzner's {} KiB limit; seeds: {}",
         out.user_data_bytes,
         out.user_data_bytes as f64 * 100.0 / out.user_data_limit as f64,
@@ -41,23 +42,23 @@ fn print_build(out: &BuildOutput, secrets: usize, ms: u128) {
         seeds.join(", ")
     );
     for f in &out.repaired {
-        eprintln!("warning: {}: {} in the existing copy", f.path, f.problem);
+        errln!("warning: {}: {} in the existing copy", f.path, f.problem);
     }
     if let Some(own) = images::env_lock::own_lock(out.image_lock) {
-        eprintln!("images from {own}, {}'s own lock", out.env);
+        errln!("images from {own}, {}'s own lock", out.env);
     }
     let env = out.env;
     if !out.repaired.is_empty() {
-        println!(
+        outln!(
             "{env} release {} on disk did not match its checksums ({} files); wrote it again: {}",
             out.version,
             out.repaired.len(),
             out.path
         );
     } else if out.unchanged {
-        println!("{env} release {} is unchanged: {}", out.version, out.path);
+        outln!("{env} release {} is unchanged: {}", out.version, out.path);
     } else {
-        println!("built {env} release {}: {}", out.version, out.path);
+        outln!("built {env} release {}: {}", out.version, out.path);
     }
 }
 
@@ -68,16 +69,16 @@ pub fn build(project: &Path, args: &BuildArgs) -> Result<ExitCode> {
     let Some((config, images)) = ok else {
         let code = report_failure(&report, json)?;
         if !json {
-            eprintln!("build: nothing was written");
+            errln!("build: nothing was written");
         }
         return Ok(code);
     };
     if !report.problems.is_empty() && !json {
-        eprintln!("{report}");
+        errln!("{report}");
     }
     let templates = render::Templates::load(project)?;
     if !args.seed_formats.is_empty() && !json {
-        eprintln!("note: --seed-format is no longer needed: every seed format (seed.iso, seed.img, seed.qcow2) is always written");
+        errln!("note: --seed-format is no longer needed: every seed format (seed.iso, seed.img, seed.qcow2) is always written");
     }
     let release::Built {
         release,
@@ -131,10 +132,10 @@ pub fn diff(project: &Path, args: &DiffArgs) -> Result<ExitCode> {
             "env": env, "from": from, "to": to, "changes": changes,
         }))?;
     } else if changes.is_empty() {
-        println!("{env}: {from} and {to} have the same files");
+        outln!("{env}: {from} and {to} have the same files");
     } else {
         for c in &changes {
-            println!("{c}");
+            outln!("{c}");
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -182,10 +183,10 @@ pub fn verify(project: &Path, args: &VerifyArgs) -> Result<ExitCode> {
                 .map(Vec::as_slice)
                 .unwrap_or_default();
             if findings.is_empty() {
-                println!("{env} {}: ok", r["version"].as_str().unwrap_or_default());
+                outln!("{env} {}: ok", r["version"].as_str().unwrap_or_default());
             }
             for f in findings {
-                println!(
+                outln!(
                     "{env} {}: {}: {}",
                     r["version"].as_str().unwrap_or_default(),
                     f["path"].as_str().unwrap_or_default(),
@@ -194,7 +195,7 @@ pub fn verify(project: &Path, args: &VerifyArgs) -> Result<ExitCode> {
             }
         }
         if key.is_none() {
-            eprintln!("note: {env} did not load (see `torrust-bake check {env}`), so secret-bearing files were checked against SHA256SUMS.secret but not against their keyed digests");
+            errln!("note: {env} did not load (see `torrust-bake check {env}`), so secret-bearing files were checked against SHA256SUMS.secret but not against their keyed digests");
         }
     }
     Ok(if ok {

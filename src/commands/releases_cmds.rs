@@ -80,10 +80,10 @@ pub fn releases_list(project: &Path, args: &ReleasesListArgs) -> Result<ExitCode
         return Ok(ExitCode::SUCCESS);
     }
     if releases.is_empty() {
-        println!("{env}: no releases (torrust-bake build {env})");
+        outln!("{env}: no releases (torrust-bake build {env})");
     }
     for r in &releases {
-        println!(
+        outln!(
             "{}  built {}  {:>8} KiB  {}",
             r.version,
             r.built.as_deref().unwrap_or("(before the build log)"),
@@ -96,7 +96,7 @@ pub fn releases_list(project: &Path, args: &ReleasesListArgs) -> Result<ExitCode
         );
     }
     if let Err(why) = runs {
-        eprintln!("note: where releases run is unknown: libvirt did not answer ({why})");
+        errln!("note: where releases run is unknown: libvirt did not answer ({why})");
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -153,9 +153,9 @@ pub fn releases_prune(project: &Path, args: &ReleasesPruneArgs) -> Result<ExitCo
             "deleted"
         };
         for v in &deleted {
-            println!("{verb} {env} {v}");
+            outln!("{verb} {env} {v}");
         }
-        println!("{env}: kept {} release(s): {}", kept.len(), kept.join(", "));
+        outln!("{env}: kept {} release(s): {}", kept.len(), kept.join(", "));
     }
     Ok(ExitCode::SUCCESS)
 }

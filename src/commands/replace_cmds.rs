@@ -16,7 +16,7 @@ pub fn libvirt_replace(
         return report_failure(&report, how.json);
     };
     if !report.problems.is_empty() && !how.json {
-        eprintln!("{report}");
+        errln!("{report}");
     }
     let templates = render::Templates::load(project)?;
     let opts = libvirt::ReplaceOptions {
@@ -66,7 +66,7 @@ pub fn libvirt_rollback(project: &Path, args: &LibvirtRollbackArgs) -> Result<Ex
         .into());
     };
     if !args.how.json {
-        eprintln!("{env}: rolling back to release {previous}");
+        errln!("{env}: rolling back to release {previous}");
     }
     libvirt_replace(project, env, Some(&previous), &args.how)
 }
@@ -76,23 +76,23 @@ fn say_outcome(out: &libvirt::ReplaceOutcome) {
         |ms: Option<u128>| ms.map_or("-".to_string(), |m| format!("{:.1} s", m as f64 / 1000.0));
     let env = &out.env;
     match out.outcome {
-        "unchanged" => println!("{env}: release {} already serves on {}; nothing to do", out.version, out.domain),
-        "started" => println!("{env}: release {} serves on {} (nothing ran before)", out.version, out.domain),
-        "replaced" => println!(
+        "unchanged" => outln!("{env}: release {} already serves on {}; nothing to do", out.version, out.domain),
+        "started" => outln!("{env}: release {} serves on {} (nothing ran before)", out.version, out.domain),
+        "replaced" => outln!(
             "{env}: release {} replaced {} on {}; outage {} (one boot: the old VM stops before the new one starts, they share the data disk)",
             out.version,
             out.previous.as_deref().unwrap_or("-"),
             out.domain,
             secs(out.outage_ms)
         ),
-        "rolled back" => eprintln!(
+        "rolled back" => errln!(
             "{env}: release {} was not healthy ({}); rolled back: release {} serves again; outage {}",
             out.version,
             out.reason.as_deref().unwrap_or("-"),
             out.previous.as_deref().unwrap_or("-"),
             secs(out.outage_ms)
         ),
-        _ => eprintln!(
+        _ => errln!(
             "{env}: release {} was not healthy ({}), and the previous release did not come back healthy either: nothing serves; see `torrust-bake libvirt status {env}` and the console logs",
             out.version,
             out.reason.as_deref().unwrap_or("-")

@@ -280,28 +280,45 @@ pub fn resolve(
     tightened(base, process, report)
 }
 
-/// The strictness the file declares, with its line (the last line wins, as
-/// for every variable); `Some(None)` when it declares none, `None` after
-/// reporting a word that is not a strictness.
+/// The strictness the file declares, with its line; `Some(None)` when it
+/// declares none, `None` after reporting a word that is not a strictness or
+/// two lines that disagree. Unlike other variables, a later line does not
+/// win here: `strict` then `lenient` (a line appended to a copied file) would
+/// relax the environment silently, so a file that says both is refused.
 fn declared_in(
     assignments: &[Assignment],
     at: &dyn Fn(usize) -> Source,
     report: &mut Report,
 ) -> Option<Option<(Strictness, usize)>> {
-    let Some(a) = assignments
+    let mut declared: Option<(Strictness, usize)> = None;
+    for a in assignments
         .iter()
-        .rev()
-        .find(|a| a.name == VAR.name() && !a.value.is_empty())
-    else {
-        return Some(None);
-    };
-    match Strictness::parse(&a.value) {
-        Some(s) => Some(Some((s, a.line))),
-        None => {
+        .filter(|a| a.name == VAR.name() && !a.value.is_empty())
+    {
+        let Some(said) = Strictness::parse(&a.value) else {
             report.push(not_a_strictness(at(a.line)));
-            None
+            return None;
+        };
+        match declared {
+            Some((first, line)) if first != said => {
+                report.push(Problem::error(
+                    Some(VAR.name().into()),
+                    at(a.line),
+                    format!(
+                        "is declared twice with different values ({first} on line {line}, {said} on line {}); the file cannot say both",
+                        a.line
+                    ),
+                    "keep one TORRUST_BAKE_STRICTNESS line: strict (real secrets and digests only, like production) or lenient (local defaults and tags allowed, like local)",
+                ));
+                return None;
+            }
+            // The same word again: the first line stands (set twice is
+            // reported with the other variables).
+            Some(_) => {}
+            None => declared = Some((said, a.line)),
         }
     }
+    Some(declared)
 }
 
 fn not_a_strictness(source: Source) -> Problem {
@@ -421,12 +438,34 @@ mod tests {
 
     #[test]
     fn other_environments_declare_theirs() {
-        let (env, problems) = resolve_with("dev", &["strict", "lenient"], None);
+        let (env, problems) = resolve_with("dev", &["lenient"], None);
         assert_eq!(
             strictness(&env),
-            Some((Strictness::Lenient, "environments/dev.env:2".into()))
+            Some((Strictness::Lenient, "environments/dev.env:1".into()))
         );
         assert!(problems.is_empty());
+        // The same word twice is one declaration, from its first line.
+        let (env, problems) = resolve_with("dev", &["strict", "strict"], None);
+        assert_eq!(
+            strictness(&env),
+            Some((Strictness::Strict, "environments/dev.env:1".into()))
+        );
+        assert!(problems.is_empty());
+        // Two different words: the file cannot say both (a later line
+        // does not relax it), whichever comes first.
+        for (lines, name) in [
+            (["strict", "lenient"], "dev"),
+            (["lenient", "strict"], "dev"),
+            (["strict", "lenient"], "production"),
+        ] {
+            let (env, problems) = resolve_with(name, &lines, None);
+            assert_eq!(env, None, "{lines:?}");
+            assert_eq!(problems.len(), 1, "{problems:?}");
+            assert!(
+                problems[0].starts_with(&format!("error: TORRUST_BAKE_STRICTNESS (environments/{name}.env:2): is declared twice with different values ({} on line 1, {} on line 2)", lines[0], lines[1])),
+                "{problems:?}"
+            );
+        }
         let (env, problems) = resolve_with("dev", &[], None);
         assert_eq!(env, None);
         assert!(

@@ -175,24 +175,57 @@ fn check_tail(tail: &str) -> Result<(), String> {
     }
 }
 
-/// An unknown name in the env file, with the closest known one as the fix.
-pub fn unknown(a: &Assignment, source: Source, strict: bool) -> Problem {
-    let closest = VARS
-        .iter()
-        .map(|v| (strsim::levenshtein(v.name, &a.name), v.name))
+/// The known name closest to `name`, when it is close enough to be what
+/// was meant.
+fn closest(name: &str) -> Option<&'static str> {
+    VARS.iter()
+        .map(|v| (strsim::levenshtein(v.name, name), v.name))
         .min()
-        .filter(|(d, _)| *d <= a.name.len() / 3 + 2);
-    let fix = match closest {
-        Some((_, name)) => format!("did you mean {name}? Otherwise remove the line"),
-        None => "remove the line; `torrust-bake show` lists every known variable".to_string(),
+        .filter(|(d, _)| *d <= name.len() / 3 + 2)
+        .map(|(_, n)| n)
+}
+
+/// An unknown name, as an error when `strict` (a strict environment must
+/// not build something other than what it seems to say: a typo silently
+/// ignored), else a warning; `undo` is how to take it back ("remove the
+/// line", "unset it").
+fn unknown_name(name: &str, source: Source, strict: bool, undo: &str) -> Problem {
+    let fix = match closest(name) {
+        Some(known) => format!("did you mean {known}? Otherwise {undo}"),
+        None => format!("{undo}; `torrust-bake show` lists every known variable"),
     };
-    // A strict environment must not build something other than what its
-    // file seems to say (a typo silently ignored).
-    let name = Some(a.name.clone());
+    let name = Some(name.to_string());
     if strict {
         Problem::error(name, source, "unknown variable".into(), &fix)
     } else {
         Problem::warning(name, source, "unknown variable, ignored".into(), &fix)
+    }
+}
+
+/// An unknown name in the env file, with the closest known one as the fix.
+pub fn unknown(a: &Assignment, source: Source, strict: bool) -> Problem {
+    unknown_name(&a.name, source, strict, "remove the line")
+}
+
+/// Exported names that look like the table's (its prefixes, `vars::prefixes`)
+/// but are none of its variables nor of the names torrust-bake reads
+/// besides (`vars::NOT_SETTINGS`): as a typo in the file, an error when
+/// `strict`, else a warning. `TORRUST_TRACKER_UDP_PORT=1234` exported for
+/// production would otherwise build the default ports without a word.
+pub fn unknown_exported<'a>(
+    names: impl IntoIterator<Item = &'a str>,
+    strict: bool,
+    report: &mut Report,
+) {
+    let prefixes = vars::prefixes();
+    let mut names: Vec<&str> = names
+        .into_iter()
+        .filter(|n| vars::looks_like_ours(n, &prefixes))
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    for name in names {
+        report.push(unknown_name(name, Source::Process, strict, "unset it"));
     }
 }
 
@@ -302,5 +335,32 @@ mod tests {
         assert_eq!(a.len(), 1);
         let lines: Vec<String> = r.problems.iter().map(|p| p.source.to_string()).collect();
         assert_eq!(lines, vec!["x.env:2", "x.env:3", "x.env:4"]);
+    }
+
+    #[test]
+    fn exported_typos_are_reported_with_the_closest_name() {
+        let names = [
+            "TORRUST_TRACKER_UDP_PORT",
+            "HOME",
+            "TORRUST_BAKE_SECRETS_DIR",
+            "TORRUST_TRACKER_MODE",
+            "LIBVIRT_QQQQQQQQQQQQQQQQQQQQ",
+        ];
+        let mut report = Report::default();
+        unknown_exported(names, true, &mut report);
+        let got: Vec<String> = report.problems.iter().map(|p| p.to_string()).collect();
+        assert_eq!(
+            got,
+            [
+                "error: LIBVIRT_QQQQQQQQQQQQQQQQQQQQ (process environment): unknown variable\n  fix: unset it; `torrust-bake show` lists every known variable",
+                "error: TORRUST_TRACKER_UDP_PORT (process environment): unknown variable\n  fix: did you mean TORRUST_TRACKER_UDP_PORTS? Otherwise unset it",
+            ]
+        );
+        let mut report = Report::default();
+        unknown_exported(["TORRUST_TRACKER_UDP_PORT"], false, &mut report);
+        assert_eq!(
+            report.problems[0].to_string(),
+            "warning: TORRUST_TRACKER_UDP_PORT (process environment): unknown variable, ignored\n  fix: did you mean TORRUST_TRACKER_UDP_PORTS? Otherwise unset it"
+        );
     }
 }

@@ -2,6 +2,7 @@
 //! Precedence, highest first: process environment, `environments/<env>.env`,
 //! built-in default.
 
+pub mod ca_pem;
 pub mod environment;
 pub mod load;
 pub mod model;
@@ -156,7 +157,31 @@ pub fn load_for(
     else {
         return failed(report);
     };
-    let secrets_path = secrets_file::dir(process).map(|d| secrets_file::path(&d, env));
+    // Only names the process environment gives (`process`) count: the
+    // names come from the real environment, which `process` stands for.
+    let exported: Vec<String> = std::env::vars_os()
+        .filter_map(|(name, _)| name.into_string().ok())
+        .filter(|name| process(name).is_some())
+        .collect();
+    load::unknown_exported(
+        exported.iter().map(String::as_str),
+        environment.is_strict(),
+        &mut report,
+    );
+    // A secrets file in the project would be committed with it: neither
+    // read nor written there.
+    let refused = secrets_file::refused(project, env, process);
+    if let Some((message, fix)) = &refused {
+        report.push(Problem::error(
+            Some(secrets_file::DIR_VAR.into()),
+            Source::Process,
+            message.clone(),
+            fix,
+        ));
+    }
+    let secrets_path = secrets_file::dir(process)
+        .filter(|_| refused.is_none())
+        .map(|d| secrets_file::path(&d, env));
     let secrets = secrets_path
         .as_deref()
         .map(|p| (p, secrets_file::read(p, &mut report)));

@@ -22,12 +22,96 @@ use super::load::{self, Assignment, Source};
 use super::report::{Problem, Report};
 use super::vars::{Kind, VarId, VARS};
 
+/// The variable that names where secrets files go.
+pub const DIR_VAR: &str = "TORRUST_BAKE_SECRETS_DIR";
+
 /// The directory of secrets files, from the process environment.
 pub fn dir(process: &dyn Fn(&str) -> Option<String>) -> Option<PathBuf> {
-    let set = |name: &str| process(name).filter(|v| !v.is_empty()).map(PathBuf::from);
-    set("TORRUST_BAKE_SECRETS_DIR")
-        .or_else(|| set("XDG_CONFIG_HOME").map(|d| d.join("torrust-bake/secrets")))
-        .or_else(|| set("HOME").map(|d| d.join(".config/torrust-bake/secrets")))
+    dir_from(process).map(|(d, _)| d)
+}
+
+/// The directory and the variable it came from.
+fn dir_from(process: &dyn Fn(&str) -> Option<String>) -> Option<(PathBuf, &'static str)> {
+    let set = |name: &'static str| {
+        process(name)
+            .filter(|v| !v.is_empty())
+            .map(|v| (PathBuf::from(v), name))
+    };
+    set(DIR_VAR)
+        .or_else(|| set("XDG_CONFIG_HOME").map(|(d, n)| (d.join("torrust-bake/secrets"), n)))
+        .or_else(|| set("HOME").map(|(d, n)| (d.join(".config/torrust-bake/secrets"), n)))
+}
+
+/// `(message, fix)` when `env`'s secrets file, as the process environment
+/// places it, would be inside the project directory (it would be committed
+/// with the project: `TORRUST_BAKE_SECRETS_DIR=environments` made `secrets
+/// init` append secrets to the tracked environments/<env>.env), or in any
+/// project's `environments/` directory, where `<env>.env` is an environment
+/// file. Paths are compared as they will be opened: relative to the
+/// current directory, links followed as far as they exist.
+pub fn refused(
+    project: &Path,
+    env: &str,
+    process: &dyn Fn(&str) -> Option<String>,
+) -> Option<(String, String)> {
+    let (dir, from) = dir_from(process)?;
+    let file = resolved(&path(&dir, env));
+    let project = resolved(project);
+    let fix = format!("set {DIR_VAR} to a directory outside the project and outside any environments/ directory, e.g. {DIR_VAR}=~/.config/torrust-bake/secrets (the default)");
+    let named = if from == DIR_VAR {
+        format!("{DIR_VAR}={}", dir.display())
+    } else {
+        format!("{}, from {from}", dir.display())
+    };
+    if file.starts_with(&project) {
+        return Some((
+            format!(
+                "the secrets file would be {}, inside the project directory {} ({named}), where it could be committed",
+                file.display(),
+                project.display()
+            ),
+            fix,
+        ));
+    }
+    if file.parent().and_then(Path::file_name) == Some("environments".as_ref()) {
+        return Some((
+            format!(
+                "the secrets file would be {}, an environment file of the project around it ({named})",
+                file.display()
+            ),
+            fix,
+        ));
+    }
+    None
+}
+
+/// `path` made absolute (against the current directory) with its longest
+/// existing part canonicalized (links followed) and the rest, which does
+/// not exist yet, appended lexically.
+fn resolved(path: &Path) -> PathBuf {
+    let absolute = std::env::current_dir()
+        .map(|cwd| cwd.join(path))
+        .unwrap_or_else(|_| path.to_path_buf());
+    let mut rest = Vec::new();
+    let mut existing = absolute.as_path();
+    let base = loop {
+        if let Ok(real) = fs::canonicalize(existing) {
+            break real;
+        }
+        match (existing.parent(), existing.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_os_string());
+                existing = parent;
+            }
+            // `..` at the end, or the root itself: lexical from here.
+            _ => break existing.to_path_buf(),
+        }
+    };
+    let mut out = base;
+    for part in rest.into_iter().rev() {
+        out.push(part);
+    }
+    out
 }
 
 pub fn path(dir: &Path, env: &str) -> PathBuf {

@@ -250,7 +250,7 @@ pub const VARS: [Var; VarId::COUNT] = [
         kind: Kind::Ipv4Cidr,
         default: "",
         required: Required::No,
-        help: "Static IPv4 address/prefix of the VM's first NIC (writes network-config); unset: DHCP.",
+        help: "Static IPv4 address/prefix of the VM's first NIC (writes network-config); unset: DHCP. A host's address: not the network or broadcast address of its prefix (a /31 or /32 has neither), nor loopback, multicast, link-local, 0.0.0.0/8 or 240.0.0.0/4.",
     },
     Var {
         id: VarId::INFRASTRUCTURE_IPV4_GATEWAY,
@@ -258,7 +258,7 @@ pub const VARS: [Var; VarId::COUNT] = [
         kind: Kind::Ipv4,
         default: "",
         required: Required::No,
-        help: "Default IPv4 gateway with a static address.",
+        help: "Default IPv4 gateway with a static address: another host inside the address's prefix (so none fits a /32).",
     },
     Var {
         id: VarId::INFRASTRUCTURE_DNS_SERVERS,
@@ -482,7 +482,7 @@ pub const VARS: [Var; VarId::COUNT] = [
         kind: Kind::Domain,
         default: "",
         required: Required::No,
-        help: "Base domain; enables Caddy with TLS for api., http1. and (with GRAFANA_ENABLED) grafana. sub-domains.",
+        help: "Base domain; enables Caddy with TLS for api., http1. and (with GRAFANA_ENABLED) grafana. sub-domains. Strict environments refuse an example domain (example.com/.net/.org, .example, .test, .invalid, .localhost).",
     },
     Var {
         id: VarId::SSL_EMAIL,
@@ -490,7 +490,7 @@ pub const VARS: [Var; VarId::COUNT] = [
         kind: Kind::Email,
         default: "",
         required: Required::No,
-        help: "ACME account e-mail for the TLS certificates; required with DOMAIN_NAME.",
+        help: "ACME account e-mail for the TLS certificates; required with DOMAIN_NAME. A plain address: letters, digits and . _ % + - before the @, a domain name after it; strict environments refuse one at an example domain.",
     },
     Var {
         id: VarId::CONTAINER_REGISTRY,
@@ -506,7 +506,7 @@ pub const VARS: [Var; VarId::COUNT] = [
         kind: Kind::RelativePath,
         default: "",
         required: Required::No,
-        help: "PEM CA certificate of CONTAINER_REGISTRY, a path relative to the project directory; the release installs it as /etc/docker/certs.d/<registry>/ca.crt.",
+        help: "PEM CA certificate(s) of CONTAINER_REGISTRY, a path relative to the project directory; certificates only (blank lines between them at most), since the release installs the file as is, world-readable, as /etc/docker/certs.d/<registry>/ca.crt.",
     },
     Var {
         id: VarId::CONTAINER_REGISTRY_INSECURE,
@@ -597,7 +597,7 @@ pub const VARS: [Var; VarId::COUNT] = [
         kind: Kind::Text,
         default: "/var/lib/libvirt/images/torrust-bake",
         required: Required::No,
-        help: "libvirt: absolute directory for the VMs' overlays, seeds, data disks, console logs and the base-image cache; libvirt's QEMU user must be able to read it (not under /root).",
+        help: "libvirt: absolute directory for the VMs' overlays, seeds, data disks, console logs and the base-image cache; libvirt's QEMU user must be able to read it (not under /root); not / nor under /proc, /sys or /dev.",
     },
 ];
 
@@ -611,6 +611,84 @@ pub const DEBIAN_GENERICCLOUD_SHA512: &str = "a58d86525d75fd8e139a2302531ce5d2ab
 /// environment.
 pub fn find(name: &str) -> Option<&'static Var> {
     VARS.iter().find(|v| v.name == name)
+}
+
+/// The prefixes that make an exported name look like one of ours: for
+/// every first word (up to the first `_`) that two or more names of the
+/// table share, the longest start those names share that ends at a word
+/// (`TORRUST_`, `GRAFANA_`, `CONTAINER_REGISTRY`). Derived from the table,
+/// so a new group of variables is covered without a list to keep in step;
+/// a name alone in its group (`SSH_PUBLIC_KEY`) gives none, since `SSH_`,
+/// `SSL_` or `DOMAIN_` names belong to other programs too.
+pub fn prefixes() -> Vec<&'static str> {
+    let mut out: Vec<&'static str> = Vec::new();
+    for v in &VARS {
+        let word = v.name.split('_').next().unwrap_or(v.name);
+        let group: Vec<&'static str> = VARS
+            .iter()
+            .map(|v| v.name)
+            .filter(|n| n.split('_').next() == Some(word))
+            .collect();
+        if group.len() < 2 {
+            continue;
+        }
+        let mut len = group.iter().map(|n| n.len()).min().unwrap_or(0);
+        for n in &group {
+            len = len.min(
+                n.bytes()
+                    .zip(v.name.bytes())
+                    .take_while(|(a, b)| a == b)
+                    .count(),
+            );
+        }
+        // Back to a word boundary: every name ends there or has a `_`.
+        let at_boundary = |l: usize| {
+            group
+                .iter()
+                .all(|n| n.len() == l || n.as_bytes()[l] == b'_')
+        };
+        while len > 0 && !at_boundary(len) {
+            len -= 1;
+        }
+        let underscore = group.iter().all(|n| n.len() > len);
+        let prefix = &v.name[..len + usize::from(underscore)];
+        if !prefix.is_empty() && !out.contains(&prefix) {
+            out.push(prefix);
+        }
+    }
+    out.sort_unstable();
+    out
+}
+
+/// Names with those prefixes that are not settings of a release, so in no
+/// row of the table, but that torrust-bake, its scripts or the programs it
+/// runs read from the environment it is given; a trailing `*` stands for
+/// any rest. An exported one is not a typo.
+pub const NOT_SETTINGS: &[(&str, &str)] = &[
+    ("TORRUST_BAKE_SECRETS_DIR", "where the secrets files are (config/secrets_file.rs)"),
+    ("TORRUST_BAKE_REGISTRY_*", "registry credentials of `images pin|verify` (images/registry.rs)"),
+    ("TORRUST_BAKE_BIN", "the binary scripts/e2e-*.sh run"),
+    ("TORRUST_BAKE_E2E_*", "the cache of scripts/e2e-*.sh and guest-image.sh"),
+    ("TORRUST_BAKE_UPDATE_GOLDEN", "tests/libvirt.rs rewrites its golden file"),
+    ("TORRUST_E2E_*", "scripts/libvirt-host.sh and scripts/e2e-*.sh"),
+    ("TORRUST_TRACKER_CONFIG_*", "the tracker's own configuration (TORRUST_TRACKER_CONFIG_TOML_PATH, TORRUST_TRACKER_CONFIG_OVERRIDE_*)"),
+    ("LIBVIRT_DEFAULT_URI", "virsh's connection (provider/libvirt/virsh.rs)"),
+    ("LIBVIRT_ADMIN_DEFAULT_URI", "virt-admin's connection"),
+    ("LIBVIRT_AUTH_FILE", "the libvirt client's credentials file"),
+    ("LIBVIRT_DEBUG", "the libvirt client's logging"),
+    ("LIBVIRT_LOG_FILTERS", "the libvirt client's logging"),
+    ("LIBVIRT_LOG_OUTPUTS", "the libvirt client's logging"),
+];
+
+/// Whether an exported `name` looks like one of the table's variables (a
+/// prefix of [`prefixes`]) without being one of them or of
+/// [`NOT_SETTINGS`]: most likely a typo of one.
+pub fn looks_like_ours(name: &str, prefixes: &[&str]) -> bool {
+    let not_a_setting = NOT_SETTINGS.iter().any(|(n, _)| match n.strip_suffix('*') {
+        Some(start) => name.starts_with(start),
+        None => name == *n,
+    });
+    find(name).is_none() && !not_a_setting && prefixes.iter().any(|p| name.starts_with(p))
 }
 
 /// Values that are never acceptable as secrets outside `local`.
@@ -686,5 +764,66 @@ mod tests {
         names.sort();
         names.dedup();
         assert_eq!(names.len(), super::VARS.len());
+    }
+
+    #[test]
+    fn prefixes_come_from_the_groups_of_the_table() {
+        assert_eq!(
+            super::prefixes(),
+            [
+                "CONTAINER_REGISTRY",
+                "GRAFANA_",
+                "INFRASTRUCTURE_",
+                "LIBVIRT_",
+                "MYSQL_",
+                "PROMETHEUS_",
+                "TORRUST_"
+            ]
+        );
+    }
+
+    #[test]
+    fn typos_look_like_ours_and_control_variables_do_not() {
+        let p = super::prefixes();
+        for typo in [
+            "TORRUST_TRACKER_UDP_PORT",
+            "TORRUST_BAKE_STRICTNES",
+            "TORRUST_BAKE_RELEASE_KEYS",
+            "INFRASTRUCTURE_REGIONS",
+            "LIBVIRT_VCPU",
+            "CONTAINER_REGISTRY_CA",
+            "CONTAINER_REGISTRYS",
+            "MYSQL_PASSWD",
+            "GRAFANA_PASSWORD",
+            "PROMETHEUS_RETENTION",
+        ] {
+            assert!(super::looks_like_ours(typo, &p), "{typo}");
+        }
+        for other in [
+            "TORRUST_TRACKER_MODE",
+            "TORRUST_BAKE_SECRETS_DIR",
+            "TORRUST_BAKE_REGISTRY_GHCR_IO_PASSWORD",
+            "TORRUST_BAKE_BIN",
+            "TORRUST_BAKE_E2E_CACHE",
+            "TORRUST_E2E_NETNS",
+            "TORRUST_TRACKER_CONFIG_TOML_PATH",
+            "TORRUST_TRACKER_CONFIG_OVERRIDE_CORE__DATABASE__DRIVER",
+            "LIBVIRT_DEFAULT_URI",
+            "SSH_AUTH_SOCK",
+            "SSL_CERT_FILE",
+            "DOMAIN",
+            "CONTAINER",
+            "HOME",
+        ] {
+            assert!(!super::looks_like_ours(other, &p), "{other}");
+        }
+        // A control variable is never also a row of the table.
+        for (name, _) in super::NOT_SETTINGS {
+            let start = name.trim_end_matches('*');
+            assert!(
+                !super::VARS.iter().any(|v| v.name.starts_with(start)),
+                "{name} would hide a variable of the table"
+            );
+        }
     }
 }

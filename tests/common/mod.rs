@@ -27,7 +27,23 @@ pub struct Project {
 
 impl Project {
     /// A project with the repository's environments and the fixture lock.
+    /// Staging and production get a domain of their own in place of the
+    /// committed example.com placeholders, which a strict build refuses,
+    /// as an operator sets theirs (see [`with_own_domain`]);
+    /// [`Project::committed`] keeps the files as committed.
     pub fn new() -> Self {
+        let p = Self::committed();
+        for name in ["staging", "production"] {
+            let file = p.path().join(format!("environments/{name}.env"));
+            let text = std::fs::read_to_string(&file).unwrap();
+            std::fs::write(&file, with_own_domain(&text)).unwrap();
+        }
+        p
+    }
+
+    /// A project with the repository's environments exactly as committed
+    /// and the fixture lock.
+    pub fn committed() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let envs = dir.path().join("environments");
         std::fs::create_dir_all(&envs).unwrap();
@@ -101,6 +117,26 @@ impl Project {
         let out: serde_json::Value = serde_json::from_str(&run.stdout()).unwrap();
         self.path().join(out["path"].as_str().unwrap())
     }
+}
+
+/// The domain tests give staging and production: Torrust's own demo, a
+/// real domain (strict environments refuse example ones). Nothing a test
+/// starts resolves or reaches it.
+pub const OWN_DOMAIN: &str = "torrust-demo.com";
+
+/// An environment file's DOMAIN_NAME and SSL_EMAIL lines with example.com
+/// replaced by [`OWN_DOMAIN`], as an operator edits the committed files.
+pub fn with_own_domain(text: &str) -> String {
+    text.lines()
+        .map(|l| {
+            if l.starts_with("DOMAIN_NAME=") || l.starts_with("SSL_EMAIL=") {
+                l.replace("example.com", OWN_DOMAIN)
+            } else {
+                l.to_string()
+            }
+        })
+        .map(|l| l + "\n")
+        .collect()
 }
 
 pub struct Run(pub Output);

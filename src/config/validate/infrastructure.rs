@@ -1,5 +1,7 @@
 //! Infrastructure rules: what the provider requires, and static addressing
-//! (an address needs its gateway, inside its own network).
+//! (an address of a host, never a network, broadcast, loopback, multicast
+//! or other special one; and a gateway that is another host of its own
+//! network).
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -48,22 +50,98 @@ fn static_addressing(c: &mut Checker) {
             "set INFRASTRUCTURE_IPV4_GATEWAY, the router of that network",
         );
     }
-    let (Some(net), Some(IpAddr::V4(gateway))) = (
-        c.net(INFRASTRUCTURE_IPV4_ADDRESS),
-        c.ip(INFRASTRUCTURE_IPV4_GATEWAY),
-    ) else {
+    let net = c.net(INFRASTRUCTURE_IPV4_ADDRESS);
+    if let Some(net) = net {
+        if let Some((what, fix)) = not_a_host(net.addr(), Some(net)) {
+            c.fail(
+                INFRASTRUCTURE_IPV4_ADDRESS,
+                format!("{} is {what}", net.addr()),
+                &fix,
+            );
+            // The gateway is judged against a usable address only.
+            return;
+        }
+    }
+    let (Some(net), Some(IpAddr::V4(gateway))) = (net, c.ip(INFRASTRUCTURE_IPV4_GATEWAY)) else {
         return;
     };
-    if !net.trunc().contains(&gateway) || gateway == net.addr() {
+    let gateway_fix = "use the router's address inside INFRASTRUCTURE_IPV4_ADDRESS's network";
+    if net.prefix_len() == 32 {
+        c.fail(
+            INFRASTRUCTURE_IPV4_GATEWAY,
+            format!(
+                "{gateway} cannot be reached: the VM's network {net} holds no address but its own"
+            ),
+            "give INFRASTRUCTURE_IPV4_ADDRESS its network's prefix (e.g. /24) and the router's address inside it here",
+        );
+    } else if let Some((what, _)) = not_a_host(gateway, None) {
+        c.fail(
+            INFRASTRUCTURE_IPV4_GATEWAY,
+            format!("{gateway} cannot be the gateway: it is {what}"),
+            gateway_fix,
+        );
+    } else if !net.trunc().contains(&gateway) || gateway == net.addr() {
         c.fail(
             INFRASTRUCTURE_IPV4_GATEWAY,
             format!(
                 "{gateway} is not another host of the VM's network {}",
                 net.trunc()
             ),
-            "use the router's address inside INFRASTRUCTURE_IPV4_ADDRESS's network",
+            gateway_fix,
+        );
+    } else if let Some((what, _)) = not_a_host(gateway, Some(net)) {
+        c.fail(
+            INFRASTRUCTURE_IPV4_GATEWAY,
+            format!("{gateway} cannot be the gateway: it is {what}"),
+            gateway_fix,
         );
     }
+}
+
+/// Why `ip` cannot be a host's own address on a LAN (as the VM's address
+/// or its router), with the fix; `net`: the prefix it is on, whose network
+/// and broadcast addresses are not hosts either, except in a /31 (RFC 3021:
+/// both addresses are hosts) and a /32 (the one address is the host).
+fn not_a_host(ip: Ipv4Addr, net: Option<ipnet::Ipv4Net>) -> Option<(String, String)> {
+    let fix = "use the address of a host on the VM's network, e.g. 192.0.2.10/24";
+    let special = if ip.is_unspecified() || ip.octets()[0] == 0 {
+        Some("in 0.0.0.0/8 (\"this network\"), not a host address")
+    } else if ip.is_loopback() {
+        Some("a loopback address (127.0.0.0/8)")
+    } else if ip.is_broadcast() {
+        Some("the limited broadcast address")
+    } else if ip.is_multicast() {
+        Some("a multicast address (224.0.0.0/4)")
+    } else if ip.octets()[0] >= 240 {
+        Some("in the reserved block 240.0.0.0/4")
+    } else if ip.is_link_local() {
+        Some("link-local (169.254.0.0/16), which routers do not forward")
+    } else {
+        None
+    };
+    if let Some(what) = special {
+        return Some((what.to_string(), fix.to_string()));
+    }
+    let net = net?;
+    if net.prefix_len() >= 31 {
+        return None;
+    }
+    let what = if ip == net.network() {
+        "network"
+    } else if ip == net.broadcast() {
+        "broadcast"
+    } else {
+        return None;
+    };
+    // In bounds: a prefix of at most /30 has two hosts or more.
+    let (first, last) = (
+        Ipv4Addr::from(u32::from(net.network()) + 1),
+        Ipv4Addr::from(u32::from(net.broadcast()) - 1),
+    );
+    Some((
+        format!("the {what} address of {}", net.trunc()),
+        format!("use a host address of {}: {first} to {last}", net.trunc()),
+    ))
 }
 
 /// The IPv4 address of a value that the kind `Ipv4` already checked.
@@ -152,6 +230,118 @@ mod tests {
             assert!(got[0].starts_with(
                 "Error: is only used with a static address | set INFRASTRUCTURE_IPV4_ADDRESS"
             ));
+        }
+    }
+
+    fn problems(address: &str, gateway: &str) -> (Vec<String>, Vec<String>) {
+        let (_, r) = run(
+            "local",
+            &[
+                (INFRASTRUCTURE_IPV4_ADDRESS, address),
+                (INFRASTRUCTURE_IPV4_GATEWAY, gateway),
+            ],
+        );
+        (
+            about(&r, INFRASTRUCTURE_IPV4_ADDRESS),
+            about(&r, INFRASTRUCTURE_IPV4_GATEWAY),
+        )
+    }
+
+    #[test]
+    fn the_address_is_a_host_of_its_network() {
+        for (address, what) in [
+            ("10.0.2.0/24", "10.0.2.0 is the network address of 10.0.2.0/24 | use a host address of 10.0.2.0/24: 10.0.2.1 to 10.0.2.254"),
+            ("10.0.2.255/24", "10.0.2.255 is the broadcast address of 10.0.2.0/24 | use a host address"),
+            ("192.0.2.4/30", "192.0.2.4 is the network address of 192.0.2.4/30 | use a host address of 192.0.2.4/30: 192.0.2.5 to 192.0.2.6"),
+            ("127.0.0.2/8", "127.0.0.2 is a loopback address (127.0.0.0/8) |"),
+            ("0.0.0.0/24", "0.0.0.0 is in 0.0.0.0/8 (\"this network\"), not a host address"),
+            ("0.1.2.3/8", "0.1.2.3 is in 0.0.0.0/8"),
+            ("224.0.0.5/24", "224.0.0.5 is a multicast address (224.0.0.0/4)"),
+            ("255.255.255.255/24", "255.255.255.255 is the limited broadcast address"),
+            ("240.0.0.1/24", "240.0.0.1 is in the reserved block 240.0.0.0/4"),
+            ("169.254.3.4/16", "169.254.3.4 is link-local (169.254.0.0/16), which routers do not forward"),
+        ] {
+            let (a, g) = problems(address, "10.0.2.2");
+            assert_eq!(a.len(), 1, "{address}: {a:?}");
+            assert!(a[0].starts_with(&format!("Error: {what}")), "{address}: {a:?}");
+            // The gateway is not judged against an unusable address.
+            assert!(g.is_empty(), "{address}: {g:?}");
+        }
+        // /31 (RFC 3021) and /32 have no network or broadcast address.
+        for address in ["192.0.2.0/31", "192.0.2.1/31"] {
+            let other = if address.starts_with("192.0.2.0") {
+                "192.0.2.1"
+            } else {
+                "192.0.2.0"
+            };
+            assert_eq!(problems(address, other), (vec![], vec![]), "{address}");
+        }
+        let (a, g) = problems("192.0.2.7/32", "192.0.2.1");
+        assert!(a.is_empty(), "{a:?}");
+        assert_eq!(g, vec!["Error: 192.0.2.1 cannot be reached: the VM's network 192.0.2.7/32 holds no address but its own | give INFRASTRUCTURE_IPV4_ADDRESS its network's prefix (e.g. /24) and the router's address inside it here | environments/local.env:2"]);
+        assert_eq!(problems("192.0.2.7/32", "192.0.2.7").1.len(), 1);
+    }
+
+    #[test]
+    fn the_gateway_is_another_host_of_the_network() {
+        for (gateway, what) in [
+            (
+                "10.0.2.0",
+                "10.0.2.0 cannot be the gateway: it is the network address of 10.0.2.0/24",
+            ),
+            (
+                "10.0.2.255",
+                "10.0.2.255 cannot be the gateway: it is the broadcast address of 10.0.2.0/24",
+            ),
+            (
+                "127.0.0.1",
+                "127.0.0.1 cannot be the gateway: it is a loopback address (127.0.0.0/8)",
+            ),
+            (
+                "169.254.0.1",
+                "169.254.0.1 cannot be the gateway: it is link-local (169.254.0.0/16)",
+            ),
+            (
+                "224.0.0.1",
+                "224.0.0.1 cannot be the gateway: it is a multicast address (224.0.0.0/4)",
+            ),
+            (
+                "0.0.0.0",
+                "0.0.0.0 cannot be the gateway: it is in 0.0.0.0/8",
+            ),
+            (
+                "255.255.255.255",
+                "255.255.255.255 cannot be the gateway: it is the limited broadcast address",
+            ),
+            (
+                "10.0.3.1",
+                "10.0.3.1 is not another host of the VM's network 10.0.2.0/24",
+            ),
+            (
+                "10.0.2.15",
+                "10.0.2.15 is not another host of the VM's network 10.0.2.0/24",
+            ),
+        ] {
+            let (a, g) = problems("10.0.2.15/24", gateway);
+            assert!(a.is_empty(), "{gateway}: {a:?}");
+            assert_eq!(g.len(), 1, "{gateway}: {g:?}");
+            assert!(
+                g[0].starts_with(&format!("Error: {what}")),
+                "{gateway}: {g:?}"
+            );
+            assert!(
+                g[0].contains(
+                    "| use the router's address inside INFRASTRUCTURE_IPV4_ADDRESS's network |"
+                ),
+                "{g:?}"
+            );
+        }
+        for gateway in ["10.0.2.1", "10.0.2.254"] {
+            assert_eq!(
+                problems("10.0.2.15/24", gateway),
+                (vec![], vec![]),
+                "{gateway}"
+            );
         }
     }
 }

@@ -242,17 +242,21 @@ fn ssh_public_key(value: &str) -> Result<Value, KindError> {
     }
 }
 
-fn domain(value: &str) -> Result<Value, KindError> {
+/// A domain name: two or more DNS labels, not an IPv4 address.
+fn is_domain(value: &str) -> bool {
     let labels: Vec<&str> = value.split('.').collect();
     // A top-level label is never all digits: that is an IPv4 address.
     let numeric_tld = labels
         .last()
         .is_some_and(|l| l.chars().all(|c| c.is_ascii_digit()));
-    if labels.len() >= 2
+    labels.len() >= 2
         && value.len() <= 253
         && labels.iter().all(|l| is_dns_label(l))
         && !numeric_tld
-    {
+}
+
+fn domain(value: &str) -> Result<Value, KindError> {
+    if is_domain(value) {
         return text(&value.to_ascii_lowercase());
     }
     err(
@@ -261,20 +265,40 @@ fn domain(value: &str) -> Result<Value, KindError> {
     )
 }
 
+/// The characters a local part may hold here: letters, digits and
+/// `. _ % + -`. RFC 5322 allows more (`'`, `` ` ``, `$`, `{`, quoted
+/// strings with `"`), but the address lands verbatim in the Caddyfile and
+/// in shell-read files, where those would be syntax, and no mailbox an
+/// operator reads needs them.
+fn is_local_part_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '%' | '+' | '-')
+}
+
+/// A conservative addr-spec (RFC 5322 §3.4.1): `local@domain`, the local
+/// part a dot-atom of [`is_local_part_char`]s of at most 64 characters
+/// (RFC 5321 §4.5.3.1.1), the domain a domain name, at most 254 in all.
 fn email(value: &str) -> Result<Value, KindError> {
-    let ok = value.split_once('@').is_some_and(|(user, domain)| {
-        !user.is_empty()
-            && !user.contains(char::is_whitespace)
-            && domain.contains('.')
-            && domain.split('.').all(is_dns_label)
-    });
-    if ok {
-        return text(value);
+    let fix = "use a plain address such as admin@example.org: letters, digits and . _ % + - before the @, a domain name after it";
+    let why = match value.rsplit_once('@') {
+        None => Some("has no @".to_string()),
+        Some((local, domain)) => {
+            if local.is_empty() || local.len() > 64 {
+                Some("needs 1 to 64 characters before the @".to_string())
+            } else if let Some(c) = local.chars().find(|c| !is_local_part_char(*c)) {
+                Some(format!("{c:?} may not be before the @"))
+            } else if local.starts_with('.') || local.ends_with('.') || local.contains("..") {
+                Some("a dot before the @ may not be first, last or doubled".to_string())
+            } else if value.len() > 254 || !is_domain(domain) {
+                Some("the part after the @ is not a domain name".to_string())
+            } else {
+                None
+            }
+        }
+    };
+    match why {
+        None => text(value),
+        Some(why) => err(format!("'{value}' is not an e-mail address ({why})"), fix),
     }
-    err(
-        format!("'{value}' is not an e-mail address"),
-        "use an address such as admin@example.org",
-    )
 }
 
 #[cfg(test)]
@@ -415,7 +439,48 @@ mod tests {
         bad(Kind::RelativePath, "/etc/ssl/ca.pem");
         bad(Kind::RelativePath, "../ca.pem");
         ok(Kind::Email, "a@b.org");
-        bad(Kind::Email, "a@b");
-        bad(Kind::Email, "@b.org");
+        ok(
+            Kind::Email,
+            "first.last+acme-2025_x%y@mail.tracker.example.org",
+        );
+        ok(Kind::Email, &format!("{}@b.org", "a".repeat(64)));
+        for (v, why) in [
+            ("a@b", "the part after the @ is not a domain name"),
+            ("@b.org", "needs 1 to 64 characters before the @"),
+            ("admin", "has no @"),
+            ("a\"b@x.org", "'\"' may not be before the @"),
+            ("\"a b\"@x.org", "'\"' may not be before the @"),
+            ("`id`@x.org", "'`' may not be before the @"),
+            ("$(reboot)@x.org", "'$' may not be before the @"),
+            ("a b@x.org", "' ' may not be before the @"),
+            ("a@b@x.org", "'@' may not be before the @"),
+            ("a'b@x.org", "'\\'' may not be before the @"),
+            (
+                ".a@x.org",
+                "a dot before the @ may not be first, last or doubled",
+            ),
+            (
+                "a.@x.org",
+                "a dot before the @ may not be first, last or doubled",
+            ),
+            (
+                "a..b@x.org",
+                "a dot before the @ may not be first, last or doubled",
+            ),
+            ("a@x.org\"", "the part after the @ is not a domain name"),
+            ("a@$(x).org", "the part after the @ is not a domain name"),
+            ("a@1.2.3.4", "the part after the @ is not a domain name"),
+            ("a@[192.0.2.1]", "the part after the @ is not a domain name"),
+            ("a@-x.org", "the part after the @ is not a domain name"),
+        ] {
+            let (message, fix) = bad(Kind::Email, v);
+            assert_eq!(message, format!("'{v}' is not an e-mail address ({why})"));
+            assert!(
+                fix.starts_with("use a plain address such as admin@example.org"),
+                "{fix}"
+            );
+        }
+        bad(Kind::Email, &format!("{}@b.org", "a".repeat(65)));
+        bad(Kind::Email, &format!("a@{}.org", "b.".repeat(125)));
     }
 }

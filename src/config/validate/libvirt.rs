@@ -1,6 +1,7 @@
 //! libvirt rules: the base image is an absolute path or an http(s) URL with
 //! its SHA-512 (a download is only as good as its checksum); the storage
-//! directory is absolute. The VM's shape itself is checked by the kinds.
+//! directory is absolute, readable by QEMU and real storage. The VM's shape
+//! itself is checked by the kinds.
 
 use std::path::PathBuf;
 
@@ -11,13 +12,68 @@ use crate::config::vars::VarId::*;
 
 pub(super) fn check(c: &mut Checker) {
     base_image(c);
+    storage_dir(c);
+}
+
+/// The one directory every VM file goes to (overlays, the secret-bearing
+/// seeds, data disks): absolute, because it is written into the domain XML
+/// and an empty or relative one would land in whatever directory the
+/// command ran from (the project); readable by libvirt's QEMU, which runs as
+/// libvirt-qemu and cannot enter /root; and storage, not `/` itself nor a
+/// kernel file system.
+fn storage_dir(c: &mut Checker) {
     let dir = c.text(LIBVIRT_STORAGE_DIR);
-    if !dir.is_empty() && !dir.starts_with('/') {
+    let example =
+        "use a directory of its own, e.g. /var/lib/libvirt/images/torrust-bake (the default)";
+    if !c.is_set(LIBVIRT_STORAGE_DIR) {
+        c.fail(
+            LIBVIRT_STORAGE_DIR,
+            "is set empty: the VMs' disks and seeds would be written in the current directory"
+                .into(),
+            "set an absolute directory, e.g. /var/lib/libvirt/images/torrust-bake, or remove the line for that default",
+        );
+        return;
+    }
+    if !dir.starts_with('/') {
         c.fail(
             LIBVIRT_STORAGE_DIR,
             format!("'{dir}' is not an absolute path"),
             "use an absolute directory, e.g. /var/lib/libvirt/images/torrust-bake",
         );
+        return;
+    }
+    // Lexically: `..` climbs out of a prefix (`/srv/../root` is /root); the
+    // directory need not exist yet (libvirt up creates it).
+    let mut parts: Vec<&std::ffi::OsStr> = Vec::new();
+    for part in std::path::Path::new(&dir).components() {
+        match part {
+            std::path::Component::Normal(p) => parts.push(p),
+            std::path::Component::ParentDir => {
+                parts.pop();
+            }
+            _ => {}
+        }
+    }
+    let Some(top) = parts.first().and_then(|t| t.to_str()) else {
+        c.fail(
+            LIBVIRT_STORAGE_DIR,
+            format!("'{dir}' is the root directory itself"),
+            example,
+        );
+        return;
+    };
+    match top {
+        "root" => c.fail(
+            LIBVIRT_STORAGE_DIR,
+            format!("'{dir}' is under /root, which libvirt's QEMU (user libvirt-qemu) cannot read"),
+            example,
+        ),
+        "proc" | "sys" | "dev" => c.fail(
+            LIBVIRT_STORAGE_DIR,
+            format!("'{dir}' is under /{top}, a kernel file system, not storage"),
+            example,
+        ),
+        _ => {}
     }
 }
 
@@ -188,5 +244,40 @@ mod tests {
         assert!(about(&r, LIBVIRT_STORAGE_DIR)[0].contains("is not an absolute path"));
         let (_, r) = run("local", &[(LIBVIRT_DOMAIN_TYPE, "xen")]);
         assert!(about(&r, LIBVIRT_DOMAIN_TYPE)[0].contains("'xen' is not one of auto, kvm, qemu"));
+    }
+
+    #[test]
+    fn the_storage_directory_is_absolute_readable_by_qemu_and_storage() {
+        for (dir, message) in [
+            ("", "is set empty: the VMs' disks and seeds would be written in the current directory"),
+            ("vms", "'vms' is not an absolute path"),
+            ("./vms", "'./vms' is not an absolute path"),
+            ("/", "'/' is the root directory itself"),
+            ("//.", "'//.' is the root directory itself"),
+            ("/srv/..", "'/srv/..' is the root directory itself"),
+            ("/root", "'/root' is under /root, which libvirt's QEMU (user libvirt-qemu) cannot read"),
+            ("/root/vms", "'/root/vms' is under /root, which libvirt's QEMU (user libvirt-qemu) cannot read"),
+            ("/srv/../root/vms", "'/srv/../root/vms' is under /root, which libvirt's QEMU (user libvirt-qemu) cannot read"),
+            ("/proc/vms", "'/proc/vms' is under /proc, a kernel file system, not storage"),
+            ("/sys", "'/sys' is under /sys, a kernel file system, not storage"),
+            ("/dev/shm/vms", "'/dev/shm/vms' is under /dev, a kernel file system, not storage"),
+        ] {
+            let (_, r) = run("local", &[(LIBVIRT_STORAGE_DIR, dir)]);
+            let got = about(&r, LIBVIRT_STORAGE_DIR);
+            assert_eq!(got.len(), 1, "{dir}: {got:?}");
+            assert!(got[0].starts_with(&format!("Error: {message} | ")), "{dir}: {got:?}");
+        }
+        for dir in [
+            "/var/lib/libvirt/images/torrust-bake",
+            "/srv/vms",
+            "/rootfs/vms",
+            "/home/ops/vms",
+            "/devices",
+        ] {
+            assert_eq!(
+                config(&[(LIBVIRT_STORAGE_DIR, dir)]).libvirt.storage_dir,
+                PathBuf::from(dir)
+            );
+        }
     }
 }

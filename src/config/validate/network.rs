@@ -1,5 +1,6 @@
 //! Network rules: every TCP listener has its own port; a domain (Caddy with
-//! TLS) needs an ACME e-mail and should not be an example.
+//! TLS) needs an ACME e-mail, and neither may be at an example domain in a
+//! strict environment.
 
 use std::collections::BTreeMap;
 
@@ -101,33 +102,62 @@ fn reverse_proxy(c: &mut Checker) {
             "set SSL_EMAIL=you@example.org",
         );
     }
-    // RFC 2606 names: nobody's tracker. Strict environments hear about it.
-    if !c.env.is_strict() {
-        return;
-    }
-    if is_example(&c.text(DOMAIN_NAME)) {
-        c.warn(
-            DOMAIN_NAME,
-            "is an example domain".into(),
-            "set the domain whose DNS points at this tracker",
-        );
+    // Reserved names are nobody's tracker: the committed staging and
+    // production files carry them as placeholders, refused there as
+    // placeholder secrets are; a lenient environment hears about them.
+    // Probing and the layout check do not send mail or ask for
+    // certificates: a warning is enough there.
+    let refuse = c.env.is_strict() && c.purpose == super::Purpose::Build;
+    let strict_note = if refuse {
+        ""
+    } else {
+        " (a strict environment refuses it)"
+    };
+    if let Some(reserved) = placeholder_domain(&c.text(DOMAIN_NAME)) {
+        let message =
+            format!("is an example domain ({reserved} is reserved: no DNS points it at a tracker)");
+        let fix =
+            format!("set DOMAIN_NAME to the domain whose DNS points at this tracker{strict_note}");
+        if refuse {
+            c.fail(DOMAIN_NAME, message, &fix);
+        } else {
+            c.warn(DOMAIN_NAME, message, &fix);
+        }
     }
     let email = c.text(SSL_EMAIL);
-    if is_example(email.rsplit('@').next().unwrap_or_default()) {
-        c.warn(
-            SSL_EMAIL,
-            "is at an example domain: the ACME account's mail would go nowhere".into(),
-            "set an address you read (certificate expiry warnings go there)",
+    if let Some(reserved) = email
+        .rsplit_once('@')
+        .and_then(|(_, d)| placeholder_domain(d))
+    {
+        let message = format!(
+            "is at an example domain ({reserved}): the ACME account's mail would go nowhere"
         );
+        let fix = format!("set SSL_EMAIL to an address you read (certificate expiry warnings go there){strict_note}");
+        if refuse {
+            c.fail(SSL_EMAIL, message, &fix);
+        } else {
+            c.warn(SSL_EMAIL, message, &fix);
+        }
     }
 }
 
-/// example.com/.net/.org and the .example top-level domain (RFC 2606).
-fn is_example(domain: &str) -> bool {
+/// The reserved name `domain` is or is under, if any: example.com/.net/.org
+/// and the .example, .test, .invalid and .localhost top-level domains
+/// (RFC 2606, RFC 6761), none of which anyone's DNS serves.
+fn placeholder_domain(domain: &str) -> Option<&'static str> {
     let d = domain.to_ascii_lowercase();
-    ["example.com", "example.net", "example.org", "example"]
-        .iter()
-        .any(|e| d == *e || d.ends_with(&format!(".{e}")))
+    let d = d.trim_end_matches('.');
+    [
+        "example.com",
+        "example.net",
+        "example.org",
+        "example",
+        "test",
+        "invalid",
+        "localhost",
+    ]
+    .into_iter()
+    .find(|e| d == *e || d.ends_with(&format!(".{e}")))
 }
 
 #[cfg(test)]
@@ -220,15 +250,20 @@ mod tests {
     }
 
     #[test]
-    fn production_warns_about_example_domains() {
+    fn strict_environments_refuse_example_domains_lenient_ones_warn() {
         let set = [(DOMAIN_NAME, "tracker.example.com"), (SSL_EMAIL, "a@b.org")];
-        let (_, r) = run("production", &set);
+        let (config, r) = run("production", &set);
+        assert!(config.is_none());
         assert_eq!(
             about(&r, DOMAIN_NAME),
-            vec!["Warning: is an example domain | set the domain whose DNS points at this tracker | environments/production.env:1"]
+            vec!["Error: is an example domain (example.com is reserved: no DNS points it at a tracker) | set DOMAIN_NAME to the domain whose DNS points at this tracker | environments/production.env:1"]
         );
-        let (_, r) = run("local", &set);
-        assert!(about(&r, DOMAIN_NAME).is_empty());
+        let (config, r) = run("local", &set);
+        assert!(config.is_some());
+        assert_eq!(
+            about(&r, DOMAIN_NAME),
+            vec!["Warning: is an example domain (example.com is reserved: no DNS points it at a tracker) | set DOMAIN_NAME to the domain whose DNS points at this tracker (a strict environment refuses it) | environments/local.env:1"]
+        );
         let (_, r) = run(
             "staging",
             &[
@@ -237,7 +272,40 @@ mod tests {
             ],
         );
         assert_eq!(about(&r, DOMAIN_NAME).len(), 1);
-        assert!(about(&r, SSL_EMAIL)[0].contains("example domain"));
-        assert!(!is_example("example.community.org"));
+        assert_eq!(
+            about(&r, SSL_EMAIL),
+            vec!["Error: is at an example domain (example.com): the ACME account's mail would go nowhere | set SSL_EMAIL to an address you read (certificate expiry warnings go there) | environments/staging.env:2"]
+        );
+        for (domain, reserved) in [
+            ("tracker.example.org", "example.org"),
+            ("EXAMPLE.NET", "example.net"),
+            ("tracker.example", "example"),
+            ("tracker.test", "test"),
+            ("a.b.invalid", "invalid"),
+            ("tracker.localhost", "localhost"),
+        ] {
+            assert_eq!(placeholder_domain(domain), Some(reserved), "{domain}");
+        }
+        for real in [
+            "example.community.org",
+            "torrust-demo.com",
+            "testing.org",
+            "mytest.net",
+            "example.com.au",
+        ] {
+            assert_eq!(placeholder_domain(real), None, "{real}");
+        }
+        // A real domain passes in production.
+        let (_, r) = run(
+            "production",
+            &[
+                (DOMAIN_NAME, "tracker.torrust-demo.com"),
+                (SSL_EMAIL, "admin@torrust-demo.com"),
+            ],
+        );
+        assert!(
+            about(&r, DOMAIN_NAME).is_empty() && about(&r, SSL_EMAIL).is_empty(),
+            "{r}"
+        );
     }
 }

@@ -491,7 +491,7 @@ fn define_new(
     steps.run("domain type", || Ok(((), accel_detail)))?;
     let cache = lv.storage_dir.join("cache");
     let base = steps.run("base image", || {
-        let mut report = |line: &str| eprintln!("{line}");
+        let mut report = |line: &str| errln!("{line}");
         let (path, how) = disks::base_image(&lv.base_image, &cache, dry, &mut report)?;
         let detail = format!("{} ({how})", path.display());
         Ok((path, detail))
