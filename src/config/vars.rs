@@ -322,7 +322,7 @@ pub const VARS: [Var; VarId::COUNT] = [
         kind: Kind::IpAddr,
         default: "::",
         required: Required::No,
-        help: "Address the tracker's listeners bind inside its container; :: is dual stack.",
+        help: "Address the tracker's listeners bind inside its container; :: binds each family on its own socket (0.0.0.0 and [::], IPv6-only), so IPv4 clients get IPv4 replies.",
     },
     Var {
         id: VarId::TORRUST_TRACKER_UDP_PORTS,
