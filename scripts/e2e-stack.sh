@@ -14,7 +14,7 @@
 # `health` from the namespace reaches the API: the guest has no SSH server,
 # and an isolated test network is the one place that setting is meant for.
 #
-#   1. `libvirt up e2e --wait`: the release boots, pulls, starts; the boot
+#   1. `deploy e2e --wait`: the release boots, pulls, starts; the boot
 #      timeline (domain start, firmware, kernel, cloud-init stages, Docker,
 #      each image, tracker healthy) is printed and kept in $out/timeline.txt;
 #      `health e2e --host <vm> --wait 5m --monitoring` from the namespace:
@@ -29,17 +29,17 @@
 #      peer lists (two peers, the first listed in the right family's
 #      format) and the API counts every announce as IPv4 (issue 20: on one
 #      dual-stack socket IPv4 clients got IPv6-format replies);
-#   3. `libvirt replace e2e` with a release whose announce interval changed
+#   3. `deploy e2e` with a release whose announce interval changed
 #      (same secrets, nothing re-entered), killed once the new VM runs and
 #      run again (it converges), while a loop of UDP announces measures the
 #      outage: the new VM is healthy, answers with the new interval, still
 #      honours the whitelisted torrent and refuses another, and new
 #      leechers find the still-running seeder through it (UDP and HTTP);
-#   4. `libvirt replace e2e` with a release whose tracker digest the
+#   4. `deploy e2e` with a release whose tracker digest the
 #      registry does not have: it fails with the VM's own reason, and the
 #      previous VM serves again with its data disk (the outage measured too);
-#   5. `libvirt down e2e` (ACPI): the data disk's SQLite file still holds
-#      the completed download and the whitelist; `down --purge`.
+#   5. `destroy e2e` (ACPI): the data disk's SQLite file still holds
+#      the completed download and the whitelist; `destroy --purge`.
 # These cover what scripts/e2e-libvirt.sh checks (which CI no longer runs).
 #
 # usage: scripts/e2e-stack.sh   (as root; scripts/install-test-deps.sh --e2e)
@@ -62,7 +62,7 @@ cleanup() {
     local rc=$?
     [ -z "$seeder" ] || kill "$seeder" 2>/dev/null || true
     if [ -x "$bin" ] && [ -d "$project" ]; then
-        "$bin" -C "$project" libvirt down e2e --purge --shutdown-timeout 0s >/dev/null 2>&1 || true
+        "$bin" -C "$project" destroy e2e --purge --shutdown-timeout 0s >/dev/null 2>&1 || true
     fi
     "$repo/scripts/e2e-registry.sh" stop || true
     "$repo/scripts/libvirt-host.sh" stop || true
@@ -221,16 +221,16 @@ PY
 
 # --- 1. boot into a running tracker -------------------------------------------------
 s=$SECONDS
-bake libvirt up e2e --wait "$boot_wait" --json >"$work/up1.json" 2>"$work/up1.log" \
-    || { cat "$work/up1.log" >&2; python3 -m json.tool "$work/up1.json" >&2 || true; tail -40 "$(json "$work/up1.json" console_log 2>/dev/null)" >&2 || true; die "libvirt up e2e --wait: no healthy tracker"; }
+bake deploy e2e --wait "$boot_wait" --json >"$work/up1.json" 2>"$work/up1.log" \
+    || { cat "$work/up1.log" >&2; python3 -m json.tool "$work/up1.json" >&2 || true; tail -40 "$(json "$work/up1.json" console_log 2>/dev/null)" >&2 || true; die "deploy e2e --wait: no healthy tracker"; }
 v1=$(json "$work/up1.json" version)
 up_s=$((SECONDS - s))
-# The timeline, as printed and kept: libvirt up's own steps, then the console's events.
+# The timeline, as printed and kept: deploy's own steps, then the console's events.
 python3 - "$work/up1.json" >"$out/timeline.txt" <<'PY'
 import json, sys
 o = json.load(open(sys.argv[1]))
 print(f"release {o['version']} on {o['domain']} ({o['domain_type']})")
-print("libvirt up steps (before the domain started):")
+print("deploy steps (before the domain started):")
 for s in o["steps"]:
     print(f"  {s['ms']/1000:8.1f} s  {s['step']:12} {s['detail']}")
 print("boot, from the domain's start:")
@@ -244,7 +244,7 @@ cat "$out/timeline.txt" >&2
 [ "$(json "$work/up1.json" boot.outcome)" = healthy ] || die "up: outcome is not healthy"
 data=$(json "$work/up1.json" data_disk)
 addr=$vm_addr
-bake libvirt status e2e --json >"$work/status.json"
+bake status e2e --json >"$work/status.json"
 [ "$(json "$work/status.json" domains.0.boot)" = "tracker healthy" ] || die "status: boot is not 'tracker healthy'"
 health() { # health NAME: every check passes from the namespace, none skipped
     in_ns "$bin" -C "$project" health e2e --host "$addr" --wait 5m --monitoring --json >"$work/health-$1.json" \
@@ -268,9 +268,9 @@ PY
 }
 s=$SECONDS
 health first
-# (libvirt status shows no address for it here: no DHCP lease, and libvirt's
+# (`status` shows no address for it here: no DHCP lease, and libvirt's
 # ARP source found none in the namespace.)
-say "1: release $v1 healthy $up_s s after 'libvirt up' began; health from the namespace passed in $((SECONDS - s)) s"
+say "1: release $v1 healthy $up_s s after 'deploy' began; health from the namespace passed in $((SECONDS - s)) s"
 
 # --- 2. state the tracker reloads at start -----------------------------------------------
 for ih in "$known" "$known2"; do
@@ -349,7 +349,7 @@ s=$SECONDS
 # again: it must pick up where it was and converge.
 old_domain=$(json "$work/up1.json" domain)
 # (the binary itself, not through bake(): $! must be its pid)
-"$bin" -C "$project" libvirt replace e2e --health-wait "$boot_wait" --json >"$work/replace3a.json" 2>"$work/replace3a.log" &
+"$bin" -C "$project" deploy e2e --health-wait "$boot_wait" --json >"$work/replace3a.json" 2>"$work/replace3a.log" &
 rp=$!
 for _ in $(seq 1200); do
     [[ $(virsh -q list --name) == *torrust-e2e-* && $(virsh -q list --name) != *"$old_domain"* ]] && break
@@ -360,13 +360,13 @@ kill -9 "$rp" 2>/dev/null || die "replace finished before it could be interrupte
 wait "$rp" 2>/dev/null || true
 [[ $(virsh -q list --all --name | grep -c torrust-e2e-) == 2 ]] || die "the interrupted replace did not leave old and new defined"
 say "3: replace killed with the new VM running and $old_domain stopped; running it again"
-bake libvirt replace e2e --health-wait "$boot_wait" --json >"$work/replace3.json" 2>"$work/replace3.log" \
+bake deploy e2e --health-wait "$boot_wait" --json >"$work/replace3.json" 2>"$work/replace3.log" \
     || { cat "$work/replace3.log" >&2; python3 -m json.tool "$work/replace3.json" >&2 || true; die "replace: exit $?"; }
 stop_loop "$loop" "$work/stop3" "$work/announces3.txt"
 v2=$(json "$work/replace3.json" version)
 [ "$(json "$work/replace3.json" outcome)" = replaced ] || die "replace: outcome is not 'replaced'"
 [ "$(json "$work/replace3.json" previous)" = "$v1" ] || die "replace: previous is not $v1"
-bake libvirt status e2e --json >"$work/status3.json"
+bake status e2e --json >"$work/status3.json"
 [ "$(json "$work/status3.json" domains.0.release)" = "$v2" ] || die "replace: $v2 does not run"
 python3 -c 'import json,sys; d=json.load(open(sys.argv[1]))["domains"]; assert len(d)==1, d' "$work/status3.json" || die "replace left the old domain defined"
 health replaced
@@ -388,7 +388,7 @@ missing=sha256:$(printf 'not in the registry' | sha256sum | cut -d' ' -f1)
 lock "$missing"
 announce_loop "$addr" "$work/stop4" "$work/announces4.txt"; loop=$!
 s=$SECONDS
-if bake libvirt replace e2e --seed img --health-wait "$boot_wait" --json >"$work/replace4.json" 2>"$work/replace4.log"; then
+if bake deploy e2e --seed img --health-wait "$boot_wait" --json >"$work/replace4.json" 2>"$work/replace4.log"; then
     die "replace with a missing image exited 0"
 fi
 stop_loop "$loop" "$work/stop4" "$work/announces4.txt"
@@ -397,7 +397,7 @@ rollback_s=$((SECONDS - s))
 reason=$(json "$work/replace4.json" reason)
 [[ $reason == *"cannot pull the tracker image"*"$missing"* ]] || die "replace4: the reason does not name the image: $reason"
 [[ $reason == *"manifest unknown"* || $reason == *"not found"* ]] || die "replace4: the reason does not say what the registry answered: $reason"
-bake libvirt status e2e --json >"$work/status4.json"
+bake status e2e --json >"$work/status4.json"
 [ "$(json "$work/status4.json" domains.0.release)" = "$v2" ] || die "after the rollback, $v2 does not run"
 health rolled-back
 r=$(http_announce "$addr" "$known2")
@@ -407,7 +407,7 @@ say "4: a release with a missing image was rolled back in $rollback_s s ($reason
 grep -c . "$project/releases/e2e/deployments.log" >/dev/null || die "no deployment record"
 
 # --- 5. the data disk after a graceful stop -------------------------------------------------
-bake libvirt down e2e --json >"$work/down.json"
+bake destroy e2e --json >"$work/down.json"
 [ "$(json "$work/down.json" domains.0.stop)" = acpi ] || die "down: the guest did not power off on ACPI"
 debugfs -R "dump /tracker/lib/database/sqlite3.db $work/tracker.db" "$data" >/dev/null 2>&1
 python3 - "$work/tracker.db" "$known" "$known2" <<'PY' || die "the database on the data disk lost the completed download or the whitelist"
@@ -419,7 +419,7 @@ assert completed and completed[0] >= 1, completed
 assert listed == 2, listed
 print(f"e2e-stack:   sqlite3.db: {ih} completed={completed[0]}, whitelisted", file=sys.stderr)
 PY
-bake libvirt down e2e --purge >/dev/null
+bake destroy e2e --purge >/dev/null
 [ ! -e "$data" ] || die "down --purge left $data"
 say "5: the data disk kept the completed download and the whitelist across both replacements"
 say "all passed in $((SECONDS - t_script)) s; timeline in $out/timeline.txt; deployments:"

@@ -28,8 +28,10 @@ Examples:
   torrust-bake health production --host 203.0.113.7 --wait 5m
   torrust-bake images pin tracker
   torrust-bake images pin --env staging tracker
-  torrust-bake libvirt up local
-  torrust-bake libvirt down local";
+  torrust-bake deploy local --wait 15m
+  torrust-bake status local
+  torrust-bake rollback local
+  torrust-bake destroy local";
 
 /// Turns an environment into an immutable, reproducible Torrust Tracker release.
 #[derive(Debug, Parser)]
@@ -117,7 +119,35 @@ Examples:
   torrust-bake health production --host 203.0.113.7 --wait 5m
   ssh -L 1212:127.0.0.1:1212 torrust@203.0.113.7 & torrust-bake health production")]
     Health(HealthArgs),
-    /// Run an environment's release on a local VM through libvirt (virsh): up, status, down.
+    /// Put the environment's release on its provider (INFRASTRUCTURE_PROVIDER): a first
+    /// deploy when nothing runs, else a replacement.
+    ///
+    /// A first deploy builds the release (or takes --release), makes the VM (libvirt: base
+    /// image, qcow2 overlay, seed copy, the data disk made on first use, the domain
+    /// torrust-<env>-<short version>) and starts it; with --wait it follows the boot. A
+    /// replacement makes the new VM beside the old one, stops the old one (ACPI, then
+    /// forced), starts the new one with the data disk and waits until its tracker is
+    /// healthy, then retires the old one; not healthy in time, the new one is removed and
+    /// the old one started again (exit 1, with the reason the new VM gave). Run again after
+    /// an interruption, it picks up where it stopped. Each step is printed with its duration.
+    #[command(after_help = DEPLOY_HELP)]
+    Deploy(DeployArgs),
+    /// The environment's VMs as its provider reports them: release, state, boot (its last
+    /// `torrust-bake:` line), address, console log, data disk.
+    #[command(after_help = DEPLOY_HELP)]
+    Status(StatusArgs),
+    /// Replace the current release with the one that served before it (by
+    /// releases/<env>/deployments.log), the way `deploy` replaces.
+    #[command(after_help = DEPLOY_HELP)]
+    Rollback(RollbackArgs),
+    /// Stop the environment's VMs (ACPI power-off, then forced after --shutdown-timeout)
+    /// and retire them (libvirt: undefined with their UEFI variables, overlay, seed and
+    /// console log deleted). The data disk stays unless --purge.
+    #[command(after_help = DEPLOY_HELP)]
+    Destroy(DestroyArgs),
+    /// Deprecated: `libvirt up|replace|rollback|status|down` are `deploy`, `deploy`,
+    /// `rollback`, `status` and `destroy`.
+    #[command(hide = true)]
     Libvirt {
         #[command(subcommand)]
         action: LibvirtCommand,
@@ -171,14 +201,15 @@ pub struct DiffArgs {
 #[derive(Debug, Subcommand)]
 pub enum ReleasesCommand {
     /// Every release of the environment: version, when it was last built (from the
-    /// local build log), size, and where it runs (libvirt domains' metadata).
+    /// local build log), size, and where it runs (the VMs its provider reports).
     #[command(after_help = "\
 Examples:
   torrust-bake releases list production
   torrust-bake releases list local --json")]
     List(ReleasesListArgs),
-    /// Delete all but the newest N releases (by build time); a release that runs
-    /// somewhere is never deleted.
+    /// Delete all but the newest N releases (by build time); a release a VM boots, the one
+    /// serving and the rollback target (releases/<env>/deployments.log) are never deleted,
+    /// and nothing is when the provider cannot tell what runs.
     #[command(after_help = "\
 Examples:
   torrust-bake releases prune local --keep 3 --dry-run
@@ -190,6 +221,9 @@ Examples:
 pub struct ReleasesListArgs {
     /// The environment: local, staging, production or another environments/<ENV>.env
     pub env: String,
+    /// libvirt: connection URI (virsh -c) where the environment's VMs run.
+    #[arg(long, value_name = "URI")]
+    pub connect: Option<String>,
     /// Print the releases as JSON on stdout.
     #[arg(long)]
     pub json: bool,
@@ -205,6 +239,9 @@ pub struct ReleasesPruneArgs {
     /// Say what would be deleted, delete nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// libvirt: connection URI (virsh -c) where the environment's VMs run.
+    #[arg(long, value_name = "URI")]
+    pub connect: Option<String>,
     /// Print the result as JSON on stdout.
     #[arg(long)]
     pub json: bool,
@@ -362,38 +399,112 @@ pub struct RegistryArgs {
     pub json: bool,
 }
 
-const LIBVIRT_HELP: &str = "\
-The VM's shape and files come from LIBVIRT_* variables (`torrust-bake show <env>`):
-LIBVIRT_BASE_IMAGE (a path, or a URL + LIBVIRT_BASE_IMAGE_SHA512), LIBVIRT_VCPUS,
-LIBVIRT_MEMORY_MIB, LIBVIRT_DISK_SIZE_GB, LIBVIRT_DOMAIN_TYPE (auto|kvm|qemu),
-LIBVIRT_FIRMWARE (efi|bios), LIBVIRT_NETWORK, LIBVIRT_STORAGE_DIR.
-libvirt is reached through virsh: --connect URI, else LIBVIRT_DEFAULT_URI, else
-libvirt's default (qemu:///system for root).
-
-Examples:
-  torrust-bake libvirt up local --dry-run
-  torrust-bake libvirt up local --connect qemu:///system
-  torrust-bake libvirt up local --release 3f2a9c1d0b7e
-  torrust-bake libvirt status local --json
-  torrust-bake libvirt down local
-  torrust-bake libvirt down local --purge      # also deletes the data disk
-
-Exit codes: 0 ok, 1 invalid input (unknown release, another domain of the
-environment exists, bad checksum), 2 libvirt unreachable or failed.";
-
-const REPLACE_HELP: &str = "\
+const DEPLOY_HELP: &str = "\
+INFRASTRUCTURE_PROVIDER picks where the VM runs; every provider has these verbs.
+libvirt: the VM's shape and files come from LIBVIRT_* variables (`torrust-bake show
+<env>`): LIBVIRT_BASE_IMAGE (a path, or a URL + LIBVIRT_BASE_IMAGE_SHA512),
+LIBVIRT_VCPUS, LIBVIRT_MEMORY_MIB, LIBVIRT_DISK_SIZE_GB, LIBVIRT_DOMAIN_TYPE
+(auto|kvm|qemu), LIBVIRT_FIRMWARE (efi|bios), LIBVIRT_NETWORK, LIBVIRT_STORAGE_DIR;
+it is reached through virsh: --connect URI, else LIBVIRT_DEFAULT_URI, else libvirt's
+default (qemu:///system for root). hetzner: not implemented yet (issue 22).
 Health is what the new VM says on its serial console: its tracker passed its Docker
-health check (`libvirt up --wait` shows the same timeline). Each replacement, rollback
-and `up --wait` that came up healthy is appended to releases/<env>/deployments.log.
+health check. Each deploy that came up healthy, each replacement and rollback is
+appended to releases/<env>/deployments.log. One deploy, rollback or destroy of an
+environment runs at a time (releases/<env>/deploy.lock).
 
 Examples:
-  torrust-bake libvirt replace local                      # the environment's current build
-  torrust-bake libvirt replace local --release 3f2a9c1d0b7e --health-wait 10m
-  torrust-bake libvirt rollback local --json
+  torrust-bake deploy local --dry-run          # the steps and the domain XML; changes nothing
+  torrust-bake deploy local --wait 15m
+  torrust-bake deploy local --release 3f2a9c1d0b7e --connect qemu:///system
+  torrust-bake status local --json
+  torrust-bake rollback local
+  torrust-bake destroy local --purge           # also deletes the data disk
 
-Exit codes: 0 replaced (or nothing to do), 1 rolled back or invalid input, 2 libvirt
-unreachable or failed.";
+Exit codes: 0 ok (deployed, replaced, nothing to do), 1 invalid input, a boot that
+failed or was rolled back, 2 the provider unreachable or failed.";
 
+#[derive(Debug, Args)]
+pub struct DeployArgs {
+    /// The environment: local, staging, production or another environments/<ENV>.env
+    pub env: String,
+    /// Deploy this stored release (releases/<env>/<VERSION>) instead of building the
+    /// environment's current one.
+    #[arg(long, value_name = "VERSION")]
+    pub release: Option<String>,
+    /// Print the steps and the new VM's description (libvirt: the domain XML) of a first
+    /// deploy; change nothing (no release written, no file, no VM) and ask the provider
+    /// nothing it need not.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Follow the new VM's serial console until its release says the tracker is healthy
+    /// or why it failed, or this much time passes (30s, 10m; at most 24h). A first deploy
+    /// waits only when asked; a replacement always does [default: 15m].
+    #[arg(long, visible_alias = "health-wait", value_name = "DURATION", value_parser = wait_duration)]
+    pub wait: Option<Duration>,
+    #[command(flatten)]
+    pub provider: ProviderFlags,
+    /// Print the outcome as JSON on stdout (a first deploy: domain, steps, XML, boot; a
+    /// replacement: outcome, previous, reason, outage_ms, steps, timeline).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Flags of one provider, ignored by the others.
+#[derive(Debug, Args)]
+pub struct ProviderFlags {
+    /// How long an old VM gets to power off on ACPI before it is destroyed.
+    #[arg(long, default_value = "120s", value_parser = humantime::parse_duration)]
+    pub shutdown_timeout: Duration,
+    /// libvirt: attach this seed to the new VM: iso (a read-only CD-ROM) or img (a
+    /// read-only vfat disk).
+    #[arg(long, value_enum, default_value = "iso")]
+    pub seed: LibvirtSeed,
+    /// libvirt: connection URI (virsh -c), e.g. qemu:///system.
+    #[arg(long, value_name = "URI")]
+    pub connect: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// The environment: local, staging, production or another environments/<ENV>.env
+    pub env: String,
+    /// libvirt: connection URI (virsh -c).
+    #[arg(long, value_name = "URI")]
+    pub connect: Option<String>,
+    /// Print the VMs as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    /// The environment: local, staging, production or another environments/<ENV>.env
+    pub env: String,
+    #[command(flatten)]
+    pub how: ReplaceHow,
+}
+
+#[derive(Debug, Args)]
+pub struct DestroyArgs {
+    /// The environment: local, staging, production or another environments/<ENV>.env
+    pub env: String,
+    /// Also delete the environment's data disk (its database and state).
+    #[arg(long)]
+    pub purge: bool,
+    /// How long a guest gets to power off after the ACPI request before it is
+    /// destroyed; 0s destroys at once.
+    #[arg(long, default_value = "120s", value_parser = humantime::parse_duration)]
+    pub shutdown_timeout: Duration,
+    /// libvirt: connection URI (virsh -c).
+    #[arg(long, value_name = "URI")]
+    pub connect: Option<String>,
+    /// Print what was done as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The deprecated `libvirt` verbs, kept so that old scripts run; each calls
+/// the code of its new verb and says so on stderr.
 #[derive(Debug, Subcommand)]
 pub enum LibvirtCommand {
     /// Build the environment's release (or take --release), then: base image (downloaded
@@ -401,7 +512,7 @@ pub enum LibvirtCommand {
     /// it (0600), the environment's data disk (made on first use, kept by `down`), the
     /// domain torrust-<env>-<short version> defined and started. Each step is printed with
     /// its duration.
-    #[command(after_help = LIBVIRT_HELP)]
+    #[command(hide = true)]
     Up(LibvirtUpArgs),
     /// Replace the running VM with one of a new release, nothing lost: define the new
     /// domain beside the old one, stop the old one (ACPI, then forced), start the new one
@@ -409,20 +520,20 @@ pub enum LibvirtCommand {
     /// Not healthy in time: the new one is destroyed and the old one started again (exit
     /// 1, with the reason the new VM gave). Run again after an interruption, it picks up
     /// where it stopped. The outage is one boot: printed, and in --json.
-    #[command(after_help = REPLACE_HELP)]
+    #[command(hide = true)]
     Replace(LibvirtReplaceArgs),
     /// Replace the current release with the one that served before it (by
     /// releases/<env>/deployments.log), the same way as `replace`.
-    #[command(after_help = REPLACE_HELP)]
+    #[command(hide = true)]
     Rollback(LibvirtRollbackArgs),
     /// The environment's domains (found by their metadata): release, state, address,
     /// console log, data disk.
-    #[command(after_help = LIBVIRT_HELP)]
+    #[command(hide = true)]
     Status(LibvirtStatusArgs),
     /// Stop the environment's domains (ACPI power-off, then forced after
     /// --shutdown-timeout), undefine them with their UEFI variables and delete their
     /// overlay, seed and console log. The data disk stays unless --purge.
-    #[command(after_help = LIBVIRT_HELP)]
+    #[command(hide = true)]
     Down(LibvirtDownArgs),
 }
 
@@ -512,19 +623,19 @@ pub struct LibvirtRollbackArgs {
     pub how: ReplaceHow,
 }
 
-/// How a replacement runs (shared by replace and rollback).
-#[derive(Debug, Args)]
+/// How a replacement runs (shared by rollback and the old replace).
+#[derive(Debug, Clone, Args)]
 pub struct ReplaceHow {
     /// How long the new VM gets to become healthy (and the old one, when it comes back).
-    #[arg(long, default_value = "15m", value_parser = wait_duration)]
+    #[arg(long, visible_alias = "wait", default_value = "15m", value_parser = wait_duration)]
     pub health_wait: Duration,
     /// How long the old VM gets to power off on ACPI before it is destroyed.
     #[arg(long, default_value = "120s", value_parser = humantime::parse_duration)]
     pub shutdown_timeout: Duration,
-    /// Attach this seed to the new VM: iso or img.
+    /// libvirt: attach this seed to the new VM: iso or img.
     #[arg(long, value_enum, default_value = "iso")]
     pub seed: LibvirtSeed,
-    /// libvirt connection URI (virsh -c).
+    /// libvirt: connection URI (virsh -c).
     #[arg(long, value_name = "URI")]
     pub connect: Option<String>,
     /// Print the outcome, the outage and the new VM's boot timeline as JSON on stdout.
@@ -581,6 +692,10 @@ impl Command {
                     ImagesCommand::Pin(PinArgs { registry: a, .. })
                     | ImagesCommand::Verify(ImagesVerifyArgs { registry: a, .. }),
             } => a.json,
+            Command::Deploy(a) => a.json,
+            Command::Status(a) => a.json,
+            Command::Rollback(a) => a.how.json,
+            Command::Destroy(a) => a.json,
             Command::Libvirt { action } => match action {
                 LibvirtCommand::Up(a) => a.json,
                 LibvirtCommand::Replace(a) => a.how.json,

@@ -14,6 +14,7 @@ pub mod cli;
 pub mod cloudinit;
 pub mod commands;
 pub mod config;
+pub mod deploy;
 pub mod diff;
 pub mod digest;
 pub mod error;

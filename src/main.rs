@@ -53,13 +53,15 @@ fn main() -> ExitCode {
         } => commands::releases_prune(project, args),
         Command::Completions(args) => commands::completions(args),
         Command::Man => commands::man(),
+        Command::Deploy(args) => commands::deploy(project, args),
+        Command::Status(args) => commands::status(project, args),
+        Command::Rollback(args) => commands::rollback(project, args),
+        Command::Destroy(args) => commands::destroy(project, args),
         Command::Libvirt { action } => match action {
             LibvirtCommand::Up(args) => commands::libvirt_up(project, args),
-            LibvirtCommand::Replace(args) => {
-                commands::libvirt_replace(project, &args.env, args.release.as_deref(), &args.how)
-            }
+            LibvirtCommand::Replace(args) => commands::libvirt_replace(project, args),
             LibvirtCommand::Rollback(args) => commands::libvirt_rollback(project, args),
-            LibvirtCommand::Status(args) => commands::libvirt_status(args),
+            LibvirtCommand::Status(args) => commands::libvirt_status(project, args),
             LibvirtCommand::Down(args) => commands::libvirt_down(project, args),
         },
     };

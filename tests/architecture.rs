@@ -1,5 +1,6 @@
 //! The module structure docs/ARCHITECTURE.md describes, checked: data flows
-//! one way (config -> render -> release -> boot media -> provider), no
+//! one way (config -> render -> release -> boot media -> deploy ->
+//! provider), no
 //! import cycles, nothing below the CLI imports the CLI. Reads the
 //! `crate::...` paths in src/ (cheaper than installing a tool in CI).
 
@@ -18,6 +19,7 @@ const LAYERS: &[&[&str]] = &[
     &["release"],
     &["diff", "health"],
     &["provider"],
+    &["deploy"],
     &["cli"],
     &["commands"],
 ];

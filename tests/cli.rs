@@ -810,7 +810,7 @@ fn a_reader_that_stops_early_is_no_panic_for_any_command() {
         ),
         (vec!["health", "local", "--timeout", "50ms"], &probe, 1),
         (
-            vec!["libvirt", "up", "local", "--dry-run"],
+            vec!["deploy", "local", "--dry-run"],
             &[("LIBVIRT_DOMAIN_TYPE", "qemu")],
             0,
         ),

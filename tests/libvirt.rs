@@ -1,8 +1,10 @@
-//! `libvirt up|status|down` without booting anything: the domain XML
-//! (a golden file, and `virt-xml-validate` on every XML we generate), the
-//! overlay (`qemu-img info` / `qemu-img check`), `--dry-run` through the
-//! binary, and status/down against libvirt's built-in test driver
-//! (`test:///default`, no daemon). The real boot is scripts/e2e-libvirt.sh.
+//! `deploy|status|destroy` on libvirt without booting anything: the domain
+//! XML (a golden file, and `virt-xml-validate` on every XML we generate),
+//! the overlay (`qemu-img info` / `qemu-img check`), `--dry-run` through the
+//! binary, status/destroy against libvirt's built-in test driver
+//! (`test:///default`, no daemon), a `virsh` on PATH that cannot read one
+//! domain, and the deprecated `libvirt` verbs. The real boot is
+//! scripts/e2e-stack.sh.
 
 mod common;
 
@@ -183,10 +185,7 @@ fn dry_run_prints_valid_xml_and_steps_and_changes_nothing() {
     );
     assert!(made.status.success());
     let vars = libvirt_vars(&storage, &base);
-    let r = p.run(
-        &["libvirt", "up", "local", "--dry-run", "--json"],
-        &as_refs(&vars),
-    );
+    let r = p.run(&["deploy", "local", "--dry-run", "--json"], &as_refs(&vars));
     assert_eq!(r.code(), 0, "{}", r.all());
     let out: serde_json::Value = serde_json::from_str(&r.stdout()).unwrap();
     let version = out["version"].as_str().unwrap();
@@ -224,8 +223,19 @@ fn dry_run_prints_valid_xml_and_steps_and_changes_nothing() {
     assert!(p.releases("local").is_empty(), "a dry run wrote a release");
     assert!(!storage.exists(), "a dry run created {}", storage.display());
 
-    // The same through the human output: steps on stderr, the XML on stdout.
-    let r = p.run(&["libvirt", "up", "local", "--dry-run"], &as_refs(&vars));
+    // The same through the human output: steps on stderr, the XML on stdout;
+    // and through the deprecated `libvirt up`, which says what to use.
+    let old = p.run(&["libvirt", "up", "local", "--dry-run"], &as_refs(&vars));
+    assert_eq!(old.code(), 0, "{}", old.all());
+    assert!(
+        old.stderr().starts_with(
+            "note: `torrust-bake libvirt up` is deprecated and will go; use `torrust-bake deploy`\n"
+        ),
+        "{}",
+        old.stderr()
+    );
+    let r = p.run(&["deploy", "local", "--dry-run"], &as_refs(&vars));
+    assert_eq!(r.stdout(), old.stdout());
     assert_eq!(r.code(), 0, "{}", r.all());
     assert!(
         r.stdout().starts_with("<domain type='qemu'>"),
@@ -252,47 +262,42 @@ fn up_refuses_other_providers_unknown_releases_and_bad_versions() {
         ("INFRASTRUCTURE_INSTANCE_TYPE", "cx22"),
         ("LIBVIRT_DOMAIN_TYPE", "qemu"),
     ];
-    let r = p.run(&["libvirt", "up", "local", "--dry-run"], &hetzner);
-    assert_eq!(r.code(), 1, "{}", r.all());
-    assert!(r
-        .stderr()
-        .contains("local runs on Hetzner (INFRASTRUCTURE_PROVIDER=hetzner)"));
+    for args in [
+        &["deploy", "local", "--dry-run"][..],
+        &["status", "local"][..],
+        &["rollback", "local"][..],
+        &["destroy", "local"][..],
+        &["libvirt", "up", "local", "--dry-run"][..],
+    ] {
+        let r = p.run(args, &hetzner);
+        assert_eq!(r.code(), 1, "{args:?}: {}", r.all());
+        assert!(
+            r.stderr()
+                .contains("error: Hetzner deploys are not implemented yet (issue 22): local has INFRASTRUCTURE_PROVIDER=hetzner; run it on a local VM with INFRASTRUCTURE_PROVIDER=libvirt"),
+            "{args:?}: {}",
+            r.stderr()
+        );
+    }
 
     let qemu = [("LIBVIRT_DOMAIN_TYPE", "qemu")];
     let r = p.run(
-        &[
-            "libvirt",
-            "up",
-            "local",
-            "--release",
-            "0123456789ab",
-            "--dry-run",
-        ],
+        &["deploy", "local", "--release", "0123456789ab", "--dry-run"],
         &qemu,
     );
     assert_eq!(r.code(), 1, "{}", r.all());
     assert!(r.stderr().contains("no release at"), "{}", r.stderr());
-    let r = p.run(&["libvirt", "up", "local", "--release", "../x"], &qemu);
+    let r = p.run(&["deploy", "local", "--release", "../x"], &qemu);
     assert_eq!(r.code(), 1, "{}", r.all());
     // status needs only a valid name (a deleted environment file must not
     // strand its VMs); a bad one is refused before libvirt is asked.
-    let r = p.run(&["libvirt", "status", "../nowhere"], &[]);
+    let r = p.run(&["status", "../nowhere"], &[]);
     assert_eq!(r.code(), 1, "{}", r.all());
     assert!(
         r.stderr().contains("is not an environment name"),
         "{}",
         r.all()
     );
-    let r = p.run(
-        &[
-            "libvirt",
-            "status",
-            "nowhere",
-            "--connect",
-            "test:///default",
-        ],
-        &[],
-    );
+    let r = p.run(&["status", "nowhere", "--connect", "test:///default"], &[]);
     assert_eq!(r.code(), 0, "{}", r.all());
 }
 
@@ -303,7 +308,7 @@ fn a_stored_release_that_was_edited_is_refused() {
     let version = dir.file_name().unwrap().to_str().unwrap().to_string();
     std::fs::write(dir.join("seed.iso"), b"not the seed").unwrap();
     let r = p.run(
-        &["libvirt", "up", "local", "--release", &version, "--dry-run"],
+        &["deploy", "local", "--release", &version, "--dry-run"],
         &[("LIBVIRT_DOMAIN_TYPE", "qemu")],
     );
     assert_eq!(r.code(), 1, "{}", r.all());
@@ -316,38 +321,100 @@ fn a_stored_release_that_was_edited_is_refused() {
 }
 
 #[test]
-fn status_and_down_read_a_real_libvirt() {
+fn status_and_destroy_read_a_real_libvirt() {
     // libvirt's test driver: a real libvirt API with one foreign domain
     // ("test", not ours) and no daemon.
     let p = Project::new();
-    let r = p.run(
-        &["libvirt", "status", "local", "--connect", "test:///default"],
-        &[],
-    );
+    let test = ["--connect", "test:///default"];
+    let r = p.run(&[&["status", "local"][..], &test].concat(), &[]);
     assert_eq!(r.code(), 0, "{}", r.all());
     assert_eq!(
         r.stdout(),
-        "local: no domains (`torrust-bake libvirt up local` starts one)\n"
+        "local: no VMs (`torrust-bake deploy local` starts one)\n"
     );
-    let r = p.run(
-        &[
-            "libvirt",
-            "status",
-            "local",
-            "--connect",
-            "test:///default",
-            "--json",
-        ],
-        &[],
-    );
+    let r = p.run(&[&["status", "local", "--json"][..], &test].concat(), &[]);
     let v: serde_json::Value = serde_json::from_str(&r.stdout()).unwrap();
     assert_eq!(v["domains"], serde_json::json!([]));
-    let r = p.run(
-        &["libvirt", "down", "local", "--connect", "test:///default"],
-        &[],
-    );
+    let r = p.run(&[&["destroy", "local"][..], &test].concat(), &[]);
     assert_eq!(r.code(), 0, "{}", r.all());
-    assert_eq!(r.stdout(), "local: no domains\n");
+    assert_eq!(r.stdout(), "local: no VMs\n");
+    // The deprecated verbs run the same code and name the new one.
+    for (old, new) in [("status", "status"), ("down", "destroy")] {
+        let r = p.run(&[&["libvirt", old, "local"][..], &test].concat(), &[]);
+        assert_eq!(r.code(), 0, "{}", r.all());
+        assert!(
+            r.stderr().contains(&format!("use `torrust-bake {new}`")),
+            "{}",
+            r.stderr()
+        );
+    }
+}
+
+/// A `virsh` on PATH that lists `torrust-local-0123abcd` (and "test"), and
+/// cannot dump its XML; with `vanishes`, the second list no longer has it.
+fn fake_virsh(dir: &Path, vanishes: bool) -> String {
+    let script = format!(
+        r#"#!/bin/sh
+# args: [-c URI] -q COMMAND ...
+while [ "$1" = -c ] || [ "$1" = -q ]; do [ "$1" = -c ] && shift; shift; done
+case "$1" in
+list)
+    echo test
+    if [ ! -e "{dir}/listed" ] || [ {vanishes} = false ]; then echo torrust-local-0123abcd; fi
+    touch "{dir}/listed" ;;
+dumpxml)
+    [ "$2" = test ] && {{ echo "<domain type='test'><name>test</name></domain>"; exit 0; }}
+    echo "error: internal error: cannot read the domain's XML" >&2; exit 1 ;;
+*) echo "error: unexpected virsh $*" >&2; exit 1 ;;
+esac
+"#,
+        dir = dir.display()
+    );
+    let path = dir.join("virsh");
+    std::fs::write(&path, script).unwrap();
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    format!(
+        "{}:{}",
+        dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    )
+}
+
+/// #27 item 3: when `virsh dumpxml` failed for a domain, status said "no
+/// domains", a deploy started a second VM on the data disk and prune
+/// deleted the running release. A domain that cannot be read is "cannot
+/// tell", unless it is really gone.
+#[test]
+fn a_domain_that_cannot_be_read_is_never_taken_for_absent() {
+    let p = Project::new();
+    p.build("local", &[]);
+    let bin = tempfile::tempdir().unwrap();
+    let path = fake_virsh(bin.path(), false);
+    let vars = [("PATH", path.as_str()), ("LIBVIRT_DOMAIN_TYPE", "qemu")];
+    let cannot = "cannot tell whether domain torrust-local-0123abcd is one of local's";
+    for args in [
+        &["status", "local"][..],
+        &["deploy", "local"][..],
+        &["destroy", "local"][..],
+        &["releases", "prune", "local", "--keep", "1"][..],
+    ] {
+        let r = p.run(args, &vars);
+        assert_eq!(r.code(), 2, "{args:?}: {}", r.all());
+        assert!(r.stderr().contains(cannot), "{args:?}: {}", r.stderr());
+    }
+    let r = p.run(&["releases", "prune", "local", "--keep", "1"], &vars);
+    assert!(r.stderr().contains("nothing was deleted"), "{}", r.stderr());
+    assert_eq!(p.releases("local").len(), 1);
+    // Deleted between the list and the read: really gone, so not ours.
+    let gone = tempfile::tempdir().unwrap();
+    let path = fake_virsh(gone.path(), true);
+    let r = p.run(&["status", "local"], &[("PATH", path.as_str())]);
+    assert_eq!(r.code(), 0, "{}", r.all());
+    assert_eq!(
+        r.stdout(),
+        "local: no VMs (`torrust-bake deploy local` starts one)\n"
+    );
 }
 
 #[test]
@@ -355,7 +422,6 @@ fn an_unreachable_libvirt_is_exit_2_with_the_fix() {
     let p = Project::new();
     let r = p.run(
         &[
-            "libvirt",
             "status",
             "local",
             "--connect",
@@ -423,7 +489,7 @@ fn a_base_image_url_is_downloaded_once_and_checked() {
 /// #27: an empty LIBVIRT_STORAGE_DIR put the secret-bearing seed and a
 /// 10 GiB data disk in the directory the command ran from (relative paths
 /// in the domain XML); /root, `/` and the kernel's file systems were taken
-/// too. Refused by `check` and by `libvirt up` before anything is made.
+/// too. Refused by `check` and by `deploy` before anything is made.
 #[test]
 fn the_storage_directory_must_be_absolute_readable_by_qemu_and_storage() {
     let p = Project::new();
@@ -461,7 +527,7 @@ fn the_storage_directory_must_be_absolute_readable_by_qemu_and_storage() {
         ];
         for args in [
             &["check", "local"][..],
-            &["libvirt", "up", "local", "--dry-run"][..],
+            &["deploy", "local", "--dry-run"][..],
         ] {
             let r = p.run(args, &vars);
             assert_eq!(r.code(), 1, "{dir:?} {args:?}: {}", r.all());

@@ -89,6 +89,27 @@ fn list_and_prune_keep_the_newest() {
         blind.stderr()
     );
     assert_eq!(versions(&p).len(), 2);
+    // #27 item 6: --connect is where the VMs are asked for, and honoured.
+    let there = p.run(
+        &[
+            "releases",
+            "prune",
+            "local",
+            "--keep",
+            "1",
+            "--dry-run",
+            "--connect",
+            "test:///default",
+        ],
+        &[("LIBVIRT_DEFAULT_URI", "qemu:///nonexistent-socket")],
+    );
+    assert_eq!(there.code(), 0, "{}", there.all());
+    let listed = p.run(
+        &["releases", "list", "local", "--connect", "test:///default"],
+        &[("LIBVIRT_DEFAULT_URI", "qemu:///nonexistent-socket")],
+    );
+    assert_eq!(listed.code(), 0, "{}", listed.all());
+    assert!(!listed.stderr().contains("unknown"), "{}", listed.all());
 }
 
 #[test]
@@ -122,17 +143,8 @@ fn prune_keeps_what_serves_and_what_a_rollback_needs_by_the_deployment_record() 
     let v: serde_json::Value = serde_json::from_str(&run.stdout()).unwrap();
     assert_eq!(v["deleted"], serde_json::json!([built[2]]), "{v}");
 
-    // `libvirt rollback` goes to the release before the current one.
-    let rb = p.run(
-        &[
-            "libvirt",
-            "rollback",
-            "local",
-            "--connect",
-            "test:///default",
-        ],
-        &[],
-    );
+    // `rollback` goes to the release before the current one.
+    let rb = p.run(&["rollback", "local", "--connect", "test:///default"], &[]);
     assert!(
         rb.stderr()
             .contains(&format!("rolling back to release {}", built[0])),
@@ -144,7 +156,7 @@ fn prune_keeps_what_serves_and_what_a_rollback_needs_by_the_deployment_record() 
 #[test]
 fn rollback_without_a_record_says_what_records_one() {
     let p = Project::new();
-    let run = p.run(&["libvirt", "rollback", "local"], &[]);
+    let run = p.run(&["rollback", "local"], &[]);
     assert_eq!(run.code(), 1, "{}", run.all());
     assert!(
         run.all().contains("no release to roll back to"),

@@ -1,5 +1,6 @@
 //! The commands: glue between the library and the terminal, one file per
-//! group (config, release, images, health, libvirt, docs). Parse -> call the
+//! group (config, release, releases, images, health, deploy, the deprecated
+//! libvirt aliases, docs). Parse -> call the
 //! library -> print; nothing else. Human output goes to stdout, progress and
 //! problems to stderr; `--json` puts one JSON document on stdout.
 
@@ -11,36 +12,34 @@ use anyhow::{Context as _, Result};
 use serde::Serialize;
 
 use crate::cli::{
-    BuildArgs, CheckArgs, CompletionsArgs, DiffArgs, HealthArgs, ImagesVerifyArgs, LibvirtDownArgs,
-    LibvirtSeed, LibvirtStatusArgs, LibvirtUpArgs, PinArgs, RegistryArgs, SecretsInitArgs,
-    ShowArgs, VerifyArgs,
+    BuildArgs, CheckArgs, CompletionsArgs, DiffArgs, HealthArgs, ImagesVerifyArgs, LibvirtSeed,
+    PinArgs, RegistryArgs, SecretsInitArgs, ShowArgs, VerifyArgs,
 };
 use crate::config::{self, Config, Report};
 use crate::digest::Key;
 use crate::error::Error;
 use crate::images::{self, Pinned};
-use crate::provider::libvirt::{self, virsh::Virsh};
 use crate::release::{self, Written};
 use crate::render;
 use crate::version::Version;
 
 mod config_cmds;
+mod deploy_cmds;
 mod docs;
 mod health;
 mod images_cmds;
 mod libvirt_cmds;
 mod release_cmds;
 mod releases_cmds;
-mod replace_cmds;
 
 pub use config_cmds::*;
+pub use deploy_cmds::*;
 pub use docs::*;
 pub use health::*;
 pub use images_cmds::*;
 pub use libvirt_cmds::*;
 pub use release_cmds::*;
 pub use releases_cmds::*;
-pub use replace_cmds::*;
 
 fn print_json<T: Serialize>(value: &T) -> Result<()> {
     outln!("{}", serde_json::to_string_pretty(value)?);

@@ -1,5 +1,6 @@
 //! `releases list|prune`: what is in releases/<env>/, when each was built
-//! (the local build log), and where it runs (libvirt domains' metadata).
+//! (the local build log), and where it runs (the environment's provider,
+//! asked through the deploy layer, `deploy::retention`).
 
 use std::collections::BTreeMap;
 
@@ -13,7 +14,7 @@ struct Listed {
     /// Last build, from the log; none for releases older than the log.
     built: Option<String>,
     bytes: u64,
-    /// libvirt domains running it.
+    /// The VMs booting it (`<provider>:<name>`).
     running: Vec<String>,
 }
 
@@ -28,19 +29,6 @@ fn dir_bytes(dir: &std::path::Path) -> u64 {
             _ => e.metadata().map_or(0, |m| m.len()),
         })
         .sum()
-}
-
-/// The environment's domains by release, or why they are unknown.
-fn running(env: &str) -> Result<BTreeMap<String, Vec<String>>, String> {
-    let virsh = Virsh { uri: None };
-    let records = libvirt::find_domains(&virsh, env).map_err(|e| format!("{e:#}"))?;
-    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for r in records {
-        out.entry(r.version)
-            .or_default()
-            .push(format!("libvirt:{}", r.name));
-    }
-    Ok(out)
 }
 
 /// Releases, newest build first (releases the log does not know last).
@@ -70,7 +58,7 @@ fn listed(
 pub fn releases_list(project: &Path, args: &ReleasesListArgs) -> Result<ExitCode> {
     let (env, json) = (args.env.as_str(), args.json);
     named_env(env)?;
-    let runs = running(env);
+    let runs = deploy_cmds::running(project, env, &args.connect).map_err(|e| format!("{e:#}"));
     let releases = listed(project, env, runs.as_ref().unwrap_or(&BTreeMap::new()))?;
     if json {
         let unknown = runs.as_ref().err();
@@ -96,7 +84,7 @@ pub fn releases_list(project: &Path, args: &ReleasesListArgs) -> Result<ExitCode
         );
     }
     if let Err(why) = runs {
-        errln!("note: where releases run is unknown: libvirt did not answer ({why})");
+        errln!("note: where releases run is unknown: the provider did not answer ({why})");
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -105,25 +93,23 @@ pub fn releases_prune(project: &Path, args: &ReleasesPruneArgs) -> Result<ExitCo
     let (env, json) = (args.env.as_str(), args.json);
     named_env(env)?;
     // Deleting a running release would break its replacement's way back:
-    // without an answer from libvirt, nothing is deleted.
-    let runs = running(env).map_err(|why| {
+    // without an answer from the provider, nothing is deleted.
+    let runs = deploy_cmds::running(project, env, &args.connect).map_err(|why| {
         Error::new(
             crate::error::Kind::Unreachable,
-            format!("cannot tell which releases run ({why}); nothing was deleted"),
+            format!("cannot tell which releases run ({why:#}); nothing was deleted; pass --connect URI if the VMs run elsewhere"),
         )
     })?;
     let lock = release::write::lock_env(project, env)?;
     let releases = listed(project, env, &runs)?;
-    // What serves by the deployment record, and what `libvirt rollback`
-    // would go back to, stay too.
-    let (current, previous) =
-        libvirt::deployments::current_and_previous(&libvirt::deployments::read(project, env));
-    let recorded = [current, previous];
+    // What serves by the deployment record, and what `rollback` would go
+    // back to, stay too.
+    let recorded = crate::deploy::retention::recorded(project, env);
     let mut deleted = Vec::new();
     for r in releases
         .iter()
         .skip(args.keep as usize)
-        .filter(|r| r.running.is_empty() && !recorded.contains(&Some(r.version.clone())))
+        .filter(|r| r.running.is_empty() && !recorded.contains(&r.version))
     {
         if !args.dry_run {
             // Moved aside first: a crash leaves a hidden leftover, which the

@@ -1,15 +1,122 @@
-//! Provider operations: putting a release on a VM and taking it off again
-//! (deploy, replace, retire, status), one module per provider, each with its
-//! own API client. They sit above the release pipeline (they deploy what it
-//! wrote) and will call the health gate (`crate::health`) to decide whether
-//! a new VM may replace the old one. Provider *settings* (which provider,
-//! what it requires, what boot media it takes) are a leaf in
-//! `config::provider`, so the config can hold them without importing
-//! anything up here.
+//! Provider primitives: the few operations a place where VMs run must offer
+//! so that the deploy layer (`crate::deploy`) can put a release there and
+//! take it off again, modelled on colmena's `Host` trait. The plan
+//! (first deploy or replacement, convergence, the lock, the record, the
+//! boot timeline, retention) is written once, in `deploy`, over
+//! `&dyn Machines`; a provider adds primitives, never a second copy of it.
 //!
-//! `libvirt`: up, status, down through `virsh`. Hetzner comes next
+//! Provider *settings* (which provider, what it requires, what boot media
+//! it takes) are a leaf in `config::provider`, so the config can hold them
+//! without importing anything up here.
+//!
+//! `libvirt`: local VMs through `virsh`. Hetzner comes next
 //! (docs/ARCHITECTURE.md, "Providers").
 
 pub mod libvirt;
 
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Result;
+
 pub use crate::config::provider::{BootMedia, Provider};
+use crate::config::Config;
+use crate::error::Error;
+
+/// One machine of an environment, as its provider reports it.
+#[derive(Debug, Clone)]
+pub struct Machine {
+    /// The provider's name for it (libvirt: the domain name).
+    pub name: String,
+    /// The release it boots.
+    pub release: String,
+    /// How it is run, in the provider's words (libvirt: `kvm` or `qemu`).
+    pub kind: String,
+    /// The provider's own description of it (libvirt: the domain XML).
+    pub description: String,
+    /// Where its boot lines are kept, when the provider keeps them in a file.
+    pub console_log: Option<PathBuf>,
+    /// The environment's data volume, when this machine has it attached.
+    pub data_disk: Option<PathBuf>,
+    /// The directory of the files only it uses, when the provider keeps
+    /// them here (libvirt: overlay, seed copy, console log).
+    pub dir: Option<PathBuf>,
+}
+
+/// Whether a machine runs, in the provider's words (`running`, `shut off`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MachineState {
+    pub words: String,
+    pub running: bool,
+}
+
+/// How a graceful stop ended: `acpi` (the guest powered off), `destroyed`
+/// (forced after the bound), or `off` (it was off), with what happened.
+pub type Stopped = (&'static str, String);
+
+/// Runs one named part of a primitive as a timed step of the deploy's plan
+/// (the deploy layer owns the steps; a primitive only names its parts):
+/// `f` does the work and says what it did.
+pub type StepRunner<'a> =
+    dyn FnMut(&'static str, &mut dyn FnMut() -> Result<String>) -> Result<()> + 'a;
+
+/// The primitives the deploy layer drives. Every answer that cannot be read
+/// is an error: "cannot tell" is never taken for "absent", or a deploy would
+/// start a second machine on the data volume and prune would delete a
+/// release that runs.
+pub trait Machines {
+    /// The provider's name, as in INFRASTRUCTURE_PROVIDER.
+    fn provider(&self) -> &'static str;
+    /// Every machine of `env` that torrust-bake made.
+    fn list(&self, env: &str) -> Result<Vec<Machine>>;
+    /// Makes, but does not start, the machine of the release in
+    /// `release_dir` (`version`), with the environment's data volume;
+    /// `dry_run` changes nothing and reports what would be done.
+    fn create(
+        &self,
+        config: &Config,
+        version: &str,
+        release_dir: &std::path::Path,
+        dry_run: bool,
+        step: &mut StepRunner,
+    ) -> Result<Machine>;
+    fn start(&self, name: &str) -> Result<()>;
+    fn state(&self, name: &str) -> Result<MachineState>;
+    /// Asks the machine to stop, waits up to `bound`, then forces it off.
+    fn stop(&self, name: &str, bound: Duration) -> Result<Stopped>;
+    /// Forgets a stopped machine and deletes what only it used (never the
+    /// data volume); says what was removed. A machine already gone is done.
+    fn retire(&self, machine: &Machine) -> Result<String>;
+    /// The machine's whole boot lines written since `cursor` (a position
+    /// the provider keeps there), cleaned of terminal noise.
+    fn boot_lines(&self, machine: &Machine, cursor: &mut u64) -> Vec<String>;
+    /// The machine's addresses the provider knows (empty when none).
+    fn addresses(&self, name: &str) -> Vec<String>;
+    /// The environment's data volume as its configuration names it, when it
+    /// exists (for `destroy --purge` when no machine is left to name it).
+    fn data_volume(&self, config: &Config) -> Option<PathBuf>;
+    /// Deletes the data volume `path` (its database and state).
+    fn delete_data_volume(&self, path: &std::path::Path) -> Result<()>;
+}
+
+/// How to reach an environment's provider; flags that apply to one only.
+#[derive(Debug, Clone, Default)]
+pub struct Connect {
+    /// libvirt: the connection URI (`virsh -c`).
+    pub libvirt_uri: Option<String>,
+    /// libvirt: attach seed.img instead of seed.iso.
+    pub libvirt_seed_img: bool,
+}
+
+/// The primitives of `provider`, or what to do instead when it has none yet.
+pub fn open(provider: Provider, env: &str, how: &Connect) -> Result<Box<dyn Machines>> {
+    match provider {
+        Provider::Libvirt => Ok(Box::new(libvirt::Libvirt::new(how))),
+        Provider::Hetzner => Err(Error::invalid(format!(
+            "Hetzner deploys are not implemented yet (issue 22): {env} has INFRASTRUCTURE_PROVIDER=hetzner; \
+             run it on a local VM with INFRASTRUCTURE_PROVIDER=libvirt, or take its release (`torrust-bake build {env}`: \
+             releases/{env}/<version>/user-data) to a Hetzner server by hand"
+        ))
+        .into()),
+    }
+}

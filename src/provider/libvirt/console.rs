@@ -1,82 +1,14 @@
-//! What a booting VM says on its serial console, read from the domain's
-//! console log: the boot timeline (firmware, kernel, cloud-init's stages,
-//! the release's own `torrust-bake: ...` lines from install.sh and
-//! start.sh), and whether the tracker came up or why it did not. Host
-//! clock times, taken when a line is first seen (polled every 250 ms).
-//!
-//! The console is the one channel every boot has, before any network or
-//! SSH: a release that cannot start says why there (templates/start.sh.tera),
-//! so `libvirt up --wait` reports the reason instead of timing out.
+//! The libvirt console as a source of boot lines: the serial console's
+//! log file (`<serial type='file'>` in the domain XML), read on from a
+//! byte offset. What the lines mean is `deploy::boot`'s.
 
 use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
-use std::time::{Duration, Instant};
-
-use serde::Serialize;
-
-/// One point of the boot timeline.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Event {
-    /// Milliseconds since the domain was started.
-    pub ms: u128,
-    pub event: String,
-    pub detail: String,
-}
-
-/// How a wait for the tracker ended.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase", tag = "outcome", content = "reason")]
-pub enum Outcome {
-    /// The release said its tracker is healthy.
-    Healthy,
-    /// The release said why it failed (its `torrust-bake: FAILED:` line).
-    Failed(String),
-    /// Neither within the wait; the console's last line.
-    TimedOut(String),
-}
-
-/// The timeline event a console line marks, with its detail.
-pub fn classify(line: &str) -> Option<(String, String)> {
-    let line = line.trim();
-    if line.contains("Linux version ") {
-        return Some(("kernel".into(), String::new()));
-    }
-    if let Some(rest) = line.split("Cloud-init v. ").nth(1) {
-        if let Some(stage) = rest
-            .split('\'')
-            .nth(1)
-            .filter(|_| rest.contains(" running '"))
-        {
-            return Some((format!("cloud-init {stage}"), String::new()));
-        }
-        if rest.contains(" finished at ") {
-            return Some(("cloud-init done".into(), String::new()));
-        }
-    }
-    let said = line.split("torrust-bake: ").nth(1)?;
-    let event = if let Some(reason) = said.strip_prefix("FAILED: ") {
-        return Some(("failed".into(), reason.to_string()));
-    } else if let Some(service) = said.strip_prefix("pulled ") {
-        let name = service.split(" in ").next().unwrap_or(service);
-        format!("pulled {name}")
-    } else if said.contains("files in place") {
-        "release in place".into()
-    } else if said.starts_with("formatting ") {
-        "data disk formatted".into()
-    } else if said.starts_with("release ") && said.contains(" installed") {
-        "release installed".into()
-    } else if said == "docker up" || said == "services started" || said == "tracker healthy" {
-        said.to_string()
-    } else {
-        return None;
-    };
-    Some((event, said.to_string()))
-}
 
 /// Reads what the console log gained since `offset`: whole lines only (a
 /// partial last line waits for the next read). Serial output carries `\r`
 /// and terminal escapes; both are dropped.
-fn new_lines(path: &Path, offset: &mut u64) -> Vec<String> {
+pub fn new_lines(path: &Path, offset: &mut u64) -> Vec<String> {
     let Ok(mut f) = std::fs::File::open(path) else {
         return Vec::new();
     };
@@ -116,179 +48,9 @@ fn strip_escapes(line: &str) -> String {
     out
 }
 
-/// Follows the console log from its start until the release says the
-/// tracker is healthy or that it failed, or `timeout` passes. `started` is
-/// when the domain was started; each new event goes to `on_event`.
-/// `gone` is asked every 5 s whether the VM itself stopped (and why): a
-/// powered-off VM says nothing more, so waiting on would only time out.
-pub fn watch(
-    path: &Path,
-    started: Instant,
-    timeout: Duration,
-    on_event: &mut dyn FnMut(&Event),
-    gone: &mut dyn FnMut() -> Option<String>,
-) -> (Vec<Event>, Outcome) {
-    let mut events: Vec<Event> = Vec::new();
-    let mut offset = 0;
-    let mut last = String::new();
-    let mut asked = Instant::now();
-    loop {
-        let lines = new_lines(path, &mut offset);
-        let now = started.elapsed().as_millis();
-        if events.is_empty() && !lines.is_empty() {
-            push(
-                &mut events,
-                on_event,
-                now,
-                "firmware",
-                "first console output",
-            );
-        }
-        for line in lines {
-            if !line.trim().is_empty() {
-                last = line.trim().to_string();
-            }
-            let Some((event, detail)) = classify(&line) else {
-                continue;
-            };
-            let outcome = match event.as_str() {
-                "failed" => Some(Outcome::Failed(detail.clone())),
-                "tracker healthy" => Some(Outcome::Healthy),
-                _ => None,
-            };
-            push(&mut events, on_event, now, &event, &detail);
-            if let Some(o) = outcome {
-                return (events, o);
-            }
-        }
-        if started.elapsed() >= timeout {
-            return (events, Outcome::TimedOut(last));
-        }
-        if asked.elapsed() >= Duration::from_secs(5) {
-            asked = Instant::now();
-            if let Some(why) = gone() {
-                return (
-                    events,
-                    Outcome::Failed(format!("{why}; the console's last line: {last:?}")),
-                );
-            }
-        }
-        std::thread::sleep(Duration::from_millis(250));
-    }
-}
-
-fn push(
-    events: &mut Vec<Event>,
-    on_event: &mut dyn FnMut(&Event),
-    ms: u128,
-    event: &str,
-    detail: &str,
-) {
-    let e = Event {
-        ms,
-        event: event.to_string(),
-        detail: detail.to_string(),
-    };
-    on_event(&e);
-    events.push(e);
-}
-
-/// The release's last word on the console (`tracker healthy`, `FAILED:
-/// ...`, or the step it is at), for `libvirt status`.
-pub fn last_word(path: &Path) -> Option<String> {
-    let text = std::fs::read(path).ok()?;
-    String::from_utf8_lossy(&text).lines().rev().find_map(|l| {
-        l.split("torrust-bake: ")
-            .nth(1)
-            .map(|s| strip_escapes(s).trim().to_string())
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn console_lines_mark_the_timeline() {
-        let c = |l: &str| classify(l).map(|(e, _)| e);
-        assert_eq!(
-            c("[    0.000000] Linux version 6.1.0-28-amd64 (debian-kernel@lists.debian.org)")
-                .as_deref(),
-            Some("kernel")
-        );
-        assert_eq!(c("[   31.2] cloud-init[312]: Cloud-init v. 22.4.2 running 'init-local' at Thu, 26 Nov 2026 13:00:00 +0000. Up 30.1 seconds.").as_deref(), Some("cloud-init init-local"));
-        assert_eq!(
-            c("cloud-init[1]: Cloud-init v. 22.4.2 running 'modules:final' at X").as_deref(),
-            Some("cloud-init modules:final")
-        );
-        assert_eq!(c("cloud-init[1]: Cloud-init v. 22.4.2 finished at Thu, 26 Nov 2026. Datasource DataSourceNoCloud.  Up 99.0 seconds").as_deref(), Some("cloud-init done"));
-        assert_eq!(
-            c("[  80.1] cloud-init[9]: torrust-bake: pulled tracker in 7 s").as_deref(),
-            Some("pulled tracker")
-        );
-        assert_eq!(
-            c("torrust-bake: tracker healthy").as_deref(),
-            Some("tracker healthy")
-        );
-        assert_eq!(
-            c("torrust-bake: release 0123abcd4567: 14 files in place, checksums verified")
-                .as_deref(),
-            Some("release in place")
-        );
-        assert_eq!(
-            classify("torrust-bake: FAILED: cannot pull the tracker image r:5000/t@sha256:00: manifest unknown"),
-            Some(("failed".into(), "cannot pull the tracker image r:5000/t@sha256:00: manifest unknown".into()))
-        );
-        assert_eq!(c("Starting systemd-udevd"), None);
-        assert_eq!(
-            c("torrust-bake: installing docker.io from the distribution"),
-            None
-        );
-    }
-
-    #[test]
-    fn watch_reads_lines_as_they_come_and_notices_a_stopped_vm() {
-        use std::io::Write;
-        let dir = tempfile::tempdir().unwrap();
-        let log = dir.path().join("console.log");
-        std::fs::write(&log, "BdsDxe: loading\n").unwrap();
-        let writer = {
-            let log = log.clone();
-            std::thread::spawn(move || {
-                let mut f = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
-                std::thread::sleep(Duration::from_millis(400));
-                f.write_all(
-                    b"Linux version 6.1\ntorrust-bake: docker up\ntorrust-bake: tracker hea",
-                )
-                .unwrap();
-                std::thread::sleep(Duration::from_millis(400));
-                f.write_all(b"lthy\n").unwrap();
-            })
-        };
-        let mut seen = Vec::new();
-        let (events, outcome) = watch(
-            &log,
-            Instant::now(),
-            Duration::from_secs(10),
-            &mut |e| seen.push(e.event.clone()),
-            &mut || None,
-        );
-        writer.join().unwrap();
-        assert_eq!(outcome, Outcome::Healthy);
-        assert_eq!(seen, ["firmware", "kernel", "docker up", "tracker healthy"]);
-        assert!(events[3].ms >= 700, "{events:?}");
-        // A VM that powered off says nothing more: reported, not waited out.
-        std::fs::write(&log, "Linux version 6.1\n").unwrap();
-        let t = Instant::now();
-        let (_, outcome) = watch(&log, t, Duration::from_secs(60), &mut |_| {}, &mut || {
-            Some("the VM is shut off".into())
-        });
-        assert!(
-            matches!(&outcome, Outcome::Failed(w) if w.starts_with("the VM is shut off")),
-            "{outcome:?}"
-        );
-        assert!(t.elapsed() < Duration::from_secs(10));
-    }
 
     #[test]
     fn escapes_and_carriage_returns_are_dropped() {
@@ -299,40 +61,15 @@ mod tests {
     }
 
     #[test]
-    fn watch_follows_a_growing_log_to_its_outcome() {
+    fn only_whole_lines_are_read_and_a_truncated_log_starts_again() {
         let dir = tempfile::tempdir().unwrap();
         let log = dir.path().join("console.log");
-        std::fs::write(&log, "BdsDxe: loading Boot0001\r\nLinux version 6.1\r\ntorrust-bake: pulled tracker in 3 s\ntorrust-bake: FAILED: the tracker is exited: boom\npartial").unwrap();
-        let mut seen = Vec::new();
-        let mut record = |e: &Event| seen.push(e.event.clone());
-        let (events, outcome) = watch(
-            &log,
-            Instant::now(),
-            Duration::from_secs(5),
-            &mut record,
-            &mut || None,
-        );
-        assert_eq!(
-            outcome,
-            Outcome::Failed("the tracker is exited: boom".into())
-        );
-        assert_eq!(seen, ["firmware", "kernel", "pulled tracker", "failed"]);
-        assert_eq!(events.len(), 4);
-        std::fs::write(&log, "Linux version 6.1\nstill booting\n").unwrap();
-        let (_, outcome) = watch(
-            &log,
-            Instant::now(),
-            Duration::from_millis(300),
-            &mut |_| {},
-            &mut || None,
-        );
-        assert_eq!(outcome, Outcome::TimedOut("still booting".into()));
-        assert_eq!(last_word(&log), None);
-        std::fs::write(
-            &log,
-            "torrust-bake: docker up\ntorrust-bake: tracker healthy\nlogin:\n",
-        )
-        .unwrap();
-        assert_eq!(last_word(&log).as_deref(), Some("tracker healthy"));
+        std::fs::write(&log, "one\r\ntwo\npart").unwrap();
+        let mut at = 0;
+        assert_eq!(new_lines(&log, &mut at), ["one", "two"]);
+        assert!(new_lines(&log, &mut at).is_empty());
+        std::fs::write(&log, "x\n").unwrap();
+        assert_eq!(new_lines(&log, &mut at), ["x"]);
+        assert!(new_lines(&dir.path().join("none"), &mut 0).is_empty());
     }
 }

@@ -1,6 +1,7 @@
-//! The libvirt provider: `up` puts a release on a new VM, `status` lists an
-//! environment's VMs, `down` stops and forgets them (docs/ARCHITECTURE.md,
-//! "Providers"; libvirt's domain XML format).
+//! The libvirt provider: the `provider::Machines` primitives over local VMs
+//! (docs/ARCHITECTURE.md, "Providers"; libvirt's domain XML format). What
+//! a deploy does with them is `crate::deploy`'s; this folder keeps only what
+//! touches libvirt: virsh, domain XML, disks, the console file.
 //!
 //! A VM is a domain named `torrust-<env>-<short version>` whose `<metadata>`
 //! records the environment, the release and the VM's directory
@@ -10,65 +11,24 @@
 //! console log) and the environment's data disk, which outlives domains so
 //! that the next release finds its data. libvirt is driven through `virsh`
 //! (`virsh.rs` says why).
-//!
-//! `up` is written as a list of steps, each timed; `--dry-run` runs the
-//! steps that only read and reports what the others would do.
 
 pub mod console;
-pub mod deployments;
 pub mod disks;
 pub mod domain;
 mod lifecycle;
-mod replace;
 pub mod virsh;
 
-pub use lifecycle::{down, status, DomainStatus, DownOptions, DownOutcome};
-pub use replace::{replace, rollback_target, ReplaceOptions, ReplaceOutcome};
-
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context as _, Result};
-use serde::Serialize;
 
-use crate::config::provider::{nic_mac, DomainType, Firmware, Provider};
+use super::{Connect, Machine, MachineState, Machines, StepRunner, Stopped};
+use crate::config::provider::{nic_mac, DomainType, Firmware};
 use crate::config::Config;
 use crate::error::{Error, Kind};
-use crate::images::Pinned;
-use crate::release::{self, store};
-use crate::render::Templates;
-use crate::version::Version;
 use domain::{Accel, DataDisk, Record, Seed, Spec};
 use virsh::Virsh;
-
-/// One step of `up` or `down`, as printed.
-#[derive(Debug, Clone, Serialize)]
-pub struct Step {
-    pub step: &'static str,
-    pub detail: String,
-    pub ms: u128,
-}
-
-/// Runs `f` as the step `name`, timing it and reporting it to `progress`.
-struct Steps<'a> {
-    done: Vec<Step>,
-    progress: &'a mut dyn FnMut(&Step),
-}
-
-impl Steps<'_> {
-    fn run<T>(&mut self, name: &'static str, f: impl FnOnce() -> Result<(T, String)>) -> Result<T> {
-        let started = Instant::now();
-        let (value, detail) = f().with_context(|| format!("step {name}"))?;
-        let step = Step {
-            step: name,
-            detail,
-            ms: started.elapsed().as_millis(),
-        };
-        (self.progress)(&step);
-        self.done.push(step);
-        Ok(value)
-    }
-}
 
 /// Which seed the VM gets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,164 +37,150 @@ pub enum SeedKind {
     Img,
 }
 
+/// The libvirt primitives: a virsh connection and the seed new VMs get.
 #[derive(Debug, Clone)]
-pub struct UpOptions {
-    /// Boot this stored release instead of building the environment's.
-    pub release: Option<Version>,
+pub struct Libvirt {
     pub virsh: Virsh,
-    pub dry_run: bool,
     pub seed: SeedKind,
 }
 
-/// What `up` did (or, with `--dry-run`, would do).
-#[derive(Debug, Serialize)]
-pub struct UpOutcome {
-    pub env: String,
-    pub version: String,
-    pub domain: String,
-    pub dry_run: bool,
-    /// The domain of this release was already running: nothing was done.
-    pub already_running: bool,
-    pub domain_type: Accel,
-    pub console_log: PathBuf,
-    pub data_disk: Option<PathBuf>,
-    pub steps: Vec<Step>,
-    pub xml: String,
-    /// When the domain was started (for the boot timeline).
-    #[serde(skip)]
-    pub started: Instant,
-    /// With `--wait`: the boot timeline and how it ended.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub boot: Option<Boot>,
-}
-
-/// What the VM said on its console while `up --wait` followed it.
-#[derive(Debug, Serialize)]
-pub struct Boot {
-    pub timeline: Vec<console::Event>,
-    #[serde(flatten)]
-    pub outcome: console::Outcome,
-}
-
-/// Why the domain `name` no longer runs, if it does not.
-pub(crate) fn off(virsh: &Virsh, name: &str) -> Option<String> {
-    match virsh.state(name) {
-        Ok(state) if state.is_running() => None,
-        Ok(state) => Some(format!("the VM is {}", state.0)),
-        Err(_) => None, // libvirt did not answer: keep watching the console
-    }
-}
-
-/// Follows the console of the domain `up` started until the release says
-/// its tracker is healthy or why it failed, or `timeout` passes.
-pub fn wait_boot(
-    out: &mut UpOutcome,
-    virsh: &Virsh,
-    timeout: Duration,
-    on_event: &mut dyn FnMut(&console::Event),
-) {
-    let domain = out.domain.clone();
-    let mut gone = || off(virsh, &domain);
-    let (timeline, outcome) =
-        console::watch(&out.console_log, out.started, timeout, on_event, &mut gone);
-    out.boot = Some(Boot { timeline, outcome });
-}
-
-/// What the environment's release is, and where its seeds are.
-struct ReleaseRef {
-    version: String,
-    dir: PathBuf,
-}
-
-fn require_libvirt(config: &Config) -> Result<()> {
-    if config.provider != Provider::Libvirt {
-        return Err(Error::invalid(format!(
-            "{} runs on {} (INFRASTRUCTURE_PROVIDER={}); `libvirt` commands serve environments with INFRASTRUCTURE_PROVIDER=libvirt",
-            config.env,
-            config.provider.display_name(),
-            config.provider.name()
-        ))
-        .into());
-    }
-    Ok(())
-}
-
-/// The release to boot: the stored `version` (verified: checksum lists,
-/// manifest, keyed digests), or the environment's own, built now (in memory only with
-/// `dry_run`).
-fn resolve_release(
-    project: &Path,
-    config: &Config,
-    images: &Pinned,
-    templates: &Templates,
-    opts: &UpOptions,
-) -> Result<(ReleaseRef, String)> {
-    let env = config.env.as_str();
-    if let Some(v) = &opts.release {
-        let dir = store::env_dir(project, env).join(v);
-        let manifest = store::read_manifest(&dir)?;
-        // Checked under the release key too: a seed edited together with its
-        // checksum line must not boot.
-        let key = crate::digest::Key::new(&config.secrets.release_key);
-        let bad = release::verify::verify(&dir, Some(&key))?;
-        if !bad.is_empty() {
-            let list: Vec<String> = bad
-                .iter()
-                .map(|f| format!("{} {}", f.path, f.problem))
-                .collect();
-            return Err(Error::invalid(format!(
-                "release {v} is not what its checksums say ({}); rebuild it with `torrust-bake build {env}`",
-                list.join(", ")
-            ))
-            .into());
+impl Libvirt {
+    pub fn new(how: &Connect) -> Libvirt {
+        Libvirt {
+            virsh: Virsh {
+                uri: how.libvirt_uri.clone(),
+            },
+            seed: if how.libvirt_seed_img {
+                SeedKind::Img
+            } else {
+                SeedKind::Iso
+            },
         }
-        let version = manifest.version.to_string();
-        return Ok((
-            ReleaseRef { version, dir },
-            format!("stored release {v}, SHA256SUMS verified"),
-        ));
     }
-    if opts.dry_run {
-        let made = release::make(config, images, templates, None)?;
-        let version = made.manifest.version.to_string();
-        let dir = store::env_dir(project, env).join(&version);
-        let how = if dir.join("manifest.json").is_file() {
-            "built already"
-        } else {
-            "would be written by `build`"
-        };
-        return Ok((
-            ReleaseRef { version, dir },
-            format!("{env}'s release ({how})"),
-        ));
-    }
-    let built = release::build(project, config, images, templates)?;
-    let version = built.release.manifest.version.to_string();
-    let how = match built.written {
-        release::Written::New => "built now",
-        release::Written::Unchanged => "built already",
-        release::Written::Repaired(_) => "rebuilt: the copy on disk did not match its checksums",
-    };
-    Ok((
-        ReleaseRef {
-            version,
-            dir: built.path,
-        },
-        format!("{env}'s release ({how})"),
-    ))
 }
 
-/// Our domains (by their metadata) of `env`, with their libvirt names.
-pub fn find_domains(virsh: &Virsh, env: &str) -> Result<Vec<Record>> {
+impl Machines for Libvirt {
+    fn provider(&self) -> &'static str {
+        "libvirt"
+    }
+
+    fn list(&self, env: &str) -> Result<Vec<Machine>> {
+        Ok(find_domains(&self.virsh, env)?
+            .into_iter()
+            .map(|(r, xml)| machine(r, xml))
+            .collect())
+    }
+
+    fn create(
+        &self,
+        config: &Config,
+        version: &str,
+        release_dir: &Path,
+        dry_run: bool,
+        step: &mut StepRunner,
+    ) -> Result<Machine> {
+        let (spec, xml) = define_new(
+            step,
+            config,
+            &self.virsh,
+            version,
+            release_dir,
+            self.seed,
+            dry_run,
+        )?;
+        Ok(Machine {
+            name: spec.name,
+            release: spec.version,
+            kind: spec.accel.name().to_string(),
+            description: xml,
+            console_log: Some(spec.console_log),
+            data_disk: spec.data_disk.map(|d| d.path),
+            dir: Some(spec.dir),
+        })
+    }
+
+    fn start(&self, name: &str) -> Result<()> {
+        self.virsh.start(name)
+    }
+
+    fn state(&self, name: &str) -> Result<MachineState> {
+        let state = self.virsh.state(name)?;
+        Ok(MachineState {
+            running: state.is_running(),
+            words: state.0,
+        })
+    }
+
+    fn stop(&self, name: &str, bound: Duration) -> Result<Stopped> {
+        lifecycle::stop(&self.virsh, name, bound)
+    }
+
+    fn retire(&self, m: &Machine) -> Result<String> {
+        lifecycle::retire(&self.virsh, m)
+    }
+
+    fn boot_lines(&self, m: &Machine, cursor: &mut u64) -> Vec<String> {
+        match &m.console_log {
+            Some(log) => console::new_lines(log, cursor),
+            None => Vec::new(),
+        }
+    }
+
+    fn addresses(&self, name: &str) -> Vec<String> {
+        self.virsh.addresses(name)
+    }
+
+    fn data_volume(&self, config: &Config) -> Option<PathBuf> {
+        data_disk(config).map(|d| d.path).filter(|p| p.is_file())
+    }
+
+    fn delete_data_volume(&self, path: &Path) -> Result<()> {
+        std::fs::remove_file(path).with_context(|| format!("removing {}", path.display()))
+    }
+}
+
+/// A domain of ours as a machine; its type read from the XML's root.
+fn machine(r: Record, xml: String) -> Machine {
+    let kvm = xml.starts_with("<domain type='kvm'") || xml.starts_with("<domain type=\"kvm\"");
+    Machine {
+        kind: if kvm { Accel::Kvm } else { Accel::Qemu }
+            .name()
+            .to_string(),
+        console_log: Some(
+            r.console_log
+                .clone()
+                .unwrap_or_else(|| r.dir.join("console.log")),
+        ),
+        name: r.name,
+        release: r.version,
+        description: xml,
+        data_disk: r.data_disk,
+        dir: Some(r.dir),
+    }
+}
+
+/// Our domains (by their metadata) of `env`, with their XML. A domain that
+/// cannot be read is an error, never skipped (#27 item 3: status said "no
+/// domains", a deploy started a second VM on the data disk, prune deleted
+/// the running release), unless it is really gone: deleted between the
+/// list and the read, which a second list shows.
+pub fn find_domains(virsh: &Virsh, env: &str) -> Result<Vec<(Record, String)>> {
     let mut out = Vec::new();
     for name in virsh.domains()? {
-        // A domain may vanish between list and dumpxml: skip it.
-        let Ok(xml) = virsh.dumpxml(&name) else {
-            continue;
+        let xml = match virsh.dumpxml(&name) {
+            Ok(xml) => xml,
+            Err(e) => {
+                if virsh.domains()?.contains(&name) {
+                    return Err(e.context(format!(
+                        "cannot tell whether domain {name} is one of {env}'s: libvirt lists it but its XML cannot be read; fix libvirt's access to it (virsh dumpxml {name}) and run again"
+                    )));
+                }
+                continue;
+            }
         };
         if let Some(r) = domain::parse_record(&xml)? {
             if r.env == env {
-                out.push(r);
+                out.push((r, xml));
             }
         }
     }
@@ -286,77 +232,6 @@ pub fn data_disk(config: &Config) -> Option<DataDisk> {
     })
 }
 
-/// Puts the environment's release (or `opts.release`) on a new domain and
-/// starts it.
-pub fn up(
-    project: &Path,
-    config: &Config,
-    images: &Pinned,
-    templates: &Templates,
-    opts: &UpOptions,
-    progress: &mut dyn FnMut(&Step),
-) -> Result<UpOutcome> {
-    require_libvirt(config)?;
-    let env = config.env.as_str();
-    let mut steps = Steps {
-        done: Vec::new(),
-        progress,
-    };
-    let dry = opts.dry_run;
-    let rel = steps.run("release", || {
-        resolve_release(project, config, images, templates, opts)
-    })?;
-    let name = domain::domain_name(env, &rel.version);
-    if !dry {
-        if let Some(record) = check_domains(&mut steps, &opts.virsh, env, &name)? {
-            return start_existing(&opts.virsh, record, rel, steps);
-        }
-    }
-    let (spec, xml) = define_new(&mut steps, config, &opts.virsh, &rel, opts.seed, dry)?;
-    let started = start(&mut steps, &opts.virsh, config, &spec, dry)?;
-    let accel = spec.accel;
-    Ok(UpOutcome {
-        env: env.to_string(),
-        version: rel.version,
-        domain: name,
-        dry_run: dry,
-        already_running: false,
-        domain_type: accel,
-        console_log: spec.console_log,
-        data_disk: spec.data_disk.map(|d| d.path),
-        steps: steps.done,
-        xml,
-        started,
-        boot: None,
-    })
-}
-
-/// One domain per environment until `replace` exists: two would share the
-/// data disk and the MAC. Returns this release's domain if it is defined.
-fn check_domains(
-    steps: &mut Steps,
-    virsh: &Virsh,
-    env: &str,
-    name: &str,
-) -> Result<Option<Record>> {
-    steps.run("domains", || {
-        let found = find_domains(virsh, env)?;
-        if let Some(other) = found.iter().find(|r| r.name != name) {
-            return Err(Error::invalid(format!(
-                "{env} already has domain {} (release {}); stop it with `torrust-bake libvirt down {env}` first (they would share the data disk)",
-                other.name, other.version
-            ))
-            .into());
-        }
-        let mine = found.into_iter().find(|r| r.name == name);
-        let detail = match &mine {
-            Some(_) => format!("{name} is defined"),
-            None => format!("no domain of {env}"),
-        };
-        Ok((mine, detail))
-    })
-}
-
 /// A domain's own directory: overlay, seed copy, console log.
 fn vm_dir(config: &Config, name: &str) -> PathBuf {
     config
@@ -401,7 +276,7 @@ fn would(dry: bool, s: String) -> String {
 
 /// The overlay over the base image, the seed copy and the data disk.
 fn make_disks(
-    steps: &mut Steps,
+    step: &mut StepRunner,
     config: &Config,
     spec: &Spec,
     base: &Path,
@@ -409,7 +284,7 @@ fn make_disks(
     dry: bool,
 ) -> Result<()> {
     let lv = &config.libvirt;
-    steps.run("overlay", || {
+    step("overlay", &mut || {
         let want = lv.disk_size_gb * disks::GIB;
         let (format, base_size) = if base.is_file() {
             disks::probe(base)?
@@ -428,13 +303,13 @@ fn make_disks(
             format.name(),
             size / disks::GIB
         );
-        Ok(((), would(dry, detail)))
+        Ok(would(dry, detail))
     })?;
     let seed_src = match spec.seed {
         Seed::Iso(_) => release_dir.join("seed.iso"),
         Seed::Img(_) => release_dir.join("seed.img"),
     };
-    steps.run("seed", || {
+    step("seed", &mut || {
         if !dry {
             disks::copy_seed(&seed_src, spec.seed.path())?;
         }
@@ -443,10 +318,10 @@ fn make_disks(
             seed_src.display(),
             spec.seed.path().display()
         );
-        Ok(((), would(dry, detail)))
+        Ok(would(dry, detail))
     })?;
     if let Some(d) = &spec.data_disk {
-        steps.run("data disk", || {
+        step("data disk", &mut || {
             let exists = d.path.is_file();
             if !dry {
                 disks::mkdir(&lv.storage_dir.join(config.env.as_str()))?;
@@ -469,42 +344,45 @@ fn make_disks(
                     ),
                 )
             };
-            Ok(((), detail))
+            Ok(detail)
         })?;
     }
     Ok(())
 }
 
-/// Makes the domain of release `rel` (its disks, then `virsh define`),
-/// not started.
+/// Makes the domain of release `version` (its disks, then `virsh
+/// define`), not started.
 fn define_new(
-    steps: &mut Steps,
+    step: &mut StepRunner,
     config: &Config,
     virsh: &Virsh,
-    rel: &ReleaseRef,
+    version: &str,
+    release_dir: &Path,
     seed: SeedKind,
     dry: bool,
 ) -> Result<(Spec, String)> {
     let lv = &config.libvirt;
-    let name = domain::domain_name(config.env.as_str(), &rel.version);
+    let name = domain::domain_name(config.env.as_str(), version);
     let (accel, accel_detail) = decide_accel(virsh, lv.domain_type, dry)?;
-    steps.run("domain type", || Ok(((), accel_detail)))?;
+    step("domain type", &mut || Ok(accel_detail.clone()))?;
     let cache = lv.storage_dir.join("cache");
-    let base = steps.run("base image", || {
+    let mut base = PathBuf::new();
+    step("base image", &mut || {
         let mut report = |line: &str| errln!("{line}");
         let (path, how) = disks::base_image(&lv.base_image, &cache, dry, &mut report)?;
         let detail = format!("{} ({how})", path.display());
-        Ok((path, detail))
+        base = path;
+        Ok(detail)
     })?;
-    let spec = spec(config, &name, &rel.version, accel, seed);
+    let spec = spec(config, &name, version, accel, seed);
     let xml = domain::xml(&spec);
-    make_disks(steps, config, &spec, &base, &rel.dir, dry)?;
-    define(steps, virsh, config, &spec, &xml, dry)?;
+    make_disks(step, config, &spec, &base, release_dir, dry)?;
+    define(step, virsh, config, &spec, &xml, dry)?;
     Ok((spec, xml))
 }
 
 fn define(
-    steps: &mut Steps,
+    step: &mut StepRunner,
     virsh: &Virsh,
     config: &Config,
     spec: &Spec,
@@ -513,7 +391,7 @@ fn define(
 ) -> Result<()> {
     let lv = &config.libvirt;
     let name = &spec.name;
-    steps.run("define", || {
+    step("define", &mut || {
         if !dry {
             virsh.define(xml)?;
         }
@@ -527,69 +405,6 @@ fn define(
             lv.vcpus,
             lv.memory_mib
         );
-        Ok(((), would(dry, detail)))
-    })
-}
-
-/// Starts the defined domain; returns when it was started.
-fn start(
-    steps: &mut Steps,
-    virsh: &Virsh,
-    config: &Config,
-    spec: &Spec,
-    dry: bool,
-) -> Result<Instant> {
-    let (name, env) = (&spec.name, config.env.as_str());
-    steps.run("start", || {
-        let started = Instant::now();
-        if !dry {
-            virsh.start(name).with_context(|| {
-                format!("{name} is defined but did not start; `torrust-bake libvirt down {env}` removes it")
-            })?;
-        }
-        let detail = format!("{name}; console: {}", spec.console_log.display());
-        Ok((started, would(dry, detail)))
-    })
-}
-
-/// `up` for a release whose domain exists: start it if it is off.
-fn start_existing(
-    virsh: &Virsh,
-    record: Record,
-    rel: ReleaseRef,
-    mut steps: Steps,
-) -> Result<UpOutcome> {
-    let xml = virsh.dumpxml(&record.name)?;
-    let state = virsh.state(&record.name)?;
-    let running = state.is_running();
-    let mut started = Instant::now();
-    if !running {
-        started = steps.run("start", || {
-            let started = Instant::now();
-            virsh.start(&record.name)?;
-            Ok((started, format!("{} (was {})", record.name, state.0)))
-        })?;
-    }
-    let accel = if xml.starts_with("<domain type='kvm'") || xml.starts_with("<domain type=\"kvm\"")
-    {
-        Accel::Kvm
-    } else {
-        Accel::Qemu
-    };
-    Ok(UpOutcome {
-        env: record.env,
-        version: rel.version,
-        domain: record.name,
-        dry_run: false,
-        already_running: running,
-        domain_type: accel,
-        console_log: record
-            .console_log
-            .unwrap_or_else(|| record.dir.join("console.log")),
-        data_disk: record.data_disk,
-        steps: steps.done,
-        xml,
-        started,
-        boot: None,
+        Ok(would(dry, detail))
     })
 }

@@ -2,9 +2,9 @@
 //! which release started serving on which domain, when, and what it
 //! replaced (or that a replacement rolled back). One JSON object a line,
 //! only ever appended, beside the content-addressed releases and never in
-//! one. Domain metadata says what runs now; this says what ran before, so
-//! that `libvirt rollback` (the release before the current one) and `releases
-//! prune` (keep what a rollback needs) mean something.
+//! one. The provider says what runs now; this says what ran before, so
+//! that `rollback` (the release before the current one) and `releases
+//! prune` (keep what a rollback needs) mean something, on every provider.
 
 use std::path::Path;
 
@@ -19,12 +19,14 @@ pub const FILE: &str = "deployments.log";
 pub struct Deployment {
     /// RFC 3339, UTC, seconds.
     pub time: String,
-    /// `up`, `replaced`, `rolled back` or `rollback failed`.
+    /// `up` (a first deploy), `started`, `replaced`, `rolled back` or
+    /// `rollback failed`.
     pub event: String,
     /// The release serving after this event (`None` after a failed rollback).
     pub serving: Option<String>,
     /// The release this event started (the new one of a replacement).
     pub version: String,
+    /// The machine (libvirt: the domain); the field keeps its first name.
     pub domain: String,
     /// The release that served before.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -1,0 +1,406 @@
+//! `deploy|status|rollback|destroy`: the operator's side of `crate::deploy`,
+//! the same on every provider (INFRASTRUCTURE_PROVIDER picks it).
+
+use super::*;
+use crate::cli::{DeployArgs, DestroyArgs, ReplaceHow, RollbackArgs, StatusArgs};
+use crate::deploy::{self, boot, Deployed, ReplaceOutcome, Step, UpOutcome};
+use crate::provider::{self, Connect, Machines, Provider};
+
+/// The environment's provider by its configuration: the validated one, or
+/// (for commands that work from what runs, with a broken or deleted env
+/// file) INFRASTRUCTURE_PROVIDER as written, else the default.
+fn provider_of(project: &Path, env: &str) -> (Provider, Option<Config>) {
+    let loaded = config::load(project, env, &config::process_env);
+    if let Some(c) = loaded.config {
+        return (c.provider, Some(c));
+    }
+    let named = loaded.raw.as_ref().and_then(|raw| {
+        Provider::parse(&raw[crate::config::vars::VarId::INFRASTRUCTURE_PROVIDER].value)
+    });
+    (named.unwrap_or(Provider::Libvirt), None)
+}
+
+pub(super) fn connect(uri: &Option<String>, seed: LibvirtSeed) -> Connect {
+    Connect {
+        libvirt_uri: uri.clone(),
+        libvirt_seed_img: seed == LibvirtSeed::Img,
+    }
+}
+
+pub(super) fn print_step(step: &Step) {
+    errln!(
+        "{:>8.1} s  {:12} {}",
+        step.ms as f64 / 1000.0,
+        step.step,
+        step.detail
+    );
+}
+
+pub(super) fn print_event(e: &boot::Event) {
+    errln!(
+        "{:>8.1} s  {:18} {}",
+        e.ms as f64 / 1000.0,
+        e.event,
+        e.detail
+    );
+}
+
+/// What a deploying command needs: the validated environment, its images
+/// and templates, and the release asked for.
+pub(super) struct Loaded {
+    pub config: Config,
+    pub images: Pinned,
+    pub templates: render::Templates,
+    pub release: Option<Version>,
+}
+
+/// Loads what a deploy needs, or prints why not (`Err(exit code)`).
+pub(super) fn load_deploy(
+    project: &Path,
+    env: &str,
+    release: Option<&str>,
+    json: bool,
+) -> Result<std::result::Result<Loaded, ExitCode>> {
+    known_env(project, env)?;
+    let release = release.map(str::parse::<Version>).transpose()?;
+    let (report, ok) = load_all(project, env);
+    let Some((config, images)) = ok else {
+        return Ok(Err(report_failure(&report, json)?));
+    };
+    if !report.problems.is_empty() && !json {
+        errln!("{report}");
+    }
+    let templates = render::Templates::load(project)?;
+    Ok(Ok(Loaded {
+        config,
+        images,
+        templates,
+        release,
+    }))
+}
+
+impl Loaded {
+    pub(super) fn inputs<'a>(&'a self, project: &'a Path, dry_run: bool) -> deploy::Inputs<'a> {
+        deploy::Inputs {
+            project,
+            config: &self.config,
+            images: &self.images,
+            templates: &self.templates,
+            release: self.release.as_ref(),
+            dry_run,
+        }
+    }
+
+    pub(super) fn machines(&self, how: &Connect) -> Result<Box<dyn Machines>> {
+        provider::open(self.config.provider, self.config.env.as_str(), how)
+    }
+}
+
+pub fn deploy(project: &Path, args: &DeployArgs) -> Result<ExitCode> {
+    let (env, json) = (args.env.as_str(), args.json);
+    let loaded = match load_deploy(project, env, args.release.as_deref(), json)? {
+        Ok(l) => l,
+        Err(code) => return Ok(code),
+    };
+    let flags = &args.provider;
+    let machines = loaded.machines(&connect(&flags.connect, flags.seed))?;
+    let opts = deploy::DeployOptions {
+        wait: args.wait,
+        shutdown_timeout: flags.shutdown_timeout,
+    };
+    let mut progress = |s: &Step| {
+        if !json {
+            print_step(s)
+        }
+    };
+    let mut on_event = |e: &boot::Event| {
+        if !json {
+            print_event(e)
+        }
+    };
+    let inputs = loaded.inputs(project, args.dry_run);
+    if !json && !args.dry_run {
+        if let Some(wait) = args.wait {
+            errln!(
+                "{env}: following the new VM's console until the tracker is healthy (at most {})",
+                humantime::format_duration(wait)
+            );
+        }
+    }
+    match deploy::deploy(
+        &inputs,
+        machines.as_ref(),
+        &opts,
+        &mut progress,
+        &mut on_event,
+    )? {
+        Deployed::First(out) => say_up(&out, json),
+        Deployed::Replaced(out) => say_replaced(&out, json),
+    }
+}
+
+/// Prints a first deploy; exit 0 unless a wait saw the release fail or
+/// not finish.
+pub(super) fn say_up(out: &UpOutcome, json: bool) -> Result<ExitCode> {
+    let env = &out.env;
+    let console = out
+        .console_log
+        .as_ref()
+        .map_or("-".to_string(), |p| p.display().to_string());
+    if json {
+        print_json(out)?;
+    } else if out.dry_run {
+        out!("{}", out.xml);
+        outln!(
+            "{env}: dry run, nothing changed; `torrust-bake deploy {env}` would start {} (release {})",
+            out.domain,
+            out.version
+        );
+    } else if out.already_running {
+        outln!(
+            "{env}: {} (release {}) is already running; console: {console}",
+            out.domain,
+            out.version
+        );
+    } else {
+        outln!(
+            "{env}: started {} (release {}, {}); console: {console}; `torrust-bake status {env}` shows its address",
+            out.domain,
+            out.version,
+            out.domain_type
+        );
+    }
+    Ok(boot_verdict(out, &console, json))
+}
+
+/// Exit 0 unless a wait saw the release fail or not finish; says why.
+fn boot_verdict(out: &UpOutcome, console: &str, json: bool) -> ExitCode {
+    use boot::Outcome;
+    let Some(b) = &out.boot else {
+        return ExitCode::SUCCESS;
+    };
+    let at = |ms: u128| format!("{:.1} s", ms as f64 / 1000.0);
+    let end = b.timeline.last().map_or(0, |e| e.ms);
+    let (env, v, d) = (&out.env, &out.version, &out.domain);
+    let (ok, message) = match &b.outcome {
+        Outcome::Healthy => (true, format!("{env}: release {v} on {d}: tracker healthy {} after the domain started", at(end))),
+        Outcome::Failed(why) => (false, format!("{env}: release {v} on {d} failed to start: {why} (the VM said so {} after start; console: {console})", at(end))),
+        Outcome::TimedOut(last) => (false, format!("{env}: release {v} on {d}: the tracker was not healthy within the wait; the console's last line: {last:?} (console: {console}); `torrust-bake status {env}` shows where it is")),
+    };
+    if !json {
+        if ok {
+            outln!("{message}")
+        } else {
+            errln!("{message}")
+        }
+    }
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+/// Prints a replacement; exit 0 when the new release serves (or already did).
+pub(super) fn say_replaced(out: &ReplaceOutcome, json: bool) -> Result<ExitCode> {
+    if json {
+        print_json(out)?;
+    } else {
+        say_outcome(out);
+    }
+    Ok(if out.ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn say_outcome(out: &ReplaceOutcome) {
+    let secs =
+        |ms: Option<u128>| ms.map_or("-".to_string(), |m| format!("{:.1} s", m as f64 / 1000.0));
+    let env = &out.env;
+    match out.outcome {
+        "unchanged" => outln!("{env}: release {} already serves on {}; nothing to do", out.version, out.domain),
+        "started" => outln!("{env}: release {} serves on {} (nothing ran before)", out.version, out.domain),
+        "replaced" => outln!(
+            "{env}: release {} replaced {} on {}; outage {} (one boot: the old VM stops before the new one starts, they share the data disk)",
+            out.version,
+            out.previous.as_deref().unwrap_or("-"),
+            out.domain,
+            secs(out.outage_ms)
+        ),
+        "rolled back" => errln!(
+            "{env}: release {} was not healthy ({}); rolled back: release {} serves again; outage {}",
+            out.version,
+            out.reason.as_deref().unwrap_or("-"),
+            out.previous.as_deref().unwrap_or("-"),
+            secs(out.outage_ms)
+        ),
+        _ => errln!(
+            "{env}: release {} was not healthy ({}), and the previous release did not come back healthy either: nothing serves; see `torrust-bake status {env}` and the console logs",
+            out.version,
+            out.reason.as_deref().unwrap_or("-")
+        ),
+    }
+}
+
+/// A replacement with `release` (the old `libvirt replace`, and rollback).
+pub(super) fn run_replace(
+    project: &Path,
+    env: &str,
+    release: Option<&str>,
+    how: &ReplaceHow,
+) -> Result<ExitCode> {
+    let json = how.json;
+    let loaded = match load_deploy(project, env, release, json)? {
+        Ok(l) => l,
+        Err(code) => return Ok(code),
+    };
+    let machines = loaded.machines(&connect(&how.connect, how.seed))?;
+    let opts = deploy::ReplaceOptions {
+        health_wait: how.health_wait,
+        shutdown_timeout: how.shutdown_timeout,
+    };
+    let mut progress = |s: &Step| {
+        if !json {
+            print_step(s)
+        }
+    };
+    let mut on_event = |e: &boot::Event| {
+        if !json {
+            print_event(e)
+        }
+    };
+    let inputs = loaded.inputs(project, false);
+    let out = deploy::replace_locked(
+        &inputs,
+        machines.as_ref(),
+        &opts,
+        &mut progress,
+        &mut on_event,
+    )?;
+    say_replaced(&out, json)
+}
+
+pub fn rollback(project: &Path, args: &RollbackArgs) -> Result<ExitCode> {
+    let env = args.env.as_str();
+    known_env(project, env)?;
+    // A provider without deploys says so before the record is asked.
+    let (provider, _) = provider_of(project, env);
+    provider::open(provider, env, &Connect::default())?;
+    let Some(previous) = deploy::rollback_target(project, env) else {
+        return Err(Error::invalid(format!(
+            "{env} has no release to roll back to: releases/{env}/deployments.log records none before the current one (it records `deploy`, healthy, and `rollback`)"
+        ))
+        .into());
+    };
+    if !args.how.json {
+        errln!("{env}: rolling back to release {previous}");
+    }
+    run_replace(project, env, Some(&previous), &args.how)
+}
+
+pub fn status(project: &Path, args: &StatusArgs) -> Result<ExitCode> {
+    let (env, json) = (args.env.as_str(), args.json);
+    named_env(env)?;
+    let (provider, _) = provider_of(project, env);
+    let machines = provider::open(provider, env, &connect(&args.connect, LibvirtSeed::Iso))?;
+    let domains = deploy::status(machines.as_ref(), env)?;
+    if json {
+        print_json(&serde_json::json!({ "env": env, "domains": domains }))?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if domains.is_empty() {
+        outln!("{env}: no VMs (`torrust-bake deploy {env}` starts one)");
+    }
+    let path = |p: &Option<std::path::PathBuf>| {
+        p.as_ref()
+            .map_or("-".to_string(), |p| p.display().to_string())
+    };
+    for d in &domains {
+        let address = if d.addresses.is_empty() {
+            "-".to_string()
+        } else {
+            d.addresses.join(",")
+        };
+        outln!(
+            "{}  release {}  {}  boot {:?}  address {}  console {}  data {}",
+            d.domain,
+            d.release,
+            d.state,
+            d.boot.as_deref().unwrap_or("-"),
+            address,
+            path(&d.console_log),
+            path(&d.data_disk)
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn destroy(project: &Path, args: &DestroyArgs) -> Result<ExitCode> {
+    let (env, json) = (args.env.as_str(), args.json);
+    named_env(env)?;
+    // The config names the data disk even when no VM is left to; destroy
+    // itself needs no valid config (it works from what the provider reports).
+    let (provider, config) = provider_of(project, env);
+    let machines = provider::open(provider, env, &connect(&args.connect, LibvirtSeed::Iso))?;
+    if args.purge && config.is_none() {
+        errln!("{env}: the configuration has errors (`torrust-bake check {env}`); only data disks of existing VMs can be purged");
+    }
+    let opts = deploy::DestroyOptions {
+        shutdown_timeout: args.shutdown_timeout,
+        purge: args.purge,
+        data_disk: config.as_ref().and_then(|c| machines.data_volume(c)),
+    };
+    let mut progress = |s: &Step| {
+        if !json {
+            print_step(s)
+        }
+    };
+    let (outcomes, data_disks) =
+        deploy::destroy(project, env, machines.as_ref(), &opts, &mut progress)?;
+    if json {
+        print_json(&serde_json::json!({
+            "env": env, "domains": outcomes, "data_disks": data_disks, "purged": args.purge,
+        }))?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if outcomes.is_empty() {
+        outln!("{env}: no VMs");
+    }
+    for o in &outcomes {
+        outln!(
+            "{env}: {} (release {}) stopped ({}) and retired",
+            o.domain,
+            o.release,
+            o.stop
+        );
+    }
+    for d in &data_disks {
+        if args.purge {
+            outln!("{env}: data disk {} deleted", d.display());
+        } else {
+            outln!(
+                "{env}: data disk {} kept for the next `deploy` (--purge deletes it)",
+                d.display()
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The environment's machines by release, for `releases list|prune`,
+/// through its provider and `--connect`. torrust-bake cannot deploy to
+/// Hetzner yet, so nothing of an environment there runs anywhere.
+pub(super) fn running(
+    project: &Path,
+    env: &str,
+    uri: &Option<String>,
+) -> Result<std::collections::BTreeMap<String, Vec<String>>> {
+    let (provider, _) = provider_of(project, env);
+    let machines = match provider {
+        Provider::Hetzner => None,
+        p => Some(provider::open(p, env, &connect(uri, LibvirtSeed::Iso))?),
+    };
+    deploy::retention::running(machines.as_deref(), env)
+}
