@@ -359,23 +359,71 @@ fn monitoring_checks_prometheus_and_grafana() {
 }
 
 /// A canary token never leaves the program, whatever the API port does to
-/// the request (closes at once, sends garbage, stays silent): the HTTP
-/// client's errors name the URL, and the stats URL carries the token.
+/// the request (closes at once, sends garbage, stays silent, echoes it in
+/// an error page, a proxy's 502 or a field of a 200 reply, as sent or
+/// decoded): the HTTP client's errors name the URL, and the stats URL
+/// carries the token. Before, an echo was quoted (`HTTP 400: GET
+/// /api/v1/stats?token=...`), on success too (`authenticated, "..." torrents`).
 #[test]
 fn the_api_token_never_appears_when_the_api_misbehaves() {
-    use std::io::{Read, Write};
+    use std::io::{BufRead, Write};
     let s = LoopbackTracker::new();
-    let canary = "CANARY-token-0123456789-abcdefghijklmnop";
-    let behaviours: [fn(std::net::TcpStream); 3] = [
+    // A space, a slash, a plus and an ampersand: its URL-encoded form
+    // differs from the raw one.
+    let canary = "CANARY tok/en+0123&456789-abcdefghijklmnop";
+    /// The request line, as sent (`GET /api/v1/stats?token=... HTTP/1.1`).
+    fn request_line(c: &std::net::TcpStream) -> String {
+        let mut line = String::new();
+        let _ = std::io::BufReader::new(c).read_line(&mut line);
+        line.trim_end().to_string()
+    }
+    fn decoded(line: &str) -> String {
+        percent_encoding::percent_decode_str(line)
+            .decode_utf8_lossy()
+            .into_owned()
+    }
+    fn reply(mut c: std::net::TcpStream, status: &str, body: &str) {
+        let _ = write!(
+            c,
+            "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+    }
+    let behaviours: [fn(std::net::TcpStream); 8] = [
         |c| drop(c),
         |mut c| {
-            let mut buf = [0u8; 1024];
-            let _ = c.read(&mut buf);
+            let _ = request_line(&c);
             let _ = c.write_all(b"garbage, not HTTP\r\n\r\n");
         },
         |c| {
             std::thread::sleep(Duration::from_millis(600));
             drop(c)
+        },
+        |c| {
+            let line = request_line(&c);
+            reply(c, "400 Bad Request", &line)
+        },
+        |c| {
+            let line = decoded(&request_line(&c));
+            reply(
+                c,
+                "502 Bad Gateway",
+                &format!("<h1>502</h1> upstream failed for {line}"),
+            )
+        },
+        |c| {
+            let line = request_line(&c).to_lowercase();
+            reply(c, "404 Not Found", &line)
+        },
+        |c| {
+            let line = request_line(&c);
+            let body = serde_json::json!({ "torrents": line }).to_string();
+            reply(c, "200 OK", &body)
+        },
+        |c| {
+            let line = decoded(&request_line(&c));
+            let body = serde_json::json!({ "status": line, "torrents": line }).to_string();
+            reply(c, "200 OK", &body)
         },
     ];
     for behave in behaviours {
@@ -402,7 +450,11 @@ fn the_api_token_never_appears_when_the_api_misbehaves() {
             let all = run.all();
             assert!(all.contains("api stats"), "{all}");
             assert!(!all.contains(canary), "token leaked: {all}");
-            assert!(!all.contains("CANARY"), "token leaked: {all}");
+            assert!(
+                !all.to_lowercase().contains("canary"),
+                "token leaked: {all}"
+            );
+            assert!(!all.contains("0123"), "token leaked: {all}");
         }
     }
 }
@@ -599,4 +651,62 @@ fn the_release_binds_each_family_on_its_own_socket() {
         );
     }
     drop(tracker);
+}
+
+/// What a server sends is shown, never obeyed and never whole: a 1 MiB
+/// Prometheus page with terminal escape sequences was printed raw and in
+/// full, on success too; a reply without a status showed Rust's `None`.
+#[test]
+fn server_text_is_cut_made_printable_and_in_words() {
+    use common::fake_http::{serve, Response};
+    let s = LoopbackTracker::new();
+    let mut page = b"\x1b]0;owned\x07\x1b[2J\x1b[31mHealthy\r\n".to_vec();
+    page.extend(std::iter::repeat_n(b'x', 1 << 20));
+    let prom = serve(move |_| Response::new(200, page.clone()));
+    let api = serve(|req| {
+        if req.target.starts_with("/api/health_check") {
+            Response::new(200, "{}")
+        } else {
+            Response::new(404, "no")
+        }
+    });
+    let health = serve(|_| Response::new(503, r#"{"status":"Error\u001b[5m","details":[]}"#));
+    let (prom_port, api_port, health_port) = (
+        prom.port.to_string(),
+        api.port.to_string(),
+        health.port.to_string(),
+    );
+    let vars = [
+        ("PROMETHEUS_PORT", prom_port.as_str()),
+        ("TORRUST_TRACKER_API_PORT", api_port.as_str()),
+        ("TORRUST_TRACKER_HEALTH_CHECK_PORT", health_port.as_str()),
+    ];
+    for json in [false, true] {
+        let mut args = vec!["health", "local", "--monitoring", "--timeout", "2s"];
+        if json {
+            args.push("--json");
+        }
+        let run = s.run(&args, &vars);
+        assert_eq!(run.code(), 1, "{}", run.all());
+        let all = run.all();
+        assert!(!all.contains('\x1b'), "escape sequence printed: {all:?}");
+        assert!(!all.contains('\x07'), "bell printed: {all:?}");
+        assert!(all.len() < 20_000, "{} bytes printed", all.len());
+        assert!(
+            all.contains("... (cut at 200 characters; 1048576 bytes read)"),
+            "{all}"
+        );
+        assert!(
+            all.contains("HTTP 200, the reply has no status (expected \\\"status\\\": \\\"Ok\\\")")
+                || all.contains("HTTP 200, the reply has no status (expected \"status\": \"Ok\")"),
+            "{all}"
+        );
+        assert!(!all.contains("None"), "{all}");
+        assert!(!all.contains("Some("), "{all}");
+        assert!(
+            all.contains("HTTP 503, status \\\"Error?[5m\\\"")
+                || all.contains("HTTP 503, status \"Error?[5m\""),
+            "{all}"
+        );
+    }
 }

@@ -20,7 +20,7 @@ use aquatic_udp_protocol::{
 };
 
 use super::peers::{self, Listed};
-use super::{ms, protocol, unreachable, Peer, Probe, FIRST_PEER, INFO_HASH, SECOND_PEER};
+use super::{ms, protocol, quoted, unreachable, Peer, Probe, FIRST_PEER, INFO_HASH, SECOND_PEER};
 use crate::error::{Error, Kind};
 
 const ATTEMPTS: u32 = 3;
@@ -39,6 +39,17 @@ fn transaction_id() -> TransactionId {
             .fetch_add(0x9E37_79B9, Ordering::Relaxed)
             .rotate_left(7);
     TransactionId::new(mixed as i32)
+}
+
+/// What kind of reply `r` is, for a message (its Debug form would print
+/// every peer it lists).
+fn kind(r: &Response) -> &'static str {
+    match r {
+        Response::Connect(_) => "a connect reply",
+        Response::AnnounceIpv4(_) | Response::AnnounceIpv6(_) => "an announce reply",
+        Response::Scrape(_) => "a scrape reply",
+        Response::Error(_) => "an error reply",
+    }
 }
 
 fn be_i32(b: &[u8]) -> i32 {
@@ -63,8 +74,9 @@ pub fn check_reply(reply: &[u8], tid: TransactionId, action: i32) -> Result<(), 
     }
     let min_len = match be_i32(&reply[0..4]) {
         3 => {
-            let text = String::from_utf8_lossy(&reply[8..]);
-            let message = format!("tracker error: {}", text.trim_end_matches('\0'));
+            let text = &reply[8..];
+            let end = text.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
+            let message = format!("tracker error: {}", quoted(&text[..end]));
             return Err(Error::new(Kind::Denied, message));
         }
         got if got != action => {
@@ -99,7 +111,10 @@ pub fn parse_reply(
 pub fn connected(exchanged: Result<Response, Error>) -> Result<ConnectionId, Error> {
     match exchanged {
         Ok(Response::Connect(r)) => Ok(r.connection_id),
-        Ok(other) => Err(protocol(format!("connect: unexpected reply {other:?}"))),
+        Ok(other) => Err(protocol(format!(
+            "connect: unexpected reply ({})",
+            kind(&other)
+        ))),
         Err(e) => Err(e.during("connect")),
     }
 }
@@ -110,7 +125,12 @@ pub fn announced(exchanged: Result<Response, Error>, refusal_ok: bool) -> Result
     let interval = match exchanged {
         Ok(Response::AnnounceIpv4(r)) => r.fixed.announce_interval.0.get(),
         Ok(Response::AnnounceIpv6(r)) => r.fixed.announce_interval.0.get(),
-        Ok(other) => return Err(protocol(format!("announce: unexpected reply {other:?}"))),
+        Ok(other) => {
+            return Err(protocol(format!(
+                "announce: unexpected reply ({})",
+                kind(&other)
+            )))
+        }
         Err(e) if refusal_ok && e.kind == Kind::Denied => return Ok("refused as configured".into()),
         Err(e) => return Err(e.during("announce")),
     };
@@ -127,7 +147,10 @@ pub fn announced(exchanged: Result<Response, Error>, refusal_ok: bool) -> Result
 pub fn scraped(exchanged: Result<Response, Error>) -> Result<i32, Error> {
     match exchanged {
         Ok(Response::Scrape(r)) => Ok(r.torrent_stats.first().map_or(0, |s| s.seeders.0.get())),
-        Ok(other) => Err(protocol(format!("scrape: unexpected reply {other:?}"))),
+        Ok(other) => Err(protocol(format!(
+            "scrape: unexpected reply ({})",
+            kind(&other)
+        ))),
         Err(e) => Err(e.during("scrape")),
     }
 }
@@ -152,7 +175,8 @@ pub fn listed(exchanged: Result<Response, Error>) -> Result<Listed, Error> {
                 .collect(),
         }),
         Ok(other) => Err(protocol(format!(
-            "second peer's announce: unexpected reply {other:?}"
+            "second peer's announce: unexpected reply ({})",
+            kind(&other)
         ))),
         Err(e) => Err(e.during("second peer's announce")),
     }

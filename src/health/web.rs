@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 
 use super::peers::{self, Listed};
-use super::{protocol, unreachable, Peer, Probe, FIRST_PEER, INFO_HASH, SECOND_PEER};
+use super::{protocol, quoted, unreachable, Peer, Probe, FIRST_PEER, INFO_HASH, SECOND_PEER};
 use crate::error::{Error, Kind};
 use crate::render::url_encode;
 
@@ -142,7 +142,7 @@ pub fn http_listed(status: u16, body: &[u8]) -> Result<Listed, Error> {
     let reply: PeersReply =
         from_bencode(body).map_err(|e| context(format!("reply is not bencoded ({e})")))?;
     if let Some(f) = reply.failure {
-        return Err(context(format!("failure reason: {f}")));
+        return Err(context(format!("failure reason: {}", quoted(f.as_bytes()))));
     }
     let mut listed = Listed {
         v6: match &reply.peers6 {
@@ -245,14 +245,21 @@ pub fn announce_reply(status: u16, body: &[u8], refusal_ok: bool) -> Probe {
         ))
     })?;
     match (reply.failure, reply.interval, reply.peers) {
-        (Some(f), _, _) if refusal_ok => Ok(format!("announce refused as configured ({f})")),
+        (Some(f), _, _) if refusal_ok => Ok(format!(
+            "announce refused as configured ({})",
+            quoted(f.as_bytes())
+        )),
         (Some(f), _, _) => Err(Error::new(
             Kind::Denied,
-            format!("announce: failure reason: {f}"),
+            format!("announce: failure reason: {}", quoted(f.as_bytes())),
         )),
         (None, Some(i), Some(_)) if i > 0 => Ok(format!("interval {i} s")),
         (None, i, p) => Err(protocol(format!(
-            "announce: HTTP {status}, reply lacks a positive interval ({i:?}) or peers ({})",
+            "announce: HTTP {status}, reply lacks a positive interval ({}) or peers ({})",
+            match i {
+                Some(i) => format!("interval {i}"),
+                None => "no interval".to_string(),
+            },
             if p.is_some() { "present" } else { "missing" }
         ))),
     }
@@ -268,7 +275,7 @@ pub fn scrape_reply(status: u16, body: &[u8], refusal_ok: bool) -> Result<(), Er
     match (reply.failure, reply.files) {
         (Some(f), _) if !refusal_ok => Err(Error::new(
             Kind::Denied,
-            format!("scrape: failure reason: {f}"),
+            format!("scrape: failure reason: {}", quoted(f.as_bytes())),
         )),
         (None, None) => Err(protocol(format!(
             "scrape: HTTP {status}, reply has no files dictionary"
@@ -294,7 +301,19 @@ pub(super) fn api_health(agent: &ureq::Agent, api: &str) -> Probe {
 pub fn api_health_reply(status: u16, body: &[u8]) -> Probe {
     match (status, json_status(body)) {
         (200, Some(s)) if s == "Ok" => Ok("status Ok".into()),
-        (code, s) => Err(protocol(format!("HTTP {code}, status {s:?}"))),
+        (code, s) => Err(protocol(format!(
+            "HTTP {code}, {}",
+            status_words(s.as_deref())
+        ))),
+    }
+}
+
+/// A reply's `status` in words (it used to show as Rust's `None` or
+/// `Some("Error")`).
+fn status_words(status: Option<&str>) -> String {
+    match status {
+        Some(s) => format!("status \"{}\" (expected \"Ok\")", quoted(s.as_bytes())),
+        None => "the reply has no status (expected \"status\": \"Ok\")".to_string(),
     }
 }
 
@@ -310,20 +329,32 @@ pub(super) fn api_stats(agent: &ureq::Agent, api: &str, token: &str, counted: &[
 /// ones counts them under the other family, and every dashboard split by
 /// family is wrong.
 pub fn api_stats_reply(status: u16, body: &[u8], counted: &[&str]) -> Probe {
+    // Nothing of this reply is quoted: the request carries the token in
+    // its URL, and a server that echoes the request (an error page, a
+    // proxy's 502, a field of the JSON) would print it. Only numbers and
+    // our own words leave this function.
     let stats: Option<serde_json::Value> = serde_json::from_slice(body).ok();
-    match (status, stats.as_ref().and_then(|s| s.get("torrents"))) {
+    let count = |name: &str| stats.as_ref().and_then(|s| s.get(name));
+    match (status, count("torrents")) {
         (200, Some(t)) => {
-            let stats = stats.as_ref().unwrap_or(&serde_json::Value::Null);
+            let Some(torrents) = t.as_u64() else {
+                return Err(protocol(
+                    "HTTP 200, but `torrents` in the stats is not a number (the reply is not shown: it may echo the request, which carries the API token)",
+                ));
+            };
             for name in counted {
-                if stats[name].as_u64() == Some(0) {
+                if count(name).and_then(serde_json::Value::as_u64) == Some(0) {
                     let other = other_family(name);
+                    let theirs = match count(&other).and_then(serde_json::Value::as_u64) {
+                        Some(n) => n.to_string(),
+                        None => "not a number".to_string(),
+                    };
                     return Err(protocol(format!(
-                        "{name} is 0 after this check's announces ({other} {}): the tracker counts this address family's clients under the other (a dual-stack [::] socket; bind each family on its own socket)",
-                        stats[&other]
+                        "{name} is 0 after this check's announces ({other} {theirs}): the tracker counts this address family's clients under the other (a dual-stack [::] socket; bind each family on its own socket)"
                     )));
                 }
             }
-            Ok(format!("authenticated, {t} torrents"))
+            Ok(format!("authenticated, {torrents} torrents"))
         }
         // Tracker 3.0 answers a token it does not know with HTTP 500,
         // `Unhandled rejection: Err { reason: "token not valid" }`.
@@ -332,11 +363,9 @@ pub fn api_stats_reply(status: u16, body: &[u8], counted: &[&str]) -> Probe {
             "token rejected: TORRUST_TRACKER_API_TOKEN differs from the deployed one",
         )),
         (code, _) => Err(protocol(format!(
-            "HTTP {code}: {}",
-            String::from_utf8_lossy(body)
-                .chars()
-                .take(200)
-                .collect::<String>()
+            "HTTP {code}{}, {} bytes not shown (a reply to this request may echo it, and it carries the API token): check the API's log on the VM",
+            if code == 200 { " without `torrents`" } else { "" },
+            body.len()
         ))),
     }
 }
@@ -358,7 +387,9 @@ pub(super) fn plain_ok(agent: &ureq::Agent, url: &str) -> Probe {
 
 /// What the Prometheus probe concludes from its reply.
 pub fn plain_reply(status: u16, body: &[u8]) -> Probe {
-    let text = String::from_utf8_lossy(body).trim().to_string();
+    // Shown on success too: a page of 1 MiB, or one with escape sequences,
+    // is cut and made printable.
+    let text = quoted(body);
     match status {
         200 => Ok(text),
         code => Err(protocol(format!("HTTP {code}: {text}"))),
@@ -376,7 +407,13 @@ pub fn grafana_reply(status: u16, body: &[u8]) -> Probe {
     let v: Option<serde_json::Value> = serde_json::from_slice(body).ok();
     match (status, v.as_ref().and_then(|v| v["database"].as_str())) {
         (200, Some("ok")) => Ok("database ok".into()),
-        (code, db) => Err(protocol(format!("HTTP {code}, database {db:?}"))),
+        (code, Some(db)) => Err(protocol(format!(
+            "HTTP {code}, database \"{}\" (expected \"ok\")",
+            quoted(db.as_bytes())
+        ))),
+        (code, None) => Err(protocol(format!(
+            "HTTP {code}, the reply has no database state (expected \"database\": \"ok\")"
+        ))),
     }
 }
 
@@ -396,12 +433,15 @@ pub(super) fn health_check_api(agent: &ureq::Agent, base: &str) -> Probe {
 pub fn health_check_reply(status: u16, body: &[u8]) -> Probe {
     let v: serde_json::Value = serde_json::from_slice(body)
         .map_err(|e| protocol(format!("HTTP {status}, not JSON: {e}")))?;
+    // Every name quoted below comes from the server: at most this many.
+    let failing_max = 8;
     let failing: Vec<String> = v["details"]
         .as_array()
         .map(|d| {
             d.iter()
                 .filter(|x| x["result"].get("Ok").is_none())
-                .map(|x| x["binding"].as_str().unwrap_or("?").to_string())
+                .map(|x| quoted(x["binding"].as_str().unwrap_or("?").as_bytes()))
+                .take(failing_max)
                 .collect()
         })
         .unwrap_or_default();
@@ -411,8 +451,13 @@ pub fn health_check_reply(status: u16, body: &[u8]) -> Probe {
             v["details"].as_array().map(Vec::len).unwrap_or(0)
         )),
         (code, s) => Err(protocol(format!(
-            "HTTP {code}, status {s:?}, failing: {}",
-            failing.join(", ")
+            "HTTP {code}, {}, failing: {}",
+            status_words(s),
+            if failing.is_empty() {
+                "none named".to_string()
+            } else {
+                failing.join(", ")
+            }
         ))),
     }
 }
