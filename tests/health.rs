@@ -243,6 +243,8 @@ fn fake_udp(reply: Reply) -> u16 {
 fn replies_the_real_tracker_never_sends() {
     let s = LoopbackTracker::new();
     let cases: [(Reply, &str); 4] = [
+        // Another transaction id is no reply to this request (BEP 15):
+        // discarded, and the wait goes on until the last attempt's end.
         (
             |req| {
                 let mut r = vec![0, 0, 0, 0];
@@ -251,7 +253,7 @@ fn replies_the_real_tracker_never_sends() {
                 r.extend_from_slice(&[7; 8]);
                 r
             },
-            "connect: reply carries transaction id",
+            "connect: no reply after 3 attempts (1.4 s in all); 3 replies with another transaction id were discarded",
         ),
         (|_| vec![0, 0, 0], "connect: truncated reply: 3 bytes"),
         (
@@ -287,6 +289,31 @@ fn replies_the_real_tracker_never_sends() {
             "{expected}: {c}"
         );
     }
+    // A stale reply first, then the answer: the answer counts (a wrong
+    // transaction id used to fail the check at once).
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = sock.local_addr().unwrap().port().to_string();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 1500];
+        sock.set_read_timeout(Some(Duration::from_secs(20)))
+            .unwrap();
+        while let Ok((n, from)) = sock.recv_from(&mut buf) {
+            let tid = &buf[12..16.min(n)];
+            let mut stale = vec![0, 0, 0, 0, 0xde, 0xad, 0xbe, 0xef];
+            stale.extend_from_slice(&[7; 8]);
+            let _ = sock.send_to(&stale, from);
+            let mut error = vec![0, 0, 0, 3];
+            error.extend_from_slice(tid);
+            error.extend_from_slice(b"go away");
+            let _ = sock.send_to(&error, from);
+        }
+    });
+    let (_, v, _) = s.health_json(
+        &["--timeout", "200ms"],
+        &[("TORRUST_TRACKER_UDP_PORTS", &port)],
+    );
+    let c = check(&v, "udp tracker", &format!(":{port}"));
+    assert_eq!(c["detail"], "connect: tracker error: go away", "{c}");
     // Silence: every attempt times out, with the doubling timeout.
     let silent = UdpSocket::bind("127.0.0.1:0").unwrap();
     let port = silent.local_addr().unwrap().port().to_string();
@@ -709,4 +736,78 @@ fn server_text_is_cut_made_printable_and_in_words() {
             "{all}"
         );
     }
+}
+
+/// `--wait` bounds each round by what is left of it: a silent UDP port
+/// held a round for every attempt (5 + 10 + 20 s for the connect alone),
+/// so `--wait 1s --timeout 5s` took 35 s a silent port (73 s with two).
+#[test]
+fn wait_ends_on_time_against_a_silent_port() {
+    let s = LoopbackTracker::new();
+    let silent = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port().to_string();
+    let started = Instant::now();
+    let (code, v, _) = s.health_json(
+        &["--wait", "1s", "--timeout", "5s"],
+        &[("TORRUST_TRACKER_UDP_PORTS", &port)],
+    );
+    let took = started.elapsed();
+    assert_eq!(code, 1);
+    assert!(took < Duration::from_secs(4), "took {took:?}: {v:#}");
+    let c = check(&v, "udp tracker", &format!(":{port}"));
+    let detail = c["detail"].as_str().unwrap();
+    assert!(
+        detail.starts_with("connect: no reply before the --wait deadline (1 of 3 attempts in "),
+        "{c}"
+    );
+    drop(silent);
+}
+
+/// Each check is printed as it finishes: `health` was silent for seconds
+/// and then printed everything. Here the API port accepts and never
+/// answers, so its two checks take a second each; the UDP and HTTP
+/// checks (closed ports) are on screen long before.
+#[test]
+fn each_check_is_printed_as_it_finishes() {
+    use std::io::BufRead;
+    let s = LoopbackTracker::new();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port().to_string();
+    std::thread::spawn(move || {
+        let held: Vec<_> = listener.incoming().take(4).flatten().collect();
+        std::thread::sleep(Duration::from_secs(30));
+        drop(held);
+    });
+    let mut cmd = s.project.command(
+        &["health", "local", "--timeout", "1s"],
+        &s.vars_with(&[("TORRUST_TRACKER_API_PORT", &port)])
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect::<Vec<_>>(),
+    );
+    let started = Instant::now();
+    let mut child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    let first_at = started.elapsed();
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    let status = child.wait().unwrap();
+    let total = started.elapsed();
+    assert_eq!(status.code(), Some(1));
+    assert!(first.starts_with("FAIL  udp tracker"), "{first}");
+    assert!(total >= Duration::from_secs(2), "{total:?}: {rest:?}");
+    assert!(
+        first_at + Duration::from_millis(1500) < total,
+        "first line at {first_at:?}, done at {total:?}"
+    );
+    assert!(
+        rest.last()
+            .unwrap()
+            .starts_with("local: 6 of 6 checks failed"),
+        "{rest:?}"
+    );
 }

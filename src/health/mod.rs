@@ -221,67 +221,115 @@ fn is_loopback(host: &str) -> bool {
 
 /// Runs every check once, in a fixed order.
 pub fn check_all(config: &Config, opts: &Options) -> Vec<Check> {
+    check_each(config, opts, &mut |_| {})
+}
+
+/// `check_all`, telling `done` about each check as it finishes (`health`
+/// prints it then: a run of several seconds is no silence).
+pub fn check_each(config: &Config, opts: &Options, done: &mut dyn FnMut(&Check)) -> Vec<Check> {
+    round(config, opts, None, done)
+}
+
+/// One round of checks; no probe waits past `deadline`.
+fn round(
+    config: &Config,
+    opts: &Options,
+    deadline: Option<Instant>,
+    done: &mut dyn FnMut(&Check),
+) -> Vec<Check> {
     let host = opts.host.as_str();
     let redact = Redact::new(&config.secrets.api_token);
     let redact = &redact;
     let mut checks = Vec::new();
+    let mut add = |checks: &mut Vec<Check>, check: Check| {
+        done(&check);
+        checks.push(check);
+    };
     let refusal_ok = config.mode.refuses_strangers();
     for &port in &config.udp_ports {
         let target = format!("{host}:{port}");
-        checks.push(run("udp tracker", target.clone(), redact, || {
-            udp::check(&target, opts.timeout, refusal_ok, config.external_ip)
-        }));
+        add(
+            &mut checks,
+            run("udp tracker", target.clone(), redact, || {
+                udp::check(
+                    &target,
+                    opts.timeout,
+                    deadline,
+                    refusal_ok,
+                    config.external_ip,
+                )
+            }),
+        );
     }
-    let agent = crate::http::client(opts.timeout);
+    let agent = &web::Http {
+        agent: crate::http::client(opts.timeout),
+        timeout: opts.timeout,
+        deadline,
+    };
     for &port in &config.http_ports {
         let base = format!("http://{}:{port}", url_host(host));
-        checks.push(run("http tracker", base.clone(), redact, || {
-            let client = http_client(config, host, port.0)?;
-            web::http_tracker(&agent, &base, &client, refusal_ok)
-        }));
+        add(
+            &mut checks,
+            run("http tracker", base.clone(), redact, || {
+                let client = http_client(config, host, port.0)?;
+                web::http_tracker(agent, &base, &client, refusal_ok)
+            }),
+        );
     }
     let api = format!("http://{}:{}", url_host(host), config.api_port);
     let health = format!("http://{}:{}", url_host(host), config.health_check_port);
     // The admin ports are on the VM's 127.0.0.1 unless the environment
     // publishes them (PUBLISH_ADMIN_PORTS, lenient only).
     if is_loopback(host) || config.publish_admin_ports {
-        checks.push(run(
-            "api health",
-            format!("{api}/api/health_check"),
-            redact,
-            || web::api_health(&agent, &api),
-        ));
+        add(
+            &mut checks,
+            run(
+                "api health",
+                format!("{api}/api/health_check"),
+                redact,
+                || web::api_health(agent, &api),
+            ),
+        );
         let counted = counted_by(config, host, &checks);
-        checks.push(run(
-            "api stats",
-            format!("{api}/api/v1/stats"),
-            redact,
-            || web::api_stats(&agent, &api, &config.secrets.api_token, &counted),
-        ));
-        checks.push(run(
-            "health check api",
-            format!("{health}/health_check"),
-            redact,
-            || web::health_check_api(&agent, &health),
-        ));
+        add(
+            &mut checks,
+            run("api stats", format!("{api}/api/v1/stats"), redact, || {
+                web::api_stats(agent, &api, &config.secrets.api_token, &counted)
+            }),
+        );
+        add(
+            &mut checks,
+            run(
+                "health check api",
+                format!("{health}/health_check"),
+                redact,
+                || web::health_check_api(agent, &health),
+            ),
+        );
         if opts.monitoring {
             let prom = format!(
                 "http://{}:{}/-/healthy",
                 url_host(host),
                 config.prometheus_port
             );
-            checks.push(run("prometheus", prom.clone(), redact, || {
-                web::plain_ok(&agent, &prom)
-            }));
+            add(
+                &mut checks,
+                run("prometheus", prom.clone(), redact, || {
+                    web::plain_ok(agent, &prom)
+                }),
+            );
             if config.grafana {
                 let grafana = format!(
                     "http://{}:{}/api/health",
                     url_host(host),
                     config.grafana_port
                 );
-                checks.push(run("grafana", grafana.clone(), redact, || {
-                    web::grafana_health(&agent, &grafana)
-                }));
+                add(
+                    &mut checks,
+                    run("grafana", grafana.clone(), redact, || {
+                        web::grafana_health(agent, &grafana)
+                    }),
+                );
             }
         }
     } else {
@@ -290,7 +338,7 @@ pub fn check_all(config: &Config, opts: &Options) -> Vec<Check> {
             ("api stats", format!("{api}/api/v1/stats")),
             ("health check api", format!("{health}/health_check")),
         ] {
-            checks.push(Check {
+            add(&mut checks, Check {
                 name: name.into(),
                 target,
                 ok: true,
@@ -395,17 +443,19 @@ pub fn wait_for(
 ) -> Vec<Check> {
     let deadline = Instant::now() + wait;
     let mut delay = Duration::from_millis(250);
-    let mut round = 1;
+    let mut number = 1;
     loop {
-        let checks = check_all(config, opts);
+        // Bounded by what is left: a silent port used to hold a round for
+        // every attempt of every request (73 s for `--wait 1s --timeout 5s`).
+        let checks = round(config, opts, Some(deadline), &mut |_| {});
         let now = Instant::now();
         if checks.iter().all(|c| c.ok) || now >= deadline {
             return checks;
         }
         let sleep = delay.min(deadline - now);
-        progress(round, &checks, sleep);
+        progress(number, &checks, sleep);
         std::thread::sleep(sleep);
         delay = (delay * 2).min(Duration::from_secs(5));
-        round += 1;
+        number += 1;
     }
 }

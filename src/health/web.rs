@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
 
 use super::peers::{self, Listed};
 use super::{protocol, quoted, unreachable, Peer, Probe, FIRST_PEER, INFO_HASH, SECOND_PEER};
@@ -49,8 +50,17 @@ struct ScrapeReply {
 /// GETs `url`; `forwarded` is the client address to send as
 /// `X-Forwarded-For` (with `on_reverse_proxy = true` the tracker takes the
 /// peer's address from there).
-fn get(agent: &ureq::Agent, url: &str, forwarded: Option<IpAddr>) -> Result<(u16, Vec<u8>), Error> {
-    let mut req = agent.get(url);
+fn get(http: &Http, url: &str, forwarded: Option<IpAddr>) -> Result<(u16, Vec<u8>), Error> {
+    let mut req = http.agent.get(url);
+    if let Some(deadline) = http.deadline {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(unreachable("not sent: the --wait deadline had passed"));
+        }
+        // The whole request, not each read: a server that trickles bytes
+        // must not hold `--wait` open either.
+        req = req.timeout(left.min(http.timeout));
+    }
     if let Some(ip) = forwarded {
         req = req.set("X-Forwarded-For", &ip.to_string());
     }
@@ -67,6 +77,14 @@ fn get(agent: &ureq::Agent, url: &str, forwarded: Option<IpAddr>) -> Result<(u16
         .read_to_end(&mut body)
         .map_err(|e| unreachable(format!("reading the reply: {e}")))?;
     Ok((status, body))
+}
+
+/// The HTTP client of one round of checks: every request times out after
+/// `timeout`, and none outlasts `deadline` (`--wait`'s end).
+pub(super) struct Http {
+    pub agent: ureq::Agent,
+    pub timeout: Duration,
+    pub deadline: Option<Instant>,
 }
 
 /// Where the HTTP probe stands: the client address the tracker should see
@@ -98,30 +116,30 @@ fn announce_url(base: &str, peer: &Peer) -> String {
 /// peer's announce whose reply must list the first (`peers.rs`), the
 /// second peer leaving, scrape.
 pub(super) fn http_tracker(
-    agent: &ureq::Agent,
+    http: &Http,
     base: &str,
     client: &HttpClient,
     refusal_ok: bool,
 ) -> Probe {
     let xff = client.forwarded.then_some(client.sent_from);
     let (status, body) =
-        get(agent, &announce_url(base, &FIRST_PEER), xff).map_err(|e| e.during("announce"))?;
+        get(http, &announce_url(base, &FIRST_PEER), xff).map_err(|e| e.during("announce"))?;
     let announce = announce_reply(status, &body, refusal_ok)?;
     let peer_list = if announce.starts_with("announce refused") {
         "no peer list: the mode refuses unknown torrents".to_string()
     } else {
-        let (status, body) = get(agent, &announce_url(base, &SECOND_PEER), xff)
+        let (status, body) = get(http, &announce_url(base, &SECOND_PEER), xff)
             .map_err(|e| e.during("second peer's announce"))?;
         let ip = peers::expected_ip(client.sent_from, client.external_ip);
         let verdict = http_listed(status, &body)
             .and_then(|l| peers::verdict(&l, SocketAddr::new(ip, FIRST_PEER.port), client.exact));
         // Whatever the verdict, the second peer leaves the swarm.
-        let _ = get(agent, &announce_url(base, &SECOND_PEER.leaving()), xff);
+        let _ = get(http, &announce_url(base, &SECOND_PEER.leaving()), xff);
         verdict?
     };
     let hash = percent_encoding::percent_encode(INFO_HASH, percent_encoding::NON_ALPHANUMERIC);
     let url = format!("{base}/scrape?info_hash={hash}");
-    let (status, body) = get(agent, &url, xff).map_err(|e| e.during("scrape"))?;
+    let (status, body) = get(http, &url, xff).map_err(|e| e.during("scrape"))?;
     scrape_reply(status, &body, refusal_ok)?;
     Ok(format!("announce ({announce}), {peer_list}, scrape"))
 }
@@ -292,8 +310,8 @@ fn json_status(body: &[u8]) -> Option<String> {
         .map(str::to_string)
 }
 
-pub(super) fn api_health(agent: &ureq::Agent, api: &str) -> Probe {
-    let (status, body) = get(agent, &format!("{api}/api/health_check"), None)?;
+pub(super) fn api_health(http: &Http, api: &str) -> Probe {
+    let (status, body) = get(http, &format!("{api}/api/health_check"), None)?;
     api_health_reply(status, &body)
 }
 
@@ -317,9 +335,9 @@ fn status_words(status: Option<&str>) -> String {
     }
 }
 
-pub(super) fn api_stats(agent: &ureq::Agent, api: &str, token: &str, counted: &[&str]) -> Probe {
+pub(super) fn api_stats(http: &Http, api: &str, token: &str, counted: &[&str]) -> Probe {
     let url = format!("{api}/api/v1/stats?token={}", url_encode(token));
-    let (status, body) = get(agent, &url, None)?;
+    let (status, body) = get(http, &url, None)?;
     api_stats_reply(status, &body, counted)
 }
 
@@ -380,8 +398,8 @@ fn other_family(name: &str) -> String {
 }
 
 /// Prometheus `/-/healthy`: HTTP 200 with a short text.
-pub(super) fn plain_ok(agent: &ureq::Agent, url: &str) -> Probe {
-    let (status, body) = get(agent, url, None)?;
+pub(super) fn plain_ok(http: &Http, url: &str) -> Probe {
+    let (status, body) = get(http, url, None)?;
     plain_reply(status, &body)
 }
 
@@ -397,8 +415,8 @@ pub fn plain_reply(status: u16, body: &[u8]) -> Probe {
 }
 
 /// Grafana `/api/health`: HTTP 200 and `"database": "ok"`.
-pub(super) fn grafana_health(agent: &ureq::Agent, url: &str) -> Probe {
-    let (status, body) = get(agent, url, None)?;
+pub(super) fn grafana_health(http: &Http, url: &str) -> Probe {
+    let (status, body) = get(http, url, None)?;
     grafana_reply(status, &body)
 }
 
@@ -424,8 +442,8 @@ fn is_token_rejection(body: &[u8]) -> bool {
         || text.contains("missing token")
 }
 
-pub(super) fn health_check_api(agent: &ureq::Agent, base: &str) -> Probe {
-    let (status, body) = get(agent, &format!("{base}/health_check"), None)?;
+pub(super) fn health_check_api(http: &Http, base: &str) -> Probe {
+    let (status, body) = get(http, &format!("{base}/health_check"), None)?;
     health_check_reply(status, &body)
 }
 
