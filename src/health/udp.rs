@@ -205,9 +205,12 @@ fn exchange(
     let mut buf = [0u8; 2048];
     let mut discarded = 0u32;
     let mut attempts = 0;
+    // Whether the deadline, not the attempts, ended the wait.
+    let mut cut = false;
     while attempts < ATTEMPTS {
         let mut attempt_end = Instant::now() + timeout;
         if let Some(d) = deadline {
+            cut = d <= attempt_end;
             attempt_end = attempt_end.min(d);
         }
         if attempt_end <= Instant::now() {
@@ -245,7 +248,7 @@ fn exchange(
         1 => "; 1 reply with another transaction id was discarded".to_string(),
         n => format!("; {n} replies with another transaction id were discarded"),
     };
-    if attempts < ATTEMPTS {
+    if cut {
         return Err(unreachable(format!(
             "no reply before the --wait deadline ({attempts} of {ATTEMPTS} attempts in {} s){discarded}",
             ms(started.elapsed()) / 1000.0
