@@ -851,3 +851,28 @@ fn a_reader_that_stops_early_is_no_panic_for_any_command() {
     );
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+/// `builds.log` appends followed a symbolic link: anyone who could write
+/// releases/<env>/ had a build append to any file the builder may write.
+#[test]
+fn a_symlinked_build_log_is_refused() {
+    let p = Project::new();
+    p.build("local", &[]);
+    let outside = tempfile::tempdir().unwrap();
+    let target = outside.path().join("authorized_keys");
+    std::fs::write(&target, "ssh-ed25519 AAAA mine\n").unwrap();
+    let log = p.path().join("releases/local/builds.log");
+    std::fs::remove_file(&log).unwrap();
+    std::os::unix::fs::symlink(&target, &log).unwrap();
+    let run = p.run(&["build", "local"], &[]);
+    assert_eq!(run.code(), 1, "{}", run.all());
+    assert!(
+        run.stderr().contains("releases/local/builds.log is a symbolic link: torrust-bake appends to its logs only in place, never through a link"),
+        "{}",
+        run.stderr()
+    );
+    assert_eq!(
+        std::fs::read_to_string(&target).unwrap(),
+        "ssh-ed25519 AAAA mine\n"
+    );
+}

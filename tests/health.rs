@@ -243,6 +243,8 @@ fn fake_udp(reply: Reply) -> u16 {
 fn replies_the_real_tracker_never_sends() {
     let s = LoopbackTracker::new();
     let cases: [(Reply, &str); 4] = [
+        // Another transaction id is no reply to this request (BEP 15):
+        // discarded, and the wait goes on until the last attempt's end.
         (
             |req| {
                 let mut r = vec![0, 0, 0, 0];
@@ -251,7 +253,7 @@ fn replies_the_real_tracker_never_sends() {
                 r.extend_from_slice(&[7; 8]);
                 r
             },
-            "connect: reply carries transaction id",
+            "connect: no reply after 3 attempts (1.4 s in all); 3 replies with another transaction id were discarded",
         ),
         (|_| vec![0, 0, 0], "connect: truncated reply: 3 bytes"),
         (
@@ -287,6 +289,31 @@ fn replies_the_real_tracker_never_sends() {
             "{expected}: {c}"
         );
     }
+    // A stale reply first, then the answer: the answer counts (a wrong
+    // transaction id used to fail the check at once).
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = sock.local_addr().unwrap().port().to_string();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 1500];
+        sock.set_read_timeout(Some(Duration::from_secs(20)))
+            .unwrap();
+        while let Ok((n, from)) = sock.recv_from(&mut buf) {
+            let tid = &buf[12..16.min(n)];
+            let mut stale = vec![0, 0, 0, 0, 0xde, 0xad, 0xbe, 0xef];
+            stale.extend_from_slice(&[7; 8]);
+            let _ = sock.send_to(&stale, from);
+            let mut error = vec![0, 0, 0, 3];
+            error.extend_from_slice(tid);
+            error.extend_from_slice(b"go away");
+            let _ = sock.send_to(&error, from);
+        }
+    });
+    let (_, v, _) = s.health_json(
+        &["--timeout", "200ms"],
+        &[("TORRUST_TRACKER_UDP_PORTS", &port)],
+    );
+    let c = check(&v, "udp tracker", &format!(":{port}"));
+    assert_eq!(c["detail"], "connect: tracker error: go away", "{c}");
     // Silence: every attempt times out, with the doubling timeout.
     let silent = UdpSocket::bind("127.0.0.1:0").unwrap();
     let port = silent.local_addr().unwrap().port().to_string();
@@ -359,23 +386,71 @@ fn monitoring_checks_prometheus_and_grafana() {
 }
 
 /// A canary token never leaves the program, whatever the API port does to
-/// the request (closes at once, sends garbage, stays silent): the HTTP
-/// client's errors name the URL, and the stats URL carries the token.
+/// the request (closes at once, sends garbage, stays silent, echoes it in
+/// an error page, a proxy's 502 or a field of a 200 reply, as sent or
+/// decoded): the HTTP client's errors name the URL, and the stats URL
+/// carries the token. Before, an echo was quoted (`HTTP 400: GET
+/// /api/v1/stats?token=...`), on success too (`authenticated, "..." torrents`).
 #[test]
 fn the_api_token_never_appears_when_the_api_misbehaves() {
-    use std::io::{Read, Write};
+    use std::io::{BufRead, Write};
     let s = LoopbackTracker::new();
-    let canary = "CANARY-token-0123456789-abcdefghijklmnop";
-    let behaviours: [fn(std::net::TcpStream); 3] = [
+    // A space, a slash, a plus and an ampersand: its URL-encoded form
+    // differs from the raw one.
+    let canary = "CANARY tok/en+0123&456789-abcdefghijklmnop";
+    /// The request line, as sent (`GET /api/v1/stats?token=... HTTP/1.1`).
+    fn request_line(c: &std::net::TcpStream) -> String {
+        let mut line = String::new();
+        let _ = std::io::BufReader::new(c).read_line(&mut line);
+        line.trim_end().to_string()
+    }
+    fn decoded(line: &str) -> String {
+        percent_encoding::percent_decode_str(line)
+            .decode_utf8_lossy()
+            .into_owned()
+    }
+    fn reply(mut c: std::net::TcpStream, status: &str, body: &str) {
+        let _ = write!(
+            c,
+            "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+    }
+    let behaviours: [fn(std::net::TcpStream); 8] = [
         |c| drop(c),
         |mut c| {
-            let mut buf = [0u8; 1024];
-            let _ = c.read(&mut buf);
+            let _ = request_line(&c);
             let _ = c.write_all(b"garbage, not HTTP\r\n\r\n");
         },
         |c| {
             std::thread::sleep(Duration::from_millis(600));
             drop(c)
+        },
+        |c| {
+            let line = request_line(&c);
+            reply(c, "400 Bad Request", &line)
+        },
+        |c| {
+            let line = decoded(&request_line(&c));
+            reply(
+                c,
+                "502 Bad Gateway",
+                &format!("<h1>502</h1> upstream failed for {line}"),
+            )
+        },
+        |c| {
+            let line = request_line(&c).to_lowercase();
+            reply(c, "404 Not Found", &line)
+        },
+        |c| {
+            let line = request_line(&c);
+            let body = serde_json::json!({ "torrents": line }).to_string();
+            reply(c, "200 OK", &body)
+        },
+        |c| {
+            let line = decoded(&request_line(&c));
+            let body = serde_json::json!({ "status": line, "torrents": line }).to_string();
+            reply(c, "200 OK", &body)
         },
     ];
     for behave in behaviours {
@@ -402,7 +477,11 @@ fn the_api_token_never_appears_when_the_api_misbehaves() {
             let all = run.all();
             assert!(all.contains("api stats"), "{all}");
             assert!(!all.contains(canary), "token leaked: {all}");
-            assert!(!all.contains("CANARY"), "token leaked: {all}");
+            assert!(
+                !all.to_lowercase().contains("canary"),
+                "token leaked: {all}"
+            );
+            assert!(!all.contains("0123"), "token leaked: {all}");
         }
     }
 }
@@ -599,4 +678,136 @@ fn the_release_binds_each_family_on_its_own_socket() {
         );
     }
     drop(tracker);
+}
+
+/// What a server sends is shown, never obeyed and never whole: a 1 MiB
+/// Prometheus page with terminal escape sequences was printed raw and in
+/// full, on success too; a reply without a status showed Rust's `None`.
+#[test]
+fn server_text_is_cut_made_printable_and_in_words() {
+    use common::fake_http::{serve, Response};
+    let s = LoopbackTracker::new();
+    let mut page = b"\x1b]0;owned\x07\x1b[2J\x1b[31mHealthy\r\n".to_vec();
+    page.extend(std::iter::repeat_n(b'x', 1 << 20));
+    let prom = serve(move |_| Response::new(200, page.clone()));
+    let api = serve(|req| {
+        if req.target.starts_with("/api/health_check") {
+            Response::new(200, "{}")
+        } else {
+            Response::new(404, "no")
+        }
+    });
+    let health = serve(|_| Response::new(503, r#"{"status":"Error\u001b[5m","details":[]}"#));
+    let (prom_port, api_port, health_port) = (
+        prom.port.to_string(),
+        api.port.to_string(),
+        health.port.to_string(),
+    );
+    let vars = [
+        ("PROMETHEUS_PORT", prom_port.as_str()),
+        ("TORRUST_TRACKER_API_PORT", api_port.as_str()),
+        ("TORRUST_TRACKER_HEALTH_CHECK_PORT", health_port.as_str()),
+    ];
+    for json in [false, true] {
+        let mut args = vec!["health", "local", "--monitoring", "--timeout", "2s"];
+        if json {
+            args.push("--json");
+        }
+        let run = s.run(&args, &vars);
+        assert_eq!(run.code(), 1, "{}", run.all());
+        let all = run.all();
+        assert!(!all.contains('\x1b'), "escape sequence printed: {all:?}");
+        assert!(!all.contains('\x07'), "bell printed: {all:?}");
+        assert!(all.len() < 20_000, "{} bytes printed", all.len());
+        assert!(
+            all.contains("... (cut at 200 characters; 1048576 bytes read)"),
+            "{all}"
+        );
+        assert!(
+            all.contains("HTTP 200, the reply has no status (expected \\\"status\\\": \\\"Ok\\\")")
+                || all.contains("HTTP 200, the reply has no status (expected \"status\": \"Ok\")"),
+            "{all}"
+        );
+        assert!(!all.contains("None"), "{all}");
+        assert!(!all.contains("Some("), "{all}");
+        assert!(
+            all.contains("HTTP 503, status \\\"Error?[5m\\\"")
+                || all.contains("HTTP 503, status \"Error?[5m\""),
+            "{all}"
+        );
+    }
+}
+
+/// `--wait` bounds each round by what is left of it: a silent UDP port
+/// held a round for every attempt (5 + 10 + 20 s for the connect alone),
+/// so `--wait 1s --timeout 5s` took 35 s a silent port (73 s with two).
+#[test]
+fn wait_ends_on_time_against_a_silent_port() {
+    let s = LoopbackTracker::new();
+    let silent = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port().to_string();
+    let started = Instant::now();
+    let (code, v, _) = s.health_json(
+        &["--wait", "1s", "--timeout", "5s"],
+        &[("TORRUST_TRACKER_UDP_PORTS", &port)],
+    );
+    let took = started.elapsed();
+    assert_eq!(code, 1);
+    assert!(took < Duration::from_secs(4), "took {took:?}: {v:#}");
+    let c = check(&v, "udp tracker", &format!(":{port}"));
+    let detail = c["detail"].as_str().unwrap();
+    assert!(
+        detail.starts_with("connect: no reply before the --wait deadline (1 of 3 attempts in "),
+        "{c}"
+    );
+    drop(silent);
+}
+
+/// Each check is printed as it finishes: `health` was silent for seconds
+/// and then printed everything. Here the API port accepts and never
+/// answers, so its two checks take a second each; the UDP and HTTP
+/// checks (closed ports) are on screen long before.
+#[test]
+fn each_check_is_printed_as_it_finishes() {
+    use std::io::BufRead;
+    let s = LoopbackTracker::new();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port().to_string();
+    std::thread::spawn(move || {
+        let held: Vec<_> = listener.incoming().take(4).flatten().collect();
+        std::thread::sleep(Duration::from_secs(30));
+        drop(held);
+    });
+    let mut cmd = s.project.command(
+        &["health", "local", "--timeout", "1s"],
+        &s.vars_with(&[("TORRUST_TRACKER_API_PORT", &port)])
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect::<Vec<_>>(),
+    );
+    let started = Instant::now();
+    let mut child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    let first_at = started.elapsed();
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    let status = child.wait().unwrap();
+    let total = started.elapsed();
+    assert_eq!(status.code(), Some(1));
+    assert!(first.starts_with("FAIL  udp tracker"), "{first}");
+    assert!(total >= Duration::from_secs(2), "{total:?}: {rest:?}");
+    assert!(
+        first_at + Duration::from_millis(1500) < total,
+        "first line at {first_at:?}, done at {total:?}"
+    );
+    assert!(
+        rest.last()
+            .unwrap()
+            .starts_with("local: 6 of 6 checks failed"),
+        "{rest:?}"
+    );
 }

@@ -867,3 +867,43 @@ fn an_unresolvable_registry_fails_at_once() {
     assert!(!err.contains("--insecure-registry"), "{err}");
     assert!(elapsed < std::time::Duration::from_secs(10), "{elapsed:?}");
 }
+
+/// Registry credentials went to whatever host a `WWW-Authenticate` realm
+/// named, in the clear over plain HTTP. Another host over plain HTTP is
+/// refused, naming it, and the realm hears nothing.
+#[test]
+fn credentials_never_go_in_the_clear_to_another_host() {
+    let realm = serve(|_| Response::new(200, r#"{"token":"t"}"#));
+    let realm_port = realm.port;
+    let registry = serve(move |_| {
+        Response::new(401, "{}").header(
+            "WWW-Authenticate",
+            &format!(
+                r#"Bearer realm="http://localhost:{realm_port}/token",service="s",scope="repository:team/tracker:pull""#
+            ),
+        )
+    });
+    let host = format!("127.0.0.1:{}", registry.port);
+    let p = LockProject::new(&format!(
+        "[images.tracker]\nreference = \"{host}/team/tracker:v1\"\n"
+    ));
+    let (user_var, pass_var) = credential_vars(&host);
+    let r = p.run(
+        &["images", "pin", "--insecure-registry", &host],
+        &[(&user_var, "op"), (&pass_var, "secret-pass")],
+    );
+    assert_eq!(r.code(), 1, "{}", r.all());
+    assert!(
+        r.stderr().contains(&format!(
+            "{host} sends token requests to localhost over plain HTTP (http://localhost/...): the credentials in {user_var} and {pass_var} go over HTTPS, or in the clear only to an --insecure-registry host itself (127.0.0.1), so they were not sent"
+        )),
+        "{}",
+        r.stderr()
+    );
+    assert!(!r.all().contains("secret-pass"), "{}", r.all());
+    let asked = realm.requests.lock().unwrap();
+    assert!(
+        asked.iter().all(|q| q.header("Authorization").is_none()),
+        "credentials reached the realm: {asked:?}"
+    );
+}

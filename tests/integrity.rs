@@ -263,3 +263,134 @@ fn a_symlink_planted_in_a_release_leads_nowhere() {
         .file_type()
         .is_symlink());
 }
+
+/// A bundle file edited together with its line in SHA256SUMS and its entry
+/// in manifest.json: every list agrees. `verify` called it ok, even with
+/// the release key, and `libvirt up --release` booted it; the version's
+/// HMAC over the manifest (recomputed from the stored files) does not agree.
+#[test]
+fn a_consistent_edit_of_a_bundle_file_fails_the_versions_hmac() {
+    let p = Project::new();
+    let release = p.build("local", &[]);
+    let version = version_of(&release);
+    let rel = "bundle/etc/sysctl.d/60-torrust-tracker.conf";
+    append(&release.join(rel), "net.ipv4.ip_forward = 1\n");
+    let digest = String::from_utf8(verifier("sha256sum", &[rel], &release).stdout).unwrap();
+    let digest = digest.split_whitespace().next().unwrap().to_string();
+    let size = std::fs::metadata(release.join(rel)).unwrap().len();
+    let mut manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(release.join("manifest.json")).unwrap()).unwrap();
+    for f in manifest["files"].as_array_mut().unwrap() {
+        if f["path"] == "etc/sysctl.d/60-torrust-tracker.conf" {
+            f["sha256"] = digest.clone().into();
+            f["size"] = size.into();
+        }
+    }
+    let mut json = serde_json::to_vec_pretty(&manifest).unwrap();
+    json.push(b'\n');
+    std::fs::write(release.join("manifest.json"), json).unwrap();
+    fix_list(&release, "SHA256SUMS", rel);
+    fix_list(&release, "SHA256SUMS", "manifest.json");
+    let sums = verifier("sha256sum", &["-c", "--strict", "SHA256SUMS"], &release);
+    assert!(sums.status.success(), "the lists agree with the edit");
+
+    let run = p.run(&["verify", "local"], &[]);
+    assert_eq!(run.code(), 1, "{}", run.all());
+    let out = run.stdout();
+    assert!(
+        out.contains(&format!("local {version}: manifest.json: version {version} is not the HMAC of this manifest and the cloud-init files under the release key: they were edited to agree with each other (or the key changed)")),
+        "{out}"
+    );
+    assert!(
+        out.ends_with("rebuilding with the same inputs (`torrust-bake build local`, same environment file, secrets, image lock and release key) writes the release again\n"),
+        "{out}"
+    );
+    let up = p.run(
+        &["libvirt", "up", "local", "--release", &version, "--dry-run"],
+        &[("LIBVIRT_DOMAIN_TYPE", "qemu")],
+    );
+    assert_eq!(up.code(), 1, "{}", up.all());
+    assert!(
+        up.stderr().contains("manifest.json version"),
+        "{}",
+        up.stderr()
+    );
+    // Rebuilding with the same inputs puts it right.
+    let rebuilt = p.run(&["build", "local"], &[]);
+    assert!(
+        rebuilt.stdout().contains("wrote it again"),
+        "{}",
+        rebuilt.all()
+    );
+    assert_eq!(p.run(&["verify", "local"], &[]).code(), 0);
+}
+
+/// Another release key fails every keyed digest, each line ending "(or
+/// the key changed)": one line first says what that most likely means.
+/// Without the key (the environment does not load), `verify` says plainly
+/// that only accidental damage is detected.
+#[test]
+fn verify_says_what_a_wrong_key_or_no_key_means() {
+    let p = Project::new();
+    let release = p.build("local", &[]);
+    let version = version_of(&release);
+    let other = [(
+        "TORRUST_BAKE_RELEASE_KEY",
+        "another-release-key-0123456789-abcdefghijkl",
+    )];
+    let run = p.run(&["verify", "local"], &other);
+    assert_eq!(run.code(), 1, "{}", run.all());
+    let out = run.stdout();
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines[0],
+        format!("local {version}: the release key differs from the one this release was built with, or every secret-bearing file and the manifest were edited: no keyed digest matches under TORRUST_BAKE_RELEASE_KEY; with the key it was built with, `torrust-bake verify local` checks it"),
+        "{out}"
+    );
+    assert!(
+        lines[1..lines.len() - 1]
+            .iter()
+            .all(|l| l.ends_with("(or the key changed)")),
+        "{out}"
+    );
+    let (_, v) = {
+        let r = p.run(&["verify", "local", "--json"], &other);
+        (
+            r.code(),
+            serde_json::from_str::<serde_json::Value>(&r.stdout()).unwrap(),
+        )
+    };
+    assert_eq!(v["releases"][0]["key_differs"], true, "{v:#}");
+    // A tampered file under the right key is no key problem.
+    append(&release.join("user-data"), "# edited\n");
+    let run = p.run(&["verify", "local"], &[]);
+    assert_eq!(run.code(), 1);
+    assert!(
+        !run.stdout().contains("release key differs"),
+        "{}",
+        run.stdout()
+    );
+
+    let p = Project::new();
+    p.build("local", &[]);
+    let run = p.run(&["verify", "local"], &[("TORRUST_TRACKER_UDP_PORTS", "x")]);
+    assert_eq!(run.code(), 0, "{}", run.all());
+    assert!(
+        run.stderr().contains("only accidental damage is detected; a file edited together with its lines in SHA256SUMS and manifest.json passes"),
+        "{}",
+        run.stderr()
+    );
+    let run = p.run(
+        &["verify", "local", "--json"],
+        &[("TORRUST_TRACKER_UDP_PORTS", "x")],
+    );
+    let v: serde_json::Value = serde_json::from_str(&run.stdout()).unwrap();
+    assert_eq!(v["keyed"], false);
+    assert!(
+        v["note"]
+            .as_str()
+            .unwrap()
+            .contains("only accidental damage"),
+        "{v:#}"
+    );
+}

@@ -20,7 +20,12 @@ pub fn health(project: &Path, args: &HealthArgs) -> Result<ExitCode> {
         timeout: args.timeout,
         monitoring: args.monitoring,
     };
+    // Human output shows each check as it finishes (a run takes seconds
+    // when a port is silent); with --wait only the last round counts, so
+    // its table follows the rounds' progress; --json is one document.
+    let streamed = !json && args.wait.is_none();
     let checks = match args.wait {
+        None if streamed => health::check_each(&config, &opts, &mut |c| print_check(c)),
         None => health::check_all(&config, &opts),
         Some(wait) => health::wait_for(&config, &opts, wait, &mut |round, checks, sleep| {
             let failing: Vec<String> = checks
@@ -43,21 +48,8 @@ pub fn health(project: &Path, args: &HealthArgs) -> Result<ExitCode> {
             &serde_json::json!({ "env": env, "host": opts.host, "ok": ok, "checks": checks }),
         )?;
     } else {
-        for c in &checks {
-            let word = if c.skipped {
-                "skip"
-            } else if c.ok {
-                "ok"
-            } else {
-                "FAIL"
-            };
-            outln!(
-                "{word:4}  {:16}  {:40}  {:>8.2} ms  {}",
-                c.name,
-                c.target,
-                c.latency_ms,
-                c.detail
-            );
+        if !streamed {
+            checks.iter().for_each(print_check);
         }
         let failed = checks.iter().filter(|c| !c.ok).count();
         if ok {
@@ -71,4 +63,23 @@ pub fn health(project: &Path, args: &HealthArgs) -> Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
+}
+
+/// One line of the table: the check's details are fit to print already
+/// (`health` hides the token and a server's control characters).
+fn print_check(c: &crate::health::Check) {
+    let word = if c.skipped {
+        "skip"
+    } else if c.ok {
+        "ok"
+    } else {
+        "FAIL"
+    };
+    outln!(
+        "{word:4}  {:16}  {:40}  {:>8.2} ms  {}",
+        c.name,
+        c.target,
+        c.latency_ms,
+        c.detail
+    );
 }

@@ -164,18 +164,36 @@ pub fn verify(project: &Path, args: &VerifyArgs) -> Result<ExitCode> {
         .config
         .map(|c| Key::new(&c.secrets.release_key));
     let dir = release::store::env_dir(project, env);
+    let key_differs = format!(
+        "the release key differs from the one this release was built with, or every secret-bearing file and the manifest were edited: no keyed digest matches under TORRUST_BAKE_RELEASE_KEY; with the key it was built with, `torrust-bake verify {env}` checks it"
+    );
+    let fix = format!(
+        "rebuilding with the same inputs (`torrust-bake build {env}`, same environment file, secrets, image lock and release key) writes the release again"
+    );
+    let unkeyed = format!(
+        "{env} did not load (see `torrust-bake check {env}`), so the release key (TORRUST_BAKE_RELEASE_KEY) was not at hand: only accidental damage is detected; a file edited together with its lines in SHA256SUMS and manifest.json passes"
+    );
     let mut results = Vec::new();
     for v in &versions {
-        let findings = release::verify::verify(&dir.join(v), key.as_ref())?;
-        results.push(
-            serde_json::json!({ "version": v, "ok": findings.is_empty(), "findings": findings }),
-        );
+        let report = release::verify::check(&dir.join(v), key.as_ref())?;
+        let ok = report.findings.is_empty();
+        let mut r = serde_json::json!({ "version": v, "ok": ok, "findings": report.findings });
+        if report.key_differs {
+            r["key_differs"] = serde_json::Value::Bool(true);
+            r["summary"] = key_differs.clone().into();
+        }
+        if !ok {
+            r["fix"] = fix.clone().into();
+        }
+        results.push(r);
     }
     let ok = results.iter().all(|r| r["ok"] == true);
     if json {
-        print_json(
-            &serde_json::json!({ "env": env, "ok": ok, "keyed": key.is_some(), "releases": results }),
-        )?;
+        let mut doc = serde_json::json!({ "env": env, "ok": ok, "keyed": key.is_some(), "releases": results });
+        if key.is_none() {
+            doc["note"] = unkeyed.clone().into();
+        }
+        print_json(&doc)?;
     } else {
         for r in &results {
             let findings = r["findings"]
@@ -184,6 +202,14 @@ pub fn verify(project: &Path, args: &VerifyArgs) -> Result<ExitCode> {
                 .unwrap_or_default();
             if findings.is_empty() {
                 outln!("{env} {}: ok", r["version"].as_str().unwrap_or_default());
+            }
+            // One line that explains the many below (a wrong key fails
+            // every keyed digest, each ending "(or the key changed)").
+            if r["key_differs"] == true {
+                outln!(
+                    "{env} {}: {key_differs}",
+                    r["version"].as_str().unwrap_or_default()
+                );
             }
             for f in findings {
                 outln!(
@@ -194,8 +220,11 @@ pub fn verify(project: &Path, args: &VerifyArgs) -> Result<ExitCode> {
                 );
             }
         }
+        if !ok {
+            outln!("{fix}");
+        }
         if key.is_none() {
-            errln!("note: {env} did not load (see `torrust-bake check {env}`), so secret-bearing files were checked against SHA256SUMS.secret but not against their keyed digests");
+            errln!("note: {unkeyed}");
         }
     }
     Ok(if ok {

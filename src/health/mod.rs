@@ -104,7 +104,95 @@ fn ms(d: Duration) -> f64 {
     (d.as_secs_f64() * 1e5).round() / 100.0
 }
 
-fn run(name: &str, target: String, f: impl FnOnce() -> Probe) -> Check {
+/// At most this many characters of anything a server sent are shown: a
+/// 1 MiB Prometheus page is no detail.
+pub const QUOTED_CHARS: usize = 200;
+
+/// Text a server sent, fit to print: decoded lossily, control characters
+/// (terminal escape sequences, newlines) replaced by `?`, at most
+/// `QUOTED_CHARS` characters (cut text says so and how long it was).
+pub(crate) fn quoted(bytes: &[u8]) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    let text = text.trim();
+    let mut shown: String = text
+        .chars()
+        .take(QUOTED_CHARS)
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect();
+    if text.chars().count() > QUOTED_CHARS {
+        shown.push_str(&format!(
+            "... (cut at {QUOTED_CHARS} characters; {} bytes read)",
+            bytes.len()
+        ));
+    }
+    shown
+}
+
+/// Hides the API token in a check's detail, whatever the server did to
+/// it: as sent (URL-encoded, either hex case), decoded, form-encoded. The
+/// probes never quote the stats reply; this is the net under every other
+/// message (a transport error, a proxy's page).
+pub(crate) struct Redact {
+    forms: Vec<String>,
+}
+
+/// What a hidden secret shows as (as `show` prints secrets).
+pub const HIDDEN: &str = "********";
+
+impl Redact {
+    pub(crate) fn new(secret: &str) -> Redact {
+        use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
+        let sent = crate::render::url_encode(secret);
+        let every = utf8_percent_encode(secret, NON_ALPHANUMERIC).to_string();
+        let mut forms = vec![
+            secret.to_string(),
+            sent.to_lowercase_hex(),
+            sent.replace("%20", "+"),
+            every.to_lowercase_hex(),
+            sent,
+            every,
+        ];
+        forms.retain(|f| !f.is_empty());
+        // Longest first: a form that holds another is hidden whole.
+        forms.sort_by_key(|f| std::cmp::Reverse(f.len()));
+        forms.dedup();
+        Redact { forms }
+    }
+
+    /// `text` with every form of the secret hidden, then control
+    /// characters replaced (a secret may hold a newline).
+    pub(crate) fn apply(&self, text: &str) -> String {
+        let mut text = text.to_string();
+        for f in &self.forms {
+            text = text.replace(f.as_str(), HIDDEN);
+        }
+        text.chars()
+            .map(|c| if c.is_control() { '?' } else { c })
+            .collect()
+    }
+}
+
+trait LowercaseHex {
+    fn to_lowercase_hex(&self) -> String;
+}
+
+impl LowercaseHex for String {
+    /// `%2F` as `%2f`: the same URL, as some servers echo it.
+    fn to_lowercase_hex(&self) -> String {
+        let mut out = String::with_capacity(self.len());
+        let mut rest = self.as_str();
+        while let Some(i) = rest.find('%') {
+            out.push_str(&rest[..i]);
+            let escape: String = rest[i..].chars().take(3).collect();
+            out.push_str(&escape.to_lowercase());
+            rest = &rest[i + escape.len()..];
+        }
+        out.push_str(rest);
+        out
+    }
+}
+
+fn run(name: &str, target: String, redact: &Redact, f: impl FnOnce() -> Probe) -> Check {
     let start = Instant::now();
     let result = f();
     let latency_ms = ms(start.elapsed());
@@ -118,7 +206,7 @@ fn run(name: &str, target: String, f: impl FnOnce() -> Probe) -> Check {
         ok,
         skipped: false,
         latency_ms,
-        detail,
+        detail: redact.apply(&detail),
     }
 }
 
@@ -133,58 +221,115 @@ fn is_loopback(host: &str) -> bool {
 
 /// Runs every check once, in a fixed order.
 pub fn check_all(config: &Config, opts: &Options) -> Vec<Check> {
+    check_each(config, opts, &mut |_| {})
+}
+
+/// `check_all`, telling `done` about each check as it finishes (`health`
+/// prints it then: a run of several seconds is no silence).
+pub fn check_each(config: &Config, opts: &Options, done: &mut dyn FnMut(&Check)) -> Vec<Check> {
+    round(config, opts, None, done)
+}
+
+/// One round of checks; no probe waits past `deadline`.
+fn round(
+    config: &Config,
+    opts: &Options,
+    deadline: Option<Instant>,
+    done: &mut dyn FnMut(&Check),
+) -> Vec<Check> {
     let host = opts.host.as_str();
+    let redact = Redact::new(&config.secrets.api_token);
+    let redact = &redact;
     let mut checks = Vec::new();
+    let mut add = |checks: &mut Vec<Check>, check: Check| {
+        done(&check);
+        checks.push(check);
+    };
     let refusal_ok = config.mode.refuses_strangers();
     for &port in &config.udp_ports {
         let target = format!("{host}:{port}");
-        checks.push(run("udp tracker", target.clone(), || {
-            udp::check(&target, opts.timeout, refusal_ok, config.external_ip)
-        }));
+        add(
+            &mut checks,
+            run("udp tracker", target.clone(), redact, || {
+                udp::check(
+                    &target,
+                    opts.timeout,
+                    deadline,
+                    refusal_ok,
+                    config.external_ip,
+                )
+            }),
+        );
     }
-    let agent = crate::http::client(opts.timeout);
+    let agent = &web::Http {
+        agent: crate::http::client(opts.timeout),
+        timeout: opts.timeout,
+        deadline,
+    };
     for &port in &config.http_ports {
         let base = format!("http://{}:{port}", url_host(host));
-        checks.push(run("http tracker", base.clone(), || {
-            let client = http_client(config, host, port.0)?;
-            web::http_tracker(&agent, &base, &client, refusal_ok)
-        }));
+        add(
+            &mut checks,
+            run("http tracker", base.clone(), redact, || {
+                let client = http_client(config, host, port.0)?;
+                web::http_tracker(agent, &base, &client, refusal_ok)
+            }),
+        );
     }
     let api = format!("http://{}:{}", url_host(host), config.api_port);
     let health = format!("http://{}:{}", url_host(host), config.health_check_port);
     // The admin ports are on the VM's 127.0.0.1 unless the environment
     // publishes them (PUBLISH_ADMIN_PORTS, lenient only).
     if is_loopback(host) || config.publish_admin_ports {
-        checks.push(run("api health", format!("{api}/api/health_check"), || {
-            web::api_health(&agent, &api)
-        }));
+        add(
+            &mut checks,
+            run(
+                "api health",
+                format!("{api}/api/health_check"),
+                redact,
+                || web::api_health(agent, &api),
+            ),
+        );
         let counted = counted_by(config, host, &checks);
-        checks.push(run("api stats", format!("{api}/api/v1/stats"), || {
-            web::api_stats(&agent, &api, &config.secrets.api_token, &counted)
-        }));
-        checks.push(run(
-            "health check api",
-            format!("{health}/health_check"),
-            || web::health_check_api(&agent, &health),
-        ));
+        add(
+            &mut checks,
+            run("api stats", format!("{api}/api/v1/stats"), redact, || {
+                web::api_stats(agent, &api, &config.secrets.api_token, &counted)
+            }),
+        );
+        add(
+            &mut checks,
+            run(
+                "health check api",
+                format!("{health}/health_check"),
+                redact,
+                || web::health_check_api(agent, &health),
+            ),
+        );
         if opts.monitoring {
             let prom = format!(
                 "http://{}:{}/-/healthy",
                 url_host(host),
                 config.prometheus_port
             );
-            checks.push(run("prometheus", prom.clone(), || {
-                web::plain_ok(&agent, &prom)
-            }));
+            add(
+                &mut checks,
+                run("prometheus", prom.clone(), redact, || {
+                    web::plain_ok(agent, &prom)
+                }),
+            );
             if config.grafana {
                 let grafana = format!(
                     "http://{}:{}/api/health",
                     url_host(host),
                     config.grafana_port
                 );
-                checks.push(run("grafana", grafana.clone(), || {
-                    web::grafana_health(&agent, &grafana)
-                }));
+                add(
+                    &mut checks,
+                    run("grafana", grafana.clone(), redact, || {
+                        web::grafana_health(agent, &grafana)
+                    }),
+                );
             }
         }
     } else {
@@ -193,7 +338,7 @@ pub fn check_all(config: &Config, opts: &Options) -> Vec<Check> {
             ("api stats", format!("{api}/api/v1/stats")),
             ("health check api", format!("{health}/health_check")),
         ] {
-            checks.push(Check {
+            add(&mut checks, Check {
                 name: name.into(),
                 target,
                 ok: true,
@@ -298,17 +443,19 @@ pub fn wait_for(
 ) -> Vec<Check> {
     let deadline = Instant::now() + wait;
     let mut delay = Duration::from_millis(250);
-    let mut round = 1;
+    let mut number = 1;
     loop {
-        let checks = check_all(config, opts);
+        // Bounded by what is left: a silent port used to hold a round for
+        // every attempt of every request (73 s for `--wait 1s --timeout 5s`).
+        let checks = round(config, opts, Some(deadline), &mut |_| {});
         let now = Instant::now();
         if checks.iter().all(|c| c.ok) || now >= deadline {
             return checks;
         }
         let sleep = delay.min(deadline - now);
-        progress(round, &checks, sleep);
+        progress(number, &checks, sleep);
         std::thread::sleep(sleep);
         delay = (delay * 2).min(Duration::from_secs(5));
-        round += 1;
+        number += 1;
     }
 }

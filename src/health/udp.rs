@@ -1,5 +1,6 @@
 //! The UDP tracker probe, BEP 15 (https://www.bittorrent.org/beps/bep_0015.html):
-//! connect, announce, scrape; transaction ids checked; error replies
+//! connect, announce, scrape; a reply with another transaction id is
+//! discarded (BEP 15: a client ignores it and keeps waiting); error replies
 //! (action 3) and short packets reported. BEP 15 retries after 15 * 2^n s; a
 //! health check cannot wait minutes, so the same doubling starts at
 //! `--timeout` (default 1 s) with 3 attempts.
@@ -11,7 +12,7 @@
 
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs, UdpSocket};
 use std::num::NonZeroU16;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use aquatic_udp_protocol::{
     AnnounceEvent, AnnounceRequest, ConnectRequest, ConnectionId, InfoHash, Ipv4AddrBytes,
@@ -20,7 +21,7 @@ use aquatic_udp_protocol::{
 };
 
 use super::peers::{self, Listed};
-use super::{ms, protocol, unreachable, Peer, Probe, FIRST_PEER, INFO_HASH, SECOND_PEER};
+use super::{ms, protocol, quoted, unreachable, Peer, Probe, FIRST_PEER, INFO_HASH, SECOND_PEER};
 use crate::error::{Error, Kind};
 
 const ATTEMPTS: u32 = 3;
@@ -39,6 +40,17 @@ fn transaction_id() -> TransactionId {
             .fetch_add(0x9E37_79B9, Ordering::Relaxed)
             .rotate_left(7);
     TransactionId::new(mixed as i32)
+}
+
+/// What kind of reply `r` is, for a message (its Debug form would print
+/// every peer it lists).
+fn kind(r: &Response) -> &'static str {
+    match r {
+        Response::Connect(_) => "a connect reply",
+        Response::AnnounceIpv4(_) | Response::AnnounceIpv6(_) => "an announce reply",
+        Response::Scrape(_) => "a scrape reply",
+        Response::Error(_) => "an error reply",
+    }
 }
 
 fn be_i32(b: &[u8]) -> i32 {
@@ -63,8 +75,9 @@ pub fn check_reply(reply: &[u8], tid: TransactionId, action: i32) -> Result<(), 
     }
     let min_len = match be_i32(&reply[0..4]) {
         3 => {
-            let text = String::from_utf8_lossy(&reply[8..]);
-            let message = format!("tracker error: {}", text.trim_end_matches('\0'));
+            let text = &reply[8..];
+            let end = text.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
+            let message = format!("tracker error: {}", quoted(&text[..end]));
             return Err(Error::new(Kind::Denied, message));
         }
         got if got != action => {
@@ -99,7 +112,10 @@ pub fn parse_reply(
 pub fn connected(exchanged: Result<Response, Error>) -> Result<ConnectionId, Error> {
     match exchanged {
         Ok(Response::Connect(r)) => Ok(r.connection_id),
-        Ok(other) => Err(protocol(format!("connect: unexpected reply {other:?}"))),
+        Ok(other) => Err(protocol(format!(
+            "connect: unexpected reply ({})",
+            kind(&other)
+        ))),
         Err(e) => Err(e.during("connect")),
     }
 }
@@ -110,7 +126,12 @@ pub fn announced(exchanged: Result<Response, Error>, refusal_ok: bool) -> Result
     let interval = match exchanged {
         Ok(Response::AnnounceIpv4(r)) => r.fixed.announce_interval.0.get(),
         Ok(Response::AnnounceIpv6(r)) => r.fixed.announce_interval.0.get(),
-        Ok(other) => return Err(protocol(format!("announce: unexpected reply {other:?}"))),
+        Ok(other) => {
+            return Err(protocol(format!(
+                "announce: unexpected reply ({})",
+                kind(&other)
+            )))
+        }
         Err(e) if refusal_ok && e.kind == Kind::Denied => return Ok("refused as configured".into()),
         Err(e) => return Err(e.during("announce")),
     };
@@ -127,7 +148,10 @@ pub fn announced(exchanged: Result<Response, Error>, refusal_ok: bool) -> Result
 pub fn scraped(exchanged: Result<Response, Error>) -> Result<i32, Error> {
     match exchanged {
         Ok(Response::Scrape(r)) => Ok(r.torrent_stats.first().map_or(0, |s| s.seeders.0.get())),
-        Ok(other) => Err(protocol(format!("scrape: unexpected reply {other:?}"))),
+        Ok(other) => Err(protocol(format!(
+            "scrape: unexpected reply ({})",
+            kind(&other)
+        ))),
         Err(e) => Err(e.during("scrape")),
     }
 }
@@ -152,48 +176,86 @@ pub fn listed(exchanged: Result<Response, Error>) -> Result<Listed, Error> {
                 .collect(),
         }),
         Ok(other) => Err(protocol(format!(
-            "second peer's announce: unexpected reply {other:?}"
+            "second peer's announce: unexpected reply ({})",
+            kind(&other)
         ))),
         Err(e) => Err(e.during("second peer's announce")),
     }
 }
 
 /// Sends `request` and waits for a reply with its transaction id,
-/// doubling the timeout between attempts as BEP 15 does.
+/// doubling the timeout between attempts as BEP 15 does. A reply with
+/// another transaction id (a late answer to an earlier request, or
+/// someone else's) is discarded and the wait goes on, as BEP 15 has a
+/// client do. Nothing waits past `deadline` (`--wait`'s end).
 fn exchange(
     sock: &UdpSocket,
     request: Request,
     tid: TransactionId,
     action: i32,
     first: Duration,
+    deadline: Option<Instant>,
 ) -> Result<Response, Error> {
     let mut packet = Vec::with_capacity(98);
     request
         .write_bytes(&mut packet)
         .map_err(|e| protocol(format!("encoding the request: {e}")))?;
+    let started = Instant::now();
     let mut timeout = first;
     let mut buf = [0u8; 2048];
-    for _ in 0..ATTEMPTS {
+    let mut discarded = 0u32;
+    let mut attempts = 0;
+    // Whether the deadline, not the attempts, ended the wait.
+    let mut cut = false;
+    while attempts < ATTEMPTS {
+        let mut attempt_end = Instant::now() + timeout;
+        if let Some(d) = deadline {
+            cut = d <= attempt_end;
+            attempt_end = attempt_end.min(d);
+        }
+        if attempt_end <= Instant::now() {
+            break;
+        }
+        attempts += 1;
         sock.send(&packet)
             .map_err(|e| unreachable(format!("send failed: {e}")))?;
-        sock.set_read_timeout(Some(timeout))
-            .map_err(|e| unreachable(e.to_string()))?;
-        match sock.recv(&mut buf) {
-            Ok(n) => {
-                let ipv4 = sock.peer_addr().map_or(true, |a| a.is_ipv4());
-                return parse_reply(&buf[..n], tid, action, ipv4);
+        loop {
+            let left = attempt_end.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
             }
-            Err(e) if is_timeout(&e) => timeout *= 2,
-            Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
-                return Err(unreachable(
-                    "port closed (ICMP port unreachable): nothing listens there",
-                ))
+            sock.set_read_timeout(Some(left))
+                .map_err(|e| unreachable(e.to_string()))?;
+            match sock.recv(&mut buf) {
+                Ok(n) if n >= 8 && be_i32(&buf[4..8]) != tid.0.get() => discarded += 1,
+                Ok(n) => {
+                    let ipv4 = sock.peer_addr().map_or(true, |a| a.is_ipv4());
+                    return parse_reply(&buf[..n], tid, action, ipv4);
+                }
+                Err(e) if is_timeout(&e) => break,
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+                    return Err(unreachable(
+                        "port closed (ICMP port unreachable): nothing listens there",
+                    ))
+                }
+                Err(e) => return Err(unreachable(format!("receive failed: {e}"))),
             }
-            Err(e) => return Err(unreachable(format!("receive failed: {e}"))),
         }
+        timeout *= 2;
+    }
+    let discarded = match discarded {
+        0 => String::new(),
+        1 => "; 1 reply with another transaction id was discarded".to_string(),
+        n => format!("; {n} replies with another transaction id were discarded"),
+    };
+    if cut {
+        return Err(unreachable(format!(
+            "no reply before the --wait deadline ({attempts} of {ATTEMPTS} attempts in {} s){discarded}",
+            ms(started.elapsed()) / 1000.0
+        )));
     }
     Err(unreachable(format!(
-        "no reply after {ATTEMPTS} attempts ({} s in all)",
+        "no reply after {ATTEMPTS} attempts ({} s in all){discarded}",
         ms(first * ((1 << ATTEMPTS) - 1)) / 1000.0
     )))
 }
@@ -254,6 +316,7 @@ fn announce_request(connection_id: ConnectionId, tid: TransactionId, peer: &Peer
 pub fn check(
     target: &str,
     timeout: Duration,
+    deadline: Option<Instant>,
     refusal_ok: bool,
     external_ip: Option<IpAddr>,
 ) -> Probe {
@@ -262,7 +325,7 @@ pub fn check(
     let request = Request::Connect(ConnectRequest {
         transaction_id: tid,
     });
-    let connection_id = connected(exchange(&sock, request, tid, 0, timeout))?;
+    let connection_id = connected(exchange(&sock, request, tid, 0, timeout, deadline))?;
     let announce = |peer: &Peer| {
         let tid = transaction_id();
         exchange(
@@ -271,6 +334,7 @@ pub fn check(
             tid,
             1,
             timeout,
+            deadline,
         )
     };
     let first = announce(&FIRST_PEER);
@@ -296,7 +360,7 @@ pub fn check(
         transaction_id: tid,
         info_hashes: vec![InfoHash(*INFO_HASH)],
     });
-    let seeders = scraped(exchange(&sock, request, tid, 2, timeout))?;
+    let seeders = scraped(exchange(&sock, request, tid, 2, timeout, deadline))?;
     Ok(format!(
         "connect, announce ({announced}), {peer_list}, scrape ({seeders} seeders)"
     ))

@@ -5,9 +5,10 @@
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
 
 use super::peers::{self, Listed};
-use super::{protocol, unreachable, Peer, Probe, FIRST_PEER, INFO_HASH, SECOND_PEER};
+use super::{protocol, quoted, unreachable, Peer, Probe, FIRST_PEER, INFO_HASH, SECOND_PEER};
 use crate::error::{Error, Kind};
 use crate::render::url_encode;
 
@@ -49,8 +50,17 @@ struct ScrapeReply {
 /// GETs `url`; `forwarded` is the client address to send as
 /// `X-Forwarded-For` (with `on_reverse_proxy = true` the tracker takes the
 /// peer's address from there).
-fn get(agent: &ureq::Agent, url: &str, forwarded: Option<IpAddr>) -> Result<(u16, Vec<u8>), Error> {
-    let mut req = agent.get(url);
+fn get(http: &Http, url: &str, forwarded: Option<IpAddr>) -> Result<(u16, Vec<u8>), Error> {
+    let mut req = http.agent.get(url);
+    if let Some(deadline) = http.deadline {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(unreachable("not sent: the --wait deadline had passed"));
+        }
+        // The whole request, not each read: a server that trickles bytes
+        // must not hold `--wait` open either.
+        req = req.timeout(left.min(http.timeout));
+    }
     if let Some(ip) = forwarded {
         req = req.set("X-Forwarded-For", &ip.to_string());
     }
@@ -67,6 +77,14 @@ fn get(agent: &ureq::Agent, url: &str, forwarded: Option<IpAddr>) -> Result<(u16
         .read_to_end(&mut body)
         .map_err(|e| unreachable(format!("reading the reply: {e}")))?;
     Ok((status, body))
+}
+
+/// The HTTP client of one round of checks: every request times out after
+/// `timeout`, and none outlasts `deadline` (`--wait`'s end).
+pub(super) struct Http {
+    pub agent: ureq::Agent,
+    pub timeout: Duration,
+    pub deadline: Option<Instant>,
 }
 
 /// Where the HTTP probe stands: the client address the tracker should see
@@ -98,30 +116,30 @@ fn announce_url(base: &str, peer: &Peer) -> String {
 /// peer's announce whose reply must list the first (`peers.rs`), the
 /// second peer leaving, scrape.
 pub(super) fn http_tracker(
-    agent: &ureq::Agent,
+    http: &Http,
     base: &str,
     client: &HttpClient,
     refusal_ok: bool,
 ) -> Probe {
     let xff = client.forwarded.then_some(client.sent_from);
     let (status, body) =
-        get(agent, &announce_url(base, &FIRST_PEER), xff).map_err(|e| e.during("announce"))?;
+        get(http, &announce_url(base, &FIRST_PEER), xff).map_err(|e| e.during("announce"))?;
     let announce = announce_reply(status, &body, refusal_ok)?;
     let peer_list = if announce.starts_with("announce refused") {
         "no peer list: the mode refuses unknown torrents".to_string()
     } else {
-        let (status, body) = get(agent, &announce_url(base, &SECOND_PEER), xff)
+        let (status, body) = get(http, &announce_url(base, &SECOND_PEER), xff)
             .map_err(|e| e.during("second peer's announce"))?;
         let ip = peers::expected_ip(client.sent_from, client.external_ip);
         let verdict = http_listed(status, &body)
             .and_then(|l| peers::verdict(&l, SocketAddr::new(ip, FIRST_PEER.port), client.exact));
         // Whatever the verdict, the second peer leaves the swarm.
-        let _ = get(agent, &announce_url(base, &SECOND_PEER.leaving()), xff);
+        let _ = get(http, &announce_url(base, &SECOND_PEER.leaving()), xff);
         verdict?
     };
     let hash = percent_encoding::percent_encode(INFO_HASH, percent_encoding::NON_ALPHANUMERIC);
     let url = format!("{base}/scrape?info_hash={hash}");
-    let (status, body) = get(agent, &url, xff).map_err(|e| e.during("scrape"))?;
+    let (status, body) = get(http, &url, xff).map_err(|e| e.during("scrape"))?;
     scrape_reply(status, &body, refusal_ok)?;
     Ok(format!("announce ({announce}), {peer_list}, scrape"))
 }
@@ -142,7 +160,7 @@ pub fn http_listed(status: u16, body: &[u8]) -> Result<Listed, Error> {
     let reply: PeersReply =
         from_bencode(body).map_err(|e| context(format!("reply is not bencoded ({e})")))?;
     if let Some(f) = reply.failure {
-        return Err(context(format!("failure reason: {f}")));
+        return Err(context(format!("failure reason: {}", quoted(f.as_bytes()))));
     }
     let mut listed = Listed {
         v6: match &reply.peers6 {
@@ -245,14 +263,21 @@ pub fn announce_reply(status: u16, body: &[u8], refusal_ok: bool) -> Probe {
         ))
     })?;
     match (reply.failure, reply.interval, reply.peers) {
-        (Some(f), _, _) if refusal_ok => Ok(format!("announce refused as configured ({f})")),
+        (Some(f), _, _) if refusal_ok => Ok(format!(
+            "announce refused as configured ({})",
+            quoted(f.as_bytes())
+        )),
         (Some(f), _, _) => Err(Error::new(
             Kind::Denied,
-            format!("announce: failure reason: {f}"),
+            format!("announce: failure reason: {}", quoted(f.as_bytes())),
         )),
         (None, Some(i), Some(_)) if i > 0 => Ok(format!("interval {i} s")),
         (None, i, p) => Err(protocol(format!(
-            "announce: HTTP {status}, reply lacks a positive interval ({i:?}) or peers ({})",
+            "announce: HTTP {status}, reply lacks a positive interval ({}) or peers ({})",
+            match i {
+                Some(i) => format!("interval {i}"),
+                None => "no interval".to_string(),
+            },
             if p.is_some() { "present" } else { "missing" }
         ))),
     }
@@ -268,7 +293,7 @@ pub fn scrape_reply(status: u16, body: &[u8], refusal_ok: bool) -> Result<(), Er
     match (reply.failure, reply.files) {
         (Some(f), _) if !refusal_ok => Err(Error::new(
             Kind::Denied,
-            format!("scrape: failure reason: {f}"),
+            format!("scrape: failure reason: {}", quoted(f.as_bytes())),
         )),
         (None, None) => Err(protocol(format!(
             "scrape: HTTP {status}, reply has no files dictionary"
@@ -285,8 +310,8 @@ fn json_status(body: &[u8]) -> Option<String> {
         .map(str::to_string)
 }
 
-pub(super) fn api_health(agent: &ureq::Agent, api: &str) -> Probe {
-    let (status, body) = get(agent, &format!("{api}/api/health_check"), None)?;
+pub(super) fn api_health(http: &Http, api: &str) -> Probe {
+    let (status, body) = get(http, &format!("{api}/api/health_check"), None)?;
     api_health_reply(status, &body)
 }
 
@@ -294,13 +319,25 @@ pub(super) fn api_health(agent: &ureq::Agent, api: &str) -> Probe {
 pub fn api_health_reply(status: u16, body: &[u8]) -> Probe {
     match (status, json_status(body)) {
         (200, Some(s)) if s == "Ok" => Ok("status Ok".into()),
-        (code, s) => Err(protocol(format!("HTTP {code}, status {s:?}"))),
+        (code, s) => Err(protocol(format!(
+            "HTTP {code}, {}",
+            status_words(s.as_deref())
+        ))),
     }
 }
 
-pub(super) fn api_stats(agent: &ureq::Agent, api: &str, token: &str, counted: &[&str]) -> Probe {
+/// A reply's `status` in words (it used to show as Rust's `None` or
+/// `Some("Error")`).
+fn status_words(status: Option<&str>) -> String {
+    match status {
+        Some(s) => format!("status \"{}\" (expected \"Ok\")", quoted(s.as_bytes())),
+        None => "the reply has no status (expected \"status\": \"Ok\")".to_string(),
+    }
+}
+
+pub(super) fn api_stats(http: &Http, api: &str, token: &str, counted: &[&str]) -> Probe {
     let url = format!("{api}/api/v1/stats?token={}", url_encode(token));
-    let (status, body) = get(agent, &url, None)?;
+    let (status, body) = get(http, &url, None)?;
     api_stats_reply(status, &body, counted)
 }
 
@@ -310,20 +347,32 @@ pub(super) fn api_stats(agent: &ureq::Agent, api: &str, token: &str, counted: &[
 /// ones counts them under the other family, and every dashboard split by
 /// family is wrong.
 pub fn api_stats_reply(status: u16, body: &[u8], counted: &[&str]) -> Probe {
+    // Nothing of this reply is quoted: the request carries the token in
+    // its URL, and a server that echoes the request (an error page, a
+    // proxy's 502, a field of the JSON) would print it. Only numbers and
+    // our own words leave this function.
     let stats: Option<serde_json::Value> = serde_json::from_slice(body).ok();
-    match (status, stats.as_ref().and_then(|s| s.get("torrents"))) {
+    let count = |name: &str| stats.as_ref().and_then(|s| s.get(name));
+    match (status, count("torrents")) {
         (200, Some(t)) => {
-            let stats = stats.as_ref().unwrap_or(&serde_json::Value::Null);
+            let Some(torrents) = t.as_u64() else {
+                return Err(protocol(
+                    "HTTP 200, but `torrents` in the stats is not a number (the reply is not shown: it may echo the request, which carries the API token)",
+                ));
+            };
             for name in counted {
-                if stats[name].as_u64() == Some(0) {
+                if count(name).and_then(serde_json::Value::as_u64) == Some(0) {
                     let other = other_family(name);
+                    let theirs = match count(&other).and_then(serde_json::Value::as_u64) {
+                        Some(n) => n.to_string(),
+                        None => "not a number".to_string(),
+                    };
                     return Err(protocol(format!(
-                        "{name} is 0 after this check's announces ({other} {}): the tracker counts this address family's clients under the other (a dual-stack [::] socket; bind each family on its own socket)",
-                        stats[&other]
+                        "{name} is 0 after this check's announces ({other} {theirs}): the tracker counts this address family's clients under the other (a dual-stack [::] socket; bind each family on its own socket)"
                     )));
                 }
             }
-            Ok(format!("authenticated, {t} torrents"))
+            Ok(format!("authenticated, {torrents} torrents"))
         }
         // Tracker 3.0 answers a token it does not know with HTTP 500,
         // `Unhandled rejection: Err { reason: "token not valid" }`.
@@ -332,11 +381,9 @@ pub fn api_stats_reply(status: u16, body: &[u8], counted: &[&str]) -> Probe {
             "token rejected: TORRUST_TRACKER_API_TOKEN differs from the deployed one",
         )),
         (code, _) => Err(protocol(format!(
-            "HTTP {code}: {}",
-            String::from_utf8_lossy(body)
-                .chars()
-                .take(200)
-                .collect::<String>()
+            "HTTP {code}{}, {} bytes not shown (a reply to this request may echo it, and it carries the API token): check the API's log on the VM",
+            if code == 200 { " without `torrents`" } else { "" },
+            body.len()
         ))),
     }
 }
@@ -351,14 +398,16 @@ fn other_family(name: &str) -> String {
 }
 
 /// Prometheus `/-/healthy`: HTTP 200 with a short text.
-pub(super) fn plain_ok(agent: &ureq::Agent, url: &str) -> Probe {
-    let (status, body) = get(agent, url, None)?;
+pub(super) fn plain_ok(http: &Http, url: &str) -> Probe {
+    let (status, body) = get(http, url, None)?;
     plain_reply(status, &body)
 }
 
 /// What the Prometheus probe concludes from its reply.
 pub fn plain_reply(status: u16, body: &[u8]) -> Probe {
-    let text = String::from_utf8_lossy(body).trim().to_string();
+    // Shown on success too: a page of 1 MiB, or one with escape sequences,
+    // is cut and made printable.
+    let text = quoted(body);
     match status {
         200 => Ok(text),
         code => Err(protocol(format!("HTTP {code}: {text}"))),
@@ -366,8 +415,8 @@ pub fn plain_reply(status: u16, body: &[u8]) -> Probe {
 }
 
 /// Grafana `/api/health`: HTTP 200 and `"database": "ok"`.
-pub(super) fn grafana_health(agent: &ureq::Agent, url: &str) -> Probe {
-    let (status, body) = get(agent, url, None)?;
+pub(super) fn grafana_health(http: &Http, url: &str) -> Probe {
+    let (status, body) = get(http, url, None)?;
     grafana_reply(status, &body)
 }
 
@@ -376,7 +425,13 @@ pub fn grafana_reply(status: u16, body: &[u8]) -> Probe {
     let v: Option<serde_json::Value> = serde_json::from_slice(body).ok();
     match (status, v.as_ref().and_then(|v| v["database"].as_str())) {
         (200, Some("ok")) => Ok("database ok".into()),
-        (code, db) => Err(protocol(format!("HTTP {code}, database {db:?}"))),
+        (code, Some(db)) => Err(protocol(format!(
+            "HTTP {code}, database \"{}\" (expected \"ok\")",
+            quoted(db.as_bytes())
+        ))),
+        (code, None) => Err(protocol(format!(
+            "HTTP {code}, the reply has no database state (expected \"database\": \"ok\")"
+        ))),
     }
 }
 
@@ -387,8 +442,8 @@ fn is_token_rejection(body: &[u8]) -> bool {
         || text.contains("missing token")
 }
 
-pub(super) fn health_check_api(agent: &ureq::Agent, base: &str) -> Probe {
-    let (status, body) = get(agent, &format!("{base}/health_check"), None)?;
+pub(super) fn health_check_api(http: &Http, base: &str) -> Probe {
+    let (status, body) = get(http, &format!("{base}/health_check"), None)?;
     health_check_reply(status, &body)
 }
 
@@ -396,12 +451,15 @@ pub(super) fn health_check_api(agent: &ureq::Agent, base: &str) -> Probe {
 pub fn health_check_reply(status: u16, body: &[u8]) -> Probe {
     let v: serde_json::Value = serde_json::from_slice(body)
         .map_err(|e| protocol(format!("HTTP {status}, not JSON: {e}")))?;
+    // Every name quoted below comes from the server: at most this many.
+    let failing_max = 8;
     let failing: Vec<String> = v["details"]
         .as_array()
         .map(|d| {
             d.iter()
                 .filter(|x| x["result"].get("Ok").is_none())
-                .map(|x| x["binding"].as_str().unwrap_or("?").to_string())
+                .map(|x| quoted(x["binding"].as_str().unwrap_or("?").as_bytes()))
+                .take(failing_max)
                 .collect()
         })
         .unwrap_or_default();
@@ -411,8 +469,13 @@ pub fn health_check_reply(status: u16, body: &[u8]) -> Probe {
             v["details"].as_array().map(Vec::len).unwrap_or(0)
         )),
         (code, s) => Err(protocol(format!(
-            "HTTP {code}, status {s:?}, failing: {}",
-            failing.join(", ")
+            "HTTP {code}, {}, failing: {}",
+            status_words(s),
+            if failing.is_empty() {
+                "none named".to_string()
+            } else {
+                failing.join(", ")
+            }
         ))),
     }
 }

@@ -471,6 +471,10 @@ impl Client {
                 format!("{} sent a Bearer challenge without a realm", t.host),
             )
         })?;
+        let creds = match creds {
+            Some(c) => Some(credentials_may_go(t, realm).map(|()| c)?),
+            None => None,
+        };
         let mut req = self.agent.get(realm);
         for p in ["service", "scope"] {
             if let Some(v) = challenge.params.get(p) {
@@ -520,6 +524,43 @@ impl Client {
         })?;
         Ok(format!("Bearer {token}"))
     }
+}
+
+/// Whether the credentials for `t` may be sent to the token service
+/// `realm`, which the registry names in its `WWW-Authenticate`: to the
+/// registry's own host (any port, the scheme it was asked with), or to
+/// another host over HTTPS. They went wherever the realm pointed, in the
+/// clear over plain HTTP: a registry (or whoever answers in its place on
+/// an insecure one) could have collected them.
+fn credentials_may_go(t: &Target, realm: &str) -> Result<(), Error> {
+    let realm_url = url::Url::parse(realm).map_err(|e| {
+        Error::new(
+            ErrorKind::Protocol,
+            format!("{} names a token service that is not a URL ({e})", t.host),
+        )
+    })?;
+    let realm_host = realm_url.host_str().unwrap_or_default();
+    let own_host = url::Url::parse(&format!("{}://{}/", t.scheme, t.host))
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_string))
+        .unwrap_or_default();
+    // In the clear only where the user already sends them so: to an
+    // --insecure-registry host itself. A realm on an HTTPS registry's own
+    // host but over plain HTTP is a downgrade, refused as well.
+    let own = !realm_host.is_empty() && realm_host == own_host;
+    if realm_url.scheme() == "https" || (own && t.scheme == "http") {
+        return Ok(());
+    }
+    let (user_var, pass_var) = credential_vars(&t.registry);
+    Err(Error::new(
+        ErrorKind::Denied,
+        format!(
+            "{} sends token requests to {realm_host} over {} ({}://{realm_host}/...): the credentials in {user_var} and {pass_var} go over HTTPS, or in the clear only to an --insecure-registry host itself ({own_host}), so they were not sent; serve the token service over HTTPS or on the registry's own host",
+            t.host,
+            if realm_url.scheme() == "http" { "plain HTTP".to_string() } else { format!("'{}'", realm_url.scheme()) },
+            realm_url.scheme()
+        ),
+    ))
 }
 
 /// The token in a token service's reply, `{"token": ..}` or
@@ -625,6 +666,31 @@ mod tests {
         assert!(token_of(b"<html>")
             .unwrap_err()
             .starts_with("sent no JSON: "));
+    }
+
+    #[test]
+    fn where_credentials_may_go() {
+        let target = |host: &str, scheme: &'static str| Target {
+            registry: host.into(),
+            host: host.into(),
+            scheme,
+            repository: "team/tracker".into(),
+            tag: "v1".into(),
+        };
+        let plain = target("127.0.0.1:5000", "http");
+        assert!(credentials_may_go(&plain, "http://127.0.0.1:5001/token").is_ok());
+        assert!(credentials_may_go(&plain, "https://auth.example.org/token").is_ok());
+        let e = credentials_may_go(&plain, "http://collector.test/token").unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Denied);
+        assert!(
+            e.to_string().contains("to collector.test over plain HTTP"),
+            "{e}"
+        );
+        // An HTTPS registry's own host over plain HTTP is a downgrade.
+        let tls = target("ghcr.io", "https");
+        assert!(credentials_may_go(&tls, "https://ghcr.io/token").is_ok());
+        assert!(credentials_may_go(&tls, "http://ghcr.io/token").is_err());
+        assert!(credentials_may_go(&tls, "not a url").is_err());
     }
 
     #[test]

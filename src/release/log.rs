@@ -68,13 +68,29 @@ pub fn append(env_dir: &Path, entry: &Entry) -> Result<()> {
 
 /// Appends `value` as one JSON line to `path` (made 0600) and syncs it: the
 /// logs beside the releases are only ever appended to.
+///
+/// A symbolic link in the log's place is refused (`O_NOFOLLOW`): the
+/// append followed it, so a link made by anyone who could write the
+/// releases directory had torrust-bake append to any file the builder may
+/// write (a shell's rc file, an authorized_keys).
 pub fn append_line<T: Serialize>(path: &Path, value: &T) -> Result<()> {
-    let mut f = fs::OpenOptions::new()
+    let opened = fs::OpenOptions::new()
         .append(true)
         .create(true)
         .mode(0o600)
-        .open(path)
-        .with_context(|| format!("opening {}", path.display()))?;
+        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+        .open(path);
+    let mut f = match opened {
+        Ok(f) => f,
+        Err(e) if e.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error()) => {
+            return Err(crate::error::Error::invalid(format!(
+                "{} is a symbolic link: torrust-bake appends to its logs only in place, never through a link (it may point at any file you can write); remove it, or move the file it points to into its place, and run the command again",
+                path.display()
+            ))
+            .into())
+        }
+        Err(e) => return Err(e).with_context(|| format!("opening {}", path.display())),
+    };
     let mut line = serde_json::to_vec(value)?;
     line.push(b'\n');
     f.write_all(&line)
@@ -113,5 +129,16 @@ mod tests {
             .unwrap();
         f.write_all(b"{\"time\":\"2026-").unwrap();
         assert_eq!(read(dir.path()), vec![e]);
+    }
+
+    #[test]
+    fn a_symlinked_log_is_refused_and_its_target_untouched() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("elsewhere");
+        fs::write(&target, "mine\n").unwrap();
+        std::os::unix::fs::symlink(&target, dir.path().join(FILE)).unwrap();
+        let e = append(dir.path(), &Entry::now("0123456789ab", "new", dir.path())).unwrap_err();
+        assert!(e.to_string().contains("is a symbolic link"), "{e}");
+        assert_eq!(fs::read_to_string(&target).unwrap(), "mine\n");
     }
 }

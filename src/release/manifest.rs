@@ -126,11 +126,24 @@ impl Manifest {
                 .collect(),
             cloud_init: None,
         };
-        let mut unversioned = serde_json::to_vec(&manifest)?;
-        unversioned.extend_from_slice(also_versioned.as_bytes());
-        // Keyed: `also_versioned` holds user-data, secrets included.
-        manifest.version = Version::from_digest(&key.mac(&unversioned).to_string());
+        manifest.version = manifest.keyed_version(also_versioned, key)?;
         Ok(manifest)
+    }
+
+    /// The version of this manifest's content and `also_versioned`: the
+    /// HMAC under `key` of the manifest as it stands before it has a version
+    /// or cloud-init artifacts, then `also_versioned`. `new` sets it;
+    /// `verify` recomputes it from a stored manifest, the one way both.
+    pub fn keyed_version(&self, also_versioned: &str, key: &Key) -> anyhow::Result<Version> {
+        let unversioned = Manifest {
+            version: Version::pending(),
+            cloud_init: None,
+            ..self.clone()
+        };
+        let mut bytes = serde_json::to_vec(&unversioned)?;
+        bytes.extend_from_slice(also_versioned.as_bytes());
+        // Keyed: `also_versioned` holds user-data, secrets included.
+        Ok(Version::from_digest(&key.mac(&bytes).to_string()))
     }
 
     /// `manifest.json` as written: pretty JSON and a final newline.

@@ -110,11 +110,10 @@ pub fn make(
     // cloud-init files (an SSH key, an address, the install template, this
     // code) changes the version, and so makes a new cloud-init instance.
     let draft = cloudinit::generate(config, templates, &files, &payload, VERSION_STAND_IN)?;
-    let versioned = format!(
-        "{}\0{}\0{}",
-        draft.user_data,
-        draft.meta_data,
-        draft.network_config.as_deref().unwrap_or_default()
+    let versioned = versioned_text(
+        &draft.user_data,
+        &draft.meta_data,
+        draft.network_config.as_deref(),
     );
     let key = Key::new(&config.secrets.release_key);
     let manifest = Manifest::new(config.env.as_str(), &files, pinned, &versioned, &key)?;
@@ -135,6 +134,20 @@ pub fn make(
     };
     release.attach(artifacts, &key)?;
     Ok(release)
+}
+
+/// What of the cloud-init files (as generated with the stand-in) the
+/// version covers beside the manifest; `verify` rebuilds it from the stored
+/// files.
+pub(crate) fn versioned_text(
+    user_data: &str,
+    meta_data: &str,
+    network_config: Option<&str>,
+) -> String {
+    format!(
+        "{user_data}\0{meta_data}\0{}",
+        network_config.unwrap_or_default()
+    )
 }
 
 /// A file not marked secret (0644, plain SHA-256 in the public list) must
