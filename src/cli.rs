@@ -525,16 +525,16 @@ pub enum LibvirtCommand {
     /// Replace the current release with the one that served before it (by
     /// releases/<env>/deployments.log), the same way as `replace`.
     #[command(hide = true)]
-    Rollback(LibvirtRollbackArgs),
+    Rollback(RollbackArgs),
     /// The environment's domains (found by their metadata): release, state, address,
     /// console log, data disk.
     #[command(hide = true)]
-    Status(LibvirtStatusArgs),
+    Status(StatusArgs),
     /// Stop the environment's domains (ACPI power-off, then forced after
     /// --shutdown-timeout), undefine them with their UEFI variables and delete their
     /// overlay, seed and console log. The data disk stays unless --purge.
     #[command(hide = true)]
-    Down(LibvirtDownArgs),
+    Down(DestroyArgs),
 }
 
 #[derive(Debug, Args)]
@@ -573,37 +573,6 @@ pub enum LibvirtSeed {
 }
 
 #[derive(Debug, Args)]
-pub struct LibvirtStatusArgs {
-    /// The environment: local, staging, production or another environments/<ENV>.env
-    pub env: String,
-    /// libvirt connection URI (virsh -c).
-    #[arg(long, value_name = "URI")]
-    pub connect: Option<String>,
-    /// Print the domains as JSON on stdout.
-    #[arg(long)]
-    pub json: bool,
-}
-
-#[derive(Debug, Args)]
-pub struct LibvirtDownArgs {
-    /// The environment: local, staging, production or another environments/<ENV>.env
-    pub env: String,
-    /// Also delete the environment's data disk (its database and state).
-    #[arg(long)]
-    pub purge: bool,
-    /// How long a guest gets to power off after the ACPI request before it is
-    /// destroyed; 0s destroys at once.
-    #[arg(long, default_value = "120s", value_parser = humantime::parse_duration)]
-    pub shutdown_timeout: Duration,
-    /// libvirt connection URI (virsh -c).
-    #[arg(long, value_name = "URI")]
-    pub connect: Option<String>,
-    /// Print what was done as JSON on stdout.
-    #[arg(long)]
-    pub json: bool,
-}
-
-#[derive(Debug, Args)]
 pub struct LibvirtReplaceArgs {
     /// The environment: local, staging, production or another environments/<ENV>.env
     pub env: String,
@@ -611,14 +580,6 @@ pub struct LibvirtReplaceArgs {
     /// environment's current build.
     #[arg(long, value_name = "VERSION")]
     pub release: Option<String>,
-    #[command(flatten)]
-    pub how: ReplaceHow,
-}
-
-#[derive(Debug, Args)]
-pub struct LibvirtRollbackArgs {
-    /// The environment: local, staging, production or another environments/<ENV>.env
-    pub env: String,
     #[command(flatten)]
     pub how: ReplaceHow,
 }

@@ -27,7 +27,7 @@ pub(super) fn connect(uri: &Option<String>, seed: LibvirtSeed) -> Connect {
     }
 }
 
-pub(super) fn print_step(step: &Step) {
+fn print_step(step: &Step) {
     errln!(
         "{:>8.1} s  {:12} {}",
         step.ms as f64 / 1000.0,
@@ -36,7 +36,24 @@ pub(super) fn print_step(step: &Step) {
     );
 }
 
-pub(super) fn print_event(e: &boot::Event) {
+/// What a deploying command prints as it goes: each step and each boot
+/// event on stderr, nothing with `--json` (one document at the end).
+pub(super) fn printers(json: bool) -> (impl FnMut(&Step), impl FnMut(&boot::Event)) {
+    (
+        move |s: &Step| {
+            if !json {
+                print_step(s)
+            }
+        },
+        move |e: &boot::Event| {
+            if !json {
+                print_event(e)
+            }
+        },
+    )
+}
+
+fn print_event(e: &boot::Event) {
     errln!(
         "{:>8.1} s  {:18} {}",
         e.ms as f64 / 1000.0,
@@ -108,16 +125,7 @@ pub fn deploy(project: &Path, args: &DeployArgs) -> Result<ExitCode> {
         wait: args.wait,
         shutdown_timeout: flags.shutdown_timeout,
     };
-    let mut progress = |s: &Step| {
-        if !json {
-            print_step(s)
-        }
-    };
-    let mut on_event = |e: &boot::Event| {
-        if !json {
-            print_event(e)
-        }
-    };
+    let (mut progress, mut on_event) = printers(json);
     let inputs = loaded.inputs(project, args.dry_run);
     if !json && !args.dry_run {
         if let Some(wait) = args.wait {
@@ -261,16 +269,7 @@ pub(super) fn run_replace(
         health_wait: how.health_wait,
         shutdown_timeout: how.shutdown_timeout,
     };
-    let mut progress = |s: &Step| {
-        if !json {
-            print_step(s)
-        }
-    };
-    let mut on_event = |e: &boot::Event| {
-        if !json {
-            print_event(e)
-        }
-    };
+    let (mut progress, mut on_event) = printers(json);
     let inputs = loaded.inputs(project, false);
     let out = deploy::replace_locked(
         &inputs,
@@ -352,11 +351,7 @@ pub fn destroy(project: &Path, args: &DestroyArgs) -> Result<ExitCode> {
         purge: args.purge,
         data_disk: config.as_ref().and_then(|c| machines.data_volume(c)),
     };
-    let mut progress = |s: &Step| {
-        if !json {
-            print_step(s)
-        }
-    };
+    let (mut progress, _) = printers(json);
     let (outcomes, data_disks) =
         deploy::destroy(project, env, machines.as_ref(), &opts, &mut progress)?;
     if json {

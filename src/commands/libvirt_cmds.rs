@@ -1,13 +1,10 @@
 //! The deprecated `libvirt up|replace|rollback|status|down`: each runs the
 //! code of its new verb (deploy_cmds.rs) and says on stderr which to use.
 
-use super::deploy_cmds::{connect, load_deploy, print_event, print_step, run_replace, say_up};
+use super::deploy_cmds::{connect, load_deploy, printers, run_replace, say_up};
 use super::*;
-use crate::cli::{
-    DestroyArgs, LibvirtDownArgs, LibvirtReplaceArgs, LibvirtRollbackArgs, LibvirtStatusArgs,
-    LibvirtUpArgs, RollbackArgs, StatusArgs,
-};
-use crate::deploy::{self, boot, Step};
+use crate::cli::{DestroyArgs, LibvirtReplaceArgs, LibvirtUpArgs, RollbackArgs, StatusArgs};
+use crate::deploy;
 
 fn deprecated(old: &str, new: &str) {
     errln!(
@@ -25,16 +22,7 @@ pub fn libvirt_up(project: &Path, args: &LibvirtUpArgs) -> Result<ExitCode> {
         Err(code) => return Ok(code),
     };
     let machines = loaded.machines(&connect(&args.connect, args.seed))?;
-    let mut progress = |s: &Step| {
-        if !json {
-            print_step(s)
-        }
-    };
-    let mut on_event = |e: &boot::Event| {
-        if !json {
-            print_event(e)
-        }
-    };
+    let (mut progress, mut on_event) = printers(json);
     let inputs = loaded.inputs(project, args.dry_run);
     let out = deploy::first(
         &inputs,
@@ -51,33 +39,19 @@ pub fn libvirt_replace(project: &Path, args: &LibvirtReplaceArgs) -> Result<Exit
     run_replace(project, &args.env, args.release.as_deref(), &args.how)
 }
 
-pub fn libvirt_rollback(project: &Path, args: &LibvirtRollbackArgs) -> Result<ExitCode> {
+// The aliases below take their new verb's arguments as they are.
+
+pub fn libvirt_rollback(project: &Path, args: &RollbackArgs) -> Result<ExitCode> {
     deprecated("rollback", "rollback");
-    let new = RollbackArgs {
-        env: args.env.clone(),
-        how: args.how.clone(),
-    };
-    rollback(project, &new)
+    rollback(project, args)
 }
 
-pub fn libvirt_status(project: &Path, args: &LibvirtStatusArgs) -> Result<ExitCode> {
+pub fn libvirt_status(project: &Path, args: &StatusArgs) -> Result<ExitCode> {
     deprecated("status", "status");
-    let new = StatusArgs {
-        env: args.env.clone(),
-        connect: args.connect.clone(),
-        json: args.json,
-    };
-    status(project, &new)
+    status(project, args)
 }
 
-pub fn libvirt_down(project: &Path, args: &LibvirtDownArgs) -> Result<ExitCode> {
+pub fn libvirt_down(project: &Path, args: &DestroyArgs) -> Result<ExitCode> {
     deprecated("down", "destroy");
-    let new = DestroyArgs {
-        env: args.env.clone(),
-        purge: args.purge,
-        shutdown_timeout: args.shutdown_timeout,
-        connect: args.connect.clone(),
-        json: args.json,
-    };
-    destroy(project, &new)
+    destroy(project, args)
 }

@@ -52,16 +52,7 @@ pub fn up(
     let env = config.env.as_str();
     let dry = inputs.dry_run;
     let mut steps = Steps::new(progress);
-    let rel = steps.run("release", || {
-        resolve::resolve(
-            project,
-            config,
-            inputs.images,
-            inputs.templates,
-            inputs.release,
-            dry,
-        )
-    })?;
+    let rel = steps.run("release", || resolve::resolve(inputs))?;
     let existing = if dry {
         None
     } else {

@@ -84,16 +84,7 @@ pub fn replace(
     } = *inputs;
     let env = config.env.as_str();
     let mut steps = Steps::new(progress);
-    let rel = steps.run("release", || {
-        resolve::resolve(
-            project,
-            config,
-            inputs.images,
-            inputs.templates,
-            inputs.release,
-            false,
-        )
-    })?;
+    let rel = steps.run("release", || resolve::resolve(inputs))?;
     let (new, old) = steps.run("domains", || classify(machines, env, &rel.version))?;
     // The old machine to come back to: the one running, else (a
     // replacement interrupted after the stop) the one the record says served.

@@ -2,16 +2,13 @@
 //! release key), or the environment's own, built now (`release::build`, the
 //! same pipeline as `build`; in memory only for a dry run).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::Result;
 
-use crate::config::Config;
+use super::Inputs;
 use crate::error::Error;
-use crate::images::Pinned;
 use crate::release::{self, store};
-use crate::render::Templates;
-use crate::version::Version;
 
 /// What the environment's release is, and where its seeds are.
 pub struct ReleaseRef {
@@ -19,17 +16,18 @@ pub struct ReleaseRef {
     pub dir: PathBuf,
 }
 
-/// The release to boot: the stored `version` (verified: checksum lists,
-/// manifest, keyed digests), or the environment's own, built now (in memory only with
-/// `dry_run`).
-pub fn resolve(
-    project: &Path,
-    config: &Config,
-    images: &Pinned,
-    templates: &Templates,
-    release: Option<&Version>,
-    dry_run: bool,
-) -> Result<(ReleaseRef, String)> {
+/// The release to boot: the stored `inputs.release` (verified: checksum
+/// lists, manifest, keyed digests), or the environment's own, built now (in
+/// memory only for a dry run).
+pub fn resolve(inputs: &Inputs) -> Result<(ReleaseRef, String)> {
+    let Inputs {
+        project,
+        config,
+        images,
+        templates,
+        release,
+        dry_run,
+    } = *inputs;
     let env = config.env.as_str();
     if let Some(v) = release {
         let dir = store::env_dir(project, env).join(v);

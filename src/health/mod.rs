@@ -45,15 +45,15 @@ pub(crate) struct Peer {
     pub id: &'static [u8; 20],
     pub port: u16,
     pub left: i64,
-    /// BEP 3's `event`: "started", "stopped" or "" (a regular announce).
-    pub event: &'static str,
+    /// BEP 3's `event` (`None`: a regular announce), in the UDP codec's type.
+    pub event: aquatic_udp_protocol::AnnounceEvent,
 }
 
 impl Peer {
     /// The same peer leaving the swarm.
     pub fn leaving(&self) -> Peer {
         Peer {
-            event: "stopped",
+            event: aquatic_udp_protocol::AnnounceEvent::Stopped,
             ..*self
         }
     }
@@ -63,13 +63,13 @@ pub(crate) const FIRST_PEER: Peer = Peer {
     id: b"-TB0100-healthcheck0",
     port: 6881,
     left: 0,
-    event: "",
+    event: aquatic_udp_protocol::AnnounceEvent::None,
 };
 pub(crate) const SECOND_PEER: Peer = Peer {
     id: b"-TB0100-healthcheck1",
     port: 6882,
     left: 1,
-    event: "started",
+    event: aquatic_udp_protocol::AnnounceEvent::Started,
 };
 
 #[derive(Debug, Clone, Serialize)]
@@ -356,13 +356,8 @@ fn round(
 /// on. A check that passed, or failed only on its peer list, had its
 /// announces accepted; refused announces count nowhere.
 fn counted_by(config: &Config, host: &str, checks: &[Check]) -> Vec<&'static str> {
-    let bare = host.trim_start_matches('[').trim_end_matches(']');
-    let ipv4 = match std::net::ToSocketAddrs::to_socket_addrs(&(bare, 0)) {
-        Ok(mut addrs) => match addrs.next() {
-            Some(a) => a.is_ipv4(),
-            None => return Vec::new(),
-        },
-        Err(_) => return Vec::new(),
+    let Ok(ipv4) = first_addr(host, 0).map(|a| a.is_ipv4()) else {
+        return Vec::new();
     };
     if config.mode.refuses_strangers() {
         return Vec::new();
@@ -390,15 +385,21 @@ fn counted_by(config: &Config, host: &str, checks: &[Check]) -> Vec<&'static str
     counted
 }
 
+/// The first address `host` (a name, an IP, `[IPv6]`) resolves to: the one
+/// an HTTP client tries first.
+fn first_addr(host: &str, port: u16) -> Result<std::net::SocketAddr, Error> {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    std::net::ToSocketAddrs::to_socket_addrs(&(bare, port))
+        .map_err(|e| unreachable(format!("cannot resolve {host}: {e}")))?
+        .next()
+        .ok_or_else(|| unreachable(format!("{host} resolves to no address")))
+}
+
 /// What the HTTP probe needs to know of itself: the address routing picks
 /// to reach `host` (a UDP socket's `connect` sends nothing; the HTTP
 /// client resolves `host` and tries its first address too).
 fn http_client(config: &Config, host: &str, port: u16) -> Result<web::HttpClient, Error> {
-    let bare = host.trim_start_matches('[').trim_end_matches(']');
-    let target = std::net::ToSocketAddrs::to_socket_addrs(&(bare, port))
-        .map_err(|e| unreachable(format!("cannot resolve {host}: {e}")))?
-        .next()
-        .ok_or_else(|| unreachable(format!("{host} resolves to no address")))?;
+    let target = first_addr(host, port)?;
     let local = if target.is_ipv4() {
         "0.0.0.0:0"
     } else {

@@ -15,9 +15,8 @@ use std::num::NonZeroU16;
 use std::time::{Duration, Instant};
 
 use aquatic_udp_protocol::{
-    AnnounceEvent, AnnounceRequest, ConnectRequest, ConnectionId, InfoHash, Ipv4AddrBytes,
-    NumberOfBytes, NumberOfPeers, PeerId, PeerKey, Port, Request, Response, ScrapeRequest,
-    TransactionId,
+    AnnounceRequest, ConnectRequest, ConnectionId, InfoHash, Ipv4AddrBytes, NumberOfBytes,
+    NumberOfPeers, PeerId, PeerKey, Port, Request, Response, ScrapeRequest, TransactionId,
 };
 
 use super::peers::{self, Listed};
@@ -286,11 +285,6 @@ fn socket_to(target: &str) -> Result<UdpSocket, Error> {
 }
 
 fn announce_request(connection_id: ConnectionId, tid: TransactionId, peer: &Peer) -> Request {
-    let event = match peer.event {
-        "started" => AnnounceEvent::Started,
-        "stopped" => AnnounceEvent::Stopped,
-        _ => AnnounceEvent::None,
-    };
     Request::Announce(AnnounceRequest {
         connection_id,
         action_placeholder: Default::default(),
@@ -300,7 +294,7 @@ fn announce_request(connection_id: ConnectionId, tid: TransactionId, peer: &Peer
         bytes_downloaded: NumberOfBytes::new(0),
         bytes_left: NumberOfBytes::new(peer.left),
         bytes_uploaded: NumberOfBytes::new(0),
-        event: event.into(),
+        event: peer.event.into(),
         ip_address: Ipv4AddrBytes([0; 4]), // the sender's
         key: PeerKey::new(tid.0.get()),
         peers_wanted: NumberOfPeers::new(-1), // the tracker's default

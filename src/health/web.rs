@@ -100,9 +100,12 @@ pub(super) struct HttpClient {
 
 fn announce_url(base: &str, peer: &Peer) -> String {
     let hash = percent_encoding::percent_encode(INFO_HASH, percent_encoding::NON_ALPHANUMERIC);
+    use aquatic_udp_protocol::AnnounceEvent;
     let event = match peer.event {
-        "" => String::new(),
-        e => format!("&event={e}"),
+        AnnounceEvent::None => "",
+        AnnounceEvent::Started => "&event=started",
+        AnnounceEvent::Stopped => "&event=stopped",
+        AnnounceEvent::Completed => "&event=completed",
     };
     format!(
         "{base}/announce?info_hash={hash}&peer_id={}&port={}&uploaded=0&downloaded=0&left={}&compact=1{event}",
@@ -125,7 +128,7 @@ pub(super) fn http_tracker(
     let (status, body) =
         get(http, &announce_url(base, &FIRST_PEER), xff).map_err(|e| e.during("announce"))?;
     let announce = announce_reply(status, &body, refusal_ok)?;
-    let peer_list = if announce.starts_with("announce refused") {
+    let peer_list = if announce.starts_with(REFUSED) {
         "no peer list: the mode refuses unknown torrents".to_string()
     } else {
         let (status, body) = get(http, &announce_url(base, &SECOND_PEER), xff)
@@ -254,6 +257,10 @@ fn from_bencode<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, String
     serde_bencode::from_bytes(body).map_err(|e| e.to_string())
 }
 
+/// How `announce_reply` says the tracker refused as the mode does (the
+/// probe then skips the peer list).
+const REFUSED: &str = "announce refused as configured";
+
 /// What the HTTP tracker probe concludes from an announce reply (HTTP
 /// `status`, bencoded `body`).
 pub fn announce_reply(status: u16, body: &[u8], refusal_ok: bool) -> Probe {
@@ -263,10 +270,7 @@ pub fn announce_reply(status: u16, body: &[u8], refusal_ok: bool) -> Probe {
         ))
     })?;
     match (reply.failure, reply.interval, reply.peers) {
-        (Some(f), _, _) if refusal_ok => Ok(format!(
-            "announce refused as configured ({})",
-            quoted(f.as_bytes())
-        )),
+        (Some(f), _, _) if refusal_ok => Ok(format!("{REFUSED} ({})", quoted(f.as_bytes()))),
         (Some(f), _, _) => Err(Error::new(
             Kind::Denied,
             format!("announce: failure reason: {}", quoted(f.as_bytes())),
