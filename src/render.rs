@@ -68,6 +68,10 @@ fn grafana(c: &Config) -> bool {
     c.grafana
 }
 
+fn data_volume(c: &Config) -> bool {
+    c.data_volume.is_some()
+}
+
 fn stats_exporter(c: &Config) -> bool {
     c.stats_exporter
 }
@@ -212,6 +216,14 @@ const ENTRIES: &[Entry] = &[
         0,
         false,
         always
+    ),
+    entry!(
+        "data-volume.sh.tera",
+        "usr/local/sbin/torrust-data-volume",
+        0o755,
+        0,
+        false,
+        data_volume
     ),
     entry!(
         "prepare-data.sh.tera",
@@ -570,6 +582,7 @@ pub fn render(
     ctx.insert("dashboard_panels", &dashboard_panels());
 
     ctx.insert("sqlite_host_dir", &sqlite_host_dir(config));
+    ctx.insert("lo_addresses", &config.lo_addresses());
 
     let entries: Vec<&Entry> = ENTRIES.iter().filter(|e| (e.when)(config)).collect();
     let mut files = secret_files(config, secrets);

@@ -35,6 +35,7 @@ fn fixed_spec() -> Spec {
             path: "/var/lib/libvirt/images/torrust-bake/local/data-torrust-data.raw".into(),
             serial: "torrust-data".into(),
         }),
+        attach_data: true,
         network: "default".into(),
         mac: nic_mac("torrust-local"),
         console_log: dir.join("console.log"),
@@ -90,6 +91,17 @@ fn every_variant_validates() {
                 validate(
                     &domain::xml(&s),
                     &format!("{firmware:?}/{accel:?}/img={img}"),
+                );
+                // A replacement's standby: the volume named, not attached.
+                s.attach_data = false;
+                let standby = domain::xml(&s);
+                assert!(
+                    !standby.contains("data-torrust-data.raw'/>\n      <target"),
+                    "{standby}"
+                );
+                validate(
+                    &standby,
+                    &format!("{firmware:?}/{accel:?}/img={img}/standby"),
                 );
             }
         }
@@ -213,9 +225,12 @@ fn dry_run_prints_valid_xml_and_steps_and_changes_nothing() {
     );
     let xml = out["xml"].as_str().unwrap();
     validate(xml, "dry run");
-    // The MAC network-config would match, the data disk's serial the
+    // With DHCP (no static address) the MAC is the domain's own, since a
+    // replacement's standby runs beside it; the data disk's serial the
     // install script looks for, the base image as the overlay's backing.
-    assert!(xml.contains(&format!("<mac address='{}'/>", nic_mac("torrust-local"))));
+    let domain = out["domain"].as_str().unwrap();
+    assert!(xml.contains(&format!("<mac address='{}'/>", nic_mac(domain))));
+    assert!(!xml.contains(&format!("<mac address='{}'/>", nic_mac("torrust-local"))));
     assert!(xml.contains("<serial>torrust-data</serial>"));
     assert!(xml.contains("<source network='torrust-e2e'/>"));
     assert!(xml.contains("<domain type='qemu'>"));

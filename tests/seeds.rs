@@ -167,10 +167,19 @@ fn user_data_is_valid_and_cloud_init_decodes_every_bundle_file() {
     let gz = std::fs::read(state.join("bundle.tar.gz")).unwrap();
     let gz_sum = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&gz));
     assert!(script_text.contains(&format!("{gz_sum}  bundle.tar.gz")));
-    assert!(
-        script_text.contains("LABEL=torrust-data"),
-        "data volume mounted by label"
+    // The data volume: mounted by label, by a script of the bundle.
+    assert!(script_text.contains("/usr/local/sbin/torrust-data-volume || exit 1"));
+    let volume = unpacked.join("usr/local/sbin/torrust-data-volume");
+    ok(
+        &verifier("sh", &["-n", volume.to_str().unwrap()], &rel),
+        "sh -n data volume script",
     );
+    let volume_text = std::fs::read_to_string(&volume).unwrap();
+    assert!(
+        volume_text.contains("LABEL='torrust-data'") || volume_text.contains("LABEL=torrust-data"),
+        "data volume mounted by label: {volume_text}"
+    );
+    assert!(volume_text.contains("ready for data"));
     for secret in [common::NASTY_TOKEN, common::NASTY_GRAFANA] {
         assert!(!script_text.contains(secret));
     }

@@ -192,6 +192,7 @@ fn boot_verdict(out: &UpOutcome, console: &str, json: bool) -> ExitCode {
     let (env, v, d) = (&out.env, &out.version, &out.domain);
     let (ok, message) = match &b.outcome {
         Outcome::Healthy => (true, format!("{env}: release {v} on {d}: tracker healthy {} after the domain started", at(end))),
+        Outcome::Ready => (false, format!("{env}: release {v} on {d} waits for the data volume, which a first deploy attaches at once: `torrust-bake status {env}`")),
         Outcome::Failed(why) => (false, format!("{env}: release {v} on {d} failed to start: {why} (the VM said so {} after start; console: {console})", at(end))),
         Outcome::TimedOut(last) => (false, format!("{env}: release {v} on {d}: the tracker was not healthy within the wait; the console's last line: {last:?} (console: {console}); `torrust-bake status {env}` shows where it is")),
     };
@@ -224,30 +225,43 @@ pub(super) fn say_replaced(out: &ReplaceOutcome, json: bool) -> Result<ExitCode>
 }
 
 fn say_outcome(out: &ReplaceOutcome) {
+    use crate::deploy::Replaced;
     let secs =
         |ms: Option<u128>| ms.map_or("-".to_string(), |m| format!("{:.1} s", m as f64 / 1000.0));
     let env = &out.env;
+    let address = out
+        .service_address
+        .as_deref()
+        .map(|a| format!("; service address: {a}"))
+        .unwrap_or_default();
+    let how = if out.plan == "hand-over" {
+        "the new VM booted beside the old one and took over the data disk once ready"
+    } else {
+        "one boot: the old VM stops before the new one starts, as the VM's static address cannot be shared; leave INFRASTRUCTURE_IPV4_ADDRESS unset for a hand-over"
+    };
+    let reason = out.reason.as_deref().unwrap_or("-");
+    let previous = out.previous.as_deref().unwrap_or("-");
     match out.outcome {
-        "unchanged" => outln!("{env}: release {} already serves on {}; nothing to do", out.version, out.domain),
-        "started" => outln!("{env}: release {} serves on {} (nothing ran before)", out.version, out.domain),
-        "replaced" => outln!(
-            "{env}: release {} replaced {} on {}; outage {} (one boot: the old VM stops before the new one starts, they share the data disk)",
+        Replaced::Unchanged => outln!("{env}: release {} already serves on {}; nothing to do{address}", out.version, out.domain),
+        Replaced::Started => outln!("{env}: release {} serves on {} (nothing ran before){address}", out.version, out.domain),
+        Replaced::Replaced => outln!(
+            "{env}: release {} replaced {previous} on {}; outage {} ({how}){address}",
             out.version,
-            out.previous.as_deref().unwrap_or("-"),
             out.domain,
             secs(out.outage_ms)
         ),
-        "rolled back" => errln!(
-            "{env}: release {} was not healthy ({}); rolled back: release {} serves again; outage {}",
+        Replaced::Kept => errln!(
+            "{env}: release {} did not get ready ({reason}); it was removed before the hand-over: release {previous} never stopped serving (outage 0 s)",
             out.version,
-            out.reason.as_deref().unwrap_or("-"),
-            out.previous.as_deref().unwrap_or("-"),
+        ),
+        Replaced::RolledBack => errln!(
+            "{env}: release {} was not healthy ({reason}); rolled back: release {previous} serves again; outage {}{address}",
+            out.version,
             secs(out.outage_ms)
         ),
-        _ => errln!(
-            "{env}: release {} was not healthy ({}), and the previous release did not come back healthy either: nothing serves; see `torrust-bake status {env}` and the console logs",
+        Replaced::RollbackFailed => errln!(
+            "{env}: release {} was not healthy ({reason}), and the previous release did not come back healthy either: nothing serves; see `torrust-bake status {env}` and the console logs",
             out.version,
-            out.reason.as_deref().unwrap_or("-")
         ),
     }
 }
@@ -302,15 +316,30 @@ pub fn rollback(project: &Path, args: &RollbackArgs) -> Result<ExitCode> {
 pub fn status(project: &Path, args: &StatusArgs) -> Result<ExitCode> {
     let (env, json) = (args.env.as_str(), args.json);
     named_env(env)?;
-    let (provider, _) = provider_of(project, env);
+    let (provider, config) = provider_of(project, env);
     let machines = provider::open(provider, env, &connect(&args.connect, LibvirtSeed::Iso))?;
     let domains = deploy::status(machines.as_ref(), env)?;
+    // Where clients announce to, and which VM that reaches now.
+    let service = config.as_ref().and_then(|c| {
+        c.floating_ipv4
+            .map(|ip| (ip.to_string(), machines.pointed(c)))
+    });
     if json {
-        print_json(&serde_json::json!({ "env": env, "domains": domains }))?;
+        let service = service
+            .map(|(address, via)| serde_json::json!({ "address": address, "routed_via": via }));
+        print_json(
+            &serde_json::json!({ "env": env, "domains": domains, "service_address": service }),
+        )?;
         return Ok(ExitCode::SUCCESS);
     }
     if domains.is_empty() {
         outln!("{env}: no VMs (`torrust-bake deploy {env}` starts one)");
+    }
+    if let Some((address, via)) = &service {
+        outln!(
+            "{env}: service address {address}, routed via {}",
+            via.as_deref().unwrap_or("- (no route here)")
+        );
     }
     let path = |p: &Option<std::path::PathBuf>| {
         p.as_ref()

@@ -94,6 +94,24 @@ pub struct Config {
 }
 
 impl Config {
+    /// Whether two machines of the environment can run side by side (a
+    /// warm-standby replacement): not when the VM has a static address,
+    /// which two VMs cannot share. With DHCP each VM has its own address
+    /// and the floating one, if any, is routed to whichever holds the data.
+    pub fn side_by_side(&self) -> bool {
+        self.ipv4_address.is_none()
+    }
+
+    /// The floating addresses the VM puts on `lo` itself (start.sh): with
+    /// DHCP there is no network-config to carry them, and a host route
+    /// (libvirt) or the provider (a floating IP) brings their traffic.
+    pub fn lo_addresses(&self) -> Vec<Ipv4Addr> {
+        match self.ipv4_address {
+            None => self.floating_ipv4.into_iter().collect(),
+            Some(_) => Vec::new(),
+        }
+    }
+
     /// The bind address as it goes before `:port`.
     pub fn bind_host(&self) -> String {
         host_form(self.bind_address)

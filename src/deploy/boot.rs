@@ -31,6 +31,9 @@ pub struct Event {
 pub enum Outcome {
     /// The release said its tracker is healthy.
     Healthy,
+    /// The release is installed and its images pulled, and it waits for
+    /// the data volume (a replacement's standby, before the hand-over).
+    Ready,
     /// The release said why it failed (its `torrust-bake: FAILED:` line).
     Failed(String),
     /// Neither within the wait; the console's last line.
@@ -49,6 +52,7 @@ pub struct Boot {
 pub fn describe(outcome: &Outcome) -> String {
     match outcome {
         Outcome::Healthy => "tracker healthy".into(),
+        Outcome::Ready => "ready for data (installed, images pulled)".into(),
         Outcome::Failed(why) => format!("the VM said: {why}"),
         Outcome::TimedOut(last) => {
             format!("not healthy within the wait; the console's last line: {last:?}")
@@ -84,9 +88,20 @@ pub fn classify(line: &str) -> Option<(String, String)> {
         "release in place".into()
     } else if said.starts_with("formatting ") {
         "data disk formatted".into()
+    } else if said.starts_with("ready for data") {
+        "ready for data".into()
+    } else if said.starts_with("data volume attached") {
+        "data attached".into()
     } else if said.starts_with("release ") && said.contains(" installed") {
         "release installed".into()
-    } else if said == "docker up" || said == "services started" || said == "tracker healthy" {
+    } else if [
+        "docker up",
+        "images ready",
+        "services started",
+        "tracker healthy",
+    ]
+    .contains(&said)
+    {
         said.to_string()
     } else {
         return None;
@@ -94,33 +109,39 @@ pub fn classify(line: &str) -> Option<(String, String)> {
     Some((event, said.to_string()))
 }
 
+/// What a wait for a machine's boot lines waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Goal {
+    /// The tracker healthy (a first deploy, a hand-over's new machine).
+    Healthy,
+    /// A standby ready for the data volume (or, had it the volume, healthy).
+    Ready,
+}
+
 /// Follows a machine's boot lines (`lines` gives what came since it was
-/// last asked) until the release says the tracker is healthy or that it
-/// failed, or `timeout` passes. `started` is when the machine was started;
-/// each new event goes to `on_event`.
+/// last asked) until the release says it reached `goal` or that it failed,
+/// or `timeout` passes (from `started`, when the machine was started).
+/// Each new event goes to `on_event` and onto `events`, which may hold an
+/// earlier wait's (a hand-over follows the same boot twice).
 /// `gone` is asked every 5 s whether the VM itself stopped (and why): a
 /// powered-off VM says nothing more, so waiting on would only time out.
 pub fn watch(
     lines: &mut dyn FnMut() -> Vec<String>,
     started: Instant,
     timeout: Duration,
+    goal: Goal,
+    events: &mut Vec<Event>,
     on_event: &mut dyn FnMut(&Event),
     gone: &mut dyn FnMut() -> Option<String>,
-) -> (Vec<Event>, Outcome) {
-    let mut events: Vec<Event> = Vec::new();
+) -> Outcome {
     let mut last = String::new();
     let mut asked = Instant::now();
+    let waited = Instant::now();
     loop {
         let lines = lines();
         let now = started.elapsed().as_millis();
         if events.is_empty() && !lines.is_empty() {
-            push(
-                &mut events,
-                on_event,
-                now,
-                "firmware",
-                "first console output",
-            );
+            push(events, on_event, now, "firmware", "first console output");
         }
         for line in lines {
             if !line.trim().is_empty() {
@@ -132,23 +153,21 @@ pub fn watch(
             let outcome = match event.as_str() {
                 "failed" => Some(Outcome::Failed(detail.clone())),
                 "tracker healthy" => Some(Outcome::Healthy),
+                "ready for data" if goal == Goal::Ready => Some(Outcome::Ready),
                 _ => None,
             };
-            push(&mut events, on_event, now, &event, &detail);
+            push(events, on_event, now, &event, &detail);
             if let Some(o) = outcome {
-                return (events, o);
+                return o;
             }
         }
-        if started.elapsed() >= timeout {
-            return (events, Outcome::TimedOut(last));
+        if waited.elapsed() >= timeout {
+            return Outcome::TimedOut(last);
         }
         if asked.elapsed() >= Duration::from_secs(5) {
             asked = Instant::now();
             if let Some(why) = gone() {
-                return (
-                    events,
-                    Outcome::Failed(format!("{why}; the console's last line: {last:?}")),
-                );
+                return Outcome::Failed(format!("{why}; the console's last line: {last:?}"));
             }
         }
         std::thread::sleep(Duration::from_millis(250));
@@ -192,7 +211,7 @@ fn off(machines: &dyn Machines, name: &str) -> Option<String> {
 }
 
 /// Follows `machine`'s boot from its start (`started`) through its
-/// provider, up to `timeout`.
+/// provider until its tracker is healthy, up to `timeout`.
 pub fn follow(
     machines: &dyn Machines,
     machine: &Machine,
@@ -200,10 +219,55 @@ pub fn follow(
     timeout: Duration,
     on_event: &mut dyn FnMut(&Event),
 ) -> (Vec<Event>, Outcome) {
-    let mut cursor = 0;
-    let mut lines = || machines.boot_lines(machine, &mut cursor);
-    let mut gone = || off(machines, &machine.name);
-    watch(&mut lines, started, timeout, on_event, &mut gone)
+    let mut f = Follow::new(machines, machine, started);
+    let outcome = f.until(Goal::Healthy, timeout, on_event);
+    (f.events, outcome)
+}
+
+/// One machine's boot, followed in steps (a standby to `Ready`, then,
+/// after the hand-over, to `Healthy`), its timeline kept across them. The
+/// first wait reads the boot lines from the start: a rerun after a kill
+/// finds what the machine already said.
+pub struct Follow<'a> {
+    machines: &'a dyn Machines,
+    machine: &'a Machine,
+    started: Instant,
+    cursor: u64,
+    pub events: Vec<Event>,
+}
+
+impl<'a> Follow<'a> {
+    pub fn new(machines: &'a dyn Machines, machine: &'a Machine, started: Instant) -> Self {
+        Follow {
+            machines,
+            machine,
+            started,
+            cursor: 0,
+            events: Vec::new(),
+        }
+    }
+
+    /// Waits up to `timeout` (from now) for `goal`.
+    pub fn until(
+        &mut self,
+        goal: Goal,
+        timeout: Duration,
+        on_event: &mut dyn FnMut(&Event),
+    ) -> Outcome {
+        let (machines, machine) = (self.machines, self.machine);
+        let cursor = &mut self.cursor;
+        let mut lines = || machines.boot_lines(machine, cursor);
+        let mut gone = || off(machines, &machine.name);
+        watch(
+            &mut lines,
+            self.started,
+            timeout,
+            goal,
+            &mut self.events,
+            on_event,
+            &mut gone,
+        )
+    }
 }
 
 #[cfg(test)]
@@ -284,10 +348,13 @@ mod tests {
             })
         };
         let mut seen = Vec::new();
-        let (events, outcome) = watch(
+        let mut events = Vec::new();
+        let outcome = watch(
             &mut file_lines(log.clone()),
             Instant::now(),
             Duration::from_secs(10),
+            Goal::Healthy,
+            &mut events,
             &mut |e| seen.push(e.event.clone()),
             &mut || None,
         );
@@ -298,10 +365,12 @@ mod tests {
         // A VM that powered off says nothing more: reported, not waited out.
         std::fs::write(&log, "Linux version 6.1\n").unwrap();
         let t = Instant::now();
-        let (_, outcome) = watch(
+        let outcome = watch(
             &mut file_lines(log.clone()),
             t,
             Duration::from_secs(60),
+            Goal::Healthy,
+            &mut Vec::new(),
             &mut |_| {},
             &mut || Some("the VM is shut off".into()),
         );
@@ -313,16 +382,63 @@ mod tests {
     }
 
     #[test]
+    fn a_standby_is_followed_to_ready_then_on_to_healthy() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("console.log");
+        std::fs::write(&log, "Linux version 6.1\ntorrust-bake: pulled tracker in 3 s\ntorrust-bake: images ready\ncloud-init[9]: torrust-bake: ready for data: release 0123 waits for the data volume torrust-data\n").unwrap();
+        let mut lines = file_lines(log.clone());
+        let (t, mut events) = (Instant::now(), Vec::new());
+        let wait = |goal, lines: &mut dyn FnMut() -> Vec<String>, events: &mut Vec<Event>| {
+            watch(
+                lines,
+                t,
+                Duration::from_millis(600),
+                goal,
+                events,
+                &mut |_| {},
+                &mut || None,
+            )
+        };
+        assert_eq!(wait(Goal::Ready, &mut lines, &mut events), Outcome::Ready);
+        std::fs::write(&log, std::fs::read_to_string(&log).unwrap() + "torrust-bake: data volume attached: /dev/sdb\ntorrust-bake: services started\ntorrust-bake: tracker healthy\n").unwrap();
+        assert_eq!(
+            wait(Goal::Healthy, &mut lines, &mut events),
+            Outcome::Healthy
+        );
+        let names: Vec<&str> = events.iter().map(|e| e.event.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "firmware",
+                "kernel",
+                "pulled tracker",
+                "images ready",
+                "ready for data",
+                "data attached",
+                "services started",
+                "tracker healthy"
+            ]
+        );
+        // Waiting for a healthy tracker, "ready for data" is only a step.
+        std::fs::write(&log, "torrust-bake: ready for data: x\n").unwrap();
+        let outcome = wait(Goal::Healthy, &mut file_lines(log.clone()), &mut Vec::new());
+        assert!(matches!(outcome, Outcome::TimedOut(_)), "{outcome:?}");
+    }
+
+    #[test]
     fn watch_follows_a_growing_log_to_its_outcome() {
         let dir = tempfile::tempdir().unwrap();
         let log = dir.path().join("console.log");
         std::fs::write(&log, "BdsDxe: loading Boot0001\r\nLinux version 6.1\r\ntorrust-bake: pulled tracker in 3 s\ntorrust-bake: FAILED: the tracker is exited: boom\npartial").unwrap();
         let mut seen = Vec::new();
         let mut record = |e: &Event| seen.push(e.event.clone());
-        let (events, outcome) = watch(
+        let mut events = Vec::new();
+        let outcome = watch(
             &mut file_lines(log.clone()),
             Instant::now(),
             Duration::from_secs(5),
+            Goal::Healthy,
+            &mut events,
             &mut record,
             &mut || None,
         );
@@ -333,10 +449,12 @@ mod tests {
         assert_eq!(seen, ["firmware", "kernel", "pulled tracker", "failed"]);
         assert_eq!(events.len(), 4);
         std::fs::write(&log, "Linux version 6.1\nstill booting\n").unwrap();
-        let (_, outcome) = watch(
+        let outcome = watch(
             &mut file_lines(log.clone()),
             Instant::now(),
             Duration::from_millis(300),
+            Goal::Healthy,
+            &mut Vec::new(),
             &mut |_| {},
             &mut || None,
         );

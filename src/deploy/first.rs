@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use super::boot::{self, Boot, Event, Outcome};
 use super::record::{self, Deployment};
+use super::replace::point;
 use super::resolve::{self, ReleaseRef};
 use super::steps::{Step, Steps};
 use super::Inputs;
@@ -32,6 +33,9 @@ pub struct UpOutcome {
     pub data_disk: Option<PathBuf>,
     pub steps: Vec<Step>,
     pub xml: String,
+    /// Where the service address points once the tracker is healthy (with
+    /// a wait; the provider's words), when the environment has one.
+    pub service_address: Option<String>,
     /// With a wait: the boot timeline and how it ended.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub boot: Option<Boot>,
@@ -62,23 +66,28 @@ pub fn up(
         Some(m) => start_existing(&mut steps, machines, m)?,
         None => {
             let mut part = |n, f: &mut dyn FnMut() -> Result<String>| steps.part(n, f);
-            let m = machines.create(config, &rel.version, &rel.dir, dry, &mut part)?;
+            let m = machines.create(config, &rel.version, &rel.dir, true, dry, &mut part)?;
             let started = start(&mut steps, machines, &m, env, dry)?;
             (m, started, false)
         }
     };
-    let mut out = outcome(env, &rel, &machine, dry, already_running, steps.done);
+    let mut boot = None;
+    let mut service_address = None;
     if let (Some(wait), false) = (wait, dry) {
         let (timeline, outcome) = boot::follow(machines, &machine, started, wait, on_event);
-        if outcome == Outcome::Healthy && !already_running {
-            record::append(
-                project,
-                env,
-                &Deployment::now("up", &out.version, &out.domain),
-            )?;
+        if outcome == Outcome::Healthy {
+            // The service address follows the machine that serves.
+            service_address = point(&mut steps, machines, config, &machine)?;
+            if !already_running {
+                let d = Deployment::now("up", &rel.version, &machine.name);
+                record::append(project, env, &d)?;
+            }
         }
-        out.boot = Some(Boot { timeline, outcome });
+        boot = Some(Boot { timeline, outcome });
     }
+    let mut out = outcome(env, &rel, &machine, dry, already_running, steps.done);
+    out.boot = boot;
+    out.service_address = service_address;
     Ok(out)
 }
 
@@ -101,6 +110,7 @@ fn outcome(
         data_disk: m.data_disk.clone(),
         steps,
         xml: m.description.clone(),
+        service_address: None,
         boot: None,
     }
 }

@@ -15,7 +15,10 @@
 //! join when the service address moves (the hand-over step).
 
 pub mod boot;
+#[cfg(test)]
+mod fake;
 pub mod first;
+mod handover;
 pub mod lifecycle;
 pub mod lock;
 pub mod record;
@@ -38,7 +41,7 @@ use crate::version::Version;
 
 pub use first::{up, UpOutcome};
 pub use lifecycle::{destroy, status, DestroyOptions, DownOutcome, MachineStatus};
-pub use replace::{replace, rollback_target, ReplaceOptions, ReplaceOutcome};
+pub use replace::{replace, rollback_target, ReplaceOptions, ReplaceOutcome, Replaced};
 pub use steps::Step;
 
 /// How long a replacement waits for the new machine when not told.

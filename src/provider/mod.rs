@@ -70,16 +70,29 @@ pub trait Machines {
     /// Every machine of `env` that torrust-bake made.
     fn list(&self, env: &str) -> Result<Vec<Machine>>;
     /// Makes, but does not start, the machine of the release in
-    /// `release_dir` (`version`), with the environment's data volume;
-    /// `dry_run` changes nothing and reports what would be done.
+    /// `release_dir` (`version`): `with_data`, the environment's data
+    /// volume attached from the start (a first deploy), else none (a
+    /// replacement's standby, which gets it at the hand-over); `dry_run`
+    /// changes nothing and reports what would be done.
     fn create(
         &self,
         config: &Config,
         version: &str,
         release_dir: &std::path::Path,
+        with_data: bool,
         dry_run: bool,
         step: &mut StepRunner,
     ) -> Result<Machine>;
+    /// Gives the data volume to `machine`, running or not (hot-plug). The
+    /// deploy layer calls it only when no other running machine holds it.
+    fn attach_data(&self, config: &Config, machine: &Machine) -> Result<String>;
+    /// Takes the data volume from `machine`, which must not run (refused).
+    fn detach_data(&self, config: &Config, machine: &Machine) -> Result<String>;
+    /// Points the environment's service address (its floating IP) at
+    /// `machine`; `None` when the environment has none.
+    fn point(&self, config: &Config, machine: &Machine) -> Result<Option<String>>;
+    /// Where the service address points now (the provider's words), if known.
+    fn pointed(&self, config: &Config) -> Option<String>;
     fn start(&self, name: &str) -> Result<()>;
     fn state(&self, name: &str) -> Result<MachineState>;
     /// Asks the machine to stop, waits up to `bound`, then forces it off.

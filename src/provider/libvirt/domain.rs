@@ -55,11 +55,34 @@ impl Seed {
 }
 
 /// The persistent data disk and the serial the install script looks for
-/// (`/dev/disk/by-id/virtio-<serial>`).
+/// (`/dev/disk/by-id/scsi-0QEMU_QEMU_HARDDISK_<serial>`). It sits on a
+/// virtio-scsi controller, so it can be hot-plugged into a running VM (a
+/// replacement's hand-over) without the PCIe hot-plug slots q35 lacks: a
+/// new LUN on a controller the VM already has.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DataDisk {
     pub path: PathBuf,
     pub serial: String,
+}
+
+/// The data disk's target name on the SCSI bus (the SATA CD-ROM is `sda`).
+const DATA_TARGET: &str = "sdb";
+
+/// The `<disk>` element of the data disk: in the domain XML, and alone for
+/// `virsh attach-device` / `detach-device`.
+pub fn data_disk_xml(d: &DataDisk) -> String {
+    let mut x = String::new();
+    disk(
+        &mut x,
+        "disk",
+        "raw",
+        &d.path,
+        DATA_TARGET,
+        "scsi",
+        Some(&d.serial),
+        false,
+    );
+    x
 }
 
 /// Everything the domain XML says.
@@ -76,7 +99,11 @@ pub struct Spec {
     pub dir: PathBuf,
     pub overlay: PathBuf,
     pub seed: Seed,
+    /// The environment's data disk (recorded in `<metadata>`)...
     pub data_disk: Option<DataDisk>,
+    /// ...and whether the domain has it attached from the start (a first
+    /// deploy) or gets it at the hand-over (a replacement's standby).
+    pub attach_data: bool,
     pub network: String,
     pub mac: String,
     pub console_log: PathBuf,
@@ -156,17 +183,9 @@ pub fn xml(spec: &Spec) -> String {
         None,
         false,
     );
-    if let Some(d) = &spec.data_disk {
-        disk(
-            &mut x,
-            "disk",
-            "raw",
-            &d.path,
-            "vdb",
-            "virtio",
-            Some(&d.serial),
-            false,
-        );
+    x.push_str("    <controller type='scsi' index='0' model='virtio-scsi'/>\n");
+    if let (Some(d), true) = (&spec.data_disk, spec.attach_data) {
+        x.push_str(&data_disk_xml(d));
     }
     match &spec.seed {
         Seed::Iso(path) => disk(&mut x, "cdrom", "raw", path, "sda", "sata", None, true),
@@ -233,7 +252,11 @@ pub struct Record {
     pub env: String,
     pub version: String,
     pub dir: PathBuf,
+    /// The environment's data disk, when the domain has it attached (a
+    /// `<disk>` whose source is the one its metadata names).
     pub data_disk: Option<PathBuf>,
+    /// The environment's data disk its metadata names, attached or not.
+    pub env_data_disk: Option<PathBuf>,
     pub console_log: Option<PathBuf>,
 }
 
@@ -267,12 +290,20 @@ pub fn parse_record(xml: &str) -> Result<Option<Record>> {
         .and_then(|s| s.children().find(|n| n.has_tag_name("source")))
         .and_then(|s| s.attribute("path"))
         .map(PathBuf::from);
+    let env_data_disk = attr("data-disk").map(PathBuf::from);
+    let attached = |want: &PathBuf| {
+        root.descendants()
+            .filter(|n| n.has_tag_name("disk"))
+            .filter_map(|d| d.children().find(|n| n.has_tag_name("source")))
+            .any(|s| s.attribute("file").map(Path::new) == Some(want.as_path()))
+    };
     Ok(Some(Record {
         name,
         env,
         version,
         dir: dir.into(),
-        data_disk: attr("data-disk").map(PathBuf::from),
+        data_disk: env_data_disk.clone().filter(attached),
+        env_data_disk,
         console_log,
     }))
 }
@@ -331,6 +362,7 @@ pub(crate) mod tests {
                 path: "/var/lib/libvirt/images/torrust-bake/local/data-torrust-data.raw".into(),
                 serial: "torrust-data".into(),
             }),
+            attach_data: true,
             network: "default".into(),
             mac: "52:54:00:12:34:56".into(),
             console_log: dir.join("console.log"),
@@ -358,6 +390,7 @@ pub(crate) mod tests {
                 version: "0123abcd4567".into(),
                 dir: s.dir.clone(),
                 data_disk: Some(s.data_disk.clone().unwrap().path),
+                env_data_disk: Some(s.data_disk.clone().unwrap().path),
                 console_log: Some(s.console_log.clone()),
             }
         );
@@ -367,6 +400,23 @@ pub(crate) mod tests {
             parse_record(&xml(&no_data)).unwrap().unwrap().data_disk,
             None
         );
+        // A standby names the volume but does not hold it, until attached.
+        let mut standby = spec();
+        standby.attach_data = false;
+        let r = parse_record(&xml(&standby)).unwrap().unwrap();
+        assert_eq!((r.data_disk, r.env_data_disk.is_some()), (None, true));
+        let attached = xml(&standby).replace(
+            "  </devices>",
+            &format!(
+                "{}  </devices>",
+                data_disk_xml(standby.data_disk.as_ref().unwrap())
+            ),
+        );
+        assert!(parse_record(&attached)
+            .unwrap()
+            .unwrap()
+            .data_disk
+            .is_some());
     }
 
     #[test]

@@ -1,14 +1,58 @@
-//! Taking a domain away: a graceful ACPI stop with a bounded wait, then
-//! forced; undefined with its UEFI variables; its own files removed (never
-//! the data disk).
+//! A domain's life after `define`: the data disk handed to it or taken
+//! from it, a graceful ACPI stop with a bounded wait, then forced;
+//! undefined with its UEFI variables; its own files removed (never the
+//! data disk).
 
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result};
 
+use super::domain::{self, DataDisk};
 use super::virsh::Virsh;
 use crate::provider::Machine;
+
+/// Whether `name`'s definition (live, when it runs) holds the data disk.
+fn holds(virsh: &Virsh, name: &str, d: &DataDisk) -> Result<bool> {
+    let xml = virsh.dumpxml(name)?;
+    Ok(domain::parse_record(&xml)?
+        .and_then(|r| r.data_disk)
+        .is_some_and(|p| p == d.path))
+}
+
+/// Gives the data disk to `name`: hot-plugged when it runs (a new LUN on
+/// its virtio-scsi controller), in its definition either way. The caller
+/// has made sure no other running domain holds it.
+pub(super) fn attach_data(virsh: &Virsh, name: &str, d: &DataDisk) -> Result<String> {
+    if holds(virsh, name, d)? {
+        return Ok(format!("{} already on {name}", d.path.display()));
+    }
+    let live = virsh.state(name)?.is_running();
+    virsh.attach_device(name, &domain::data_disk_xml(d), live)?;
+    Ok(format!(
+        "{} attached to {name}{}",
+        d.path.display(),
+        if live { " (hot-plugged, running)" } else { "" }
+    ))
+}
+
+/// Takes the data disk from `name`, which must not run: a disk is never
+/// pulled from under a mounted filesystem.
+pub(super) fn detach_data(virsh: &Virsh, name: &str, d: &DataDisk) -> Result<String> {
+    if !holds(virsh, name, d)? {
+        return Ok(format!("{} not on {name}", d.path.display()));
+    }
+    let state = virsh.state(name)?;
+    if !state.is_off() {
+        anyhow::bail!(
+            "refusing to detach {} from {name}, which is {}: stop it first",
+            d.path.display(),
+            state.0
+        );
+    }
+    virsh.detach_device(name, &domain::data_disk_xml(d))?;
+    Ok(format!("{} detached from {name}", d.path.display()))
+}
 
 /// Asks for an ACPI power-off and waits up to `timeout`, then destroys.
 pub(super) fn stop(virsh: &Virsh, name: &str, timeout: Duration) -> Result<(&'static str, String)> {

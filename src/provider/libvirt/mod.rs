@@ -16,6 +16,7 @@ pub mod console;
 pub mod disks;
 pub mod domain;
 mod lifecycle;
+pub mod route;
 pub mod virsh;
 
 use std::path::{Path, PathBuf};
@@ -76,27 +77,54 @@ impl Machines for Libvirt {
         config: &Config,
         version: &str,
         release_dir: &Path,
+        with_data: bool,
         dry_run: bool,
         step: &mut StepRunner,
     ) -> Result<Machine> {
-        let (spec, xml) = define_new(
-            step,
-            config,
-            &self.virsh,
+        let new = New {
             version,
             release_dir,
-            self.seed,
-            dry_run,
-        )?;
+            seed: self.seed,
+            with_data,
+            dry: dry_run,
+        };
+        let (spec, xml) = define_new(step, config, &self.virsh, &new)?;
         Ok(Machine {
             name: spec.name,
             release: spec.version,
             kind: spec.accel.name().to_string(),
             description: xml,
             console_log: Some(spec.console_log),
-            data_disk: spec.data_disk.map(|d| d.path),
+            data_disk: spec.data_disk.filter(|_| with_data).map(|d| d.path),
             dir: Some(spec.dir),
         })
+    }
+
+    fn attach_data(&self, config: &Config, m: &Machine) -> Result<String> {
+        let Some(d) = data_disk(config) else {
+            return Ok("no data volume (DATA_VOLUME unset)".into());
+        };
+        lifecycle::attach_data(&self.virsh, &m.name, &d)
+    }
+
+    fn detach_data(&self, config: &Config, m: &Machine) -> Result<String> {
+        let Some(d) = data_disk(config) else {
+            return Ok("no data volume (DATA_VOLUME unset)".into());
+        };
+        lifecycle::detach_data(&self.virsh, &m.name, &d)
+    }
+
+    fn point(&self, config: &Config, m: &Machine) -> Result<Option<String>> {
+        // With a static address the floating one is on the VM's NIC
+        // (network-config) and only one VM runs: nothing to route.
+        let Some(address) = config.floating_ipv4.filter(|_| config.side_by_side()) else {
+            return Ok(None);
+        };
+        route::point(address, &m.name, &self.virsh.addresses(&m.name)).map(Some)
+    }
+
+    fn pointed(&self, config: &Config) -> Option<String> {
+        config.floating_ipv4.and_then(route::via)
     }
 
     fn start(&self, name: &str) -> Result<()> {
@@ -241,8 +269,30 @@ fn vm_dir(config: &Config, name: &str) -> PathBuf {
         .join(name)
 }
 
+/// A domain to make: of which release, from where, with what.
+struct New<'a> {
+    version: &'a str,
+    release_dir: &'a Path,
+    seed: SeedKind,
+    /// The data disk attached from the start (else at the hand-over).
+    with_data: bool,
+    dry: bool,
+}
+
+/// The domain's MAC: the hostname's when the VM has a static address (its
+/// network-config matches the NIC by it, and only one VM runs at a time),
+/// else the domain's own, since a standby runs beside the VM it replaces.
+fn mac(config: &Config, name: &str) -> String {
+    if config.side_by_side() {
+        nic_mac(name)
+    } else {
+        nic_mac(&config.hostname)
+    }
+}
+
 /// The domain of release `version`: its files under the storage directory.
-fn spec(config: &Config, name: &str, version: &str, accel: Accel, seed: SeedKind) -> Spec {
+fn spec(config: &Config, name: &str, new: &New, accel: Accel) -> Spec {
+    let (version, seed) = (new.version, new.seed);
     let lv = &config.libvirt;
     let dir = vm_dir(config, name);
     Spec {
@@ -259,8 +309,9 @@ fn spec(config: &Config, name: &str, version: &str, accel: Accel, seed: SeedKind
             SeedKind::Img => Seed::Img(dir.join("seed.img")),
         },
         data_disk: data_disk(config),
+        attach_data: new.with_data,
         network: lv.network.clone(),
-        mac: nic_mac(&config.hostname),
+        mac: mac(config, name),
         console_log: dir.join("console.log"),
         dir,
     }
@@ -327,9 +378,14 @@ fn make_disks(
                 disks::mkdir(&lv.storage_dir.join(config.env.as_str()))?;
                 disks::data_disk(&d.path, config.data_volume_size_gb * disks::GIB)?;
             }
+            let when = if spec.attach_data {
+                ""
+            } else {
+                "; attached at the hand-over"
+            };
             let detail = if exists {
                 format!(
-                    "{} kept (serial {}; the guest mounts it as is)",
+                    "{} kept (serial {}; the guest mounts it as is{when})",
                     d.path.display(),
                     d.serial
                 )
@@ -337,7 +393,7 @@ fn make_disks(
                 would(
                     dry,
                     format!(
-                        "{} created, {} GiB sparse (serial {}; the guest formats it on first use)",
+                        "{} created, {} GiB sparse (serial {}; the guest formats it on first use{when})",
                         d.path.display(),
                         config.data_volume_size_gb,
                         d.serial
@@ -356,13 +412,11 @@ fn define_new(
     step: &mut StepRunner,
     config: &Config,
     virsh: &Virsh,
-    version: &str,
-    release_dir: &Path,
-    seed: SeedKind,
-    dry: bool,
+    new: &New,
 ) -> Result<(Spec, String)> {
     let lv = &config.libvirt;
-    let name = domain::domain_name(config.env.as_str(), version);
+    let dry = new.dry;
+    let name = domain::domain_name(config.env.as_str(), new.version);
     let (accel, accel_detail) = decide_accel(virsh, lv.domain_type, dry)?;
     step("domain type", &mut || Ok(accel_detail.clone()))?;
     let cache = lv.storage_dir.join("cache");
@@ -374,9 +428,9 @@ fn define_new(
         base = path;
         Ok(detail)
     })?;
-    let spec = spec(config, &name, version, accel, seed);
+    let spec = spec(config, &name, new, accel);
     let xml = domain::xml(&spec);
-    make_disks(step, config, &spec, &base, release_dir, dry)?;
+    make_disks(step, config, &spec, &base, new.release_dir, dry)?;
     define(step, virsh, config, &spec, &xml, dry)?;
     Ok((spec, xml))
 }

@@ -114,6 +114,38 @@ impl Virsh {
         self.run(&["define", &path]).map(|_| ())
     }
 
+    /// Runs `virsh ARGS... FILE` with `xml` in a temporary file (virsh reads
+    /// files, not standard input).
+    fn run_with_xml(&self, args: &[&str], xml: &str) -> Result<()> {
+        let mut f = tempfile::Builder::new()
+            .prefix("torrust-bake-device-")
+            .suffix(".xml")
+            .tempfile()
+            .context("creating a temporary file for a device's XML")?;
+        f.write_all(xml.as_bytes())
+            .and_then(|_| f.flush())
+            .context("writing a device's XML")?;
+        let path = f.path().to_string_lossy().into_owned();
+        let mut all = args.to_vec();
+        all.insert(2, &path);
+        self.run(&all).map(|_| ())
+    }
+
+    /// Attaches a device to the domain's definition, and with `live` to the
+    /// running guest too (hot-plug).
+    pub fn attach_device(&self, name: &str, xml: &str, live: bool) -> Result<()> {
+        let mut args = vec!["attach-device", name, "--config"];
+        if live {
+            args.push("--live");
+        }
+        self.run_with_xml(&args, xml)
+    }
+
+    /// Detaches a device from a stopped domain's definition.
+    pub fn detach_device(&self, name: &str, xml: &str) -> Result<()> {
+        self.run_with_xml(&["detach-device", name, "--config"], xml)
+    }
+
     pub fn start(&self, name: &str) -> Result<()> {
         self.run(&["start", name]).map(|_| ())
     }
