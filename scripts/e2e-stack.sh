@@ -373,20 +373,21 @@ s=$SECONDS
 old_domain=$(json "$work/up1.json" domain)
 # Killed twice and run again each time: while the new VM boots beside the
 # old one (a standby), and once the data disk is on the new VM.
-# (ip netns exec runs the binary in its own process: $! is its pid.)
-in_ns "$bin" -C "$project" deploy e2e --health-wait "$boot_wait" --json >"$work/replace3a.json" 2>"$work/replace3a.log" &
+# (ip netns exec, not the in_ns function: it execs the binary, so $! is
+# the binary's pid; a function in the background would be a subshell.)
+ip netns exec "$ns" "$bin" -C "$project" deploy e2e --health-wait "$boot_wait" --json >"$work/replace3a.json" 2>"$work/replace3a.log" &
 rp=$!
 for _ in $(seq 1200); do
     [[ $(virsh -q list --name | grep -c torrust-e2e-) == 2 ]] && break
     kill -0 "$rp" 2>/dev/null || break
     sleep 0.5
 done
-kill -9 "$rp" 2>/dev/null || die "replace finished before it could be interrupted"
+kill -9 "$rp" 2>/dev/null || { cat "$work/replace3a.log" "$work/replace3a.json" >&2; die "replace finished before it could be interrupted"; }
 wait "$rp" 2>/dev/null || true
 [[ $(virsh -q list --name | grep -c torrust-e2e-) == 2 ]] || die "the interrupted replace did not leave old and new running side by side"
 virsh -q domblklist "$old_domain" | grep -qF "$data" || die "killed while the standby booted, the data disk left $old_domain"
 say "3: replace killed while the new VM booted beside $old_domain (which kept the data disk and served); running it again"
-in_ns "$bin" -C "$project" deploy e2e --health-wait "$boot_wait" --json >"$work/replace3b.json" 2>"$work/replace3b.log" &
+ip netns exec "$ns" "$bin" -C "$project" deploy e2e --health-wait "$boot_wait" --json >"$work/replace3b.json" 2>"$work/replace3b.log" &
 rp=$!
 new_domain=
 for _ in $(seq 2400); do
@@ -397,9 +398,9 @@ for _ in $(seq 2400); do
     kill -0 "$rp" 2>/dev/null || break
     sleep 0.25
 done
-kill -9 "$rp" 2>/dev/null || die "the second replace finished before the data disk moved"
+kill -9 "$rp" 2>/dev/null || { cat "$work/replace3b.log" "$work/replace3b.json" >&2; die "the second replace finished before the data disk moved"; }
 wait "$rp" 2>/dev/null || true
-[ -n "$new_domain" ] || die "the second replace ended before the data disk moved"
+[ -n "$new_domain" ] || { cat "$work/replace3b.log" "$work/replace3b.json" >&2; die "the second replace ended before the data disk moved"; }
 say "3: killed again with the data disk on $new_domain; running it again"
 bake deploy e2e --health-wait "$boot_wait" --json >"$work/replace3.json" 2>"$work/replace3.log" \
     || { cat "$work/replace3.log" >&2; python3 -m json.tool "$work/replace3.json" >&2 || true; die "replace: exit $?"; }

@@ -125,11 +125,16 @@ Examples:
     /// A first deploy builds the release (or takes --release), makes the VM (libvirt: base
     /// image, qcow2 overlay, seed copy, the data disk made on first use, the domain
     /// torrust-<env>-<short version>) and starts it; with --wait it follows the boot. A
-    /// replacement makes the new VM beside the old one, stops the old one (ACPI, then
-    /// forced), starts the new one with the data disk and waits until its tracker is
-    /// healthy, then retires the old one; not healthy in time, the new one is removed and
-    /// the old one started again (exit 1, with the reason the new VM gave). Run again after
-    /// an interruption, it picks up where it stopped. Each step is printed with its duration.
+    /// replacement is a hand-over: the new VM boots beside the old one without the data
+    /// disk and says when it is ready (installed, images pulled); then the old one stops
+    /// (ACPI, then forced), the data disk is hot-plugged into the new one, and once its
+    /// tracker is healthy the service address (INFRASTRUCTURE_FLOATING_IPV4) moves to it
+    /// and the old one is retired. A release that fails before that never touches the old
+    /// VM (outcome `kept`); one that fails after it gets the disk and the address back to
+    /// the old VM (exit 1 either way, with the reason the new VM gave). With a static
+    /// address (two VMs cannot share it) the old VM stops before the new one starts. Run
+    /// again after an interruption, it picks up where it stopped. Each step is printed
+    /// with its duration.
     #[command(after_help = DEPLOY_HELP)]
     Deploy(DeployArgs),
     /// The environment's VMs as its provider reports them: release, state, boot (its last
@@ -514,12 +519,7 @@ pub enum LibvirtCommand {
     /// its duration.
     #[command(hide = true)]
     Up(LibvirtUpArgs),
-    /// Replace the running VM with one of a new release, nothing lost: define the new
-    /// domain beside the old one, stop the old one (ACPI, then forced), start the new one
-    /// with the data disk and wait until its tracker is healthy; then undefine the old one.
-    /// Not healthy in time: the new one is destroyed and the old one started again (exit
-    /// 1, with the reason the new VM gave). Run again after an interruption, it picks up
-    /// where it stopped. The outage is one boot: printed, and in --json.
+    /// Deprecated: `deploy` (a replacement, the same hand-over).
     #[command(hide = true)]
     Replace(LibvirtReplaceArgs),
     /// Replace the current release with the one that served before it (by

@@ -181,6 +181,14 @@ fn push(
     event: &str,
     detail: &str,
 ) {
+    // A line the release wrote to the console and cloud-init copied there
+    // too comes twice: one event.
+    if events
+        .last()
+        .is_some_and(|l| l.event == event && l.detail == detail)
+    {
+        return;
+    }
     let e = Event {
         ms,
         event: event.to_string(),
@@ -385,7 +393,7 @@ mod tests {
     fn a_standby_is_followed_to_ready_then_on_to_healthy() {
         let dir = tempfile::tempdir().unwrap();
         let log = dir.path().join("console.log");
-        std::fs::write(&log, "Linux version 6.1\ntorrust-bake: pulled tracker in 3 s\ntorrust-bake: images ready\ncloud-init[9]: torrust-bake: ready for data: release 0123 waits for the data volume torrust-data\n").unwrap();
+        std::fs::write(&log, "Linux version 6.1\ntorrust-bake: pulled tracker in 3 s\ntorrust-bake: images ready\n[ 9.1] cloud-init[9]: torrust-bake: images ready\ncloud-init[9]: torrust-bake: ready for data: release 0123 waits for the data volume torrust-data\n").unwrap();
         let mut lines = file_lines(log.clone());
         let (t, mut events) = (Instant::now(), Vec::new());
         let wait = |goal, lines: &mut dyn FnMut() -> Vec<String>, events: &mut Vec<Event>| {

@@ -42,6 +42,10 @@ struct State {
     route: Option<String>,
     changes: usize,
     kill_at: Option<usize>,
+    /// Killed: every change from the kill on fails (the tool is dead).
+    killed: bool,
+    /// The next change whose words start with one of these fails, once.
+    fail_on: Vec<String>,
     behaviour: BTreeMap<String, Behaviour>,
     violations: Vec<String>,
     calls: Vec<String>,
@@ -63,10 +67,22 @@ impl Fake {
         self.state.borrow_mut().behaviour.insert(release.into(), b);
     }
 
-    /// The `n`th change from now on fails (1-based); `None`: none does.
+    /// The tool dies at the `n`th change from now on (1-based): it and
+    /// every later one fail; `None`: a new run, alive.
     pub fn kill_at(&self, n: Option<usize>) {
         let mut s = self.state.borrow_mut();
         s.kill_at = n.map(|n| s.changes + n);
+        s.killed = false;
+    }
+
+    /// The next change named `what...` fails, as a provider may (and only that).
+    pub fn fail_on(&self, what: &str) {
+        self.state.borrow_mut().fail_on = vec![what.into()];
+    }
+
+    /// ... and the next one named `what...` too.
+    pub fn fail_on_too(&self, what: &str) {
+        self.state.borrow_mut().fail_on.push(what.into());
     }
 
     /// Changes made so far.
@@ -99,8 +115,13 @@ impl Fake {
         let mut s = self.state.borrow_mut();
         s.changes += 1;
         s.calls.push(what.clone());
-        if s.kill_at == Some(s.changes) {
+        if s.kill_at == Some(s.changes) || s.killed {
+            s.killed = true;
             bail!("killed at change {} ({what})", s.changes);
+        }
+        if let Some(i) = s.fail_on.iter().position(|f| what.starts_with(f.as_str())) {
+            s.fail_on.remove(i);
+            bail!("{what} failed (the provider said no)");
         }
         Ok(())
     }

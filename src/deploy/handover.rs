@@ -79,7 +79,16 @@ pub(super) fn run(
                 return abandon(steps, plan, out);
             }
         }
-        handed = Some(hand_over(steps, plan)?);
+        let began = Instant::now();
+        if let Err(e) = hand_over(steps, plan) {
+            // The old machine may be stopped already: it must come back
+            // (#27 item 2), with the volume.
+            out.reason = Some(format!("the hand-over failed: {e:#}"));
+            roll_back(steps, plan, out)?;
+            out.outage_ms = Some(began.elapsed().as_millis());
+            return Ok(());
+        }
+        handed = Some(began);
     }
     let outage = handed.unwrap_or_else(Instant::now);
     let healthy = follow.until(Goal::Healthy, opts.health_wait, on_event);
@@ -107,9 +116,8 @@ pub(super) fn run(
 }
 
 /// Stops every old machine (gracefully, bounded), takes the volume from
-/// each that holds it, and gives it to the new one while it runs; returns
-/// when it began.
-fn hand_over(steps: &mut Steps, plan: &Plan) -> Result<Instant> {
+/// each that holds it, and gives it to the new one while it runs.
+fn hand_over(steps: &mut Steps, plan: &Plan) -> Result<()> {
     let Plan {
         config,
         machines,
@@ -118,15 +126,13 @@ fn hand_over(steps: &mut Steps, plan: &Plan) -> Result<Instant> {
         old,
         ..
     } = *plan;
-    let began = Instant::now();
     for m in old {
         steps.run("stop old", || machines.stop(&m.name, opts.shutdown_timeout))?;
     }
     for m in old {
         steps.run("detach", || Ok(((), machines.detach_data(config, m)?)))?;
     }
-    steps.run("attach", || Ok(((), machines.attach_data(config, new)?)))?;
-    Ok(began)
+    steps.run("attach", || Ok(((), machines.attach_data(config, new)?)))
 }
 
 /// The new release failed before it got anything: remove it; the old
@@ -301,6 +307,36 @@ mod tests {
         let out = deploy(&fake, &c, project.path()).unwrap();
         assert_eq!(out.outcome, Replaced::RolledBack, "{out:?}");
         serves(&fake, OLD);
+    }
+
+    #[test]
+    fn a_hand_over_that_fails_after_the_old_vm_stopped_brings_it_back() {
+        for (plan, failing) in [
+            ("hand-over", "attach"),
+            ("stop-then-start", "start vm-bbbb"),
+        ] {
+            let c = if plan == "hand-over" {
+                warm()
+            } else {
+                config(&[
+                    (INFRASTRUCTURE_IPV4_ADDRESS, "192.168.122.50/24"),
+                    (INFRASTRUCTURE_IPV4_GATEWAY, "192.168.122.1"),
+                ])
+            };
+            let project = tempfile::tempdir().unwrap();
+            let fake = serving(&c);
+            fake.fail_on(failing);
+            // Removing the new VM fails too: the old one comes back anyway.
+            fake.fail_on_too("retire vm-bbbb");
+            let out = deploy(&fake, &c, project.path()).unwrap();
+            assert_eq!(out.outcome, Replaced::RolledBack, "{plan}: {out:?}");
+            assert!(out.reason.as_deref().unwrap().contains("failed"), "{out:?}");
+            let (vms, _) = fake.snapshot();
+            let old = (format!("vm-{OLD}"), OLD.to_string(), true, true);
+            let new = (format!("vm-{NEW}"), NEW.to_string(), false, false);
+            assert_eq!(vms, vec![old, new], "{plan}");
+            assert_eq!(fake.violations(), Vec::<String>::new());
+        }
     }
 
     #[test]

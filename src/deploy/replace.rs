@@ -257,11 +257,21 @@ fn stop_then_start(
     let started = if new_running {
         Instant::now()
     } else {
-        steps.run("start new", || {
+        let start = steps.run("start new", || {
             let t = Instant::now();
             machines.start(&new.name)?;
             Ok((t, format!("{} with the data disk", new.name)))
-        })?
+        });
+        match start {
+            Ok(t) => t,
+            Err(e) => {
+                // The old machine is stopped: it must come back (#27 item 2).
+                out.reason = Some(format!("the new VM did not start: {e:#}"));
+                roll_back(steps, plan, out)?;
+                out.outage_ms = Some(outage.elapsed().as_millis());
+                return Ok(());
+            }
+        }
     };
     let (timeline, outcome) = boot::follow(machines, new, started, opts.health_wait, on_event);
     out.timeline = timeline;
@@ -373,9 +383,19 @@ pub(super) fn roll_back(steps: &mut Steps, plan: &Plan, out: &mut ReplaceOutcome
         ..
     } = *plan;
     let env = config.env.as_str();
+    // The new machine must be off before the old one starts (one volume);
+    // that it cannot be forgotten (undefine failed) must not keep the old
+    // one down (#27 item 2): its volume is taken from it instead.
     steps.run("remove new", || {
         machines.stop(&new.name, Duration::ZERO)?;
-        let removed = machines.retire(new)?;
+        let removed = match machines.retire(new) {
+            Ok(removed) => removed,
+            Err(e) if config.data_volume.is_some() => {
+                let detached = machines.detach_data(config, new)?;
+                format!("not retired ({e:#}); {detached}; `torrust-bake destroy` or virsh undefine removes it")
+            }
+            Err(e) => return Err(e),
+        };
         Ok(((), format!("{} destroyed; {removed}", new.name)))
     })?;
     let mut d = Deployment::now(Replaced::RolledBack.word(), &out.version, &new.name);
