@@ -566,3 +566,96 @@ fn the_storage_directory_must_be_absolute_readable_by_qemu_and_storage() {
         "nothing made in the project"
     );
 }
+
+/// #27 item 11: no virsh call had a bound; a hanging `list` hung `status`
+/// and `destroy` forever. Each is killed after TORRUST_BAKE_VIRSH_TIMEOUT.
+#[test]
+fn a_hanging_virsh_is_killed_after_its_bound() {
+    let p = Project::new();
+    let bin = tempfile::tempdir().unwrap();
+    let script = bin.path().join("virsh");
+    std::fs::write(&script, "#!/bin/sh\nexec sleep 60\n").unwrap();
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.path().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let vars = [
+        ("PATH", path.as_str()),
+        ("TORRUST_BAKE_VIRSH_TIMEOUT", "1s"),
+    ];
+    for args in [&["status", "local"][..], &["destroy", "local"][..]] {
+        let t = std::time::Instant::now();
+        let r = p.run(args, &vars);
+        assert_eq!(r.code(), 2, "{args:?}: {}", r.all());
+        assert!(
+            r.stderr().contains("did not answer within 1 s (killed)"),
+            "{args:?}: {}",
+            r.stderr()
+        );
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(20),
+            "{args:?}: {:?}",
+            t.elapsed()
+        );
+    }
+}
+
+/// #27 item 13: a failed `define` left the VM's seed copy (0600, with
+/// secrets) and overlay behind, which `destroy` then did not find.
+#[test]
+fn a_failed_define_leaves_no_files() {
+    let p = Project::new();
+    let scratch = tempfile::tempdir().unwrap();
+    let storage = scratch.path().join("storage");
+    let base = scratch.path().join("base.qcow2");
+    let made = verifier(
+        "qemu-img",
+        &["create", "-q", "-f", "qcow2", base.to_str().unwrap(), "1G"],
+        scratch.path(),
+    );
+    assert!(made.status.success());
+    let bin = scratch.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    std::fs::write(
+        bin.join("virsh"),
+        "#!/bin/sh\nwhile [ \"$1\" = -c ] || [ \"$1\" = -q ]; do [ \"$1\" = -c ] && shift; shift; done\ncase \"$1\" in list) ;; define) echo 'error: XML error: refused' >&2; exit 1 ;; *) echo \"error: unexpected $*\" >&2; exit 1 ;; esac\n",
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(bin.join("virsh"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut vars = libvirt_vars(&storage, &base);
+    vars.push(("PATH".into(), path));
+    let r = p.run(&["deploy", "local"], &as_refs(&vars));
+    assert_ne!(r.code(), 0, "{}", r.all());
+    assert!(
+        r.stderr().contains("not defined; its files in"),
+        "{}",
+        r.stderr()
+    );
+    let left: Vec<_> = walk(&storage.join("local"))
+        .into_iter()
+        .filter(|f| !f.ends_with("data-torrust-data.raw"))
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}

@@ -134,6 +134,13 @@ fn prune_keeps_what_serves_and_what_a_rollback_needs_by_the_deployment_record() 
         ]
         .concat(),
     );
+    // One bad byte costs its line, never the record (#27 item 5: a
+    // non-UTF-8 line emptied it, and prune deleted the rollback target).
+    let record = p.path().join("releases/local/deployments.log");
+    let mut bytes = std::fs::read(&record).unwrap();
+    let second = bytes.iter().position(|b| *b == b'\n').unwrap() + 1;
+    bytes.splice(second..second, b"{\"event\":\"\xff\"}\n".iter().copied());
+    std::fs::write(&record, &bytes).unwrap();
     let vars = [("LIBVIRT_DEFAULT_URI", "test:///default")];
     let run = p.run(
         &["releases", "prune", "local", "--keep", "1", "--json"],
@@ -142,6 +149,20 @@ fn prune_keeps_what_serves_and_what_a_rollback_needs_by_the_deployment_record() 
     assert_eq!(run.code(), 0, "{}", run.all());
     let v: serde_json::Value = serde_json::from_str(&run.stdout()).unwrap();
     assert_eq!(v["deleted"], serde_json::json!([built[2]]), "{v}");
+    assert!(
+        run.stderr().contains("skipped unreadable line(s) 2 of"),
+        "{}",
+        run.all()
+    );
+    // A symlinked record is refused, and nothing deleted.
+    let real = p.path().join("record-elsewhere");
+    std::fs::rename(&record, &real).unwrap();
+    std::os::unix::fs::symlink(&real, &record).unwrap();
+    let linked = p.run(&["releases", "prune", "local", "--keep", "1"], &vars);
+    assert_ne!(linked.code(), 0, "{}", linked.all());
+    assert!(linked.all().contains("symbolic link"), "{}", linked.all());
+    std::fs::remove_file(&record).unwrap();
+    std::fs::rename(&real, &record).unwrap();
 
     // `rollback` goes to the release before the current one.
     let rb = p.run(&["rollback", "local", "--connect", "test:///default"], &[]);
@@ -164,4 +185,27 @@ fn rollback_without_a_record_says_what_records_one() {
         run.all()
     );
     assert!(run.all().contains("deployments.log"), "{}", run.all());
+}
+
+#[test]
+fn prune_keeps_the_newest_build_when_build_times_tie() {
+    let p = Project::new();
+    let a = version_of(&p.build("local", &[("TORRUST_TRACKER_LOG_LEVEL", "error")]));
+    let b = version_of(&p.build("local", &[("TORRUST_TRACKER_LOG_LEVEL", "warn")]));
+    // Two builds within one second (the log's times tie), the older one
+    // sorting first by version text, as a tie broken by text kept it: the
+    // log's order decides (#27 item 14).
+    let (older, newer) = if a < b { (a, b) } else { (b, a) };
+    let line = |v: &str| {
+        format!("{{\"time\":\"2026-11-26T14:00:00Z\",\"version\":\"{v}\",\"outcome\":\"new\",\"tool\":\"0\"}}\n")
+    };
+    p.write("releases/local/builds.log", &(line(&older) + &line(&newer)));
+    let vars = [("LIBVIRT_DEFAULT_URI", "test:///default")];
+    let run = p.run(
+        &["releases", "prune", "local", "--keep", "1", "--json"],
+        &vars,
+    );
+    assert_eq!(run.code(), 0, "{}", run.all());
+    let v: serde_json::Value = serde_json::from_str(&run.stdout()).unwrap();
+    assert_eq!(v["deleted"], serde_json::json!([older]), "{v}");
 }

@@ -301,7 +301,7 @@ pub fn rollback(project: &Path, args: &RollbackArgs) -> Result<ExitCode> {
     // A provider without deploys says so before the record is asked.
     let (provider, _) = provider_of(project, env);
     provider::open(provider, env, &Connect::default())?;
-    let Some(previous) = deploy::rollback_target(project, env) else {
+    let Some(previous) = deploy::rollback_target(project, env)? else {
         return Err(Error::invalid(format!(
             "{env} has no release to roll back to: releases/{env}/deployments.log records none before the current one (it records `deploy`, healthy, and `rollback`)"
         ))

@@ -11,6 +11,9 @@ use crate::release::{log, store};
 #[derive(Serialize)]
 struct Listed {
     version: String,
+    /// Its last build's place in the build log (the order of builds).
+    #[serde(skip)]
+    seq: Option<usize>,
     /// Last build, from the log; none for releases older than the log.
     built: Option<String>,
     bytes: u64,
@@ -38,20 +41,30 @@ fn listed(
     running: &BTreeMap<String, Vec<String>>,
 ) -> Result<Vec<Listed>> {
     let dir = store::env_dir(project, env);
-    let mut built: BTreeMap<String, String> = BTreeMap::new();
-    for e in log::read(&dir) {
-        built.insert(e.version, e.time);
+    // When each was last built, and in what order: the log's line order,
+    // which is monotonic where its one-second times tie (#27 item 14: ties
+    // broken by version text let `prune --keep 1` delete the newest).
+    let mut built: BTreeMap<String, (usize, String)> = BTreeMap::new();
+    let log = log::read(&dir)?;
+    if let Some(note) = log.note(&dir.join(log::FILE)) {
+        errln!("{env}: {note}");
+    }
+    for (seq, e) in log.entries.into_iter().enumerate() {
+        built.insert(e.version, (seq, e.time));
     }
     let mut out: Vec<Listed> = store::list(project, env)?
         .into_iter()
         .map(|v| Listed {
-            built: built.get(&v).cloned(),
+            seq: built.get(&v).map(|b| b.0),
+            built: built.get(&v).map(|b| b.1.clone()),
             bytes: dir_bytes(&dir.join(&v)),
             running: running.get(&v).cloned().unwrap_or_default(),
             version: v,
         })
         .collect();
-    out.sort_by(|a, b| b.built.cmp(&a.built).then(a.version.cmp(&b.version)));
+    // Newest first; releases the log does not know (built before it
+    // existed) last, by version for a stable order.
+    out.sort_by(|a, b| b.seq.cmp(&a.seq).then(a.version.cmp(&b.version)));
     Ok(out)
 }
 
@@ -104,7 +117,10 @@ pub fn releases_prune(project: &Path, args: &ReleasesPruneArgs) -> Result<ExitCo
     let releases = listed(project, env, &runs)?;
     // What serves by the deployment record, and what `rollback` would go
     // back to, stay too.
-    let recorded = crate::deploy::retention::recorded(project, env);
+    let (recorded, skipped) = crate::deploy::retention::recorded(project, env)?;
+    if let Some(note) = skipped {
+        errln!("{env}: {note}");
+    }
     let mut deleted = Vec::new();
     for r in releases
         .iter()

@@ -324,6 +324,10 @@ impl Machines for Fake {
         vm.lines[from..].to_vec()
     }
 
+    fn recent_lines(&self, m: &Machine) -> Vec<String> {
+        self.boot_lines(m, &mut 0)
+    }
+
     fn addresses(&self, _name: &str) -> Vec<String> {
         Vec::new()
     }

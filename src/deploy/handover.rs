@@ -293,7 +293,9 @@ mod tests {
             "{:?}",
             fake.calls()
         );
-        let record = crate::deploy::record::read(project.path(), "local");
+        let record = crate::deploy::record::read(project.path(), "local")
+            .unwrap()
+            .entries;
         assert_eq!(record.last().unwrap().event, "kept");
         assert_eq!(record.last().unwrap().serving.as_deref(), Some(OLD));
     }

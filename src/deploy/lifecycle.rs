@@ -38,7 +38,7 @@ pub fn status(machines: &dyn Machines, env: &str) -> Result<Vec<MachineStatus>> 
         } else {
             Vec::new()
         };
-        let boot = boot::last_word(&machines.boot_lines(&m, &mut 0));
+        let boot = boot::last_word(&machines.recent_lines(&m));
         out.push(MachineStatus {
             domain: m.name,
             release: m.release,

@@ -59,9 +59,15 @@ pub fn append(project: &Path, env: &str, d: &Deployment) -> Result<()> {
     log::append_line(&dir.join(FILE), d)
 }
 
-/// Every readable entry, oldest first (a torn last line is skipped).
-pub fn read(project: &Path, env: &str) -> Vec<Deployment> {
-    log::read_lines(&store::env_dir(project, env).join(FILE))
+/// Every readable entry, oldest first, and the lines that were not
+/// (reported, never the file lost); a symlinked record is refused.
+pub fn read(project: &Path, env: &str) -> Result<log::Lines<Deployment>> {
+    log::read_lines(&path(project, env))
+}
+
+/// `releases/<env>/deployments.log`.
+pub fn path(project: &Path, env: &str) -> std::path::PathBuf {
+    store::env_dir(project, env).join(FILE)
 }
 
 /// The release serving now, by the record, and the one that served
@@ -106,6 +112,9 @@ mod tests {
         let e = d("replaced", "bbb", Some("bbb"));
         append(dir.path(), "local", &e).unwrap();
         append(dir.path(), "local", &e).unwrap();
-        assert_eq!(read(dir.path(), "local"), vec![e.clone(), e]);
+        assert_eq!(
+            read(dir.path(), "local").unwrap().entries,
+            vec![e.clone(), e]
+        );
     }
 }

@@ -361,7 +361,7 @@ fn pick_old(
             return Ok(Some(m.clone()));
         }
     }
-    let (serving, _) = record::current_and_previous(&record::read(project, env));
+    let (serving, _) = record::current_and_previous(&record::read(project, env)?.entries);
     Ok(old
         .iter()
         .find(|m| Some(&m.release) == serving.as_ref())
@@ -436,6 +436,6 @@ pub(super) fn roll_back(steps: &mut Steps, plan: &Plan, out: &mut ReplaceOutcome
 
 /// The release before the current one, by the deployment record: what
 /// `rollback` replaces the current one with.
-pub fn rollback_target(project: &Path, env: &str) -> Option<String> {
-    record::current_and_previous(&record::read(project, env)).1
+pub fn rollback_target(project: &Path, env: &str) -> Result<Option<String>> {
+    Ok(record::current_and_previous(&record::read(project, env)?.entries).1)
 }

@@ -33,8 +33,10 @@ pub fn running(
 }
 
 /// The releases the deployment record keeps: the one serving and the one
-/// `rollback` would go back to.
-pub fn recorded(project: &Path, env: &str) -> BTreeSet<String> {
-    let (current, previous) = record::current_and_previous(&record::read(project, env));
-    current.into_iter().chain(previous).collect()
+/// `rollback` would go back to; and what was skipped reading it.
+pub fn recorded(project: &Path, env: &str) -> Result<(BTreeSet<String>, Option<String>)> {
+    let lines = record::read(project, env)?;
+    let (current, previous) = record::current_and_previous(&lines.entries);
+    let note = lines.note(&record::path(project, env));
+    Ok((current.into_iter().chain(previous).collect(), note))
 }

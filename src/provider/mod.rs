@@ -103,6 +103,9 @@ pub trait Machines {
     /// The machine's whole boot lines written since `cursor` (a position
     /// the provider keeps there), cleaned of terminal noise.
     fn boot_lines(&self, machine: &Machine, cursor: &mut u64) -> Vec<String>;
+    /// The machine's most recent boot lines (a bounded tail: enough for
+    /// the release's last word), for `status`.
+    fn recent_lines(&self, machine: &Machine) -> Vec<String>;
     /// The machine's addresses the provider knows (empty when none).
     fn addresses(&self, name: &str) -> Vec<String>;
     /// The environment's data volume as its configuration names it, when it

@@ -98,19 +98,85 @@ pub fn append_line<T: Serialize>(path: &Path, value: &T) -> Result<()> {
         .with_context(|| format!("appending to {}", path.display()))
 }
 
-/// Every readable entry, oldest first (a torn last line is skipped).
-pub fn read(env_dir: &Path) -> Vec<Entry> {
+/// What a log held: every line that parses, oldest first, and the numbers
+/// (1-based) of those that did not (a torn last line, a crash mid-append,
+/// is neither: it is skipped silently).
+#[derive(Debug)]
+pub struct Lines<T> {
+    pub entries: Vec<T>,
+    pub unreadable: Vec<usize>,
+}
+
+impl<T> Lines<T> {
+    /// "; skipped unreadable line(s) N, M of PATH" for a command's output.
+    pub fn note(&self, path: &Path) -> Option<String> {
+        (!self.unreadable.is_empty()).then(|| {
+            let n: Vec<String> = self.unreadable.iter().map(|n| n.to_string()).collect();
+            format!(
+                "skipped unreadable line(s) {} of {} (not UTF-8 or not an entry); the others were read",
+                n.join(", "),
+                path.display()
+            )
+        })
+    }
+}
+
+/// Every readable entry, oldest first.
+pub fn read(env_dir: &Path) -> Result<Lines<Entry>> {
     read_lines(&env_dir.join(FILE))
 }
 
-/// Every line of `path` that parses as a `T`, oldest first: a torn last
-/// line (a crash mid-append) is skipped, a missing file is empty.
-pub fn read_lines<T: serde::de::DeserializeOwned>(path: &Path) -> Vec<T> {
-    fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect()
+/// Every line of `path` that parses as a `T`, line by line: one bad byte
+/// costs its line, never the file (#27 item 5: a non-UTF-8 line emptied the
+/// deployment record, and prune deleted the rollback target). A missing
+/// file is empty; a symbolic link in its place is refused, as on append.
+pub fn read_lines<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Lines<T>> {
+    let opened = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+        .open(path);
+    let mut f = match opened {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(Lines {
+                entries: Vec::new(),
+                unreadable: Vec::new(),
+            })
+        }
+        Err(e) if e.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error()) => {
+            return Err(crate::error::Error::invalid(format!(
+                "{} is a symbolic link: torrust-bake reads its logs only in place; remove it, or move the file it points to into its place",
+                path.display()
+            ))
+            .into())
+        }
+        Err(e) => return Err(e).with_context(|| format!("opening {}", path.display())),
+    };
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(&mut f, &mut bytes)
+        .with_context(|| format!("reading {}", path.display()))?;
+    let whole = bytes.ends_with(b"\n");
+    let lines: Vec<&[u8]> = bytes.split(|b| *b == b'\n').collect();
+    let count = lines.len() - 1 + usize::from(!whole);
+    let mut out = Lines {
+        entries: Vec::new(),
+        unreadable: Vec::new(),
+    };
+    for (i, line) in lines.iter().take(count).enumerate() {
+        if line.is_empty() {
+            continue;
+        }
+        match std::str::from_utf8(line)
+            .ok()
+            .and_then(|l| serde_json::from_str(l).ok())
+        {
+            Some(entry) => out.entries.push(entry),
+            // The last line without its newline: torn by a crash.
+            None if i + 1 == count && !whole => {}
+            None => out.unreadable.push(i + 1),
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -128,7 +194,35 @@ mod tests {
             .open(dir.path().join(FILE))
             .unwrap();
         f.write_all(b"{\"time\":\"2026-").unwrap();
-        assert_eq!(read(dir.path()), vec![e]);
+        let read_back = read(dir.path()).unwrap();
+        assert_eq!((read_back.entries, read_back.unreadable), (vec![e], vec![]));
+    }
+
+    #[test]
+    fn a_bad_line_costs_that_line_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = Entry::now("0123456789ab", "new", dir.path());
+        append(dir.path(), &e).unwrap();
+        let mut f = fs::OpenOptions::new()
+            .append(true)
+            .open(dir.path().join(FILE))
+            .unwrap();
+        f.write_all(b"{\"time\":\"\xff\xfe\"}\nnot json\n").unwrap();
+        drop(f);
+        append(dir.path(), &e).unwrap();
+        let read_back = read(dir.path()).unwrap();
+        assert_eq!(read_back.entries, vec![e.clone(), e]);
+        assert_eq!(read_back.unreadable, vec![2, 3]);
+        assert!(read_back
+            .note(Path::new("b.log"))
+            .unwrap()
+            .contains("line(s) 2, 3 of b.log"));
+        let link = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink(dir.path().join(FILE), link.path().join(FILE)).unwrap();
+        assert!(read(link.path())
+            .unwrap_err()
+            .to_string()
+            .contains("symbolic link"));
     }
 
     #[test]

@@ -30,6 +30,22 @@ pub fn new_lines(path: &Path, offset: &mut u64) -> Vec<String> {
         .collect()
 }
 
+/// The last whole lines of the console log, read from at most its last
+/// `max` bytes: `status` wants the release's last word, and a console log
+/// may be gigabytes (#27 item 17: status read all 2 GiB into memory).
+pub fn last_lines(path: &Path, max: u64) -> Vec<String> {
+    let Ok(f) = std::fs::File::open(path) else {
+        return Vec::new();
+    };
+    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+    let mut offset = len.saturating_sub(max);
+    let mut lines = new_lines(path, &mut offset);
+    if len > max && !lines.is_empty() {
+        lines.remove(0); // began mid-line
+    }
+    lines
+}
+
 fn strip_escapes(line: &str) -> String {
     let mut out = String::with_capacity(line.len());
     let mut chars = line.chars();
@@ -71,5 +87,23 @@ mod tests {
         std::fs::write(&log, "x\n").unwrap();
         assert_eq!(new_lines(&log, &mut at), ["x"]);
         assert!(new_lines(&dir.path().join("none"), &mut 0).is_empty());
+    }
+
+    #[test]
+    fn the_tail_is_read_from_the_end_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("console.log");
+        let mut text = "noise line\n".repeat(100_000);
+        text.push_str("torrust-bake: tracker healthy\nlogin:\n");
+        std::fs::write(&log, &text).unwrap();
+        let tail = last_lines(&log, 1024);
+        assert!(tail.len() < 100, "{}", tail.len());
+        assert_eq!(tail.last().map(String::as_str), Some("login:"));
+        assert!(
+            tail.iter()
+                .all(|l| l == "noise line" || l.starts_with("torrust-bake") || l == "login:"),
+            "a partial first line: {tail:?}"
+        );
+        assert_eq!(last_lines(&log, 1 << 30).len(), 100_002);
     }
 }

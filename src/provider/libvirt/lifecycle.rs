@@ -86,7 +86,7 @@ pub(super) fn stop(virsh: &Virsh, name: &str, timeout: Duration) -> Result<(&'st
 
 /// Deletes the files `up` put in a VM's directory, then the directory if
 /// that left it empty. Only these names: the path came from libvirt.
-fn remove_vm_files(dir: &Path) -> Result<String> {
+pub(super) fn remove_vm_files(dir: &Path) -> Result<String> {
     let mut removed = Vec::new();
     for f in ["disk.qcow2", "seed.iso", "seed.img", "console.log"] {
         let path = dir.join(f);

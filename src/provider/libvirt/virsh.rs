@@ -20,6 +20,21 @@ pub struct Virsh {
     pub uri: Option<String>,
 }
 
+/// How long one virsh call may take: `TORRUST_BAKE_VIRSH_TIMEOUT` (a
+/// duration, e.g. 30s) when set, else 5 min for `define` and `start` (the
+/// first after libvirtd starts probes QEMU: 80 s seen under TCG) and 2 min
+/// for the rest.
+fn bound(args: &[&str]) -> std::time::Duration {
+    if let Some(d) = std::env::var("TORRUST_BAKE_VIRSH_TIMEOUT")
+        .ok()
+        .and_then(|v| humantime::parse_duration(&v).ok())
+    {
+        return d;
+    }
+    let slow = matches!(args.first(), Some(&"define") | Some(&"start"));
+    std::time::Duration::from_secs(if slow { 300 } else { 120 })
+}
+
 /// A domain's state as `virsh domstate` words it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct State(pub String);
@@ -44,14 +59,58 @@ impl Virsh {
         cmd
     }
 
+    /// Runs virsh, bounded (#27 item 11: a hanging `list` or `shutdown`
+    /// hung `status` and `destroy` forever): killed after `bound(args)`.
     fn output(&self, args: &[&str]) -> Result<Output> {
-        self.command(args).output().map_err(|e| {
-            let fix = if e.kind() == std::io::ErrorKind::NotFound {
-                "install libvirt's client (Debian: apt-get install libvirt-clients)"
-            } else {
-                "check that virsh can be run"
-            };
-            Error::new(Kind::Unreachable, format!("running virsh: {e}; {fix}")).into()
+        use std::process::Stdio;
+        use wait_timeout::ChildExt as _;
+        let mut child = self
+            .command(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| {
+                let fix = if e.kind() == std::io::ErrorKind::NotFound {
+                    "install libvirt's client (Debian: apt-get install libvirt-clients)"
+                } else {
+                    "check that virsh can be run"
+                };
+                Error::new(Kind::Unreachable, format!("running virsh: {e}; {fix}"))
+            })?;
+        // Read both pipes while waiting: a full pipe would block virsh.
+        let drain = |r: Option<Box<dyn std::io::Read + Send>>| {
+            std::thread::spawn(move || {
+                let mut buf = Vec::new();
+                if let Some(mut r) = r {
+                    let _ = r.read_to_end(&mut buf);
+                }
+                buf
+            })
+        };
+        let out = drain(child.stdout.take().map(|r| Box::new(r) as _));
+        let err = drain(child.stderr.take().map(|r| Box::new(r) as _));
+        let bound = bound(args);
+        let status = match child.wait_timeout(bound).context("waiting for virsh")? {
+            Some(status) => status,
+            None => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(Error::new(
+                    Kind::Unreachable,
+                    format!(
+                        "virsh {} did not answer within {} s (killed); is libvirtd hung? Check it (virsh list), restart it, and run again (TORRUST_BAKE_VIRSH_TIMEOUT sets the bound)",
+                        args.join(" "),
+                        bound.as_secs()
+                    ),
+                )
+                .into());
+            }
+        };
+        Ok(Output {
+            status,
+            stdout: out.join().unwrap_or_default(),
+            stderr: err.join().unwrap_or_default(),
         })
     }
 
