@@ -321,3 +321,55 @@ fn a_strictness_declared_twice_with_different_values_is_refused() {
         run.stdout()
     );
 }
+
+/// #29 item 4: `verify prod` suggested a build that then failed, and
+/// `releases list prod` said "no releases" and exited 0. Every command that
+/// takes <env> refuses an unknown one the same way; those that clean up
+/// after a deleted env file go on and say so; a deleted env file's
+/// releases stay reachable.
+#[test]
+fn unknown_environments_are_refused_by_every_command_alike() {
+    let p = Project::new();
+    let refused = "unknown environment 'prod': there is no environments/prod.env";
+    for args in [
+        &["verify", "prod"][..],
+        &["releases", "list", "prod"][..],
+        &["releases", "prune", "prod", "--keep", "1"][..],
+        &["diff", "prod", "000000000000", "111111111111"][..],
+        &["build", "prod"][..],
+        &["check", "prod"][..],
+        &["deploy", "prod"][..],
+    ] {
+        let r = p.run(args, &[]);
+        assert_eq!(r.code(), 1, "{args:?}: {}", r.all());
+        assert!(r.stderr().contains(refused), "{args:?}: {}", r.stderr());
+        assert!(
+            r.stderr()
+                .contains("use one of: local, staging, production"),
+            "{args:?}: {}",
+            r.stderr()
+        );
+    }
+    let r = p.run(&["status", "prod", "--connect", "test:///default"], &[]);
+    assert!(
+        r.stderr()
+            .contains("environments/prod.env does not exist; looking for its VMs anyway"),
+        "{}",
+        r.all()
+    );
+    // Releases of an env file since deleted: still listed, with a note.
+    p.write("environments/edge.env", "TORRUST_BAKE_STRICTNESS=lenient\n");
+    p.build("edge", &[]);
+    std::fs::remove_file(p.path().join("environments/edge.env")).unwrap();
+    let r = p.run(
+        &["releases", "list", "edge", "--connect", "test:///default"],
+        &[],
+    );
+    assert_eq!(r.code(), 0, "{}", r.all());
+    assert!(
+        r.stderr()
+            .contains("working on the releases left under releases/edge/"),
+        "{}",
+        r.all()
+    );
+}

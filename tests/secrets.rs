@@ -109,6 +109,17 @@ fn a_secrets_file_others_can_read_is_refused() {
         "{}",
         run.stderr()
     );
+    // `secrets init` says so too, instead of "nothing changed" (#29 item 8).
+    let again = p.run(&["secrets", "init", "local"], &vars);
+    assert_eq!(again.code(), 1, "{}", again.all());
+    assert!(
+        again.stderr().contains(&format!(
+            "readable by others (mode 0644), which `check` and `build` refuse: chmod 600 {}",
+            file.display()
+        )),
+        "{}",
+        again.all()
+    );
     // A variable that is not a secret does not belong there.
     std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
     let mut text = std::fs::read_to_string(&file).unwrap();
@@ -303,4 +314,36 @@ fn a_secrets_directory_inside_the_project_is_refused() {
         )],
     );
     assert_eq!(run.code(), 0, "{}", run.all());
+}
+
+/// #29 item 2: `secrets init production` said "then: torrust-bake build
+/// production", which failed: the next step is the one that is left.
+#[test]
+fn init_names_the_step_that_is_left_before_a_build() {
+    let p = Project::new();
+    let secrets = tempfile::tempdir().unwrap();
+    let dir_s = secrets.path().to_str().unwrap().to_string();
+    let vars = [("TORRUST_BAKE_SECRETS_DIR", dir_s.as_str())];
+    // The test project pins every image: a build is next.
+    let run = p.run(&["secrets", "init", "production"], &vars);
+    assert_eq!(run.code(), 0, "{}", run.all());
+    assert!(
+        run.stdout().contains("then: torrust-bake build production"),
+        "{}",
+        run.all()
+    );
+    // The committed lock leaves the tracker unpinned: pin first.
+    std::fs::copy(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("images/images.lock"),
+        p.path().join("images/images.lock"),
+    )
+    .unwrap();
+    let run = p.run(&["secrets", "init", "production"], &vars);
+    assert!(
+        run.stdout().contains(
+            "next: torrust-bake images pin production (on a machine that reaches the registry"
+        ),
+        "{}",
+        run.all()
+    );
 }

@@ -174,19 +174,83 @@ pub fn secrets_init(project: &Path, args: &SecretsInitArgs) -> Result<ExitCode> 
     };
     let wanted = config::secrets_file::wanted(&url);
     let added = config::secrets_file::init(&path, env, &wanted, &in_use)?;
+    // A file others can read was kept as it was; `check` refuses it (#29
+    // item 8: this said "nothing changed", and the build then failed).
+    let open_mode = {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::metadata(&path)
+            .map(|m| m.permissions().mode() & 0o777)
+            .ok()
+            .filter(|mode| mode & 0o077 != 0)
+    };
+    let next = next_step(project, env);
     if args.json {
-        print_json(&serde_json::json!({ "env": env, "path": path, "added": added }))?;
+        print_json(&serde_json::json!({
+            "env": env, "path": path, "added": added, "next": next,
+            "readable_by_others": open_mode.is_some(),
+        }))?;
     } else if added.is_empty() {
         outln!(
-            "{}: every secret {env} needs is already there; nothing changed",
+            "{}: every secret {env} needs is already there; nothing changed; next: {next}",
             path.display()
         );
     } else {
         outln!(
-            "{}: added {} (0600); back it up, then: torrust-bake build {env}",
+            "{}: added {} (0600); back it up, then: {next}",
             path.display(),
             added.join(", ")
         );
     }
+    if let Some(mode) = open_mode {
+        errln!(
+            "{}: readable by others (mode {mode:04o}), which `check` and `build` refuse: chmod 600 {}",
+            path.display(),
+            path.display()
+        );
+        return Ok(ExitCode::from(1));
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// What to run after `secrets init`: `build`, or first `images pin` when
+/// the environment's lock leaves an image unpinned that it must pin (#29
+/// item 2: the documented production path said build, which then failed).
+fn next_step(project: &Path, env: &str) -> String {
+    let build = format!("torrust-bake build {env}");
+    let loaded = config::load(project, env, &config::process_env);
+    let Some(config) = loaded.config else {
+        let errors: Vec<&config::Problem> = loaded
+            .report
+            .problems
+            .iter()
+            .filter(|p| p.severity == config::report::Severity::Error)
+            .collect();
+        let first = errors
+            .first()
+            .map(|p| {
+                format!(
+                    ", first: {}: {}",
+                    p.variable.as_deref().unwrap_or(env),
+                    p.message
+                )
+            })
+            .unwrap_or_default();
+        return format!(
+            "torrust-bake check {env} ({} problem(s) to fix before a build{first}), then {build}",
+            errors.len()
+        );
+    };
+    let mut report = config::Report::default();
+    crate::images::resolve(project, &config, &mut report);
+    let unpinned = report
+        .problems
+        .iter()
+        .any(|p| p.message.contains("is not pinned by digest"));
+    if unpinned {
+        format!(
+            "torrust-bake images pin {env} (on a machine that reaches the registry: its lock leaves an image unpinned, which {env} refuses), then {build}"
+        )
+    } else {
+        build
+    }
 }

@@ -315,7 +315,7 @@ pub fn rollback(project: &Path, args: &RollbackArgs) -> Result<ExitCode> {
 
 pub fn status(project: &Path, args: &StatusArgs) -> Result<ExitCode> {
     let (env, json) = (args.env.as_str(), args.json);
-    named_env(env)?;
+    env_or_leftovers(project, env)?;
     let (provider, config) = provider_of(project, env);
     let machines = provider::open(provider, env, &connect(&args.connect, LibvirtSeed::Iso))?;
     let domains = deploy::status(machines.as_ref(), env)?;
@@ -367,7 +367,7 @@ pub fn status(project: &Path, args: &StatusArgs) -> Result<ExitCode> {
 
 pub fn destroy(project: &Path, args: &DestroyArgs) -> Result<ExitCode> {
     let (env, json) = (args.env.as_str(), args.json);
-    named_env(env)?;
+    env_or_leftovers(project, env)?;
     // The config names the data disk even when no VM is left to; destroy
     // itself needs no valid config (it works from what the provider reports).
     let (provider, config) = provider_of(project, env);

@@ -97,6 +97,33 @@ fn named_env(env: &str) -> Result<()> {
     .into())
 }
 
+/// An environment a command about releases may name: one with an env
+/// file, or one whose file was deleted while its releases remain (said on
+/// stderr); any other name is refused as `known_env` refuses it (#29 item
+/// 4: `verify prod` suggested a build that then failed, `releases list
+/// prod` said "no releases" and exited 0).
+fn env_with_releases(project: &Path, env: &str) -> Result<()> {
+    named_env(env)?;
+    if config::unknown_environment(project, env).is_none() {
+        return Ok(());
+    }
+    if crate::release::store::env_dir(project, env).is_dir() {
+        errln!("{env}: environments/{env}.env does not exist; working on the releases left under releases/{env}/");
+        return Ok(());
+    }
+    known_env(project, env)
+}
+
+/// For the commands that clean up after a deleted env file (`status`,
+/// `destroy`): any valid name, saying so when it has no file.
+fn env_or_leftovers(project: &Path, env: &str) -> Result<()> {
+    named_env(env)?;
+    if config::unknown_environment(project, env).is_some() {
+        errln!("{env}: environments/{env}.env does not exist; looking for its VMs anyway (a deleted env file must not strand them)");
+    }
+    Ok(())
+}
+
 fn known_env(project: &Path, env: &str) -> Result<()> {
     match config::unknown_environment(project, env) {
         Some((message, fix)) => Err(Error::invalid(format!("{message}; {fix}")).into()),

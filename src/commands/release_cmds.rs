@@ -121,7 +121,7 @@ pub fn build(project: &Path, args: &BuildArgs) -> Result<ExitCode> {
 
 pub fn diff(project: &Path, args: &DiffArgs) -> Result<ExitCode> {
     let (env, json) = (args.env.as_str(), args.json);
-    named_env(env)?;
+    env_with_releases(project, env)?;
     // Parsed, so that `../x` cannot name a directory outside releases/<env>.
     let from: Version = args.from.parse()?;
     let to: Version = args.to.parse()?;
@@ -143,7 +143,7 @@ pub fn diff(project: &Path, args: &DiffArgs) -> Result<ExitCode> {
 
 pub fn verify(project: &Path, args: &VerifyArgs) -> Result<ExitCode> {
     let (env, json) = (args.env.as_str(), args.json);
-    named_env(env)?;
+    env_with_releases(project, env)?;
     let versions: Vec<Version> = match &args.version {
         Some(v) => vec![v.parse()?],
         None => release::store::list(project, env)?

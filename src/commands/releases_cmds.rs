@@ -70,7 +70,7 @@ fn listed(
 
 pub fn releases_list(project: &Path, args: &ReleasesListArgs) -> Result<ExitCode> {
     let (env, json) = (args.env.as_str(), args.json);
-    named_env(env)?;
+    env_with_releases(project, env)?;
     let runs = deploy_cmds::running(project, env, &args.connect).map_err(|e| format!("{e:#}"));
     let releases = listed(project, env, runs.as_ref().unwrap_or(&BTreeMap::new()))?;
     if json {
@@ -104,7 +104,7 @@ pub fn releases_list(project: &Path, args: &ReleasesListArgs) -> Result<ExitCode
 
 pub fn releases_prune(project: &Path, args: &ReleasesPruneArgs) -> Result<ExitCode> {
     let (env, json) = (args.env.as_str(), args.json);
-    named_env(env)?;
+    env_with_releases(project, env)?;
     // Deleting a running release would break its replacement's way back:
     // without an answer from the provider, nothing is deleted.
     let runs = deploy_cmds::running(project, env, &args.connect).map_err(|why| {
