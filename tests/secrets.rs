@@ -341,7 +341,7 @@ fn init_names_the_step_that_is_left_before_a_build() {
     let run = p.run(&["secrets", "init", "production"], &vars);
     assert!(
         run.stdout().contains(
-            "next: torrust-bake images pin production (on a machine that reaches the registry"
+            "next: run `torrust-bake images pin tracker` on a machine that reaches the registry (image 'docker.io/torrust/tracker:v3.0.0' of tracker is not pinned by digest"
         ),
         "{}",
         run.all()

@@ -242,15 +242,14 @@ fn next_step(project: &Path, env: &str) -> String {
     };
     let mut report = config::Report::default();
     crate::images::resolve(project, &config, &mut report);
-    let unpinned = report
+    // The lock's own fix: `run `torrust-bake images pin tracker` on a
+    // machine that reaches the registry`.
+    match report
         .problems
         .iter()
-        .any(|p| p.message.contains("is not pinned by digest"));
-    if unpinned {
-        format!(
-            "torrust-bake images pin {env} (on a machine that reaches the registry: its lock leaves an image unpinned, which {env} refuses), then {build}"
-        )
-    } else {
-        build
+        .find(|p| p.message.contains("is not pinned by digest"))
+    {
+        Some(p) => format!("{} ({}), then {build}", p.fix, p.message),
+        None => build,
     }
 }
