@@ -310,7 +310,9 @@ pub struct VerifyArgs {
 pub struct HealthArgs {
     /// The environment (ports and token come from it)
     pub env: String,
-    /// Host to probe [default: the bind address, or 127.0.0.1 when it binds all].
+    /// Host to probe [default: the address the environment serves at:
+    /// INFRASTRUCTURE_FLOATING_IPV4, else INFRASTRUCTURE_IPV4_ADDRESS; else the bind
+    /// address, or 127.0.0.1 when it binds all].
     /// The API and health-check API are published on the VM's 127.0.0.1 only, so
     /// they are skipped for any other host, unless the environment sets
     /// PUBLISH_ADMIN_PORTS=true (a test VM on an isolated network).

@@ -417,9 +417,16 @@ fn http_client(config: &Config, host: &str, port: u16) -> Result<web::HttpClient
     })
 }
 
-/// Where to probe when `--host` is not given: the bind address, or
-/// loopback when the tracker binds every address.
+/// Where to probe when `--host` is not given: the address the environment
+/// serves at (its floating address, else the VM's static one), else the
+/// bind address, or loopback when the tracker binds every address.
 pub fn default_host(config: &Config) -> String {
+    if let Some(ip) = config.floating_ipv4 {
+        return ip.to_string();
+    }
+    if let Some(net) = config.ipv4_address {
+        return net.addr().to_string();
+    }
     if config.bind_address.is_unspecified() {
         "127.0.0.1".to_string()
     } else {
@@ -458,5 +465,24 @@ pub fn wait_for(
         std::thread::sleep(sleep);
         delay = (delay * 2).min(Duration::from_secs(5));
         number += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::default_host;
+    use crate::config::validate::testing::config;
+    use crate::config::vars::VarId::*;
+
+    #[test]
+    fn health_probes_where_the_environment_serves() {
+        assert_eq!(default_host(&config(&[])), "127.0.0.1");
+        let fixed = [
+            (INFRASTRUCTURE_IPV4_ADDRESS, "192.168.122.50/24"),
+            (INFRASTRUCTURE_IPV4_GATEWAY, "192.168.122.1"),
+        ];
+        assert_eq!(default_host(&config(&fixed)), "192.168.122.50");
+        let floating = [(INFRASTRUCTURE_FLOATING_IPV4, "10.9.0.7")];
+        assert_eq!(default_host(&config(&floating)), "10.9.0.7");
     }
 }
