@@ -64,9 +64,13 @@ pub(super) fn run(
     // When the hand-over began (this run): the outage's start.
     let mut handed = None;
     if with_volume && new.data_disk.is_none() {
-        let ready = follow.until(Goal::Ready, opts.health_wait, on_event);
+        // Timed as a step: the wait is where a standby's seconds go.
+        let ready = steps.run("standby", || {
+            let o = follow.until(Goal::Ready, opts.health_wait, on_event);
+            let said = describe(&o);
+            Ok((o, said))
+        })?;
         out.timeline = follow.events.clone();
-        steps.run("standby", || Ok(((), describe(&ready))))?;
         match ready {
             Outcome::Ready => {}
             Outcome::Healthy => {
@@ -91,9 +95,12 @@ pub(super) fn run(
         handed = Some(began);
     }
     let outage = handed.unwrap_or_else(Instant::now);
-    let healthy = follow.until(Goal::Healthy, opts.health_wait, on_event);
+    let healthy = steps.run("health", || {
+        let o = follow.until(Goal::Healthy, opts.health_wait, on_event);
+        let said = describe(&o);
+        Ok((o, said))
+    })?;
     out.timeline = follow.events.clone();
-    steps.run("health", || Ok(((), describe(&healthy))))?;
     if healthy != Outcome::Healthy {
         out.reason = Some(describe(&healthy));
         if !with_volume {

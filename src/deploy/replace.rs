@@ -273,9 +273,12 @@ fn stop_then_start(
             }
         }
     };
-    let (timeline, outcome) = boot::follow(machines, new, started, opts.health_wait, on_event);
+    let (timeline, outcome) = steps.run("health", || {
+        let (t, o) = boot::follow(machines, new, started, opts.health_wait, on_event);
+        let said = describe(&o);
+        Ok(((t, o), said))
+    })?;
     out.timeline = timeline;
-    steps.run("health", || Ok(((), describe(&outcome))))?;
     if outcome != Outcome::Healthy {
         out.reason = Some(describe(&outcome));
         roll_back(steps, plan, out)?;
@@ -419,8 +422,11 @@ pub(super) fn roll_back(steps: &mut Steps, plan: &Plan, out: &mut ReplaceOutcome
             format!("{} (release {}) with the data disk", old.name, old.release),
         ))
     })?;
-    let (_, outcome) = boot::follow(machines, old, started, opts.health_wait, &mut |_| {});
-    steps.run("health old", || Ok(((), describe(&outcome))))?;
+    let outcome = steps.run("health old", || {
+        let (_, o) = boot::follow(machines, old, started, opts.health_wait, &mut |_| {});
+        let said = describe(&o);
+        Ok((o, said))
+    })?;
     d.previous = Some(old.release.clone());
     if outcome == Outcome::Healthy {
         out.service_address = point(steps, machines, config, old)?;
