@@ -67,14 +67,15 @@ seeder=
 sampler=
 cleanup() {
     local rc=$?
-    [ -z "$seeder" ] || kill "$seeder" 2>/dev/null || true
-    [ -z "$sampler" ] || kill "$sampler" 2>/dev/null || true
+    # (waited for: aria2c writes its DHT file as it exits)
+    [ -z "$seeder" ] || { kill "$seeder" && wait "$seeder"; } 2>/dev/null || true
+    [ -z "$sampler" ] || { kill "$sampler" && wait "$sampler"; } 2>/dev/null || true
     if [ -x "$bin" ] && [ -d "$project" ]; then
         "$bin" -C "$project" destroy e2e --purge --shutdown-timeout 0s >/dev/null 2>&1 || true
     fi
     "$repo/scripts/e2e-registry.sh" stop || true
     "$repo/scripts/libvirt-host.sh" stop || true
-    rm -rf "$work" "$storage"
+    rm -rf "$work" "$storage" 2>/dev/null || { sleep 2; rm -rf "$work" "$storage"; } || true
     exit $rc
 }
 trap cleanup EXIT
@@ -261,8 +262,10 @@ say "1: the service address $service is routed: $route"
 bake status e2e --json >"$work/status.json"
 [ "$(json "$work/status.json" domains.0.boot)" = "tracker healthy" ] || die "status: boot is not 'tracker healthy'"
 health() { # health NAME: every check passes from the namespace, none skipped
-    in_ns "$bin" -C "$project" health e2e --host "$addr" --wait 5m --monitoring --json >"$work/health-$1.json" \
-        || { python3 -m json.tool "$work/health-$1.json" >&2 || true; die "$1: health e2e --host $addr"; }
+    # (no --host: health probes the address the environment serves at)
+    in_ns "$bin" -C "$project" health e2e --wait 5m --monitoring --json >"$work/health-$1.json" \
+        || { python3 -m json.tool "$work/health-$1.json" >&2 || true; die "$1: health e2e (at $addr)"; }
+    [ "$(json "$work/health-$1.json" host)" = "$addr" ] || die "$1: health did not probe the service address $addr"
     python3 - "$work/health-$1.json" <<'PY' || die "$1: health: a check was skipped or missing, or a peer list was wrong"
 import json, os, sys
 checks = json.load(open(sys.argv[1]))["checks"]
@@ -389,6 +392,7 @@ virsh -q domblklist "$old_domain" | grep -qF "$data" || die "killed while the st
 say "3: replace killed while the new VM booted beside $old_domain (which kept the data disk and served); running it again"
 ip netns exec "$ns" "$bin" -C "$project" deploy e2e --health-wait "$boot_wait" --json >"$work/replace3b.json" 2>"$work/replace3b.log" &
 rp=$!
+t3b=$(date +%s.%N)
 new_domain=
 for _ in $(seq 2400); do
     for d in $(virsh -q list --name); do
@@ -399,6 +403,7 @@ for _ in $(seq 2400); do
     sleep 0.25
 done
 kill -9 "$rp" 2>/dev/null || { cat "$work/replace3b.log" "$work/replace3b.json" >&2; die "the second replace finished before the data disk moved"; }
+moved_s=$(python3 -c "import time; print(f'{time.time() - $t3b:.1f}')")
 wait "$rp" 2>/dev/null || true
 [ -n "$new_domain" ] || { cat "$work/replace3b.log" "$work/replace3b.json" >&2; die "the second replace ended before the data disk moved"; }
 say "3: killed again with the data disk on $new_domain; running it again"
@@ -439,11 +444,14 @@ ratio = best / boot
 print(f"e2e-stack:   hand-over outage {best:.1f} s against a first boot of {boot:.1f} s: {ratio:.2f} (target <= 0.35)")
 sys.exit(0 if ratio <= 0.35 else 1)
 PY
-python3 - "$work/replace3.json" <<'PY' >&2
+python3 - "$work/replace3.json" "$moved_s" <<'PY' | tee -a "$out/handover.txt" >&2
 import json, sys
 o = json.load(open(sys.argv[1]))
 for s in o["steps"]:
     print(f"e2e-stack:   {s['ms']/1000:8.1f} s  {s['step']:14} {s['detail']}")
+health = sum(s["ms"] for s in o["steps"] if s["step"] == "health") / 1000
+print(f"e2e-stack:   where the outage went: stop old + detach + attach {sys.argv[2]} s (the run killed once the disk moved; "
+      f"it found the standby ready), mount + stack start + healthy {health:.1f} s (the last run's health step)")
 PY
 say "3: replaced $v1 by $v2 in $((SECONDS - s)) s (tool's outage $(json "$work/replace3.json" outage_ms) ms, after two kills); announces failed for $outage3; whitelist kept, new interval served"
 
