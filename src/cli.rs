@@ -37,9 +37,11 @@ Examples:
 #[derive(Debug, Parser)]
 #[command(name = "torrust-bake", version, after_help = AFTER_HELP)]
 pub struct Cli {
-    /// Project directory holding environments/, images/, templates/ and releases/.
-    #[arg(short = 'C', long = "project-dir", global = true, default_value = ".")]
-    pub project: PathBuf,
+    /// Project directory holding environments/, images/, templates/ and releases/
+    /// [default: the current directory, or the nearest one above it with an
+    /// environments/ directory, as git and cargo look upward].
+    #[arg(short = 'C', long = "project-dir", global = true)]
+    pub project: Option<PathBuf>,
 
     #[command(subcommand)]
     pub command: Command,

@@ -25,8 +25,36 @@ fn main() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { 1 } else { 0 });
         }
     };
-    let project = cli.project.as_path();
     let result = match &cli.command {
+        Command::Completions(args) => commands::completions(args),
+        Command::Man => commands::man(),
+        _ => commands::project_root(cli.project.as_deref()).and_then(|p| run(&cli, &p)),
+    };
+    let code = match result {
+        Ok(code) => code,
+        Err(e) => {
+            let code = error::exit_code(&e);
+            errln!("error: {e:#}");
+            if cli.command.json() {
+                let doc = serde_json::json!({ "ok": false, "error": format!("{e:#}"), "exit_code": code });
+                outln!("{doc:#}");
+            }
+            ExitCode::from(code)
+        }
+    };
+    // A reader that left early is not a failure; output lost otherwise is.
+    match output::failure() {
+        Some(why) => {
+            errln!("error: writing standard output: {why}");
+            ExitCode::from(2)
+        }
+        None => code,
+    }
+}
+
+/// Runs a command that works on the project at `project`.
+fn run(cli: &Cli, project: &std::path::Path) -> anyhow::Result<ExitCode> {
+    match &cli.command {
         Command::Check(args) => commands::check(project, args),
         Command::Show(args) => commands::show(project, args),
         Command::Build(args) => commands::build(project, args),
@@ -51,8 +79,9 @@ fn main() -> ExitCode {
         Command::Releases {
             action: ReleasesCommand::Prune(args),
         } => commands::releases_prune(project, args),
-        Command::Completions(args) => commands::completions(args),
-        Command::Man => commands::man(),
+        Command::Completions(_) | Command::Man => {
+            unreachable!("handled before the project is found")
+        }
         Command::Deploy(args) => commands::deploy(project, args),
         Command::Status(args) => commands::status(project, args),
         Command::Rollback(args) => commands::rollback(project, args),
@@ -64,25 +93,5 @@ fn main() -> ExitCode {
             LibvirtCommand::Status(args) => commands::libvirt_status(project, args),
             LibvirtCommand::Down(args) => commands::libvirt_down(project, args),
         },
-    };
-    let code = match result {
-        Ok(code) => code,
-        Err(e) => {
-            let code = error::exit_code(&e);
-            errln!("error: {e:#}");
-            if cli.command.json() {
-                let doc = serde_json::json!({ "ok": false, "error": format!("{e:#}"), "exit_code": code });
-                outln!("{doc:#}");
-            }
-            ExitCode::from(code)
-        }
-    };
-    // A reader that left early is not a failure; output lost otherwise is.
-    match output::failure() {
-        Some(why) => {
-            errln!("error: writing standard output: {why}");
-            ExitCode::from(2)
-        }
-        None => code,
     }
 }

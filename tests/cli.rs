@@ -876,3 +876,42 @@ fn a_symlinked_build_log_is_refused() {
         "ssh-ed25519 AAAA mine\n"
     );
 }
+
+/// #29 item 5: run from `src/`, `build local` said to restore
+/// environments/local.env from git; `-C /nonexistent` did not say it does
+/// not exist. The project is found upward, as git and cargo find theirs.
+#[test]
+fn the_project_is_found_from_a_directory_inside_it() {
+    let p = Project::new();
+    let inside = p.path().join("notes/deeper");
+    std::fs::create_dir_all(&inside).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_torrust-bake"))
+        .args(["check", "local"])
+        .current_dir(&inside)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let outside = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_torrust-bake"))
+        .args(["check", "local"])
+        .current_dir(outside.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("not inside a torrust-bake project: no environments/ directory in"),
+        "{err}"
+    );
+    assert!(err.contains("or pass -C DIR"), "{err}");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_torrust-bake"))
+        .args(["-C", "/nonexistent", "check", "local"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("-C /nonexistent: no such directory"));
+}

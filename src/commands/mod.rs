@@ -124,6 +124,40 @@ fn env_or_leftovers(project: &Path, env: &str) -> Result<()> {
     Ok(())
 }
 
+/// The project directory: `-C DIR` or the current directory, else the
+/// nearest directory above it with an `environments/` directory, as git
+/// and cargo look upward (#29 item 5: run from `src/`, `build local` said
+/// to restore `environments/local.env` from git).
+pub fn project_root(given: Option<&Path>) -> Result<std::path::PathBuf> {
+    let start = given.unwrap_or(Path::new("."));
+    if !start.is_dir() {
+        return Err(Error::invalid(format!(
+            "-C {}: no such directory; pass the project's directory (the one holding environments/)",
+            start.display()
+        ))
+        .into());
+    }
+    let abs = start
+        .canonicalize()
+        .with_context(|| format!("resolving {}", start.display()))?;
+    for dir in abs.ancestors() {
+        if dir.join("environments").is_dir() {
+            // The directory as given when it is the project (messages keep
+            // its relative paths), else the one found.
+            return Ok(if dir == abs {
+                start.to_path_buf()
+            } else {
+                dir.to_path_buf()
+            });
+        }
+    }
+    Err(Error::invalid(format!(
+        "not inside a torrust-bake project: no environments/ directory in {} or any directory above it; run torrust-bake from the project (or a directory in it), or pass -C DIR",
+        abs.display()
+    ))
+    .into())
+}
+
 fn known_env(project: &Path, env: &str) -> Result<()> {
     match config::unknown_environment(project, env) {
         Some((message, fix)) => Err(Error::invalid(format!("{message}; {fix}")).into()),
