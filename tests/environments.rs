@@ -132,11 +132,12 @@ fn names_are_checked_and_unknown_ones_list_the_environments_there_are() {
         "{}",
         run.stderr()
     );
-    // What an environment left behind stays reachable without its file
-    // (releases, VMs): a valid name is enough there.
+    // A name that left nothing behind is refused by `releases` too (#29
+    // item 4: it said "qa: no releases" and exited 0); what an environment
+    // left behind stays reachable (unknown_environments_are_refused_...).
     let run = p.run(&["releases", "list", "qa"], &[]);
-    assert_eq!(run.code(), 0, "{}", run.all());
-    assert!(run.stdout().contains("qa: no releases"), "{}", run.all());
+    assert_eq!(run.code(), 1, "{}", run.all());
+    assert!(run.stderr().contains("unknown environment 'qa'"), "{}", run.all());
 }
 
 #[test]
