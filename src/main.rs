@@ -20,9 +20,20 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => {
             // --help and --version are not errors; bad arguments are
-            // invalid input (exit 1), as everywhere else.
+            // invalid input (exit 1), as everywhere else, and with --json
+            // they come in the one error shape on stdout too.
             let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { 1 } else { 0 });
+            if !e.use_stderr() {
+                return ExitCode::SUCCESS;
+            }
+            if std::env::args().any(|a| a == "--json") {
+                let first = e.to_string();
+                let first = first.lines().next().unwrap_or("bad arguments");
+                let error = first.strip_prefix("error: ").unwrap_or(first);
+                let doc = serde_json::json!({ "ok": false, "error": error, "exit_code": 1 });
+                outln!("{doc:#}");
+            }
+            return ExitCode::from(1);
         }
     };
     let result = match &cli.command {

@@ -915,3 +915,50 @@ fn the_project_is_found_from_a_directory_inside_it() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("-C /nonexistent: no such directory"));
 }
+
+/// #29 item 6: one error shape under --json, whatever failed: bad
+/// arguments (stdout had nothing), configuration problems (no exit_code),
+/// a runtime error; and build --json keeps the warnings.
+#[test]
+fn every_json_error_has_one_shape() {
+    let p = Project::new();
+    let bad = [("TORRUST_TRACKER_UDP_PORTS", "abc")];
+    type Vars<'a> = &'a [(&'a str, &'a str)];
+    let cases: Vec<(Vec<&str>, Vars)> = vec![
+        (vec!["build", "local", "--json", "--bogus"], &[]),
+        (vec!["check", "local", "--json"], &bad),
+        (vec!["build", "local", "--json"], &bad),
+        (vec!["verify", "local", "--json"], &[]),
+        (vec!["releases", "list", "prod", "--json"], &[]),
+        (vec!["deploy", "prod", "--json"], &[]),
+        (vec!["-C", "/nonexistent", "check", "local", "--json"], &[]),
+    ];
+    for (args, vars) in cases {
+        let r = p.run(&args, vars);
+        assert_ne!(r.code(), 0, "{args:?}: {}", r.all());
+        let v: serde_json::Value = serde_json::from_str(&r.stdout())
+            .unwrap_or_else(|e| panic!("{args:?}: stdout is not JSON ({e}): {}", r.all()));
+        assert_eq!(v["ok"], false, "{args:?}: {v}");
+        assert_eq!(v["exit_code"], r.code(), "{args:?}: {v}");
+        assert!(
+            v["error"].as_str().is_some_and(|e| !e.is_empty()),
+            "{args:?}: {v}"
+        );
+    }
+    // Warnings survive a successful build (the committed lock runs the
+    // tracker by tag in local: a warning).
+    std::fs::copy(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("images/images.lock"),
+        p.path().join("images/images.lock"),
+    )
+    .unwrap();
+    let r = p.run(&["build", "local", "--json"], &[]);
+    assert_eq!(r.code(), 0, "{}", r.all());
+    let v: serde_json::Value = serde_json::from_str(&r.stdout()).unwrap();
+    assert!(
+        v["problems"]
+            .as_array()
+            .is_some_and(|p| p.iter().any(|p| p["severity"] == "warning")),
+        "{v}"
+    );
+}

@@ -137,7 +137,11 @@ fn names_are_checked_and_unknown_ones_list_the_environments_there_are() {
     // left behind stays reachable (unknown_environments_are_refused_...).
     let run = p.run(&["releases", "list", "qa"], &[]);
     assert_eq!(run.code(), 1, "{}", run.all());
-    assert!(run.stderr().contains("unknown environment 'qa'"), "{}", run.all());
+    assert!(
+        run.stderr().contains("unknown environment 'qa'"),
+        "{}",
+        run.all()
+    );
 }
 
 #[test]

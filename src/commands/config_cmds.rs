@@ -6,7 +6,10 @@ pub fn check(project: &Path, args: &CheckArgs) -> Result<ExitCode> {
     let (env, json) = (args.env.as_str(), args.json);
     let (report, ok) = load_all(project, env);
     if json {
-        print_json(&serde_json::json!({ "ok": ok.is_some(), "problems": report.json() }))?;
+        match ok {
+            Some(_) => print_json(&serde_json::json!({ "ok": true, "problems": report.json() }))?,
+            None => print_json(&failure_json(&report))?,
+        }
     } else if report.problems.is_empty() {
         outln!("{env}: ok, no problems");
     } else {

@@ -71,10 +71,22 @@ fn load_all(project: &Path, env: &str) -> (Report, Option<(Config, Pinned)>) {
     (report, Some((config, images)))
 }
 
+/// The JSON of a command that problems stopped: the one error shape
+/// (`ok`, `error`, `exit_code`), with the problems themselves.
+fn failure_json(report: &Report) -> serde_json::Value {
+    let errors = report.errors();
+    serde_json::json!({
+        "ok": false,
+        "error": format!("{errors} error(s) in the configuration (see problems)"),
+        "exit_code": 1,
+        "problems": report.json(),
+    })
+}
+
 /// Prints the problems that stopped a command; exit code 1.
 fn report_failure(report: &Report, json: bool) -> Result<ExitCode> {
     if json {
-        print_json(&serde_json::json!({ "ok": false, "problems": report.json() }))?;
+        print_json(&failure_json(report))?;
     } else {
         errln!("{report}");
     }

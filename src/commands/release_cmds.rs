@@ -19,6 +19,8 @@ struct BuildOutput<'a> {
     /// checksums; it was written again.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     repaired: Vec<release::verify::Finding>,
+    /// The warnings the configuration had (a build stops on errors).
+    problems: Vec<config::report::ProblemJson<'a>>,
 }
 
 /// What `build` says to a person: progress on stderr, the result on stdout.
@@ -109,6 +111,7 @@ pub fn build(project: &Path, args: &BuildArgs) -> Result<ExitCode> {
             Written::Repaired(findings) => findings,
             _ => Vec::new(),
         },
+        problems: report.json(),
     };
     if json {
         print_json(&out)?;
