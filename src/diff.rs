@@ -119,15 +119,45 @@ fn boot_changes(a: &Path, b: &Path, va: &str, vb: &str) -> Vec<Change> {
             (_, None) => (Kind::Removed, from, "/dev/null".to_string()),
             _ => (Kind::Modified, from, to),
         };
+        // The version is in the boot files' paths and ids: lines that
+        // differ only by it are hidden and counted (#29 item 10: a one-line
+        // change showed a user-data hunk four times its size).
+        let (xa, xb) = (
+            text(&ta).replace(va, VERSION),
+            text(&tb).replace(vb, VERSION),
+        );
+        let only_version = version_only_lines(&text(&ta), &xa, &text(&tb), &xb);
+        let metadata = if only_version > 0 {
+            vec![format!(
+                "{only_version} line(s) differ only in the release version (hidden)"
+            )]
+        } else {
+            vec![]
+        };
         out.push(Change {
             path: name.to_string(),
             change,
-            metadata: vec![],
-            diff: Some(unified(&text(&ta), &text(&tb), &from, &to)),
+            metadata,
+            diff: (xa != xb).then(|| unified(&xa, &xb, &from, &to)),
             secret_changed: false,
         });
     }
     out
+}
+
+/// What a release's version becomes in a boot file's shown diff.
+const VERSION: &str = "<version>";
+
+/// Lines that changed between `a` and `b` but are equal once each side's
+/// version is `VERSION` (`xa`, `xb`).
+fn version_only_lines(a: &str, xa: &str, b: &str, xb: &str) -> usize {
+    let removed = |a: &str, b: &str| {
+        similar::TextDiff::from_lines(a, b)
+            .iter_all_changes()
+            .filter(|c| c.tag() == similar::ChangeTag::Delete)
+            .count()
+    };
+    removed(a, b).saturating_sub(removed(xa, xb))
 }
 
 pub fn diff_releases(a: &Path, b: &Path) -> Result<Vec<Change>> {

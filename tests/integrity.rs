@@ -148,6 +148,26 @@ fn diff_shows_what_the_vm_receives_and_refuses_edited_releases() {
         !out.contains("bundle.tar.gz\n  content: H4sI"),
         "the archive is not shown"
     );
+    // Lines that differ only in the version are hidden and counted (#29
+    // item 10), and a unique prefix names a release, as in git.
+    assert!(
+        out.contains("differ only in the release version (hidden)"),
+        "{out}"
+    );
+    assert!(
+        !out.contains(&format!("+instance-id: 'torrust-local-{vb}'")),
+        "{out}"
+    );
+    let short = p.run(&["diff", "local", &va[..6], &vb[..6]], &[]);
+    assert_eq!(short.code(), 0, "{}", short.all());
+    assert_eq!(short.stdout(), run.stdout());
+    let none = p.run(&["diff", "local", "ffff", &vb[..6]], &[]);
+    assert!(
+        none.stderr()
+            .contains("no release of local starts with ffff"),
+        "{}",
+        none.all()
+    );
 
     append(&b.join("user-data"), "runcmd: [[id]]\n");
     let run = p.run(&["diff", "local", va, vb], &[]);

@@ -126,8 +126,8 @@ pub fn diff(project: &Path, args: &DiffArgs) -> Result<ExitCode> {
     let (env, json) = (args.env.as_str(), args.json);
     env_with_releases(project, env)?;
     // Parsed, so that `../x` cannot name a directory outside releases/<env>.
-    let from: Version = args.from.parse()?;
-    let to: Version = args.to.parse()?;
+    let from = version_or_prefix(project, env, &args.from)?;
+    let to = version_or_prefix(project, env, &args.to)?;
     let dir = release::store::env_dir(project, env);
     let changes = crate::diff::diff_releases(&dir.join(&from), &dir.join(&to))?;
     if json {
@@ -142,6 +142,37 @@ pub fn diff(project: &Path, args: &DiffArgs) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A stored release named by its version or a unique prefix of it (at
+/// least 4 hex digits), as git takes a commit's.
+fn version_or_prefix(project: &Path, env: &str, given: &str) -> Result<Version> {
+    if let Ok(v) = given.parse::<Version>() {
+        return Ok(v);
+    }
+    let hex = given.len() >= 4 && given.chars().all(|c| c.is_ascii_hexdigit());
+    if !hex {
+        // The parse error says what a version looks like.
+        return Err(given.parse::<Version>().unwrap_err().into());
+    }
+    let found: Vec<String> = release::store::list(project, env)?
+        .into_iter()
+        .filter(|v| v.starts_with(given))
+        .collect();
+    match found.as_slice() {
+        [one] => Ok(one.parse()?),
+        [] => Err(Error::new(
+            crate::error::Kind::NotFound,
+            format!("no release of {env} starts with {given} (`torrust-bake releases list {env}` shows them)"),
+        )
+        .into()),
+        many => Err(Error::invalid(format!(
+            "{given} is ambiguous: {} releases of {env} start with it ({}); give more digits",
+            many.len(),
+            many.join(", ")
+        ))
+        .into()),
+    }
 }
 
 pub fn verify(project: &Path, args: &VerifyArgs) -> Result<ExitCode> {
