@@ -68,6 +68,17 @@ impl Provider {
         }
     }
 
+    /// The regions (locations) this provider offers, as torrust-bake knows
+    /// them; `None` where a region means nothing. Hetzner's, from its API
+    /// (`GET /locations`): a location opened since is taken with a `+`
+    /// in front (`INFRASTRUCTURE_REGION=+xyz1`), unchecked.
+    pub fn regions(self) -> Option<&'static [&'static str]> {
+        match self {
+            Provider::Libvirt => None,
+            Provider::Hetzner => Some(&["fsn1", "nbg1", "hel1", "ash", "hil", "sin"]),
+        }
+    }
+
     /// Variables this provider cannot do without, each with an example.
     pub fn required_vars(self) -> &'static [(VarId, &'static str)] {
         match self {

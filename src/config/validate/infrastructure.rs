@@ -11,7 +11,39 @@ use crate::config::vars::VarId::*;
 
 pub(super) fn check(c: &mut Checker) {
     provider_requirements(c);
+    region(c);
     static_addressing(c);
+}
+
+/// The region is one of the provider's (#29 item 3: `mars1` was taken),
+/// or marked with `+` as one torrust-bake does not know yet.
+fn region(c: &mut Checker) {
+    let Some(provider) = Provider::parse(&c.text(INFRASTRUCTURE_PROVIDER)) else {
+        return;
+    };
+    let (Some(known), true) = (provider.regions(), c.is_set(INFRASTRUCTURE_REGION)) else {
+        return;
+    };
+    let given = c.text(INFRASTRUCTURE_REGION);
+    if given.starts_with('+') || known.contains(&given.as_str()) {
+        return;
+    }
+    let closest = known
+        .iter()
+        .min_by_key(|k| strsim::levenshtein(k, &given))
+        .filter(|k| strsim::levenshtein(k, &given) <= 2);
+    let hint = closest.map_or(String::new(), |k| format!("did you mean {k}? "));
+    c.fail(
+        INFRASTRUCTURE_REGION,
+        format!(
+            "'{given}' is not a {} location ({})",
+            provider.name(),
+            known.join(", ")
+        ),
+        &format!(
+            "{hint}use one of them; for a location opened since, write it with a + in front (INFRASTRUCTURE_REGION=+{given}) to use it unchecked"
+        ),
+    );
 }
 
 fn provider_requirements(c: &mut Checker) {
@@ -164,6 +196,30 @@ pub(super) fn ipv6(ip: Option<IpAddr>) -> Option<Ipv6Addr> {
 mod tests {
     use super::super::testing::{about, config, run};
     use super::*;
+
+    #[test]
+    fn the_region_is_one_the_provider_has() {
+        let hetzner = |region: &str| {
+            let (_, r) = run(
+                "local",
+                &[
+                    (INFRASTRUCTURE_PROVIDER, "hetzner"),
+                    (INFRASTRUCTURE_INSTANCE_TYPE, "cx22"),
+                    (INFRASTRUCTURE_REGION, region),
+                ],
+            );
+            about(&r, INFRASTRUCTURE_REGION)
+        };
+        assert_eq!(hetzner("nbg1"), Vec::<String>::new());
+        assert_eq!(hetzner("+xyz1"), Vec::<String>::new());
+        let bad = hetzner("fsn2");
+        assert_eq!(bad.len(), 1, "{bad:?}");
+        assert!(bad[0].starts_with("Error: 'fsn2' is not a hetzner location (fsn1, nbg1, hel1, ash, hil, sin) | did you mean fsn1? use one of them; for a location opened since, write it with a + in front (INFRASTRUCTURE_REGION=+fsn2)"), "{bad:?}");
+        assert!(!hetzner("mars1")[0].contains("did you mean"));
+        // libvirt has no regions to check.
+        let (_, r) = run("local", &[(INFRASTRUCTURE_REGION, "mars1")]);
+        assert_eq!(about(&r, INFRASTRUCTURE_REGION), Vec::<String>::new());
+    }
 
     #[test]
     fn hetzner_needs_a_region_and_a_type() {

@@ -239,7 +239,11 @@ fn build(c: &Checker, database: super::types::Database) -> Config {
         env: c.env.clone(),
         // Both parse: the kinds checked the words against these lists.
         provider: Provider::parse(&c.text(INFRASTRUCTURE_PROVIDER)).unwrap_or(Provider::Libvirt),
-        region: c.text(INFRASTRUCTURE_REGION),
+        // A `+` marks a location torrust-bake does not know (unchecked).
+        region: c
+            .text(INFRASTRUCTURE_REGION)
+            .trim_start_matches('+')
+            .to_string(),
         instance_type: c.text(INFRASTRUCTURE_INSTANCE_TYPE),
         image: c.text(INFRASTRUCTURE_IMAGE),
         hostname: c.text(INFRASTRUCTURE_HOSTNAME),
