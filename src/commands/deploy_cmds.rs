@@ -251,11 +251,11 @@ fn say_outcome(out: &ReplaceOutcome) {
             secs(out.outage_ms)
         ),
         Replaced::Kept => errln!(
-            "{env}: release {} did not get ready ({reason}); it was removed before the hand-over: release {previous} never stopped serving (outage 0 s)",
+            "{env}: release {} did not get ready ({reason}); it was removed before the hand-over: release {previous} never stopped serving (outage 0 s); fix what the VM said, then `torrust-bake deploy {env}` again",
             out.version,
         ),
         Replaced::RolledBack => errln!(
-            "{env}: release {} was not healthy ({reason}); rolled back: release {previous} serves again; outage {}{address}",
+            "{env}: release {} was not healthy ({reason}); rolled back: release {previous} serves again; outage {}{address}; fix what the VM said, then `torrust-bake deploy {env}` again",
             out.version,
             secs(out.outage_ms)
         ),
