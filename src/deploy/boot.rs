@@ -97,6 +97,7 @@ pub fn classify(line: &str) -> Option<(String, String)> {
     } else if [
         "docker up",
         "images ready",
+        "stack prepared",
         "services started",
         "tracker healthy",
     ]
