@@ -404,7 +404,7 @@ fn show_redacts_secrets_and_names_sources() {
     assert!(line("TORRUST_TRACKER_API_TOKEN").contains("********"));
     assert!(line("TORRUST_TRACKER_API_TOKEN").ends_with("process environment"));
     assert!(
-        line("TORRUST_TRACKER_MODE").ends_with("environments/production.env:13"),
+        line("TORRUST_TRACKER_MODE").ends_with("environments/production.env:17"),
         "{}",
         line("TORRUST_TRACKER_MODE")
     );

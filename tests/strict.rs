@@ -400,13 +400,13 @@ fn example_domains_are_refused_when_strict_and_warned_about_when_lenient() {
     let err = run.stderr();
     assert!(
         err.contains(
-            "error: DOMAIN_NAME (environments/production.env:23): is an example domain (example.com is reserved: no DNS points it at a tracker)\n  fix: set DOMAIN_NAME to the domain whose DNS points at this tracker\n"
+            "error: DOMAIN_NAME (environments/production.env:27): is an example domain (example.com is reserved: no DNS points it at a tracker)\n  fix: set DOMAIN_NAME to the domain whose DNS points at this tracker\n"
         ),
         "{err}"
     );
     assert!(
         err.contains(
-            "error: SSL_EMAIL (environments/production.env:24): is at an example domain (example.com): the ACME account's mail would go nowhere\n  fix: set SSL_EMAIL to an address you read (certificate expiry warnings go there)\n"
+            "error: SSL_EMAIL (environments/production.env:28): is at an example domain (example.com): the ACME account's mail would go nowhere\n  fix: set SSL_EMAIL to an address you read (certificate expiry warnings go there)\n"
         ),
         "{err}"
     );
