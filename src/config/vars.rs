@@ -183,7 +183,7 @@ pub const VARS: [Var; VarId::COUNT] = [
     Var {
         id: VarId::TORRUST_BAKE_STRICTNESS,
         name: "TORRUST_BAKE_STRICTNESS",
-        kind: Kind::OneOf(super::environment::Strictness::NAMES),
+        kind: Kind::OneOf(super::strictness::Strictness::NAMES),
         default: "",
         required: Required::OutsideBuiltIns,
         help: "How strict validation is on the environment: strict (real secrets, images by digest only, unknown variables refused, like staging and production) or lenient (local defaults, tags with a warning, like local). Declared in environments/<env>.env of every environment but local (lenient), staging and production (strict), whose strictness is built in and cannot be changed. The process environment may make an environment strict, never lenient.",
