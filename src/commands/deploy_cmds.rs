@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::cli::{DeployArgs, DestroyArgs, ReplaceHow, RollbackArgs, StatusArgs};
-use crate::deploy::{self, boot, Deployed, ReplaceOutcome, Step, UpOutcome};
+use crate::deploy::{self, boot, Deployed, PlanKind, ReplaceOutcome, Step, UpOutcome};
 use crate::provider::{self, Connect, Machines, Provider};
 
 /// The environment's provider by its configuration: the validated one, or
@@ -234,7 +234,7 @@ fn say_outcome(out: &ReplaceOutcome) {
         .as_deref()
         .map(|a| format!("; service address: {a}"))
         .unwrap_or_default();
-    let how = if out.plan == "hand-over" {
+    let how = if out.plan == PlanKind::HandOver {
         "the new VM booted beside the old one and took over the data disk once ready"
     } else {
         "one boot: the old VM stops before the new one starts, as the VM's static address cannot be shared; leave INFRASTRUCTURE_IPV4_ADDRESS unset for a hand-over"

@@ -50,9 +50,30 @@ pub struct MachineState {
     pub running: bool,
 }
 
-/// How a graceful stop ended: `acpi` (the guest powered off), `destroyed`
-/// (forced after the bound), or `off` (it was off), with what happened.
-pub type Stopped = (&'static str, String);
+/// How a graceful stop ended (in JSON: `acpi`, `destroyed`, `off`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StopHow {
+    /// The guest powered off after the ACPI request.
+    Acpi,
+    /// Forced off after the bound.
+    Destroyed,
+    /// It was off.
+    Off,
+}
+
+impl std::fmt::Display for StopHow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            StopHow::Acpi => "acpi",
+            StopHow::Destroyed => "destroyed",
+            StopHow::Off => "off",
+        })
+    }
+}
+
+/// How a graceful stop ended, with what happened in words.
+pub type Stopped = (StopHow, String);
 
 /// Runs one named part of a primitive as a timed step of the deploy's plan
 /// (the deploy layer owns the steps; a primitive only names its parts):
