@@ -4,8 +4,6 @@
 //! through `outln!`/`errln!`, which a closed pipe does not panic
 //! (`output.rs`).
 
-#![deny(clippy::print_stdout, clippy::print_stderr)]
-
 use std::process::ExitCode;
 
 use clap::Parser;

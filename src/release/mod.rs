@@ -10,8 +10,12 @@
 //!
 //! Parts: `manifest` (the schema and the version), `archive` (tar, zstd,
 //! gzip), `boot` (cloud-init files and seeds, the provider's size limit),
-//! `store` (write, read, list, check against SHA256SUMS). Everything but
-//! `store` is pure; seed.qcow2 alone needs a scratch directory.
+//! `write` (the crash-safe, locked write of a release directory), `store`
+//! (read, list, check against SHA256SUMS), `verify` (a stored release
+//! against its checksums, manifest and, with the key, its version's HMAC),
+//! `log` (the append-only JSON-lines logs beside the releases: builds and,
+//! for `deploy`, deployments). `manifest`, `archive` and `boot` are pure;
+//! seed.qcow2 alone needs a scratch directory.
 
 pub mod archive;
 pub mod boot;
