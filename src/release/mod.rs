@@ -19,6 +19,7 @@
 
 pub mod archive;
 pub mod boot;
+pub mod inventory;
 pub mod log;
 pub mod manifest;
 pub mod store;
