@@ -35,8 +35,8 @@ fn listed(
         .collect())
 }
 
-pub fn releases_list(project: &Path, args: &ReleasesListArgs) -> Result<ExitCode> {
-    let (env, json) = (args.env.as_str(), args.json);
+pub fn releases_list(project: &Path, args: &ReleasesListArgs, json: bool) -> Result<ExitCode> {
+    let env = args.env.as_str();
     env_with_releases(project, env)?;
     let runs = deploy_cmds::running(project, env, &args.connect).map_err(|e| format!("{e:#}"));
     let releases = listed(project, env, runs.as_ref().unwrap_or(&BTreeMap::new()))?;
@@ -72,8 +72,8 @@ pub fn releases_list(project: &Path, args: &ReleasesListArgs) -> Result<ExitCode
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn releases_prune(project: &Path, args: &ReleasesPruneArgs) -> Result<ExitCode> {
-    let (env, json) = (args.env.as_str(), args.json);
+pub fn releases_prune(project: &Path, args: &ReleasesPruneArgs, json: bool) -> Result<ExitCode> {
+    let env = args.env.as_str();
     env_with_releases(project, env)?;
     // Deleting a running release would break its replacement's way back:
     // without an answer from the provider, nothing is deleted.

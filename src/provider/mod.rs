@@ -136,13 +136,37 @@ pub trait Machines {
     fn delete_data_volume(&self, path: &std::path::Path) -> Result<()>;
 }
 
+/// Which NoCloud seed a libvirt VM is given: the one type for the choice,
+/// from the `--seed` flag to the domain XML.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SeedKind {
+    /// seed.iso, a read-only CD-ROM.
+    #[default]
+    Iso,
+    /// seed.img (vfat), a read-only disk.
+    Img,
+}
+
+impl SeedKind {
+    /// The words `--seed` takes.
+    pub const NAMES: [&'static str; 2] = ["iso", "img"];
+
+    pub fn parse(word: &str) -> Option<SeedKind> {
+        match word {
+            "iso" => Some(SeedKind::Iso),
+            "img" => Some(SeedKind::Img),
+            _ => None,
+        }
+    }
+}
+
 /// How to reach an environment's provider; flags that apply to one only.
 #[derive(Debug, Clone, Default)]
 pub struct Connect {
     /// libvirt: the connection URI (`virsh -c`).
     pub libvirt_uri: Option<String>,
-    /// libvirt: attach seed.img instead of seed.iso.
-    pub libvirt_seed_img: bool,
+    /// libvirt: the seed new VMs get.
+    pub libvirt_seed: SeedKind,
 }
 
 /// The primitives of `provider`, or what to do instead when it has none yet.
