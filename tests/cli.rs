@@ -904,7 +904,7 @@ fn the_project_is_found_from_a_directory_inside_it() {
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("not inside a torrust-bake project: no environments/ directory in"),
+        err.contains("not inside a torrust-bake project: no environments/ directory (or images/images.lock) in"),
         "{err}"
     );
     assert!(err.contains("or pass -C DIR"), "{err}");

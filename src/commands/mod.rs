@@ -153,7 +153,8 @@ pub fn project_root(given: Option<&Path>) -> Result<std::path::PathBuf> {
         .canonicalize()
         .with_context(|| format!("resolving {}", start.display()))?;
     for dir in abs.ancestors() {
-        if dir.join("environments").is_dir() {
+        // images/images.lock alone is a project too: `images pin` needs no more.
+        if dir.join("environments").is_dir() || dir.join("images/images.lock").is_file() {
             // The directory as given when it is the project (messages keep
             // its relative paths), else the one found.
             return Ok(if dir == abs {
@@ -164,7 +165,7 @@ pub fn project_root(given: Option<&Path>) -> Result<std::path::PathBuf> {
         }
     }
     Err(Error::invalid(format!(
-        "not inside a torrust-bake project: no environments/ directory in {} or any directory above it; run torrust-bake from the project (or a directory in it), or pass -C DIR",
+        "not inside a torrust-bake project: no environments/ directory (or images/images.lock) in {} or any directory above it; run torrust-bake from the project (or a directory in it), or pass -C DIR",
         abs.display()
     ))
     .into())

@@ -9,40 +9,11 @@
 //! single quotes (taken literally) or double quotes (`\\`, `\"`, `\n`, `\$`).
 
 use std::collections::BTreeMap;
-use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use super::report::{Problem, Report};
+pub use super::source::{Assignment, Source};
 use super::vars::{self, Var, VarId, VARS};
-
-/// Where a value came from, highest precedence first.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Source {
-    Process,
-    /// The per-environment secrets file (config/secrets_file.rs).
-    SecretsFile {
-        path: PathBuf,
-        line: usize,
-    },
-    File {
-        path: PathBuf,
-        line: usize,
-    },
-    Default,
-}
-
-impl fmt::Display for Source {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Source::Process => write!(f, "process environment"),
-            Source::SecretsFile { path, line: 0 } => write!(f, "{}", path.display()),
-            Source::SecretsFile { path, line } => write!(f, "{}:{}", path.display(), line),
-            Source::File { path, line: 0 } => write!(f, "{}", path.display()),
-            Source::File { path, line } => write!(f, "{}:{}", path.display(), line),
-            Source::Default => write!(f, "default"),
-        }
-    }
-}
 
 #[derive(Debug, Clone)]
 pub struct Raw {
@@ -68,14 +39,6 @@ impl RawValues {
     pub fn iter(&self) -> impl Iterator<Item = (&'static Var, &Raw)> {
         VARS.iter().zip(self.0.iter())
     }
-}
-
-/// One `NAME=value` assignment read from an env file.
-#[derive(Debug, PartialEq, Eq)]
-pub struct Assignment {
-    pub name: String,
-    pub value: String,
-    pub line: usize,
 }
 
 /// Parses an env file; every malformed line is a problem naming file:line.

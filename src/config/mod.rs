@@ -10,6 +10,8 @@ pub mod provider;
 pub mod registry_ca;
 pub mod report;
 pub mod secrets_file;
+pub mod source;
+pub mod strictness;
 pub mod types;
 pub mod validate;
 pub mod vars;

@@ -6,8 +6,9 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use ipnet::Ipv4Net;
 use serde::{Serialize, Serializer};
 
+use super::environment::Environment;
 use super::provider::{Libvirt, Provider};
-use super::types::{Database, Environment, TcpPort, TrackerMode, UdpPort};
+use super::types::{Database, TcpPort, TrackerMode, UdpPort};
 
 /// Secret values. Kept out of `Config`'s serialization so a template can only
 /// reach one through the explicit `secrets` context the renderer passes.

@@ -1,5 +1,6 @@
-//! Provider settings: which provider runs the VM, what it requires of the
-//! environment, and what boot media it takes. A leaf the config holds; the
+//! Provider settings: which provider runs the VM and what boot media it
+//! takes. A leaf the config holds (what a provider requires of the
+//! environment is a rule, in `validate/infrastructure.rs`); the
 //! provider *operations* (deploy, replace, retire) live in `src/provider/`,
 //! above the release pipeline (docs/ARCHITECTURE.md, "Providers").
 
@@ -7,8 +8,6 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 use sha2::Digest as _;
-
-use super::vars::VarId;
 
 /// Hetzner Cloud's limit on user-data (API reference, `POST /servers`).
 pub const HETZNER_USER_DATA_LIMIT: u64 = 32 * 1024;
@@ -76,17 +75,6 @@ impl Provider {
         match self {
             Provider::Libvirt => None,
             Provider::Hetzner => Some(&["fsn1", "nbg1", "hel1", "ash", "hil", "sin"]),
-        }
-    }
-
-    /// Variables this provider cannot do without, each with an example.
-    pub fn required_vars(self) -> &'static [(VarId, &'static str)] {
-        match self {
-            Provider::Libvirt => &[],
-            Provider::Hetzner => &[
-                (VarId::INFRASTRUCTURE_REGION, "fsn1"),
-                (VarId::INFRASTRUCTURE_INSTANCE_TYPE, "cx22"),
-            ],
         }
     }
 }

@@ -5,7 +5,7 @@ use std::fmt;
 
 use serde::Serialize;
 
-use super::load::Source;
+use super::source::Source;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -51,7 +51,7 @@ impl fmt::Display for Problem {
         match (&self.variable, &self.source) {
             (Some(v), source) => write!(f, "{level}: {v} ({source}): {}", self.message)?,
             // Not about a value: no "default" source to show.
-            (None, super::load::Source::Default) => write!(f, "{level}: {}", self.message)?,
+            (None, super::source::Source::Default) => write!(f, "{level}: {}", self.message)?,
             (None, source) => write!(f, "{level}: {source}: {}", self.message)?,
         }
         write!(f, "\n  fix: {}", self.fix)

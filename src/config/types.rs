@@ -7,8 +7,6 @@ use std::fmt;
 use serde::ser::SerializeStruct;
 use serde::{Serialize, Serializer};
 
-pub use super::environment::{Environment, Strictness};
-
 /// Who may announce (tracker.toml `[core] private` and `listed`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]

@@ -10,8 +10,8 @@ use anyhow::{Context as _, Result};
 use serde::Serialize;
 
 use super::boot::{self, Boot, Event, Outcome};
+use super::plan::point;
 use super::record::{self, Deployment};
-use super::replace::point;
 use super::resolve::{self, ReleaseRef};
 use super::steps::{Step, Steps};
 use super::Inputs;

@@ -10,7 +10,7 @@
 //! A failure before the hand-over (an image the registry lacks, a failed
 //! install) never touches the old machine: the new one is removed and the
 //! old never stopped serving. A failure after it gives the volume and the
-//! address back to the old machine and starts it (`replace::roll_back`).
+//! address back to the old machine and starts it (`plan::roll_back`).
 //!
 //! Run again after a kill at any step, it converges from what the
 //! provider says: a standby that already said "ready for data" is not
@@ -26,8 +26,8 @@ use std::time::Instant;
 use anyhow::Result;
 
 use super::boot::{describe, Follow, Goal, Outcome};
+use super::plan::{finish, point, roll_back, Plan, ReplaceOutcome, Replaced};
 use super::record::{self, Deployment};
-use super::replace::{finish, point, roll_back, Plan, ReplaceOutcome, Replaced};
 use super::steps::Steps;
 use crate::deploy::boot::Event;
 

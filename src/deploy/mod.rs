@@ -21,11 +21,13 @@ pub mod first;
 mod handover;
 pub mod lifecycle;
 pub mod lock;
+mod plan;
 pub mod record;
 pub mod replace;
 pub mod resolve;
 pub mod retention;
 pub mod steps;
+mod stop_start;
 
 use std::path::Path;
 use std::time::Duration;

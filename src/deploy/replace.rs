@@ -21,116 +21,20 @@
 //! volume is given to a machine only while no other one holding it runs.
 
 use std::path::Path;
-use std::time::{Duration, Instant};
 
 use anyhow::Result;
-use serde::Serialize;
 
-use super::boot::{self, describe, Event, Outcome};
+use super::boot::Event;
 use super::handover;
-use super::record::{self, Deployment};
+use super::plan::{point, Plan};
+pub use super::plan::{ReplaceOptions, ReplaceOutcome, Replaced};
+use super::record;
 use super::resolve::{self, ReleaseRef};
 use super::steps::{Step, Steps};
+use super::stop_start;
 use super::Inputs;
 use crate::config::Config;
 use crate::provider::{Machine, Machines};
-
-/// How a replacement runs (deploy, rollback).
-#[derive(Debug, Clone)]
-pub struct ReplaceOptions {
-    /// How long the new machine gets to become healthy (and the old one,
-    /// if it must come back).
-    pub health_wait: Duration,
-    /// How long an old machine gets to stop gracefully before it is forced.
-    pub shutdown_timeout: Duration,
-}
-
-/// How a replacement ended, as its JSON and the deployment record say it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub enum Replaced {
-    /// The new release serves; the old machine is retired.
-    #[serde(rename = "replaced")]
-    Replaced,
-    /// The new release serves; nothing ran before.
-    #[serde(rename = "started")]
-    Started,
-    /// This release already served.
-    #[serde(rename = "unchanged")]
-    Unchanged,
-    /// The new release failed before the hand-over: the old machine never
-    /// stopped serving, the new one is gone.
-    #[serde(rename = "kept")]
-    Kept,
-    /// The new release failed after the hand-over: the old one serves again.
-    #[serde(rename = "rolled back")]
-    RolledBack,
-    /// Neither serves.
-    #[serde(rename = "rollback failed")]
-    RollbackFailed,
-}
-
-impl Replaced {
-    /// The word in JSON and in `deployments.log`.
-    pub fn word(self) -> &'static str {
-        match self {
-            Replaced::Replaced => "replaced",
-            Replaced::Started => "started",
-            Replaced::Unchanged => "unchanged",
-            Replaced::Kept => "kept",
-            Replaced::RolledBack => "rolled back",
-            Replaced::RollbackFailed => "rollback failed",
-        }
-    }
-}
-
-/// What a replacement did. The JSON of `deploy` when a machine ran before
-/// (and of `rollback`).
-#[derive(Debug, Serialize)]
-pub struct ReplaceOutcome {
-    pub env: String,
-    pub version: String,
-    pub domain: String,
-    /// The release that served before, if any.
-    pub previous: Option<String>,
-    pub outcome: Replaced,
-    /// `hand-over` (warm standby) or `stop-then-start` (one boot).
-    pub plan: &'static str,
-    /// Why the new release did not take over (what its VM said).
-    pub reason: Option<String>,
-    /// From the hand-over's start (the old VM's stop request) to the
-    /// service address on a healthy tracker again; 0 when the old VM never
-    /// stopped.
-    pub outage_ms: Option<u128>,
-    /// Where the service address points after it (the provider's words).
-    pub service_address: Option<String>,
-    pub steps: Vec<Step>,
-    /// The new VM's boot, from its start.
-    pub timeline: Vec<Event>,
-}
-
-impl ReplaceOutcome {
-    pub fn ok(&self) -> bool {
-        matches!(
-            self.outcome,
-            Replaced::Replaced | Replaced::Started | Replaced::Unchanged
-        )
-    }
-}
-
-/// What a replacement works on, found before its first change.
-pub(super) struct Plan<'a> {
-    pub project: &'a Path,
-    pub config: &'a Config,
-    pub machines: &'a dyn Machines,
-    pub opts: &'a ReplaceOptions,
-    pub rel: &'a ReleaseRef,
-    /// The target release's machine (made if it was not).
-    pub new: &'a Machine,
-    /// Every other machine of the environment.
-    pub old: &'a [Machine],
-    /// The old machine to come back to.
-    pub back: Option<&'a Machine>,
-}
 
 /// Replaces the environment's running machine with one of the
 /// environment's release (or `inputs.release`), rolling back when it is
@@ -228,99 +132,10 @@ pub(super) fn replace_with(
     if warm {
         handover::run(&mut steps, &plan, new_running, &mut out, on_event)?;
     } else {
-        stop_then_start(&mut steps, &plan, new_running, &mut out, on_event)?;
+        stop_start::run(&mut steps, &plan, new_running, &mut out, on_event)?;
     }
     out.steps = steps.done;
     Ok(out)
-}
-
-/// One machine at a time: every old machine stops before the new one,
-/// defined with the data volume, starts.
-fn stop_then_start(
-    steps: &mut Steps,
-    plan: &Plan,
-    new_running: bool,
-    out: &mut ReplaceOutcome,
-    on_event: &mut dyn FnMut(&Event),
-) -> Result<()> {
-    let Plan {
-        machines,
-        opts,
-        new,
-        old,
-        ..
-    } = *plan;
-    let outage = Instant::now();
-    for m in old {
-        steps.run("stop old", || machines.stop(&m.name, opts.shutdown_timeout))?;
-    }
-    let started = if new_running {
-        Instant::now()
-    } else {
-        let start = steps.run("start new", || {
-            let t = Instant::now();
-            machines.start(&new.name)?;
-            Ok((t, format!("{} with the data disk", new.name)))
-        });
-        match start {
-            Ok(t) => t,
-            Err(e) => {
-                // The old machine is stopped: it must come back (#27 item 2).
-                out.reason = Some(format!("the new VM did not start: {e:#}"));
-                roll_back(steps, plan, out)?;
-                out.outage_ms = Some(outage.elapsed().as_millis());
-                return Ok(());
-            }
-        }
-    };
-    let (timeline, outcome) = steps.run("health", || {
-        let (t, o) = boot::follow(machines, new, started, opts.health_wait, on_event);
-        let said = describe(&o);
-        Ok(((t, o), said))
-    })?;
-    out.timeline = timeline;
-    if outcome != Outcome::Healthy {
-        out.reason = Some(describe(&outcome));
-        roll_back(steps, plan, out)?;
-        out.outage_ms = plan.back.is_some().then(|| outage.elapsed().as_millis());
-        return Ok(());
-    }
-    out.service_address = point(steps, machines, plan.config, new)?;
-    out.outage_ms = (!old.is_empty()).then(|| outage.elapsed().as_millis());
-    finish(steps, plan, out)
-}
-
-/// The new release serves: the old machines are retired and the record says so.
-pub(super) fn finish(steps: &mut Steps, plan: &Plan, out: &mut ReplaceOutcome) -> Result<()> {
-    for m in plan.old {
-        steps.run("retire old", || Ok(((), plan.machines.retire(m)?)))?;
-    }
-    out.outcome = if plan.old.is_empty() {
-        Replaced::Started
-    } else {
-        Replaced::Replaced
-    };
-    let mut d = Deployment::now(out.outcome.word(), &plan.rel.version, &plan.new.name);
-    d.previous = out.previous.clone();
-    d.outage_ms = out.outage_ms;
-    record::append(plan.project, plan.config.env.as_str(), &d)
-}
-
-/// Points the service address at `m`, as a step when there is one.
-pub(super) fn point(
-    steps: &mut Steps,
-    machines: &dyn Machines,
-    config: &Config,
-    m: &Machine,
-) -> Result<Option<String>> {
-    if config.floating_ipv4.is_none() {
-        return Ok(None);
-    }
-    steps.run("address", || {
-        let said = machines.point(config, m)?;
-        let detail = said.clone().unwrap_or_else(|| "no service address".into());
-        Ok((said, detail))
-    })
 }
 
 /// The target release's machine, if made, and every other machine (old).
@@ -370,74 +185,6 @@ fn pick_old(
         .find(|m| Some(&m.release) == serving.as_ref())
         .or(old.first())
         .cloned())
-}
-
-/// The new machine failed after it got the data volume: force it off and
-/// retire it, give the volume back to the old one, start it and wait for
-/// it, and point the service address at it again.
-pub(super) fn roll_back(steps: &mut Steps, plan: &Plan, out: &mut ReplaceOutcome) -> Result<()> {
-    let Plan {
-        project,
-        config,
-        machines,
-        opts,
-        new,
-        back,
-        ..
-    } = *plan;
-    let env = config.env.as_str();
-    // The new machine must be off before the old one starts (one volume);
-    // that it cannot be forgotten (undefine failed) must not keep the old
-    // one down (#27 item 2): its volume is taken from it instead.
-    steps.run("remove new", || {
-        machines.stop(&new.name, Duration::ZERO)?;
-        let removed = match machines.retire(new) {
-            Ok(removed) => removed,
-            Err(e) if config.data_volume.is_some() => {
-                let detached = machines.detach_data(config, new)?;
-                format!("not retired ({e:#}); {detached}; `torrust-bake destroy` or virsh undefine removes it")
-            }
-            Err(e) => return Err(e),
-        };
-        Ok(((), format!("{} destroyed; {removed}", new.name)))
-    })?;
-    let mut d = Deployment::now(Replaced::RolledBack.word(), &out.version, &new.name);
-    d.reason = out.reason.clone();
-    let Some(old) = back else {
-        out.outcome = Replaced::RollbackFailed;
-        d.event = out.outcome.word().into();
-        d.serving = None;
-        return record::append(project, env, &d);
-    };
-    if config.data_volume.is_some() {
-        steps.run("attach old", || {
-            Ok(((), machines.attach_data(config, old)?))
-        })?;
-    }
-    let started = steps.run("start old", || {
-        let t = Instant::now();
-        machines.start(&old.name)?;
-        Ok((
-            t,
-            format!("{} (release {}) with the data disk", old.name, old.release),
-        ))
-    })?;
-    let outcome = steps.run("health old", || {
-        let (_, o) = boot::follow(machines, old, started, opts.health_wait, &mut |_| {});
-        let said = describe(&o);
-        Ok((o, said))
-    })?;
-    d.previous = Some(old.release.clone());
-    if outcome == Outcome::Healthy {
-        out.service_address = point(steps, machines, config, old)?;
-        out.outcome = Replaced::RolledBack;
-        d.serving = Some(old.release.clone());
-    } else {
-        out.outcome = Replaced::RollbackFailed;
-        d.event = out.outcome.word().into();
-        d.serving = None;
-    }
-    record::append(project, env, &d)
 }
 
 /// The release before the current one, by the deployment record: what

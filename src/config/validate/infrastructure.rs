@@ -7,7 +7,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::Checker;
 use crate::config::provider::Provider;
-use crate::config::vars::VarId::*;
+use crate::config::vars::VarId::{self, *};
 
 pub(super) fn check(c: &mut Checker) {
     provider_requirements(c);
@@ -46,11 +46,22 @@ fn region(c: &mut Checker) {
     );
 }
 
+/// Variables `provider` cannot do without, each with an example.
+fn required_vars(provider: Provider) -> &'static [(VarId, &'static str)] {
+    match provider {
+        Provider::Libvirt => &[],
+        Provider::Hetzner => &[
+            (INFRASTRUCTURE_REGION, "fsn1"),
+            (INFRASTRUCTURE_INSTANCE_TYPE, "cx22"),
+        ],
+    }
+}
+
 fn provider_requirements(c: &mut Checker) {
     let Some(provider) = Provider::parse(&c.text(INFRASTRUCTURE_PROVIDER)) else {
         return;
     };
-    for &(id, example) in provider.required_vars() {
+    for &(id, example) in required_vars(provider) {
         if !c.is_set(id) {
             c.fail(
                 id,

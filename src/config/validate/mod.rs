@@ -21,11 +21,12 @@ use std::net::IpAddr;
 
 use ipnet::Ipv4Net;
 
+use super::environment::Environment;
 use super::load::{Raw, RawValues};
 use super::model::{Config, Secrets};
 use super::provider::Provider;
 use super::report::{Problem, Report};
-use super::types::{Environment, TcpPort, TrackerMode, UdpPort};
+use super::types::{TcpPort, TrackerMode, UdpPort};
 use super::vars::{Required, VarId, VARS};
 use kinds::Value;
 
