@@ -208,7 +208,8 @@ pub fn try_lock(path: &Path) -> Result<Option<fs::File>> {
 }
 
 /// Removes what killed builds left: hidden entries beside the releases
-/// (temporary copies, copies moved aside, seed.qcow2 scratch files). Only
+/// (temporary copies, copies moved aside, the seed.qcow2 scratch files
+/// that builds before in-memory images made). Only
 /// under the lock.
 fn remove_leftovers(env_dir: &Path) -> Result<()> {
     for entry in fs::read_dir(env_dir).with_context(|| format!("reading {}", env_dir.display()))? {
@@ -330,7 +331,7 @@ pub struct EnvLock {
 }
 
 impl EnvLock {
-    /// `releases/<env>`, where a build may make scratch files.
+    /// `releases/<env>`.
     pub fn dir(&self) -> &Path {
         &self.env_dir
     }
