@@ -14,8 +14,9 @@
 //! ```
 //!
 //! A `reference` follows Docker's reference grammar (distribution's
-//! `reference` package), parsed by `oci-spec`'s `Reference`, which also
-//! supplies Docker Hub's `docker.io` and `library/` defaults. A digest is a
+//! `reference` package), parsed by hand in `reference/` for `check` and
+//! `build`, and by `oci-spec`'s `Reference` where a registry is reached;
+//! both supply Docker Hub's `docker.io` and `library/` defaults. A digest is a
 //! [`Digest`]: the OCI image spec's `algorithm:encoded` form restricted to
 //! the one algorithm registries use, `sha256` with 64 lower-case hex digits.
 //! It is written here (32 bytes, like coreos-installer's `Sha256Digest`)
@@ -37,6 +38,7 @@ use crate::error::Error;
 
 pub mod env_lock;
 pub mod pin;
+pub mod reference;
 pub mod registry;
 
 pub const LOCK_PATH: &str = "images/images.lock";
@@ -219,21 +221,30 @@ pub enum ReferenceError {
     HasDigest,
 }
 
-/// Parses a lock `reference` (`registry/repository:tag`) and returns it with
-/// the tag it names. oci-spec fills a missing tag in with `latest`; a lock
-/// must name its tag, so a tag counts only when the text ends in `:<tag>`.
-pub fn parse_reference(reference: &str) -> Result<(Reference, String), ReferenceError> {
+/// The tag a lock `reference` (`registry/repository:tag`) names, by the
+/// hand-written parser (`reference/`: no regex compiled, which `check` and
+/// `build` would pay on every run). The grammar fills a missing tag in with
+/// `latest`; a lock must name its tag, so a tag counts only when the text
+/// ends in `:<tag>`.
+pub fn reference_tag(reference: &str) -> Result<String, ReferenceError> {
     if reference.contains('@') {
         return Err(ReferenceError::HasDigest);
     }
+    let parsed = reference::parse(reference).map_err(|e| ReferenceError::Invalid(e.to_string()))?;
+    parsed
+        .tag()
+        .filter(|t| reference.ends_with(&format!(":{t}")))
+        .map(str::to_string)
+        .ok_or(ReferenceError::NoTag)
+}
+
+/// A lock `reference` as oci-spec's `Reference` (for the registry client,
+/// which needs its registry host) with the tag [`reference_tag`] finds.
+pub fn parse_reference(reference: &str) -> Result<(Reference, String), ReferenceError> {
+    let tag = reference_tag(reference)?;
     let parsed: Reference = reference
         .parse()
         .map_err(|e: oci_spec::distribution::ParseError| ReferenceError::Invalid(e.to_string()))?;
-    let tag = parsed
-        .tag()
-        .filter(|t| reference.ends_with(&format!(":{t}")))
-        .ok_or(ReferenceError::NoTag)?
-        .to_string();
     Ok((parsed, tag))
 }
 
@@ -371,7 +382,7 @@ fn check_image(
         }
     };
     let reference = &img.reference;
-    match parse_reference(reference) {
+    match reference_tag(reference) {
         Err(ReferenceError::NoTag) => report.push(Problem::error(
             None,
             src.clone(),
@@ -390,7 +401,7 @@ fn check_image(
             format!("image '{reference}' of {service} is not an image reference ({why})"),
             "write registry/repository:tag, e.g. docker.io/prom/prometheus:v3.5.0",
         )),
-        Ok((_, tag)) if MOVING_TAGS.contains(&tag.as_str()) => report.push(error_or_warning((
+        Ok(tag) if MOVING_TAGS.contains(&tag.as_str()) => report.push(error_or_warning((
             format!("image '{reference}' of {service} uses the moving tag '{tag}'"),
             format!("use an exact release tag, then `{pin}`"),
         ))),

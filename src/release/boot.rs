@@ -3,12 +3,9 @@
 //! seed.img, optionally seed.qcow2). What the provider needs decides what
 //! must fit: Hetzner takes user-data of at most 32 KiB.
 
-use std::path::Path;
-
 use anyhow::Result;
 
 use super::archive;
-use super::store;
 use crate::cloudinit::CloudInit;
 use crate::config::provider::{BootMedia, HETZNER_USER_DATA_LIMIT};
 use crate::config::Config;
@@ -71,9 +68,9 @@ fn seed_files(ci: &CloudInit) -> Vec<SeedFile> {
     files
 }
 
-/// The cloud-init files and the seeds, sorted by name. `qcow2_scratch`:
-/// where seed.qcow2 is made (imago writes through a file), when asked for.
-pub fn artifacts(ci: &CloudInit, qcow2_scratch: Option<&Path>) -> Result<Vec<Artifact>> {
+/// The cloud-init files and the seeds, sorted by name; seed.qcow2 only
+/// `with_qcow2`.
+pub fn artifacts(ci: &CloudInit, with_qcow2: bool) -> Result<Vec<Artifact>> {
     let files = seed_files(ci);
     let mut out: Vec<Artifact> = files
         .iter()
@@ -92,9 +89,8 @@ pub fn artifacts(ci: &CloudInit, qcow2_scratch: Option<&Path>) -> Result<Vec<Art
     };
     out.push(secret("seed.iso", seed::iso9660::build("cidata", &files)?));
     let img = seed::fat::build("CIDATA", &files)?;
-    if let Some(scratch) = qcow2_scratch {
-        store::mkdir_private(scratch)?;
-        out.push(secret("seed.qcow2", seed::qcow2::from_raw(&img, scratch)?));
+    if with_qcow2 {
+        out.push(secret("seed.qcow2", seed::qcow2::from_raw(&img)?));
     }
     out.push(secret("seed.img", img));
     out.sort_by(|a, b| a.name.cmp(&b.name));

@@ -13,9 +13,9 @@
 //! `write` (the crash-safe, locked write of a release directory), `store`
 //! (read, list, check against SHA256SUMS), `verify` (a stored release
 //! against its checksums, manifest and, with the key, its version's HMAC),
-//! `log` (the append-only JSON-lines logs beside the releases: builds and,
-//! for `deploy`, deployments). `manifest`, `archive` and `boot` are pure;
-//! seed.qcow2 alone needs a scratch directory.
+//! `inventory` (what is stored, and a safe delete), `log` (the append-only
+//! JSON-lines logs beside the releases: builds and, for `deploy`,
+//! deployments). `manifest`, `archive` and `boot` are pure.
 
 pub mod archive;
 pub mod boot;
@@ -73,7 +73,7 @@ pub fn build(
     images: &Pinned,
     templates: &Templates,
 ) -> Result<Built> {
-    // One build per environment from here on: even its scratch files.
+    // One build per environment from here on.
     let lock = write::lock_env(project, config.env.as_str())?;
     // Every seed format is always written: a version's bytes must not
     // depend on which formats one build happened to ask for.
@@ -93,12 +93,15 @@ pub fn build(
     })
 }
 
-/// Builds the release in memory.
+/// Builds the release in memory. `qcow2`: `Some` makes seed.qcow2 too, as
+/// `build` does (the directory it names is no longer used: the image is
+/// made in memory); `None` leaves it out (`deploy --dry-run`, which wants
+/// the version only).
 pub fn make(
     config: &Config,
     pinned: &Pinned,
     templates: &Templates,
-    qcow2_scratch: Option<&Path>,
+    qcow2: Option<&Path>,
 ) -> Result<Release> {
     let images = &pinned.images;
     let files = render::render(templates, config, images, &SecretContext::real(config))?;
@@ -124,7 +127,7 @@ pub fn make(
     let manifest = Manifest::new(config.env.as_str(), &files, pinned, &versioned, &key)?;
     let ci = with_version(draft, manifest.version.as_str());
     boot::check_fits(config, &files, &ci.user_data)?;
-    let artifacts = boot::artifacts(&ci, qcow2_scratch)?;
+    let artifacts = boot::artifacts(&ci, qcow2.is_some())?;
     let shown_user_data = boot::shown_user_data(&ci.user_data, &payload.sha256)?;
     let mut release = Release {
         manifest,
