@@ -213,8 +213,7 @@ PY
 # announce succeeded (at most 60 s more: the VM said healthy, the first
 # announce after that ends the outage), then stops it.
 stop_loop() {
-    local i
-    for i in $(seq 300); do
+    for _ in $(seq 300); do
         [[ $(tail -n 1 "$3" 2>/dev/null) == *" 1" ]] && break
         sleep 0.2
     done
