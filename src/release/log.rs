@@ -31,19 +31,26 @@ pub struct Entry {
 
 impl Entry {
     pub fn now(version: &str, outcome: &str, project: &Path) -> Entry {
+        Entry::with_commit(version, outcome, git_commit(project))
+    }
+
+    /// An entry of now, with the commit [`git_commit`] found (`build` asks
+    /// git while the release is made: two git processes cost more than the
+    /// rest of the log's work).
+    pub fn with_commit(version: &str, outcome: &str, commit: Option<String>) -> Entry {
         Entry {
             time: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
             version: version.to_string(),
             outcome: outcome.to_string(),
             tool: env!("CARGO_PKG_VERSION").to_string(),
-            commit: git_commit(project),
+            commit,
         }
     }
 }
 
 /// `git rev-parse HEAD` of the project, `-dirty` when `git status` is not
 /// clean; none outside a git work tree or without git.
-fn git_commit(project: &Path) -> Option<String> {
+pub fn git_commit(project: &Path) -> Option<String> {
     let git = |args: &[&str]| {
         std::process::Command::new("git")
             .arg("-C")

@@ -77,14 +77,19 @@ pub fn build(
     let lock = write::lock_env(project, config.env.as_str())?;
     // Every seed format is always written: a version's bytes must not
     // depend on which formats one build happened to ask for.
-    let release = make(config, images, templates, Some(lock.dir()))?;
-    let (path, written) = write::write(&lock, &release)?;
+    // The build log's commit comes from git, asked while the release is made.
+    let (release, path, written, commit) = std::thread::scope(|s| -> Result<_> {
+        let commit = s.spawn(|| log::git_commit(project));
+        let release = make(config, images, templates, Some(lock.dir()))?;
+        let (path, written) = write::write(&lock, &release)?;
+        Ok((release, path, written, commit.join().ok().flatten()))
+    })?;
     let outcome = match written {
         Written::New => "new",
         Written::Unchanged => "unchanged",
         Written::Repaired(_) => "repaired",
     };
-    let entry = log::Entry::now(release.manifest.version.as_str(), outcome, project);
+    let entry = log::Entry::with_commit(release.manifest.version.as_str(), outcome, commit);
     log::append(lock.dir(), &entry)?;
     Ok(Built {
         release,
@@ -104,44 +109,65 @@ pub fn make(
     qcow2: Option<&Path>,
 ) -> Result<Release> {
     let images = &pinned.images;
-    let files = render::render(templates, config, images, &SecretContext::real(config))?;
-    let all_redacted = render::render(templates, config, images, &SecretContext::redacted(config))?;
+    // The redacted twins on another thread, beside the real files.
+    let (files, all_redacted) = std::thread::scope(|s| -> Result<_> {
+        let redacted =
+            s.spawn(|| render::render(templates, config, images, &SecretContext::redacted(config)));
+        let files = render::render(templates, config, images, &SecretContext::real(config))?;
+        let redacted = redacted
+            .join()
+            .unwrap_or_else(|_| Err(panicked("rendering")))?;
+        Ok((files, redacted))
+    })?;
     secrets_stay_in_secret_files(&files, &all_redacted)?;
     let redacted: Vec<File> = all_redacted.into_iter().filter(|f| f.secret).collect();
     let tar = archive::tar_bytes(&files)?;
-    let gz = archive::gzip(&tar).context("creating bundle.tar.gz")?;
-    let payload = cloudinit::Archive {
-        sha256: sha256_hex(&gz),
-        gz,
-    };
-    // Generated once with the stand-in: anything that reaches only the
-    // cloud-init files (an SSH key, an address, the install template, this
-    // code) changes the version, and so makes a new cloud-init instance.
-    let draft = cloudinit::generate(config, templates, &files, &payload, VERSION_STAND_IN)?;
-    let versioned = versioned_text(
-        &draft.user_data,
-        &draft.meta_data,
-        draft.network_config.as_deref(),
-    );
-    let key = Key::new(&config.secrets.release_key);
-    let manifest = Manifest::new(config.env.as_str(), &files, pinned, &versioned, &key)?;
-    let ci = with_version(draft, manifest.version.as_str());
-    boot::check_fits(config, &files, &ci.user_data)?;
-    let artifacts = boot::artifacts(&ci, qcow2.is_some())?;
-    let shown_user_data = boot::shown_user_data(&ci.user_data, &payload.sha256)?;
-    let mut release = Release {
-        manifest,
-        manifest_json: Vec::new(),
-        tarball: archive::zstd(&tar)?,
-        sha256sums: String::new(),
-        secret_sums: String::new(),
-        files,
-        redacted,
-        shown_user_data,
-        artifacts: Vec::new(),
-    };
-    release.attach(artifacts, &key)?;
-    Ok(release)
+    // bundle.tar.zst on another thread: nothing needs it before the release
+    // is put together.
+    std::thread::scope(|s| {
+        let tarball = s.spawn(|| archive::zstd(&tar));
+        let gz = archive::gzip(&tar).context("creating bundle.tar.gz")?;
+        let payload = cloudinit::Archive {
+            sha256: sha256_hex(&gz),
+            gz,
+        };
+        // Generated once with the stand-in: anything that reaches only the
+        // cloud-init files (an SSH key, an address, the install template, this
+        // code) changes the version, and so makes a new cloud-init instance.
+        let draft = cloudinit::generate(config, templates, &files, &payload, VERSION_STAND_IN)?;
+        let versioned = versioned_text(
+            &draft.user_data,
+            &draft.meta_data,
+            draft.network_config.as_deref(),
+        );
+        let key = Key::new(&config.secrets.release_key);
+        let manifest = Manifest::new(config.env.as_str(), &files, pinned, &versioned, &key)?;
+        let ci = with_version(draft, manifest.version.as_str());
+        boot::check_fits(config, &files, &ci.user_data)?;
+        let artifacts = boot::artifacts(&ci, qcow2.is_some())?;
+        let shown_user_data = boot::shown_user_data(&ci.user_data, &payload.sha256)?;
+        let tarball = tarball
+            .join()
+            .unwrap_or_else(|_| Err(panicked("compressing bundle.tar.zst")))?;
+        let mut release = Release {
+            manifest,
+            manifest_json: Vec::new(),
+            tarball,
+            sha256sums: String::new(),
+            secret_sums: String::new(),
+            files,
+            redacted,
+            shown_user_data,
+            artifacts: Vec::new(),
+        };
+        release.attach(artifacts, &key)?;
+        Ok(release)
+    })
+}
+
+/// The error of a thread of the build that panicked (a bug).
+fn panicked(what: &str) -> anyhow::Error {
+    anyhow::anyhow!("{what}: a thread of the build panicked")
 }
 
 /// What of the cloud-init files (as generated with the stand-in) the

@@ -17,7 +17,7 @@
 //! Written here: no crate combines an atomic directory exchange with its
 //! fallback; `rustix` gives the system call, std the file lock.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
@@ -27,7 +27,7 @@ use anyhow::{Context, Result};
 
 use super::store::{self, env_dir};
 use super::verify::Finding;
-use super::Release;
+use super::{Entry, Release};
 use crate::error::Error;
 
 /// Writes new files under one directory, creating each directory once (a
@@ -133,16 +133,53 @@ pub enum Written {
     Repaired(Vec<Finding>),
 }
 
-/// Writes every file of `release` under `dir` (a fresh directory).
+/// Writes every file of `release` under `dir` (a fresh directory), then
+/// fsyncs all of it together. Each top-level part (bundle/, redacted/, the
+/// files beside them) is written on a thread of its own, making its own
+/// directories (the parts share none but `dir`): creating ~60 files and
+/// ~25 directories one after another was a quarter of a build.
 fn write_files(dir: &Path, release: &Release) -> Result<()> {
-    let mut w = Writer {
-        made: BTreeSet::from([dir.to_path_buf()]),
+    let entries = release.entries();
+    let mut parts: BTreeMap<Option<&str>, Vec<&Entry>> = BTreeMap::new();
+    for e in &entries {
+        let top = e.path.split_once('/').map(|(top, _)| top);
+        parts.entry(top).or_default().push(e);
+    }
+    let writers: Vec<Result<Writer>> = std::thread::scope(|s| {
+        let threads: Vec<_> = parts
+            .values()
+            .map(|part| {
+                s.spawn(move || -> Result<Writer> {
+                    let mut w = Writer {
+                        made: BTreeSet::from([dir.to_path_buf()]),
+                        written: Vec::new(),
+                    };
+                    for e in part {
+                        w.write(&dir.join(&e.path), e.bytes, e.mode)?;
+                    }
+                    Ok(w)
+                })
+            })
+            .collect();
+        threads
+            .into_iter()
+            .map(|t| {
+                t.join().unwrap_or_else(|_| {
+                    Err(anyhow::anyhow!("a thread writing the release panicked"))
+                })
+            })
+            .collect()
+    });
+    let mut all = Writer {
+        made: BTreeSet::new(),
         written: Vec::new(),
     };
-    for e in release.entries() {
-        w.write(&dir.join(&e.path), e.bytes, e.mode)?;
+    for w in writers {
+        let w = w?;
+        all.made.extend(w.made);
+        all.written.extend(w.written);
     }
-    w.sync()
+    all.sync()
 }
 
 /// How an existing copy of this release differs from the one in memory:
