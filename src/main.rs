@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use torrust_bake::cli::{
-    Cli, Command, ImagesCommand, LibvirtCommand, ReleasesCommand, SecretsCommand,
+    Cli, Command, ImagesCommand, LibvirtCommand, ProbeCommand, ReleasesCommand, SecretsCommand,
 };
 use torrust_bake::{commands, errln, error, outln, output};
 
@@ -37,6 +37,9 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Completions(args) => commands::completions(args),
         Command::Man => commands::man(),
+        Command::Probe {
+            action: ProbeCommand::AnnounceLoop(args),
+        } => commands::probe_announce_loop(args),
         _ => commands::project_root(cli.project.as_deref()).and_then(|p| run(&cli, &p)),
     };
     let code = match result {
@@ -88,7 +91,7 @@ fn run(cli: &Cli, project: &std::path::Path) -> anyhow::Result<ExitCode> {
         Command::Releases {
             action: ReleasesCommand::Prune(args),
         } => commands::releases_prune(project, args, cli.json),
-        Command::Completions(_) | Command::Man => {
+        Command::Completions(_) | Command::Man | Command::Probe { .. } => {
             unreachable!("handled before the project is found")
         }
         Command::Deploy(args) => commands::deploy(project, args, cli.json),

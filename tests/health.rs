@@ -811,3 +811,52 @@ fn each_check_is_printed_as_it_finishes() {
         "{rest:?}"
     );
 }
+
+/// The e2e's outage probe (`probe announce-loop`, hidden) answers 1 for a
+/// tracker that serves, a refusal included (the torrent is not
+/// whitelisted), and 0 for a port where nothing listens; it stops when
+/// the --until file appears.
+#[test]
+fn the_announce_loop_tells_a_serving_tracker_from_a_silent_port() {
+    let s = LoopbackTracker::new();
+    let _t = s.start();
+    wait_healthy(&s);
+    let dir = tempfile::tempdir().unwrap();
+    let silent = free_udp_port();
+    for (target, want) in [
+        (format!("127.0.0.1:{}", s.udp[0]), '1'),
+        (format!("127.0.0.1:{silent}"), '0'),
+    ] {
+        let out = dir.path().join(format!("{want}.txt"));
+        let until = dir.path().join(format!("{want}.stop"));
+        let mut child = s
+            .command(&[
+                "probe",
+                "announce-loop",
+                &target,
+                "--info-hash",
+                "fedcba9876543210fedcba9876543210fedcba98",
+                "--every",
+                "50ms",
+                "--timeout",
+                "100ms",
+                "--until",
+                until.to_str().unwrap(),
+                "--out",
+                out.to_str().unwrap(),
+            ])
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(1500));
+        std::fs::write(&until, "").unwrap();
+        let status = child.wait().unwrap();
+        assert!(status.success());
+        let lines = std::fs::read_to_string(&out).unwrap();
+        assert!(lines.lines().count() >= 3, "{target}: {lines}");
+        for l in lines.lines() {
+            let (time, ok) = l.split_once(' ').unwrap();
+            assert!(time.parse::<f64>().unwrap() > 1.7e9, "{l}");
+            assert_eq!(ok, want.to_string(), "{target}: {lines}");
+        }
+    }
+}

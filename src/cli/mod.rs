@@ -16,6 +16,7 @@ mod docs;
 mod health;
 mod images;
 mod libvirt;
+mod probe;
 mod release;
 mod releases;
 
@@ -25,6 +26,7 @@ pub use docs::*;
 pub use health::*;
 pub use images::*;
 pub use libvirt::*;
+pub use probe::*;
 pub use release::*;
 pub use releases::*;
 
@@ -190,6 +192,13 @@ Examples:
     Libvirt {
         #[command(subcommand)]
         action: LibvirtCommand,
+    },
+    /// Test support, not for operators: what the end-to-end scripts ask of the product
+    /// (scripts/e2e-stack.sh), so that they do not re-implement it.
+    #[command(hide = true)]
+    Probe {
+        #[command(subcommand)]
+        action: ProbeCommand,
     },
 }
 

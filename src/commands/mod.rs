@@ -29,6 +29,7 @@ mod docs;
 mod health;
 mod images_cmds;
 mod libvirt_cmds;
+mod probe;
 mod release_cmds;
 mod releases_cmds;
 
@@ -38,6 +39,7 @@ pub use docs::*;
 pub use health::*;
 pub use images_cmds::*;
 pub use libvirt_cmds::*;
+pub use probe::*;
 pub use release_cmds::*;
 pub use releases_cmds::*;
 

@@ -16,6 +16,8 @@ mod peers;
 mod udp;
 mod web;
 
+pub use udp::announce_once;
+
 /// What each probe concludes from a reply's bytes, without the network:
 /// the code the probes run, callable by tests and fuzz targets.
 pub mod replies {

@@ -195,6 +195,19 @@ fn exchange(
     first: Duration,
     deadline: Option<Instant>,
 ) -> Result<Response, Error> {
+    exchange_tries(sock, request, tid, action, first, deadline, ATTEMPTS)
+}
+
+/// `exchange` with `tries` attempts instead of the health check's three.
+fn exchange_tries(
+    sock: &UdpSocket,
+    request: Request,
+    tid: TransactionId,
+    action: i32,
+    first: Duration,
+    deadline: Option<Instant>,
+    tries: u32,
+) -> Result<Response, Error> {
     let mut packet = Vec::with_capacity(98);
     request
         .write_bytes(&mut packet)
@@ -206,7 +219,7 @@ fn exchange(
     let mut attempts = 0;
     // Whether the deadline, not the attempts, ended the wait.
     let mut cut = false;
-    while attempts < ATTEMPTS {
+    while attempts < tries {
         let mut attempt_end = Instant::now() + timeout;
         if let Some(d) = deadline {
             cut = d <= attempt_end;
@@ -249,13 +262,13 @@ fn exchange(
     };
     if cut {
         return Err(unreachable(format!(
-            "no reply before the --wait deadline ({attempts} of {ATTEMPTS} attempts in {} s){discarded}",
+            "no reply before the --wait deadline ({attempts} of {tries} attempts in {} s){discarded}",
             ms(started.elapsed()) / 1000.0
         )));
     }
     Err(unreachable(format!(
-        "no reply after {ATTEMPTS} attempts ({} s in all){discarded}",
-        ms(first * ((1 << ATTEMPTS) - 1)) / 1000.0
+        "no reply after {tries} attempts ({} s in all){discarded}",
+        ms(first * ((1 << tries) - 1)) / 1000.0
     )))
 }
 
@@ -285,11 +298,20 @@ fn socket_to(target: &str) -> Result<UdpSocket, Error> {
 }
 
 fn announce_request(connection_id: ConnectionId, tid: TransactionId, peer: &Peer) -> Request {
+    announce_of(connection_id, tid, peer, *INFO_HASH)
+}
+
+fn announce_of(
+    connection_id: ConnectionId,
+    tid: TransactionId,
+    peer: &Peer,
+    info_hash: [u8; 20],
+) -> Request {
     Request::Announce(AnnounceRequest {
         connection_id,
         action_placeholder: Default::default(),
         transaction_id: tid,
-        info_hash: InfoHash(*INFO_HASH),
+        info_hash: InfoHash(info_hash),
         peer_id: PeerId(*peer.id),
         bytes_downloaded: NumberOfBytes::new(0),
         bytes_left: NumberOfBytes::new(peer.left),
@@ -300,6 +322,33 @@ fn announce_request(connection_id: ConnectionId, tid: TransactionId, peer: &Peer
         peers_wanted: NumberOfPeers::new(-1), // the tracker's default
         port: Port::new(NonZeroU16::new(peer.port).unwrap_or(NonZeroU16::MIN)),
     })
+}
+
+/// One connect and one announce of `info_hash` as the health check's
+/// first peer, each sent up to `tries` times from `first` on (doubling, as
+/// a client retransmits): `Ok` when the tracker answered, with an announce
+/// reply or a refusal (both prove it serves), else why not. What
+/// `torrust-bake probe announce-loop` sends, a few times a second, to
+/// measure an outage.
+pub fn announce_once(
+    target: &str,
+    info_hash: [u8; 20],
+    first: Duration,
+    tries: u32,
+) -> Result<(), Error> {
+    let sock = socket_to(target)?;
+    let tid = transaction_id();
+    let request = Request::Connect(ConnectRequest {
+        transaction_id: tid,
+    });
+    let connection_id = connected(exchange_tries(&sock, request, tid, 0, first, None, tries))?;
+    let tid = transaction_id();
+    let request = announce_of(connection_id, tid, &FIRST_PEER, info_hash);
+    announced(
+        exchange_tries(&sock, request, tid, 1, first, None, tries),
+        true,
+    )
+    .map(|_| ())
 }
 
 /// Connect, announce (a refusal passes when the mode refuses strangers),
