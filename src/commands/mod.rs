@@ -1,6 +1,6 @@
 //! The commands: glue between the library and the terminal, one file per
 //! group (config, release, releases, images, health, deploy, the deprecated
-//! libvirt aliases, docs). Parse -> call the
+//! libvirt aliases, docs, the hidden test-support `probe`). Parse -> call the
 //! library -> print; nothing else. Human output goes to stdout, progress and
 //! problems to stderr; `--json` puts one JSON document on stdout.
 
