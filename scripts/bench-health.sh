@@ -18,10 +18,11 @@ cp -r environments templates "$work/"
 cp tests/fixtures/images.lock "$work/images/images.lock"
 free_port() { python3 -c 'import socket,sys;s=socket.socket(socket.AF_INET,getattr(socket,sys.argv[1]));s.bind(("127.0.0.1",0));print(s.getsockname()[1])' "$1"; }
 export TORRUST_TRACKER_BIND_ADDRESS=127.0.0.1
-export TORRUST_TRACKER_UDP_PORTS="$(free_port SOCK_DGRAM),$(free_port SOCK_DGRAM)"
-export TORRUST_TRACKER_HTTP_PORTS=$(free_port SOCK_STREAM)
-export TORRUST_TRACKER_API_PORT=$(free_port SOCK_STREAM)
-export TORRUST_TRACKER_HEALTH_CHECK_PORT=$(free_port SOCK_STREAM)
+TORRUST_TRACKER_UDP_PORTS="$(free_port SOCK_DGRAM),$(free_port SOCK_DGRAM)"
+TORRUST_TRACKER_HTTP_PORTS=$(free_port SOCK_STREAM)
+TORRUST_TRACKER_API_PORT=$(free_port SOCK_STREAM)
+TORRUST_TRACKER_HEALTH_CHECK_PORT=$(free_port SOCK_STREAM)
+export TORRUST_TRACKER_UDP_PORTS TORRUST_TRACKER_HTTP_PORTS TORRUST_TRACKER_API_PORT TORRUST_TRACKER_HEALTH_CHECK_PORT
 export TORRUST_TRACKER_DATABASE_URL="sqlite://$work/tracker.db"
 export TORRUST_TRACKER_API_TOKEN=bench-token-0123456789abcdefghijklmnopqrstuvwxyz
 path=$("$bin" -C "$work" build local --json 2>/dev/null | python3 -c 'import json,sys;print(json.load(sys.stdin)["path"])')

@@ -172,6 +172,8 @@ if [ "${E2E_RAW:-1}" = 1 ]; then
     raw_pid=$!
     wait_boot raw "$raw/console.log" "$t0"
     kill "$raw_pid"; wait "$raw_pid" 2>/dev/null || true; raw_pid=
+    # (first_done, raw_done, ...: set by `printf -v` in the boot loop above.)
+    # shellcheck disable=SC2154
     say "ratio libvirt/raw (start -> cloud-init done): first boot $((first_done * 100 / raw_done))%, second $((second_done * 100 / raw_done))%; kernel -> done: libvirt $(secs $((first_done - first_fw))) s / $(secs $((second_done - second_fw))) s, raw $(secs $((raw_done - raw_fw))) s; firmware (start -> kernel): libvirt+OVMF $(secs "$first_fw") s, raw $(secs "$raw_fw") s"
 fi
 say "all passed for release $version: first boot $(secs "$first_done") s (firmware $(secs "$first_fw") s), second $(secs "$second_done") s${raw_done:+, raw QEMU $(secs "${raw_done:-0}") s}"

@@ -60,8 +60,7 @@ start() {
     if ! alive /run/libvirtd.pid; then
         ip netns exec "$ns" libvirtd -d -p /run/libvirtd.pid
     fi
-    local i
-    for i in $(seq 50); do virsh -q uri >/dev/null 2>&1 && break; sleep 0.2; done
+    for _ in $(seq 50); do virsh -q uri >/dev/null 2>&1 && break; sleep 0.2; done
     virsh -q uri >/dev/null 2>&1 || die "libvirtd does not answer"
     if ! virsh net-info "$net" >/dev/null 2>&1; then
         cat >"$run/$net.xml" <<EOF
@@ -83,10 +82,10 @@ EOF
 }
 
 stop_pid() {
-    local f=$1 i
+    local f=$1
     alive "$f" || { rm -f "$f"; return 0; }
     kill "$(cat "$f")"
-    for i in $(seq 50); do alive "$f" || break; sleep 0.2; done
+    for _ in $(seq 50); do alive "$f" || break; sleep 0.2; done
     alive "$f" && kill -9 "$(cat "$f")"
     rm -f "$f"
 }

@@ -4,8 +4,6 @@
 //! through `outln!`/`errln!`, which a closed pipe does not panic
 //! (`output.rs`).
 
-#![deny(clippy::print_stdout, clippy::print_stderr)]
-
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -46,7 +44,7 @@ fn main() -> ExitCode {
         Err(e) => {
             let code = error::exit_code(&e);
             errln!("error: {e:#}");
-            if cli.command.json() {
+            if cli.json {
                 let doc = serde_json::json!({ "ok": false, "error": format!("{e:#}"), "exit_code": code });
                 outln!("{doc:#}");
             }
@@ -66,43 +64,43 @@ fn main() -> ExitCode {
 /// Runs a command that works on the project at `project`.
 fn run(cli: &Cli, project: &std::path::Path) -> anyhow::Result<ExitCode> {
     match &cli.command {
-        Command::Check(args) => commands::check(project, args),
-        Command::Show(args) => commands::show(project, args),
-        Command::Build(args) => commands::build(project, args),
-        Command::Diff(args) => commands::diff(project, args),
-        Command::Verify(args) => commands::verify(project, args),
+        Command::Check(args) => commands::check(project, args, cli.json),
+        Command::Show(args) => commands::show(project, args, cli.json),
+        Command::Build(args) => commands::build(project, args, cli.json),
+        Command::Diff(args) => commands::diff(project, args, cli.json),
+        Command::Verify(args) => commands::verify(project, args, cli.json),
         Command::Secrets {
             action: SecretsCommand::Init(args),
-        } => commands::secrets_init(project, args),
+        } => commands::secrets_init(project, args, cli.json),
         Command::Secrets {
             action: SecretsCommand::Path(args),
-        } => commands::secrets_path(project, args),
+        } => commands::secrets_path(project, args, cli.json),
         Command::Images {
             action: ImagesCommand::Pin(args),
-        } => commands::images_pin(project, args),
+        } => commands::images_pin(project, args, cli.json),
         Command::Images {
             action: ImagesCommand::Verify(args),
-        } => commands::images_verify(project, args),
-        Command::Health(args) => commands::health(project, args),
+        } => commands::images_verify(project, args, cli.json),
+        Command::Health(args) => commands::health(project, args, cli.json),
         Command::Releases {
             action: ReleasesCommand::List(args),
-        } => commands::releases_list(project, args),
+        } => commands::releases_list(project, args, cli.json),
         Command::Releases {
             action: ReleasesCommand::Prune(args),
-        } => commands::releases_prune(project, args),
+        } => commands::releases_prune(project, args, cli.json),
         Command::Completions(_) | Command::Man => {
             unreachable!("handled before the project is found")
         }
-        Command::Deploy(args) => commands::deploy(project, args),
-        Command::Status(args) => commands::status(project, args),
-        Command::Rollback(args) => commands::rollback(project, args),
-        Command::Destroy(args) => commands::destroy(project, args),
+        Command::Deploy(args) => commands::deploy(project, args, cli.json),
+        Command::Status(args) => commands::status(project, args, cli.json),
+        Command::Rollback(args) => commands::rollback(project, args, cli.json),
+        Command::Destroy(args) => commands::destroy(project, args, cli.json),
         Command::Libvirt { action } => match action {
-            LibvirtCommand::Up(args) => commands::libvirt_up(project, args),
-            LibvirtCommand::Replace(args) => commands::libvirt_replace(project, args),
-            LibvirtCommand::Rollback(args) => commands::libvirt_rollback(project, args),
-            LibvirtCommand::Status(args) => commands::libvirt_status(project, args),
-            LibvirtCommand::Down(args) => commands::libvirt_down(project, args),
+            LibvirtCommand::Up(args) => commands::libvirt_up(project, args, cli.json),
+            LibvirtCommand::Replace(args) => commands::libvirt_replace(project, args, cli.json),
+            LibvirtCommand::Rollback(args) => commands::libvirt_rollback(project, args, cli.json),
+            LibvirtCommand::Status(args) => commands::libvirt_status(project, args, cli.json),
+            LibvirtCommand::Down(args) => commands::libvirt_down(project, args, cli.json),
         },
     }
 }

@@ -232,3 +232,47 @@ fn the_real_tracker_runs_the_rendered_config() {
     let (status, _) = http_get(api, "/api/v1/stats?token=wrong");
     assert_ne!(status, 200, "a wrong token must not pass");
 }
+
+/// Every shell script a release ships (bundle/usr/local/sbin) and the
+/// first-boot install script in its user-data pass `shellcheck -S warning`:
+/// they run as root on the VM, where nothing else reads them before boot.
+#[test]
+fn shipped_shell_scripts_pass_shellcheck() {
+    let p = Project::new();
+    for (env, vars) in [
+        ("local", vec![]),
+        ("local", local_with_mysql()),
+        ("production", production_secrets()),
+    ] {
+        let release = p.build(env, &vars);
+        let mut scripts = Vec::new();
+        for entry in std::fs::read_dir(release.join("bundle/usr/local/sbin")).unwrap() {
+            let path = entry.unwrap().path();
+            if std::fs::read_to_string(&path).is_ok_and(|t| t.starts_with("#!/bin/sh")) {
+                scripts.push(path);
+            }
+        }
+        let user_data: serde_json::Value =
+            serde_saphyr::from_str(&std::fs::read_to_string(release.join("user-data")).unwrap())
+                .unwrap();
+        let install = user_data["write_files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["path"] == "/usr/local/sbin/torrust-bake-install")
+            .expect("the install script is in user-data");
+        let extracted = release.join("torrust-bake-install.sh");
+        std::fs::write(&extracted, install["content"].as_str().unwrap()).unwrap();
+        scripts.push(extracted);
+        assert!(scripts.len() >= 4, "{env}: {scripts:?}");
+        let mut args = vec!["-S", "warning"];
+        args.extend(scripts.iter().map(|s| s.to_str().unwrap()));
+        let out = verifier("shellcheck", &args, &release);
+        assert!(
+            out.status.success(),
+            "{env}: shellcheck:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}

@@ -2,8 +2,8 @@
 
 use super::*;
 
-pub fn check(project: &Path, args: &CheckArgs) -> Result<ExitCode> {
-    let (env, json) = (args.env.as_str(), args.json);
+pub fn check(project: &Path, args: &CheckArgs, json: bool) -> Result<ExitCode> {
+    let env = args.env.as_str();
     let (report, ok) = load_all(project, env);
     if json {
         match ok {
@@ -47,8 +47,8 @@ fn without_password(value: &str) -> String {
     }
 }
 
-pub fn show(project: &Path, args: &ShowArgs) -> Result<ExitCode> {
-    let (env, json) = (args.env.as_str(), args.json);
+pub fn show(project: &Path, args: &ShowArgs, json: bool) -> Result<ExitCode> {
+    let env = args.env.as_str();
     let loaded = config::load(project, env, &config::process_env);
     let (Some(raw), Some(environment)) = (&loaded.raw, &loaded.environment) else {
         return report_failure(&loaded.report, json);
@@ -144,9 +144,9 @@ fn secrets_file_of(project: &Path, env: &str) -> Result<std::path::PathBuf> {
     Ok(config::secrets_file::path(&dir, env))
 }
 
-pub fn secrets_path(project: &Path, args: &SecretsInitArgs) -> Result<ExitCode> {
+pub fn secrets_path(project: &Path, args: &SecretsInitArgs, json: bool) -> Result<ExitCode> {
     let path = secrets_file_of(project, &args.env)?;
-    if args.json {
+    if json {
         print_json(&serde_json::json!({ "env": args.env, "path": path, "exists": path.exists() }))?;
     } else {
         outln!("{}", path.display());
@@ -154,7 +154,7 @@ pub fn secrets_path(project: &Path, args: &SecretsInitArgs) -> Result<ExitCode> 
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn secrets_init(project: &Path, args: &SecretsInitArgs) -> Result<ExitCode> {
+pub fn secrets_init(project: &Path, args: &SecretsInitArgs, json: bool) -> Result<ExitCode> {
     let env = args.env.as_str();
     let path = secrets_file_of(project, env)?;
     let loaded = config::load(project, env, &config::process_env);
@@ -187,7 +187,7 @@ pub fn secrets_init(project: &Path, args: &SecretsInitArgs) -> Result<ExitCode> 
             .filter(|mode| mode & 0o077 != 0)
     };
     let next = next_step(project, env);
-    if args.json {
+    if json {
         print_json(&serde_json::json!({
             "env": env, "path": path, "added": added, "next": next,
             "readable_by_others": open_mode.is_some(),

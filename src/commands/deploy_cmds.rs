@@ -2,9 +2,9 @@
 //! the same on every provider (INFRASTRUCTURE_PROVIDER picks it).
 
 use super::*;
-use crate::cli::{DeployArgs, DestroyArgs, ReplaceHow, RollbackArgs, StatusArgs};
-use crate::deploy::{self, boot, Deployed, ReplaceOutcome, Step, UpOutcome};
-use crate::provider::{self, Connect, Machines, Provider};
+use crate::cli::{ConnectArgs, DeployArgs, DestroyArgs, ReplaceHow, RollbackArgs, StatusArgs};
+use crate::deploy::{self, boot, Deployed, PlanKind, ReplaceOutcome, Step, UpOutcome};
+use crate::provider::{self, Connect, Machines, Provider, SeedKind};
 
 /// The environment's provider by its configuration: the validated one, or
 /// (for commands that work from what runs, with a broken or deleted env
@@ -20,10 +20,10 @@ fn provider_of(project: &Path, env: &str) -> (Provider, Option<Config>) {
     (named.unwrap_or(Provider::Libvirt), None)
 }
 
-pub(super) fn connect(uri: &Option<String>, seed: LibvirtSeed) -> Connect {
+pub(super) fn connect(at: &ConnectArgs, seed: SeedKind) -> Connect {
     Connect {
-        libvirt_uri: uri.clone(),
-        libvirt_seed_img: seed == LibvirtSeed::Img,
+        libvirt_uri: at.uri.clone(),
+        libvirt_seed: seed,
     }
 }
 
@@ -113,8 +113,8 @@ impl Loaded {
     }
 }
 
-pub fn deploy(project: &Path, args: &DeployArgs) -> Result<ExitCode> {
-    let (env, json) = (args.env.as_str(), args.json);
+pub fn deploy(project: &Path, args: &DeployArgs, json: bool) -> Result<ExitCode> {
+    let env = args.env.as_str();
     let loaded = match load_deploy(project, env, args.release.as_deref(), json)? {
         Ok(l) => l,
         Err(code) => return Ok(code),
@@ -234,7 +234,7 @@ fn say_outcome(out: &ReplaceOutcome) {
         .as_deref()
         .map(|a| format!("; service address: {a}"))
         .unwrap_or_default();
-    let how = if out.plan == "hand-over" {
+    let how = if out.plan == PlanKind::HandOver {
         "the new VM booted beside the old one and took over the data disk once ready"
     } else {
         "one boot: the old VM stops before the new one starts, as the VM's static address cannot be shared; leave INFRASTRUCTURE_IPV4_ADDRESS unset for a hand-over"
@@ -272,16 +272,16 @@ pub(super) fn run_replace(
     env: &str,
     release: Option<&str>,
     how: &ReplaceHow,
+    json: bool,
 ) -> Result<ExitCode> {
-    let json = how.json;
     let loaded = match load_deploy(project, env, release, json)? {
         Ok(l) => l,
         Err(code) => return Ok(code),
     };
-    let machines = loaded.machines(&connect(&how.connect, how.seed))?;
+    let machines = loaded.machines(&connect(&how.provider.connect, how.provider.seed))?;
     let opts = deploy::ReplaceOptions {
         health_wait: how.health_wait,
-        shutdown_timeout: how.shutdown_timeout,
+        shutdown_timeout: how.provider.shutdown_timeout,
     };
     let (mut progress, mut on_event) = printers(json);
     let inputs = loaded.inputs(project, false);
@@ -295,7 +295,7 @@ pub(super) fn run_replace(
     say_replaced(&out, json)
 }
 
-pub fn rollback(project: &Path, args: &RollbackArgs) -> Result<ExitCode> {
+pub fn rollback(project: &Path, args: &RollbackArgs, json: bool) -> Result<ExitCode> {
     let env = args.env.as_str();
     known_env(project, env)?;
     // A provider without deploys says so before the record is asked.
@@ -307,17 +307,17 @@ pub fn rollback(project: &Path, args: &RollbackArgs) -> Result<ExitCode> {
         ))
         .into());
     };
-    if !args.how.json {
+    if !json {
         errln!("{env}: rolling back to release {previous}");
     }
-    run_replace(project, env, Some(&previous), &args.how)
+    run_replace(project, env, Some(&previous), &args.how, json)
 }
 
-pub fn status(project: &Path, args: &StatusArgs) -> Result<ExitCode> {
-    let (env, json) = (args.env.as_str(), args.json);
+pub fn status(project: &Path, args: &StatusArgs, json: bool) -> Result<ExitCode> {
+    let env = args.env.as_str();
     env_or_leftovers(project, env)?;
     let (provider, config) = provider_of(project, env);
-    let machines = provider::open(provider, env, &connect(&args.connect, LibvirtSeed::Iso))?;
+    let machines = provider::open(provider, env, &connect(&args.connect, SeedKind::Iso))?;
     let domains = deploy::status(machines.as_ref(), env)?;
     // Where clients announce to, and which VM that reaches now.
     let service = config.as_ref().and_then(|c| {
@@ -365,13 +365,13 @@ pub fn status(project: &Path, args: &StatusArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn destroy(project: &Path, args: &DestroyArgs) -> Result<ExitCode> {
-    let (env, json) = (args.env.as_str(), args.json);
+pub fn destroy(project: &Path, args: &DestroyArgs, json: bool) -> Result<ExitCode> {
+    let env = args.env.as_str();
     env_or_leftovers(project, env)?;
     // The config names the data disk even when no VM is left to; destroy
     // itself needs no valid config (it works from what the provider reports).
     let (provider, config) = provider_of(project, env);
-    let machines = provider::open(provider, env, &connect(&args.connect, LibvirtSeed::Iso))?;
+    let machines = provider::open(provider, env, &connect(&args.connect, SeedKind::Iso))?;
     if args.purge && config.is_none() {
         errln!("{env}: the configuration has errors (`torrust-bake check {env}`); only data disks of existing VMs can be purged");
     }
@@ -419,12 +419,12 @@ pub fn destroy(project: &Path, args: &DestroyArgs) -> Result<ExitCode> {
 pub(super) fn running(
     project: &Path,
     env: &str,
-    uri: &Option<String>,
+    at: &ConnectArgs,
 ) -> Result<std::collections::BTreeMap<String, Vec<String>>> {
     let (provider, _) = provider_of(project, env);
     let machines = match provider {
         Provider::Hetzner => None,
-        p => Some(provider::open(p, env, &connect(uri, LibvirtSeed::Iso))?),
+        p => Some(provider::open(p, env, &connect(at, SeedKind::Iso))?),
     };
     deploy::retention::running(machines.as_deref(), env)
 }

@@ -2,9 +2,9 @@
 
 use super::*;
 
-pub fn health(project: &Path, args: &HealthArgs) -> Result<ExitCode> {
+pub fn health(project: &Path, args: &HealthArgs, json: bool) -> Result<ExitCode> {
     use crate::health;
-    let (env, json) = (args.env.as_str(), args.json);
+    let env = args.env.as_str();
     // The probes need the API token, not the other secrets.
     let purpose = config::validate::Purpose::Probe;
     let loaded = config::load_for(project, env, &config::process_env, purpose);

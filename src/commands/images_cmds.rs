@@ -59,7 +59,7 @@ fn short(digest: &Option<images::Digest>) -> String {
     }
 }
 
-pub fn images_pin(project: &Path, pin: &PinArgs) -> Result<ExitCode> {
+pub fn images_pin(project: &Path, pin: &PinArgs, json: bool) -> Result<ExitCode> {
     let (services, args) = (&pin.services, &pin.registry);
     let path = lock_for(project, pin.env.as_deref(), true)?;
     let (text, lock) = images::read_lock(project, &path)?;
@@ -73,7 +73,7 @@ pub fn images_pin(project: &Path, pin: &PinArgs) -> Result<ExitCode> {
         let new = images::pin::apply(&text, &outcomes).with_context(|| path.clone())?;
         written = images::pin::write_lock(project, &path, &new)?;
     }
-    if args.json {
+    if json {
         print_json(&serde_json::json!({
             "ok": !failed, "written": written, "lock": path, "images": outcomes,
         }))?;
@@ -105,7 +105,7 @@ pub fn images_pin(project: &Path, pin: &PinArgs) -> Result<ExitCode> {
     })
 }
 
-pub fn images_verify(project: &Path, verify: &ImagesVerifyArgs) -> Result<ExitCode> {
+pub fn images_verify(project: &Path, verify: &ImagesVerifyArgs, json: bool) -> Result<ExitCode> {
     let args = &verify.registry;
     let path = lock_for(project, verify.env.as_deref(), false)?;
     let (_, lock) = images::read_lock(project, &path)?;
@@ -118,7 +118,7 @@ pub fn images_verify(project: &Path, verify: &ImagesVerifyArgs) -> Result<ExitCo
         .iter()
         .filter(|o| o.error.is_none() && !o.matches())
         .count();
-    if args.json {
+    if json {
         print_json(&serde_json::json!({
             "ok": !errors && mismatches == 0, "lock": path, "images": outcomes,
         }))?;

@@ -14,9 +14,9 @@ fn deprecated(old: &str, new: &str) {
 
 /// `libvirt up`: a first deploy only (it refuses when another VM of the
 /// environment exists, as it did); `deploy` also replaces.
-pub fn libvirt_up(project: &Path, args: &LibvirtUpArgs) -> Result<ExitCode> {
+pub fn libvirt_up(project: &Path, args: &LibvirtUpArgs, json: bool) -> Result<ExitCode> {
     deprecated("up", "deploy");
-    let (env, json) = (args.env.as_str(), args.json);
+    let env = args.env.as_str();
     let loaded = match load_deploy(project, env, args.release.as_deref(), json)? {
         Ok(l) => l,
         Err(code) => return Ok(code),
@@ -34,24 +34,24 @@ pub fn libvirt_up(project: &Path, args: &LibvirtUpArgs) -> Result<ExitCode> {
     say_up(&out, json)
 }
 
-pub fn libvirt_replace(project: &Path, args: &LibvirtReplaceArgs) -> Result<ExitCode> {
+pub fn libvirt_replace(project: &Path, args: &LibvirtReplaceArgs, json: bool) -> Result<ExitCode> {
     deprecated("replace", "deploy");
-    run_replace(project, &args.env, args.release.as_deref(), &args.how)
+    run_replace(project, &args.env, args.release.as_deref(), &args.how, json)
 }
 
 // The aliases below take their new verb's arguments as they are.
 
-pub fn libvirt_rollback(project: &Path, args: &RollbackArgs) -> Result<ExitCode> {
+pub fn libvirt_rollback(project: &Path, args: &RollbackArgs, json: bool) -> Result<ExitCode> {
     deprecated("rollback", "rollback");
-    rollback(project, args)
+    rollback(project, args, json)
 }
 
-pub fn libvirt_status(project: &Path, args: &StatusArgs) -> Result<ExitCode> {
+pub fn libvirt_status(project: &Path, args: &StatusArgs, json: bool) -> Result<ExitCode> {
     deprecated("status", "status");
-    status(project, args)
+    status(project, args, json)
 }
 
-pub fn libvirt_down(project: &Path, args: &DestroyArgs) -> Result<ExitCode> {
+pub fn libvirt_down(project: &Path, args: &DestroyArgs, json: bool) -> Result<ExitCode> {
     deprecated("down", "destroy");
-    destroy(project, args)
+    destroy(project, args, json)
 }

@@ -12,8 +12,8 @@ use anyhow::{Context as _, Result};
 use serde::Serialize;
 
 use crate::cli::{
-    BuildArgs, CheckArgs, CompletionsArgs, DiffArgs, HealthArgs, ImagesVerifyArgs, LibvirtSeed,
-    PinArgs, RegistryArgs, SecretsInitArgs, ShowArgs, VerifyArgs,
+    BuildArgs, CheckArgs, CompletionsArgs, DiffArgs, HealthArgs, ImagesVerifyArgs, PinArgs,
+    RegistryArgs, SecretsInitArgs, ShowArgs, VerifyArgs,
 };
 use crate::config::{self, Config, Report};
 use crate::digest::Key;

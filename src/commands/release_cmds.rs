@@ -64,8 +64,8 @@ fn print_build(out: &BuildOutput, secrets: usize, ms: u128) {
     }
 }
 
-pub fn build(project: &Path, args: &BuildArgs) -> Result<ExitCode> {
-    let (env, json) = (args.env.as_str(), args.json);
+pub fn build(project: &Path, args: &BuildArgs, json: bool) -> Result<ExitCode> {
+    let env = args.env.as_str();
     let started = Instant::now();
     let (report, ok) = load_all(project, env);
     let Some((config, images)) = ok else {
@@ -122,8 +122,8 @@ pub fn build(project: &Path, args: &BuildArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn diff(project: &Path, args: &DiffArgs) -> Result<ExitCode> {
-    let (env, json) = (args.env.as_str(), args.json);
+pub fn diff(project: &Path, args: &DiffArgs, json: bool) -> Result<ExitCode> {
+    let env = args.env.as_str();
     env_with_releases(project, env)?;
     // Parsed, so that `../x` cannot name a directory outside releases/<env>.
     let from = version_or_prefix(project, env, &args.from)?;
@@ -175,8 +175,8 @@ fn version_or_prefix(project: &Path, env: &str, given: &str) -> Result<Version> 
     }
 }
 
-pub fn verify(project: &Path, args: &VerifyArgs) -> Result<ExitCode> {
-    let (env, json) = (args.env.as_str(), args.json);
+pub fn verify(project: &Path, args: &VerifyArgs, json: bool) -> Result<ExitCode> {
+    let env = args.env.as_str();
     env_with_releases(project, env)?;
     let versions: Vec<Version> = match &args.version {
         Some(v) => vec![v.parse()?],

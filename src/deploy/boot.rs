@@ -10,9 +10,10 @@
 //! start says why there and `deploy --wait` reports the reason instead of
 //! timing out.
 
+use std::fmt;
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
+use serde::{Serialize, Serializer};
 
 use crate::provider::{Machine, Machines};
 
@@ -21,8 +22,68 @@ use crate::provider::{Machine, Machines};
 pub struct Event {
     /// Milliseconds since the machine was started.
     pub ms: u128,
-    pub event: String,
+    pub event: Stage,
     pub detail: String,
+}
+
+/// What a boot line marks, in the order a boot passes them. Written (in
+/// JSON too) as the words the timeline always had (`cloud-init
+/// modules:final`, `pulled tracker`, `tracker healthy`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stage {
+    /// The first console output.
+    Firmware,
+    Kernel,
+    /// A cloud-init stage starting (`init-local`, `modules:final`, ...).
+    CloudInit(String),
+    CloudInitDone,
+    /// The release's files verified in place.
+    ReleaseInPlace,
+    DockerUp,
+    /// One service's image pulled.
+    Pulled(String),
+    ImagesReady,
+    /// The compose stack created, not started (`up --no-start`).
+    StackPrepared,
+    /// A standby waits for the data volume.
+    ReadyForData,
+    DataAttached,
+    DataDiskFormatted,
+    ReleaseInstalled,
+    ServicesStarted,
+    TrackerHealthy,
+    /// The release's `FAILED:` line; the detail says why.
+    Failed,
+}
+
+impl fmt::Display for Stage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let word = match self {
+            Stage::Firmware => "firmware",
+            Stage::Kernel => "kernel",
+            Stage::CloudInit(stage) => return write!(f, "cloud-init {stage}"),
+            Stage::CloudInitDone => "cloud-init done",
+            Stage::ReleaseInPlace => "release in place",
+            Stage::DockerUp => "docker up",
+            Stage::Pulled(service) => return write!(f, "pulled {service}"),
+            Stage::ImagesReady => "images ready",
+            Stage::StackPrepared => "stack prepared",
+            Stage::ReadyForData => "ready for data",
+            Stage::DataAttached => "data attached",
+            Stage::DataDiskFormatted => "data disk formatted",
+            Stage::ReleaseInstalled => "release installed",
+            Stage::ServicesStarted => "services started",
+            Stage::TrackerHealthy => "tracker healthy",
+            Stage::Failed => "failed",
+        };
+        f.write_str(word)
+    }
+}
+
+impl Serialize for Stage {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
 }
 
 /// How a wait for the tracker ended.
@@ -61,10 +122,10 @@ pub fn describe(outcome: &Outcome) -> String {
 }
 
 /// The timeline event a console line marks, with its detail.
-pub fn classify(line: &str) -> Option<(String, String)> {
+pub fn classify(line: &str) -> Option<(Stage, String)> {
     let line = line.trim();
     if line.contains("Linux version ") {
-        return Some(("kernel".into(), String::new()));
+        return Some((Stage::Kernel, String::new()));
     }
     if let Some(rest) = line.split("Cloud-init v. ").nth(1) {
         if let Some(stage) = rest
@@ -72,42 +133,39 @@ pub fn classify(line: &str) -> Option<(String, String)> {
             .nth(1)
             .filter(|_| rest.contains(" running '"))
         {
-            return Some((format!("cloud-init {stage}"), String::new()));
+            return Some((Stage::CloudInit(stage.to_string()), String::new()));
         }
         if rest.contains(" finished at ") {
-            return Some(("cloud-init done".into(), String::new()));
+            return Some((Stage::CloudInitDone, String::new()));
         }
     }
     let said = line.split("torrust-bake: ").nth(1)?;
-    let event = if let Some(reason) = said.strip_prefix("FAILED: ") {
-        return Some(("failed".into(), reason.to_string()));
-    } else if let Some(service) = said.strip_prefix("pulled ") {
-        let name = service.split(" in ").next().unwrap_or(service);
-        format!("pulled {name}")
+    if let Some(reason) = said.strip_prefix("FAILED: ") {
+        return Some((Stage::Failed, reason.to_string()));
+    }
+    let stage = if let Some(service) = said.strip_prefix("pulled ") {
+        Stage::Pulled(service.split(" in ").next().unwrap_or(service).to_string())
     } else if said.contains("files in place") {
-        "release in place".into()
+        Stage::ReleaseInPlace
     } else if said.starts_with("formatting ") {
-        "data disk formatted".into()
+        Stage::DataDiskFormatted
     } else if said.starts_with("ready for data") {
-        "ready for data".into()
+        Stage::ReadyForData
     } else if said.starts_with("data volume attached") {
-        "data attached".into()
+        Stage::DataAttached
     } else if said.starts_with("release ") && said.contains(" installed") {
-        "release installed".into()
-    } else if [
-        "docker up",
-        "images ready",
-        "stack prepared",
-        "services started",
-        "tracker healthy",
-    ]
-    .contains(&said)
-    {
-        said.to_string()
+        Stage::ReleaseInstalled
     } else {
-        return None;
+        match said {
+            "docker up" => Stage::DockerUp,
+            "images ready" => Stage::ImagesReady,
+            "stack prepared" => Stage::StackPrepared,
+            "services started" => Stage::ServicesStarted,
+            "tracker healthy" => Stage::TrackerHealthy,
+            _ => return None,
+        }
     };
-    Some((event, said.to_string()))
+    Some((stage, said.to_string()))
 }
 
 /// What a wait for a machine's boot lines waits for.
@@ -142,7 +200,13 @@ pub fn watch(
         let lines = lines();
         let now = started.elapsed().as_millis();
         if events.is_empty() && !lines.is_empty() {
-            push(events, on_event, now, "firmware", "first console output");
+            push(
+                events,
+                on_event,
+                now,
+                Stage::Firmware,
+                "first console output",
+            );
         }
         for line in lines {
             if !line.trim().is_empty() {
@@ -151,13 +215,13 @@ pub fn watch(
             let Some((event, detail)) = classify(&line) else {
                 continue;
             };
-            let outcome = match event.as_str() {
-                "failed" => Some(Outcome::Failed(detail.clone())),
-                "tracker healthy" => Some(Outcome::Healthy),
-                "ready for data" if goal == Goal::Ready => Some(Outcome::Ready),
+            let outcome = match event {
+                Stage::Failed => Some(Outcome::Failed(detail.clone())),
+                Stage::TrackerHealthy => Some(Outcome::Healthy),
+                Stage::ReadyForData if goal == Goal::Ready => Some(Outcome::Ready),
                 _ => None,
             };
-            push(events, on_event, now, &event, &detail);
+            push(events, on_event, now, event, &detail);
             if let Some(o) = outcome {
                 return o;
             }
@@ -179,7 +243,7 @@ fn push(
     events: &mut Vec<Event>,
     on_event: &mut dyn FnMut(&Event),
     ms: u128,
-    event: &str,
+    event: Stage,
     detail: &str,
 ) {
     // A line the release wrote to the console and cloud-init copied there
@@ -192,7 +256,7 @@ fn push(
     }
     let e = Event {
         ms,
-        event: event.to_string(),
+        event,
         detail: detail.to_string(),
     };
     on_event(&e);
@@ -301,7 +365,7 @@ mod tests {
 
     #[test]
     fn console_lines_mark_the_timeline() {
-        let c = |l: &str| classify(l).map(|(e, _)| e);
+        let c = |l: &str| classify(l).map(|(e, _)| e.to_string());
         assert_eq!(
             c("[    0.000000] Linux version 6.1.0-28-amd64 (debian-kernel@lists.debian.org)")
                 .as_deref(),
@@ -328,7 +392,7 @@ mod tests {
         );
         assert_eq!(
             classify("torrust-bake: FAILED: cannot pull the tracker image r:5000/t@sha256:00: manifest unknown"),
-            Some(("failed".into(), "cannot pull the tracker image r:5000/t@sha256:00: manifest unknown".into()))
+            Some((Stage::Failed, "cannot pull the tracker image r:5000/t@sha256:00: manifest unknown".into()))
         );
         assert_eq!(c("Starting systemd-udevd"), None);
         assert_eq!(
@@ -364,7 +428,7 @@ mod tests {
             Duration::from_secs(10),
             Goal::Healthy,
             &mut events,
-            &mut |e| seen.push(e.event.clone()),
+            &mut |e| seen.push(e.event.to_string()),
             &mut || None,
         );
         writer.join().unwrap();
@@ -414,7 +478,7 @@ mod tests {
             wait(Goal::Healthy, &mut lines, &mut events),
             Outcome::Healthy
         );
-        let names: Vec<&str> = events.iter().map(|e| e.event.as_str()).collect();
+        let names: Vec<String> = events.iter().map(|e| e.event.to_string()).collect();
         assert_eq!(
             names,
             [
@@ -440,7 +504,7 @@ mod tests {
         let log = dir.path().join("console.log");
         std::fs::write(&log, "BdsDxe: loading Boot0001\r\nLinux version 6.1\r\ntorrust-bake: pulled tracker in 3 s\ntorrust-bake: FAILED: the tracker is exited: boom\npartial").unwrap();
         let mut seen = Vec::new();
-        let mut record = |e: &Event| seen.push(e.event.clone());
+        let mut record = |e: &Event| seen.push(e.event.to_string());
         let mut events = Vec::new();
         let outcome = watch(
             &mut file_lines(log.clone()),

@@ -15,7 +15,7 @@ use std::time::Duration;
 use anyhow::{bail, Result};
 
 use crate::config::Config;
-use crate::provider::{Machine, MachineState, Machines, StepRunner, Stopped};
+use crate::provider::{Machine, MachineState, Machines, StepRunner, StopHow, Stopped};
 
 /// How a release behaves when it boots.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -250,7 +250,10 @@ impl Machines for Fake {
         let mut s = self.state.borrow_mut();
         let vm = s.vms.get_mut(name).unwrap();
         let was = std::mem::replace(&mut vm.running, false);
-        Ok((if was { "acpi" } else { "off" }, String::new()))
+        Ok((
+            if was { StopHow::Acpi } else { StopHow::Off },
+            String::new(),
+        ))
     }
 
     fn retire(&self, m: &Machine) -> Result<String> {

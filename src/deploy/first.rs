@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use super::boot::{self, Boot, Event, Outcome};
 use super::plan::point;
-use super::record::{self, Deployment};
+use super::record::{self, DeployEvent, Deployment};
 use super::resolve::{self, ReleaseRef};
 use super::steps::{Step, Steps};
 use super::Inputs;
@@ -79,7 +79,7 @@ pub fn up(
             // The service address follows the machine that serves.
             service_address = point(&mut steps, machines, config, &machine)?;
             if !already_running {
-                let d = Deployment::now("up", &rel.version, &machine.name);
+                let d = Deployment::now(DeployEvent::Up, &rel.version, &machine.name);
                 record::append(project, env, &d)?;
             }
         }

@@ -163,7 +163,7 @@ fn abandon(steps: &mut Steps, plan: &Plan, out: &mut ReplaceOutcome) -> Result<(
     out.outcome = Replaced::Kept;
     out.outage_ms = Some(0);
     out.service_address = plan.back.and_then(|_| machines.pointed(config));
-    let mut d = Deployment::now(out.outcome.word(), &out.version, &new.name);
+    let mut d = Deployment::now(out.outcome.into(), &out.version, &new.name);
     d.reason = out.reason.clone();
     d.serving = out.previous.clone();
     d.previous = out.previous.clone();
@@ -178,8 +178,12 @@ mod tests {
     use crate::config::validate::testing::config;
     use crate::config::vars::VarId::*;
     use crate::config::Config;
+    use crate::deploy::boot::Stage;
     use crate::deploy::fake::{Behaviour, Fake};
-    use crate::deploy::replace::{replace_with, ReplaceOptions, ReplaceOutcome, Replaced};
+    use crate::deploy::record::DeployEvent;
+    use crate::deploy::replace::{
+        replace_with, PlanKind, ReplaceOptions, ReplaceOutcome, Replaced,
+    };
     use crate::deploy::resolve::ReleaseRef;
     use crate::deploy::steps::Steps;
     use crate::provider::Machines;
@@ -242,7 +246,10 @@ mod tests {
         let project = tempfile::tempdir().unwrap();
         let fake = serving(&c);
         let out = deploy(&fake, &c, project.path()).unwrap();
-        assert_eq!((out.outcome, out.plan), (Replaced::Replaced, "hand-over"));
+        assert_eq!(
+            (out.outcome, out.plan),
+            (Replaced::Replaced, PlanKind::HandOver)
+        );
         serves(&fake, NEW);
         let calls = fake.calls();
         let order: Vec<&str> = calls.iter().skip(3).map(String::as_str).collect();
@@ -272,9 +279,13 @@ mod tests {
             ]),
             "{steps:?}"
         );
-        let events: Vec<&str> = out.timeline.iter().map(|e| e.event.as_str()).collect();
+        let events: Vec<Stage> = out.timeline.iter().map(|e| e.event.clone()).collect();
         assert!(
-            events.ends_with(&["ready for data", "data attached", "tracker healthy"]),
+            events.ends_with(&[
+                Stage::ReadyForData,
+                Stage::DataAttached,
+                Stage::TrackerHealthy
+            ]),
             "{events:?}"
         );
     }
@@ -303,7 +314,7 @@ mod tests {
         let record = crate::deploy::record::read(project.path(), "local")
             .unwrap()
             .entries;
-        assert_eq!(record.last().unwrap().event, "kept");
+        assert_eq!(record.last().unwrap().event, DeployEvent::Kept);
         assert_eq!(record.last().unwrap().serving.as_deref(), Some(OLD));
     }
 
@@ -321,10 +332,10 @@ mod tests {
     #[test]
     fn a_hand_over_that_fails_after_the_old_vm_stopped_brings_it_back() {
         for (plan, failing) in [
-            ("hand-over", "attach"),
-            ("stop-then-start", "start vm-bbbb"),
+            (PlanKind::HandOver, "attach"),
+            (PlanKind::StopThenStart, "start vm-bbbb"),
         ] {
-            let c = if plan == "hand-over" {
+            let c = if plan == PlanKind::HandOver {
                 warm()
             } else {
                 config(&[
@@ -338,12 +349,12 @@ mod tests {
             // Removing the new VM fails too: the old one comes back anyway.
             fake.fail_on_too("retire vm-bbbb");
             let out = deploy(&fake, &c, project.path()).unwrap();
-            assert_eq!(out.outcome, Replaced::RolledBack, "{plan}: {out:?}");
+            assert_eq!(out.outcome, Replaced::RolledBack, "{plan:?}: {out:?}");
             assert!(out.reason.as_deref().unwrap().contains("failed"), "{out:?}");
             let (vms, _) = fake.snapshot();
             let old = (format!("vm-{OLD}"), OLD.to_string(), true, true);
             let new = (format!("vm-{NEW}"), NEW.to_string(), false, false);
-            assert_eq!(vms, vec![old, new], "{plan}");
+            assert_eq!(vms, vec![old, new], "{plan:?}");
             assert_eq!(fake.violations(), Vec::<String>::new());
         }
     }
@@ -359,7 +370,7 @@ mod tests {
         let out = deploy(&fake, &c, project.path()).unwrap();
         assert_eq!(
             (out.outcome, out.plan),
-            (Replaced::Replaced, "stop-then-start")
+            (Replaced::Replaced, PlanKind::StopThenStart)
         );
         let (vms, _) = fake.snapshot();
         assert_eq!(

@@ -69,7 +69,7 @@ pub struct DownOutcome {
     pub domain: String,
     pub release: String,
     /// `acpi` (the guest powered off), `destroyed` (forced), or `off` (was off).
-    pub stop: &'static str,
+    pub stop: crate::provider::StopHow,
     pub steps: Vec<Step>,
 }
 

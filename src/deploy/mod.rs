@@ -43,7 +43,7 @@ use crate::version::Version;
 
 pub use first::{up, UpOutcome};
 pub use lifecycle::{destroy, status, DestroyOptions, DownOutcome, MachineStatus};
-pub use replace::{replace, rollback_target, ReplaceOptions, ReplaceOutcome, Replaced};
+pub use replace::{replace, rollback_target, PlanKind, ReplaceOptions, ReplaceOutcome, Replaced};
 pub use steps::Step;
 
 /// How long a replacement waits for the new machine when not told.

@@ -11,7 +11,7 @@ use anyhow::Result;
 use serde::Serialize;
 
 use super::boot::{self, describe, Event, Outcome};
-use super::record::{self, Deployment};
+use super::record::{self, DeployEvent, Deployment};
 use super::resolve::ReleaseRef;
 use super::steps::{Step, Steps};
 use crate::config::Config;
@@ -51,18 +51,29 @@ pub enum Replaced {
     RollbackFailed,
 }
 
-impl Replaced {
-    /// The word in JSON and in `deployments.log`.
-    pub fn word(self) -> &'static str {
-        match self {
-            Replaced::Replaced => "replaced",
-            Replaced::Started => "started",
-            Replaced::Unchanged => "unchanged",
-            Replaced::Kept => "kept",
-            Replaced::RolledBack => "rolled back",
-            Replaced::RollbackFailed => "rollback failed",
+impl From<Replaced> for DeployEvent {
+    /// The line `deployments.log` keeps of it.
+    fn from(r: Replaced) -> DeployEvent {
+        match r {
+            Replaced::Replaced => DeployEvent::Replaced,
+            Replaced::Started => DeployEvent::Started,
+            Replaced::Unchanged => DeployEvent::Unchanged,
+            Replaced::Kept => DeployEvent::Kept,
+            Replaced::RolledBack => DeployEvent::RolledBack,
+            Replaced::RollbackFailed => DeployEvent::RollbackFailed,
         }
     }
+}
+
+/// Which of the two plans a replacement ran.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum PlanKind {
+    /// The warm standby: the new machine booted beside the old one.
+    #[serde(rename = "hand-over")]
+    HandOver,
+    /// One machine at a time (a static address): the outage is one boot.
+    #[serde(rename = "stop-then-start")]
+    StopThenStart,
 }
 
 /// What a replacement did. The JSON of `deploy` when a machine ran before
@@ -75,8 +86,7 @@ pub struct ReplaceOutcome {
     /// The release that served before, if any.
     pub previous: Option<String>,
     pub outcome: Replaced,
-    /// `hand-over` (warm standby) or `stop-then-start` (one boot).
-    pub plan: &'static str,
+    pub plan: PlanKind,
     /// Why the new release did not take over (what its VM said).
     pub reason: Option<String>,
     /// From the hand-over's start (the old VM's stop request) to the
@@ -124,7 +134,7 @@ pub(super) fn finish(steps: &mut Steps, plan: &Plan, out: &mut ReplaceOutcome) -
     } else {
         Replaced::Replaced
     };
-    let mut d = Deployment::now(out.outcome.word(), &plan.rel.version, &plan.new.name);
+    let mut d = Deployment::now(out.outcome.into(), &plan.rel.version, &plan.new.name);
     d.previous = out.previous.clone();
     d.outage_ms = out.outage_ms;
     record::append(plan.project, plan.config.env.as_str(), &d)
@@ -176,11 +186,11 @@ pub(super) fn roll_back(steps: &mut Steps, plan: &Plan, out: &mut ReplaceOutcome
         };
         Ok(((), format!("{} destroyed; {removed}", new.name)))
     })?;
-    let mut d = Deployment::now(Replaced::RolledBack.word(), &out.version, &new.name);
+    let mut d = Deployment::now(DeployEvent::RolledBack, &out.version, &new.name);
     d.reason = out.reason.clone();
     let Some(old) = back else {
         out.outcome = Replaced::RollbackFailed;
-        d.event = out.outcome.word().into();
+        d.event = out.outcome.into();
         d.serving = None;
         return record::append(project, env, &d);
     };
@@ -209,7 +219,7 @@ pub(super) fn roll_back(steps: &mut Steps, plan: &Plan, out: &mut ReplaceOutcome
         d.serving = Some(old.release.clone());
     } else {
         out.outcome = Replaced::RollbackFailed;
-        d.event = out.outcome.word().into();
+        d.event = out.outcome.into();
         d.serving = None;
     }
     record::append(project, env, &d)

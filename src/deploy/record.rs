@@ -15,13 +15,44 @@ use crate::release::{log, store};
 
 pub const FILE: &str = "deployments.log";
 
+/// What a line of the record says happened, in the words the file holds.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub enum DeployEvent {
+    /// A first deploy.
+    #[serde(rename = "up")]
+    Up,
+    /// A deploy where nothing ran.
+    #[serde(rename = "started")]
+    Started,
+    /// A new release took over.
+    #[serde(rename = "replaced")]
+    Replaced,
+    #[serde(rename = "unchanged")]
+    Unchanged,
+    /// A new release failed before the hand-over; the old one never stopped.
+    #[serde(rename = "kept")]
+    Kept,
+    /// A new release failed after the hand-over; the old one serves again.
+    #[serde(rename = "rolled back")]
+    RolledBack,
+    /// Neither serves.
+    #[serde(rename = "rollback failed")]
+    RollbackFailed,
+}
+
+impl std::fmt::Display for DeployEvent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The serde word: one spelling, in the file and on the terminal.
+        let word = serde_json::to_value(self).ok();
+        f.write_str(word.as_ref().and_then(|w| w.as_str()).unwrap_or("?"))
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Deployment {
     /// RFC 3339, UTC, seconds.
     pub time: String,
-    /// `up` (a first deploy), `started`, `replaced`, `rolled back` or
-    /// `rollback failed`.
-    pub event: String,
+    pub event: DeployEvent,
     /// The release serving after this event (`None` after a failed rollback).
     pub serving: Option<String>,
     /// The release this event started (the new one of a replacement).
@@ -39,10 +70,10 @@ pub struct Deployment {
 }
 
 impl Deployment {
-    pub fn now(event: &str, version: &str, domain: &str) -> Deployment {
+    pub fn now(event: DeployEvent, version: &str, domain: &str) -> Deployment {
         Deployment {
             time: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
-            event: event.to_string(),
+            event,
             serving: Some(version.to_string()),
             version: version.to_string(),
             domain: domain.to_string(),
@@ -83,7 +114,7 @@ pub fn current_and_previous(entries: &[Deployment]) -> (Option<String>, Option<S
 mod tests {
     use super::*;
 
-    fn d(event: &str, version: &str, serving: Option<&str>) -> Deployment {
+    fn d(event: DeployEvent, version: &str, serving: Option<&str>) -> Deployment {
         Deployment {
             serving: serving.map(str::to_string),
             ..Deployment::now(event, version, "dom")
@@ -93,10 +124,10 @@ mod tests {
     #[test]
     fn rollback_goes_to_the_release_that_served_before() {
         let log = [
-            d("up", "aaa", Some("aaa")),
-            d("replaced", "bbb", Some("bbb")),
-            d("rolled back", "ccc", Some("bbb")),
-            d("up", "bbb", Some("bbb")),
+            d(DeployEvent::Up, "aaa", Some("aaa")),
+            d(DeployEvent::Replaced, "bbb", Some("bbb")),
+            d(DeployEvent::RolledBack, "ccc", Some("bbb")),
+            d(DeployEvent::Up, "bbb", Some("bbb")),
         ];
         assert_eq!(
             current_and_previous(&log),
@@ -109,12 +140,15 @@ mod tests {
     #[test]
     fn entries_append_and_read_back() {
         let dir = tempfile::tempdir().unwrap();
-        let e = d("replaced", "bbb", Some("bbb"));
+        let e = d(DeployEvent::Replaced, "bbb", Some("bbb"));
         append(dir.path(), "local", &e).unwrap();
         append(dir.path(), "local", &e).unwrap();
         assert_eq!(
             read(dir.path(), "local").unwrap().entries,
             vec![e.clone(), e]
         );
+        let line = std::fs::read_to_string(path(dir.path(), "local")).unwrap();
+        assert!(line.contains(r#""event":"replaced""#), "{line}");
+        assert_eq!(DeployEvent::RollbackFailed.to_string(), "rollback failed");
     }
 }

@@ -27,7 +27,7 @@ use anyhow::Result;
 use super::boot::Event;
 use super::handover;
 use super::plan::{point, Plan};
-pub use super::plan::{ReplaceOptions, ReplaceOutcome, Replaced};
+pub use super::plan::{PlanKind, ReplaceOptions, ReplaceOutcome, Replaced};
 use super::record;
 use super::resolve::{self, ReleaseRef};
 use super::steps::{Step, Steps};
@@ -105,7 +105,11 @@ pub(super) fn replace_with(
         domain: new.name.clone(),
         previous: back.as_ref().map(|m| m.release.clone()),
         outcome: Replaced::Replaced,
-        plan: if warm { "hand-over" } else { "stop-then-start" },
+        plan: if warm {
+            PlanKind::HandOver
+        } else {
+            PlanKind::StopThenStart
+        },
         reason: None,
         outage_ms: None,
         service_address: None,

@@ -50,9 +50,30 @@ pub struct MachineState {
     pub running: bool,
 }
 
-/// How a graceful stop ended: `acpi` (the guest powered off), `destroyed`
-/// (forced after the bound), or `off` (it was off), with what happened.
-pub type Stopped = (&'static str, String);
+/// How a graceful stop ended (in JSON: `acpi`, `destroyed`, `off`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StopHow {
+    /// The guest powered off after the ACPI request.
+    Acpi,
+    /// Forced off after the bound.
+    Destroyed,
+    /// It was off.
+    Off,
+}
+
+impl std::fmt::Display for StopHow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            StopHow::Acpi => "acpi",
+            StopHow::Destroyed => "destroyed",
+            StopHow::Off => "off",
+        })
+    }
+}
+
+/// How a graceful stop ended, with what happened in words.
+pub type Stopped = (StopHow, String);
 
 /// Runs one named part of a primitive as a timed step of the deploy's plan
 /// (the deploy layer owns the steps; a primitive only names its parts):
@@ -115,13 +136,37 @@ pub trait Machines {
     fn delete_data_volume(&self, path: &std::path::Path) -> Result<()>;
 }
 
+/// Which NoCloud seed a libvirt VM is given: the one type for the choice,
+/// from the `--seed` flag to the domain XML.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SeedKind {
+    /// seed.iso, a read-only CD-ROM.
+    #[default]
+    Iso,
+    /// seed.img (vfat), a read-only disk.
+    Img,
+}
+
+impl SeedKind {
+    /// The words `--seed` takes.
+    pub const NAMES: [&'static str; 2] = ["iso", "img"];
+
+    pub fn parse(word: &str) -> Option<SeedKind> {
+        match word {
+            "iso" => Some(SeedKind::Iso),
+            "img" => Some(SeedKind::Img),
+            _ => None,
+        }
+    }
+}
+
 /// How to reach an environment's provider; flags that apply to one only.
 #[derive(Debug, Clone, Default)]
 pub struct Connect {
     /// libvirt: the connection URI (`virsh -c`).
     pub libvirt_uri: Option<String>,
-    /// libvirt: attach seed.img instead of seed.iso.
-    pub libvirt_seed_img: bool,
+    /// libvirt: the seed new VMs get.
+    pub libvirt_seed: SeedKind,
 }
 
 /// The primitives of `provider`, or what to do instead when it has none yet.

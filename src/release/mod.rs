@@ -10,11 +10,16 @@
 //!
 //! Parts: `manifest` (the schema and the version), `archive` (tar, zstd,
 //! gzip), `boot` (cloud-init files and seeds, the provider's size limit),
-//! `store` (write, read, list, check against SHA256SUMS). Everything but
-//! `store` is pure.
+//! `write` (the crash-safe, locked write of a release directory), `store`
+//! (read, list, check against SHA256SUMS), `verify` (a stored release
+//! against its checksums, manifest and, with the key, its version's HMAC),
+//! `inventory` (what is stored, and a safe delete), `log` (the append-only
+//! JSON-lines logs beside the releases: builds and, for `deploy`,
+//! deployments). `manifest`, `archive` and `boot` are pure.
 
 pub mod archive;
 pub mod boot;
+pub mod inventory;
 pub mod log;
 pub mod manifest;
 pub mod store;

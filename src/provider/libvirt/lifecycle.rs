@@ -10,7 +10,7 @@ use anyhow::{Context as _, Result};
 
 use super::domain::{self, DataDisk};
 use super::virsh::Virsh;
-use crate::provider::Machine;
+use crate::provider::{Machine, StopHow};
 
 /// Whether `name`'s definition (live, when it runs) holds the data disk.
 fn holds(virsh: &Virsh, name: &str, d: &DataDisk) -> Result<bool> {
@@ -55,10 +55,10 @@ pub(super) fn detach_data(virsh: &Virsh, name: &str, d: &DataDisk) -> Result<Str
 }
 
 /// Asks for an ACPI power-off and waits up to `timeout`, then destroys.
-pub(super) fn stop(virsh: &Virsh, name: &str, timeout: Duration) -> Result<(&'static str, String)> {
+pub(super) fn stop(virsh: &Virsh, name: &str, timeout: Duration) -> Result<(StopHow, String)> {
     let state = virsh.state(name)?;
     if state.is_off() {
-        return Ok(("off", format!("{name} was {}", state.0)));
+        return Ok((StopHow::Off, format!("{name} was {}", state.0)));
     }
     let started = Instant::now();
     if !timeout.is_zero() {
@@ -66,7 +66,10 @@ pub(super) fn stop(virsh: &Virsh, name: &str, timeout: Duration) -> Result<(&'st
         while started.elapsed() < timeout {
             std::thread::sleep(Duration::from_millis(500));
             if virsh.state(name)?.is_off() {
-                return Ok(("acpi", format!("{name} powered off after the ACPI request")));
+                return Ok((
+                    StopHow::Acpi,
+                    format!("{name} powered off after the ACPI request"),
+                ));
             }
         }
     }
@@ -81,7 +84,7 @@ pub(super) fn stop(virsh: &Virsh, name: &str, timeout: Duration) -> Result<(&'st
     } else {
         format!("after {} s without powering off", timeout.as_secs())
     };
-    Ok(("destroyed", format!("{name} destroyed {why}")))
+    Ok((StopHow::Destroyed, format!("{name} destroyed {why}")))
 }
 
 /// Deletes the files `up` put in a VM's directory, then the directory if

@@ -24,19 +24,12 @@ use std::time::Duration;
 
 use anyhow::{Context as _, Result};
 
-use super::{Connect, Machine, MachineState, Machines, StepRunner, Stopped};
+use super::{Connect, Machine, MachineState, Machines, SeedKind, StepRunner, Stopped};
 use crate::config::provider::{nic_mac, DomainType, Firmware};
 use crate::config::Config;
 use crate::error::{Error, Kind};
 use domain::{Accel, DataDisk, Record, Seed, Spec};
 use virsh::Virsh;
-
-/// Which seed the VM gets.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SeedKind {
-    Iso,
-    Img,
-}
 
 /// The libvirt primitives: a virsh connection and the seed new VMs get.
 #[derive(Debug, Clone)]
@@ -51,11 +44,7 @@ impl Libvirt {
             virsh: Virsh {
                 uri: how.libvirt_uri.clone(),
             },
-            seed: if how.libvirt_seed_img {
-                SeedKind::Img
-            } else {
-                SeedKind::Iso
-            },
+            seed: how.libvirt_seed,
         }
     }
 }
