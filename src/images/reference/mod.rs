@@ -119,6 +119,28 @@ pub fn parse(s: &str) -> Result<Reference<'_>, ParseError> {
     })
 }
 
+/// Whether [`parse`] and oci-spec's `Reference` agree on `s` (the same
+/// verdict, parts and error), else how they differ: for the tests and the
+/// `image_reference` fuzz target.
+#[doc(hidden)]
+pub fn agrees_with_oci_spec(s: &str) -> Result<(), String> {
+    let ours = parse(s);
+    let theirs = s.parse::<oci_spec::distribution::Reference>();
+    let agree = match (&ours, &theirs) {
+        (Ok(o), Ok(t)) => {
+            (o.registry(), o.repository(), o.tag(), o.digest())
+                == (t.registry(), t.repository(), t.tag(), t.digest())
+        }
+        (Err(o), Err(t)) => o == t,
+        _ => false,
+    };
+    if agree {
+        Ok(())
+    } else {
+        Err(format!("{s:?}: ours {ours:?}, oci-spec {theirs:?}"))
+    }
+}
+
 /// `[ domain "/" ] path`: a domain, when there is one, is everything
 /// before the first '/' (it holds none).
 fn is_name(name: &str) -> bool {
