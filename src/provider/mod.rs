@@ -12,6 +12,7 @@
 //! `libvirt`: local VMs through `virsh`. Hetzner comes next
 //! (docs/ARCHITECTURE.md, "Providers").
 
+pub mod hetzner;
 pub mod libvirt;
 
 use std::path::PathBuf;

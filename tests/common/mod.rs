@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod fake_http;
+pub mod hetzner_fake;
 
 use std::net::{TcpListener, UdpSocket};
 use std::path::{Path, PathBuf};
