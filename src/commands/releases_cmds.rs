@@ -83,10 +83,14 @@ pub fn releases_prune(project: &Path, args: &ReleasesPruneArgs, json: bool) -> R
             format!("cannot tell which releases run ({why:#}); nothing was deleted; pass --connect URI if the VMs run elsewhere"),
         )
     })?;
-    let pruned = retention::prune(project, env, &runs, args.keep as usize, args.dry_run)?;
-    for note in &pruned.notes {
-        errln!("{env}: {note}");
-    }
+    let pruned = retention::prune(
+        project,
+        env,
+        &runs,
+        args.keep as usize,
+        args.dry_run,
+        &mut |note| errln!("{env}: {note}"),
+    )?;
     let (deleted, kept) = (&pruned.deleted, &pruned.kept);
     if json {
         print_json(

@@ -48,8 +48,6 @@ pub fn recorded(project: &Path, env: &str) -> Result<(BTreeSet<String>, Option<S
 pub struct Pruned {
     pub deleted: Vec<String>,
     pub kept: Vec<String>,
-    /// What was skipped reading the build log or the deployment record.
-    pub notes: Vec<String>,
 }
 
 /// The releases to delete: beyond the `keep` newest builds, those no
@@ -70,17 +68,23 @@ pub fn to_delete(
 
 /// Deletes the releases of `env` no one needs (`to_delete`), under the
 /// environment's write lock; `running` must be the provider's answer (no
-/// answer, no prune: the caller refuses before).
+/// answer, no prune: the caller refuses before). What was skipped reading
+/// the build log or the deployment record goes to `note` before anything
+/// is deleted.
 pub fn prune(
     project: &Path,
     env: &str,
     running: &BTreeMap<String, Vec<String>>,
     keep: usize,
     dry_run: bool,
+    note: &mut dyn FnMut(&str),
 ) -> Result<Pruned> {
     let lock = write::lock_env(project, env)?;
     let (stored, log_note) = inventory::stored(project, env)?;
     let (recorded, record_note) = recorded(project, env)?;
+    for n in log_note.iter().chain(&record_note) {
+        note(n);
+    }
     let deleted = to_delete(&stored, keep, running, &recorded);
     if !dry_run {
         for v in &deleted {
@@ -92,11 +96,7 @@ pub fn prune(
         .map(|r| r.version)
         .filter(|v| !deleted.contains(v))
         .collect();
-    Ok(Pruned {
-        deleted,
-        kept,
-        notes: log_note.into_iter().chain(record_note).collect(),
-    })
+    Ok(Pruned { deleted, kept })
 }
 
 #[cfg(test)]
