@@ -314,7 +314,10 @@ mod tests {
         let record = crate::deploy::record::read(project.path(), "local")
             .unwrap()
             .entries;
-        assert_eq!(record.last().unwrap().event, DeployEvent::Kept);
+        assert_eq!(
+            record.last().unwrap().event,
+            DeployEvent::from(Replaced::Kept)
+        );
         assert_eq!(record.last().unwrap().serving.as_deref(), Some(OLD));
     }
 

@@ -11,7 +11,8 @@ use anyhow::Result;
 use serde::Serialize;
 
 use super::boot::{self, describe, Event, Outcome};
-use super::record::{self, DeployEvent, Deployment};
+pub use super::record::Replaced;
+use super::record::{self, Deployment};
 use super::resolve::ReleaseRef;
 use super::steps::{Step, Steps};
 use crate::config::Config;
@@ -25,44 +26,6 @@ pub struct ReplaceOptions {
     pub health_wait: Duration,
     /// How long an old machine gets to stop gracefully before it is forced.
     pub shutdown_timeout: Duration,
-}
-
-/// How a replacement ended, as its JSON and the deployment record say it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub enum Replaced {
-    /// The new release serves; the old machine is retired.
-    #[serde(rename = "replaced")]
-    Replaced,
-    /// The new release serves; nothing ran before.
-    #[serde(rename = "started")]
-    Started,
-    /// This release already served.
-    #[serde(rename = "unchanged")]
-    Unchanged,
-    /// The new release failed before the hand-over: the old machine never
-    /// stopped serving, the new one is gone.
-    #[serde(rename = "kept")]
-    Kept,
-    /// The new release failed after the hand-over: the old one serves again.
-    #[serde(rename = "rolled back")]
-    RolledBack,
-    /// Neither serves.
-    #[serde(rename = "rollback failed")]
-    RollbackFailed,
-}
-
-impl From<Replaced> for DeployEvent {
-    /// The line `deployments.log` keeps of it.
-    fn from(r: Replaced) -> DeployEvent {
-        match r {
-            Replaced::Replaced => DeployEvent::Replaced,
-            Replaced::Started => DeployEvent::Started,
-            Replaced::Unchanged => DeployEvent::Unchanged,
-            Replaced::Kept => DeployEvent::Kept,
-            Replaced::RolledBack => DeployEvent::RolledBack,
-            Replaced::RollbackFailed => DeployEvent::RollbackFailed,
-        }
-    }
 }
 
 /// Which of the two plans a replacement ran.
@@ -186,7 +149,7 @@ pub(super) fn roll_back(steps: &mut Steps, plan: &Plan, out: &mut ReplaceOutcome
         };
         Ok(((), format!("{} destroyed; {removed}", new.name)))
     })?;
-    let mut d = Deployment::now(DeployEvent::RolledBack, &out.version, &new.name);
+    let mut d = Deployment::now(Replaced::RolledBack.into(), &out.version, &new.name);
     d.reason = out.reason.clone();
     let Some(old) = back else {
         out.outcome = Replaced::RollbackFailed;

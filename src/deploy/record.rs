@@ -15,29 +15,45 @@ use crate::release::{log, store};
 
 pub const FILE: &str = "deployments.log";
 
-/// What a line of the record says happened, in the words the file holds.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
-pub enum DeployEvent {
-    /// A first deploy.
-    #[serde(rename = "up")]
-    Up,
-    /// A deploy where nothing ran.
-    #[serde(rename = "started")]
-    Started,
-    /// A new release took over.
+/// How a replacement ended, as its JSON and the deployment record say it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Replaced {
+    /// The new release serves; the old machine is retired.
     #[serde(rename = "replaced")]
     Replaced,
+    /// The new release serves; nothing ran before.
+    #[serde(rename = "started")]
+    Started,
+    /// This release already served.
     #[serde(rename = "unchanged")]
     Unchanged,
-    /// A new release failed before the hand-over; the old one never stopped.
+    /// The new release failed before the hand-over: the old machine never
+    /// stopped serving, the new one is gone.
     #[serde(rename = "kept")]
     Kept,
-    /// A new release failed after the hand-over; the old one serves again.
+    /// The new release failed after the hand-over: the old one serves again.
     #[serde(rename = "rolled back")]
     RolledBack,
     /// Neither serves.
     #[serde(rename = "rollback failed")]
     RollbackFailed,
+}
+
+/// What a line of the record says happened, in the words the file holds:
+/// a first deploy (`up`), or how a deploy or rollback that replaced ended
+/// (`Replaced`'s own words, written as they are).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub enum DeployEvent {
+    #[serde(rename = "up")]
+    Up,
+    #[serde(untagged)]
+    Replacement(Replaced),
+}
+
+impl From<Replaced> for DeployEvent {
+    fn from(r: Replaced) -> DeployEvent {
+        DeployEvent::Replacement(r)
+    }
 }
 
 impl std::fmt::Display for DeployEvent {
@@ -125,8 +141,16 @@ mod tests {
     fn rollback_goes_to_the_release_that_served_before() {
         let log = [
             d(DeployEvent::Up, "aaa", Some("aaa")),
-            d(DeployEvent::Replaced, "bbb", Some("bbb")),
-            d(DeployEvent::RolledBack, "ccc", Some("bbb")),
+            d(
+                DeployEvent::Replacement(Replaced::Replaced),
+                "bbb",
+                Some("bbb"),
+            ),
+            d(
+                DeployEvent::Replacement(Replaced::RolledBack),
+                "ccc",
+                Some("bbb"),
+            ),
             d(DeployEvent::Up, "bbb", Some("bbb")),
         ];
         assert_eq!(
@@ -140,7 +164,11 @@ mod tests {
     #[test]
     fn entries_append_and_read_back() {
         let dir = tempfile::tempdir().unwrap();
-        let e = d(DeployEvent::Replaced, "bbb", Some("bbb"));
+        let e = d(
+            DeployEvent::Replacement(Replaced::Replaced),
+            "bbb",
+            Some("bbb"),
+        );
         append(dir.path(), "local", &e).unwrap();
         append(dir.path(), "local", &e).unwrap();
         assert_eq!(
@@ -149,6 +177,26 @@ mod tests {
         );
         let line = std::fs::read_to_string(path(dir.path(), "local")).unwrap();
         assert!(line.contains(r#""event":"replaced""#), "{line}");
-        assert_eq!(DeployEvent::RollbackFailed.to_string(), "rollback failed");
+        assert_eq!(
+            DeployEvent::from(Replaced::RollbackFailed).to_string(),
+            "rollback failed"
+        );
+    }
+
+    #[test]
+    fn every_word_the_record_holds_reads_back() {
+        for word in [
+            "up",
+            "started",
+            "replaced",
+            "unchanged",
+            "kept",
+            "rolled back",
+            "rollback failed",
+        ] {
+            let e: DeployEvent = serde_json::from_str(&format!("{word:?}")).unwrap();
+            assert_eq!(e.to_string(), word);
+        }
+        assert!(serde_json::from_str::<DeployEvent>("\"upp\"").is_err());
     }
 }
