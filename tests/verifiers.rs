@@ -20,14 +20,20 @@ fn local_with_mysql() -> Vec<(&'static str, &'static str)> {
     v
 }
 
-#[test]
-fn compose_file_passes_docker_compose_config() {
-    let p = Project::new();
-    for (env, vars) in [
+/// The three stacks the verifier tests build: local (SQLite, no proxy),
+/// local with the bundled MySQL behind Caddy, production (strict).
+fn every_stack() -> [(&'static str, Vec<(&'static str, &'static str)>); 3] {
+    [
         ("local", vec![]),
         ("local", local_with_mysql()),
         ("production", production_secrets()),
-    ] {
+    ]
+}
+
+#[test]
+fn compose_file_passes_docker_compose_config() {
+    let p = Project::new();
+    for (env, vars) in every_stack() {
         let release = p.build(env, &vars);
         let dir = release.join("bundle/opt/torrust");
         let out = verifier("docker-compose", &["-f", "compose.yaml", "config"], &dir);
@@ -239,11 +245,7 @@ fn the_real_tracker_runs_the_rendered_config() {
 #[test]
 fn shipped_shell_scripts_pass_shellcheck() {
     let p = Project::new();
-    for (env, vars) in [
-        ("local", vec![]),
-        ("local", local_with_mysql()),
-        ("production", production_secrets()),
-    ] {
+    for (env, vars) in every_stack() {
         let release = p.build(env, &vars);
         let mut scripts = Vec::new();
         for entry in std::fs::read_dir(release.join("bundle/usr/local/sbin")).unwrap() {
