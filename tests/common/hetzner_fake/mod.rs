@@ -35,12 +35,13 @@ mod routes;
 pub use routes::labels;
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Value};
+
+use super::fake_http;
 
 /// The token the fake accepts.
 pub const TOKEN: &str = "fake-hcloud-token-0123456789";
@@ -471,35 +472,12 @@ impl Fake {
 }
 
 fn serve(stream: TcpStream, world: &Mutex<World>) {
-    let Ok(read) = stream.try_clone() else { return };
-    let mut reader = BufReader::new(read);
-    let mut line = String::new();
-    if reader.read_line(&mut line).unwrap_or(0) == 0 {
+    let Some(request) = fake_http::read_request(&stream) else {
         return;
-    }
-    let mut parts = line.split_whitespace();
-    let method = parts.next().unwrap_or("").to_string();
-    let target = parts.next().unwrap_or("").to_string();
-    let mut length = 0usize;
-    let mut authorization = None;
-    loop {
-        let mut h = String::new();
-        if reader.read_line(&mut h).unwrap_or(0) == 0 || h.trim().is_empty() {
-            break;
-        }
-        if let Some((k, v)) = h.trim_end().split_once(':') {
-            if k.eq_ignore_ascii_case("content-length") {
-                length = v.trim().parse().unwrap_or(0);
-            }
-            if k.eq_ignore_ascii_case("authorization") {
-                authorization = Some(v.trim().to_string());
-            }
-        }
-    }
-    let mut raw = vec![0; length];
-    if reader.read_exact(&mut raw).is_err() {
-        return;
-    }
+    };
+    let (method, target) = (request.method.clone(), request.target.clone());
+    let authorization = request.header("authorization").map(str::to_string);
+    let raw = request.body;
     let (path, query) = split_target(&target);
     let body: Value = serde_json::from_slice(&raw).unwrap_or(Value::Null);
 
@@ -583,17 +561,12 @@ fn serve(stream: TcpStream, world: &Mutex<World>) {
         (status, rate, answer, hold)
     };
     std::thread::sleep(hold);
-    let mut out = format!(
-        "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n",
-        text.len()
-    );
+    let mut response =
+        fake_http::Response::new(status, text).header("Content-Type", "application/json");
     for (k, v) in headers {
-        out.push_str(&format!("{k}: {v}\r\n"));
+        response = response.header(&k, &v);
     }
-    out.push_str("\r\n");
-    out.push_str(&text);
-    let mut stream = stream;
-    let _ = stream.write_all(out.as_bytes());
+    fake_http::write_response(&stream, &method, &response);
 }
 
 fn split_target(target: &str) -> (String, Vec<(String, String)>) {
