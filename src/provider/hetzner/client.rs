@@ -282,6 +282,32 @@ impl Client {
         self.call(Method::Post, path, &[], Some(body), Some(recheck))
     }
 
+    /// The one resource at `path` (under `key` in the answer), read by
+    /// `parse`; `None` when the API says it does not exist.
+    pub(super) fn item<T>(
+        &self,
+        path: &str,
+        key: &str,
+        parse: fn(&Value, &str) -> Result<T, Failure>,
+    ) -> Result<Option<T>, Failure> {
+        match self.get(path, &[]) {
+            Ok(body) => Ok(Some(parse(
+                body.get(key).unwrap_or(&Value::Null),
+                &format!("GET {path}"),
+            )?)),
+            Err(f) if f.is_not_found() => Ok(None),
+            Err(f) => Err(f),
+        }
+    }
+
+    /// The raw item of `path` (a list) whose name is exactly `name`.
+    pub(super) fn find(&self, path: &str, key: &str, name: &str) -> Result<Option<Value>, Failure> {
+        let items = self.list(path, key, &[("name", name.to_string())])?;
+        Ok(items
+            .into_iter()
+            .find(|v| v.get("name").and_then(Value::as_str) == Some(name)))
+    }
+
     /// Every item under `key` of every page of `path`.
     pub(super) fn list(
         &self,

@@ -42,15 +42,7 @@ fn parse_ip(v: &Value, what: &str) -> Result<FloatingIp, Failure> {
 impl Client {
     /// The floating IP `id`; `None` when it does not exist.
     pub fn floating_ip(&self, id: u64) -> Result<Option<FloatingIp>, Failure> {
-        let path = format!("/floating_ips/{id}");
-        match self.get(&path, &[]) {
-            Ok(body) => Ok(Some(parse_ip(
-                body.get("floating_ip").unwrap_or(&Value::Null),
-                &format!("GET {path}"),
-            )?)),
-            Err(f) if f.is_not_found() => Ok(None),
-            Err(f) => Err(f),
-        }
+        self.item(&format!("/floating_ips/{id}"), "floating_ip", parse_ip)
     }
 
     /// Every floating IP matching `label_selector` (all with "").

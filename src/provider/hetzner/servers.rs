@@ -203,15 +203,7 @@ impl Client {
 
     /// The server `id`; `None` when it does not exist.
     pub fn server(&self, id: u64) -> Result<Option<Server>, Failure> {
-        let path = format!("/servers/{id}");
-        match self.get(&path, &[]) {
-            Ok(body) => Ok(Some(parse_server(
-                body.get("server").unwrap_or(&Value::Null),
-                &format!("GET {path}"),
-            )?)),
-            Err(f) if f.is_not_found() => Ok(None),
-            Err(f) => Err(f),
-        }
+        self.item(&format!("/servers/{id}"), "server", parse_server)
     }
 
     pub fn server_by_name(&self, name: &str) -> Result<Option<Server>, Failure> {
@@ -294,14 +286,6 @@ impl Client {
             polls += 1;
             std::thread::sleep(poll_delay(opts.poll_base, opts.poll_cap, polls));
         }
-    }
-
-    /// The raw item of `path` (a list) whose name is exactly `name`.
-    pub(super) fn find(&self, path: &str, key: &str, name: &str) -> Result<Option<Value>, Failure> {
-        let items = self.list(path, key, &[("name", name.to_string())])?;
-        Ok(items
-            .into_iter()
-            .find(|v| v.get("name").and_then(Value::as_str) == Some(name)))
     }
 }
 

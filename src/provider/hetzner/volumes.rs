@@ -97,15 +97,7 @@ impl Client {
 
     /// The volume `id`; `None` when it does not exist.
     pub fn volume(&self, id: u64) -> Result<Option<Volume>, Failure> {
-        let path = format!("/volumes/{id}");
-        match self.get(&path, &[]) {
-            Ok(body) => Ok(Some(parse_volume(
-                body.get("volume").unwrap_or(&Value::Null),
-                &format!("GET {path}"),
-            )?)),
-            Err(f) if f.is_not_found() => Ok(None),
-            Err(f) => Err(f),
-        }
+        self.item(&format!("/volumes/{id}"), "volume", parse_volume)
     }
 
     pub fn volume_by_name(&self, name: &str) -> Result<Option<Volume>, Failure> {
