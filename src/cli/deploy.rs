@@ -1,6 +1,9 @@
 //! Arguments of `deploy`, `status`, `rollback`, `destroy` and the flags they share (commands/deploy_cmds.rs).
 
+use clap::builder::TypedValueParser as _;
+
 use super::*;
+use crate::provider::SeedKind;
 
 pub(super) const DEPLOY_HELP: &str = "\
 INFRASTRUCTURE_PROVIDER picks where the VM runs; every provider has these verbs.

@@ -1,6 +1,7 @@
 //! Arguments of The deprecated `libvirt up|replace|rollback|status|down` (commands/libvirt_cmds.rs).
 
 use super::*;
+use crate::provider::SeedKind;
 
 /// The deprecated `libvirt` verbs, kept so that old scripts run; each calls
 /// the code of its new verb and says so on stderr.

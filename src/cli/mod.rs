@@ -5,10 +5,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::builder::TypedValueParser as _;
-use clap::{Args, Parser, Subcommand, ValueEnum};
-
-use crate::provider::SeedKind;
+// `Args` and `Subcommand` are the submodules' (they take `super::*`).
+use clap::{Args, Parser, Subcommand};
 
 mod config;
 mod deploy;

@@ -1,5 +1,7 @@
 //! Arguments of `build`, `diff`, `verify` (commands/release_cmds.rs).
 
+use clap::ValueEnum;
+
 use super::*;
 
 #[derive(Debug, Args)]
