@@ -359,7 +359,7 @@ pub fn status(project: &Path, args: &StatusArgs, json: bool) -> Result<ExitCode>
             d.boot.as_deref().unwrap_or("-"),
             address,
             path(&d.console_log),
-            path(&d.data_disk)
+            d.data_disk.as_deref().unwrap_or("-")
         );
     }
     Ok(ExitCode::SUCCESS)
@@ -402,11 +402,10 @@ pub fn destroy(project: &Path, args: &DestroyArgs, json: bool) -> Result<ExitCod
     }
     for d in &data_disks {
         if args.purge {
-            outln!("{env}: data disk {} deleted", d.display());
+            outln!("{env}: data disk {d} deleted");
         } else {
             outln!(
-                "{env}: data disk {} kept for the next `deploy` (--purge deletes it)",
-                d.display()
+                "{env}: data disk {d} kept for the next `deploy` (--purge deletes it)"
             );
         }
     }

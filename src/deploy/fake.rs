@@ -9,7 +9,7 @@
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{bail, Result};
@@ -195,7 +195,7 @@ impl Machines for Fake {
                 kind: "fake".into(),
                 description: String::new(),
                 console_log: None,
-                data_disk: v.holds.then(|| PathBuf::from(VOLUME)),
+                data_disk: v.holds.then(|| VOLUME.to_string()),
                 dir: None,
             })
             .collect())
@@ -335,11 +335,11 @@ impl Machines for Fake {
         Vec::new()
     }
 
-    fn data_volume(&self, _config: &Config) -> Option<PathBuf> {
+    fn data_volume(&self, _config: &Config) -> Option<String> {
         Some(VOLUME.into())
     }
 
-    fn delete_data_volume(&self, _path: &Path) -> Result<()> {
+    fn delete_data_volume(&self, _volume: &str) -> Result<()> {
         Ok(())
     }
 }

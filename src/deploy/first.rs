@@ -30,7 +30,7 @@ pub struct UpOutcome {
     pub already_running: bool,
     pub domain_type: String,
     pub console_log: Option<PathBuf>,
-    pub data_disk: Option<PathBuf>,
+    pub data_disk: Option<String>,
     pub steps: Vec<Step>,
     pub xml: String,
     /// Where the service address points once the tracker is healthy (with

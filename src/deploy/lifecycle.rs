@@ -23,7 +23,7 @@ pub struct MachineStatus {
     pub state: String,
     pub addresses: Vec<String>,
     pub console_log: Option<PathBuf>,
-    pub data_disk: Option<PathBuf>,
+    pub data_disk: Option<String>,
     /// The release's last `torrust-bake:` line on the console: `tracker
     /// healthy`, `FAILED: <why>`, or the step its boot is at.
     pub boot: Option<String>,
@@ -60,7 +60,7 @@ pub struct DestroyOptions {
     /// Also delete the environment's data volumes: those its machines use,
     /// and `data_disk` (the one its config names, for when none is left).
     pub purge: bool,
-    pub data_disk: Option<PathBuf>,
+    pub data_disk: Option<String>,
 }
 
 /// What `destroy` did to one machine.
@@ -81,7 +81,7 @@ pub fn destroy(
     machines: &dyn Machines,
     opts: &DestroyOptions,
     progress: &mut dyn FnMut(&Step),
-) -> Result<(Vec<DownOutcome>, Vec<PathBuf>)> {
+) -> Result<(Vec<DownOutcome>, Vec<String>)> {
     let _lock = lock::take(project, env)?;
     let mut outcomes = Vec::new();
     let mut data_disks = Vec::new();
@@ -111,7 +111,7 @@ pub fn destroy(
             let mut steps = Steps::new(&mut *progress);
             steps.run("purge", || {
                 machines.delete_data_volume(d)?;
-                Ok(((), format!("{} deleted", d.display())))
+                Ok(((), format!("{d} deleted")))
             })?;
         }
     }

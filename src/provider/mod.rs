@@ -37,8 +37,10 @@ pub struct Machine {
     pub description: String,
     /// Where its boot lines are kept, when the provider keeps them in a file.
     pub console_log: Option<PathBuf>,
-    /// The environment's data volume, when this machine has it attached.
-    pub data_disk: Option<PathBuf>,
+    /// The environment's data volume, when this machine has it attached,
+    /// in the provider's words (libvirt: the disk image's path; Hetzner:
+    /// `volume <id> <name>`).
+    pub data_disk: Option<String>,
     /// The directory of the files only it uses, when the provider keeps
     /// them here (libvirt: overlay, seed copy, console log).
     pub dir: Option<PathBuf>,
@@ -132,9 +134,10 @@ pub trait Machines {
     fn addresses(&self, name: &str) -> Vec<String>;
     /// The environment's data volume as its configuration names it, when it
     /// exists (for `destroy --purge` when no machine is left to name it).
-    fn data_volume(&self, config: &Config) -> Option<PathBuf>;
-    /// Deletes the data volume `path` (its database and state).
-    fn delete_data_volume(&self, path: &std::path::Path) -> Result<()>;
+    fn data_volume(&self, config: &Config) -> Option<String>;
+    /// Deletes the data volume `volume` (as `data_disk` names it): its
+    /// database and state.
+    fn delete_data_volume(&self, volume: &str) -> Result<()>;
 }
 
 /// Which NoCloud seed a libvirt VM is given: the one type for the choice,

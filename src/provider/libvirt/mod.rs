@@ -84,7 +84,10 @@ impl Machines for Libvirt {
             kind: spec.accel.name().to_string(),
             description: xml,
             console_log: Some(spec.console_log),
-            data_disk: spec.data_disk.filter(|_| with_data).map(|d| d.path),
+            data_disk: spec
+                .data_disk
+                .filter(|_| with_data)
+                .map(|d| d.path.display().to_string()),
             dir: Some(spec.dir),
         })
     }
@@ -154,12 +157,15 @@ impl Machines for Libvirt {
         self.virsh.addresses(name)
     }
 
-    fn data_volume(&self, config: &Config) -> Option<PathBuf> {
-        data_disk(config).map(|d| d.path).filter(|p| p.is_file())
+    fn data_volume(&self, config: &Config) -> Option<String> {
+        data_disk(config)
+            .map(|d| d.path)
+            .filter(|p| p.is_file())
+            .map(|p| p.display().to_string())
     }
 
-    fn delete_data_volume(&self, path: &Path) -> Result<()> {
-        std::fs::remove_file(path).with_context(|| format!("removing {}", path.display()))
+    fn delete_data_volume(&self, path: &str) -> Result<()> {
+        std::fs::remove_file(path).with_context(|| format!("removing {path}"))
     }
 }
 
@@ -178,7 +184,7 @@ fn machine(r: Record, xml: String) -> Machine {
         name: r.name,
         release: r.version,
         description: xml,
-        data_disk: r.data_disk,
+        data_disk: r.data_disk.map(|p| p.display().to_string()),
         dir: Some(r.dir),
     }
 }
