@@ -404,9 +404,7 @@ pub fn destroy(project: &Path, args: &DestroyArgs, json: bool) -> Result<ExitCod
         if args.purge {
             outln!("{env}: data disk {d} deleted");
         } else {
-            outln!(
-                "{env}: data disk {d} kept for the next `deploy` (--purge deletes it)"
-            );
+            outln!("{env}: data disk {d} kept for the next `deploy` (--purge deletes it)");
         }
     }
     Ok(ExitCode::SUCCESS)
