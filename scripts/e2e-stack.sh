@@ -232,6 +232,14 @@ route=$(in_ns ip -4 route show "$service/32")
 say "1: the service address $service is routed: $route"
 bake status e2e --json >"$work/status.json"
 [ "$(json "$work/status.json" domains.0.boot)" = "tracker healthy" ] || die "status: boot is not 'tracker healthy'"
+# The boot status a Hetzner deploy follows (provider::boot_status): the
+# release serves its torrust-bake: lines read-only on TCP 9099, no secret.
+in_ns curl -fsS --max-time 5 "http://$addr:9099/boot.log" >"$work/boot-status.log" || die "the release serves no boot status on $addr:9099"
+grep -q '^torrust-bake: tracker healthy' "$work/boot-status.log" || die "boot status: no 'tracker healthy' in $(tail -n 3 "$work/boot-status.log")"
+if grep -qF "$token" "$work/boot-status.log"; then die "the boot status shows the API token"; fi
+put=$(in_ns curl -s -o /dev/null -w '%{http_code}' --max-time 5 -X PUT --data x "http://$addr:9099/boot.log")
+[ "$put" = 501 ] || die "the boot status accepted a PUT ($put)"
+say "1: boot status on $addr:9099: $(wc -l <"$work/boot-status.log") lines, read-only"
 health() { # health NAME: every check passes from the namespace, none skipped
     # (no --host: health probes the address the environment serves at)
     in_ns "$bin" -C "$project" health e2e --wait 5m --monitoring --json >"$work/health-$1.json" \

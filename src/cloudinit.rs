@@ -154,6 +154,7 @@ fn install_script(
     ctx.insert("archive_sha256", &archive.sha256);
     ctx.insert("files", &files);
     ctx.insert("data_volume", &config.data_volume);
+    ctx.insert("status_port", &crate::config::BOOT_STATUS_PORT);
     templates.render_install(&ctx)
 }
 
@@ -192,7 +193,7 @@ fn write_files(
         .map(|f| format!("{}  {}\n", sha256_hex(&f.content), f.path))
         .collect();
     // gzip'd: lines of hex and paths shrink by a third, keeping user-data
-    // within the 16 KiB the production release is held to (Hetzner takes
+    // within the 24 KiB the production release is held to (Hetzner takes
     // 32). Not the install script: the version is written into it later.
     let sums_gz = gzip(sums.as_bytes()).context("gzip of SHA256SUMS")?;
     let b64_of = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);

@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 
 pub use environment::{Environment, Strictness};
 pub use load::{RawValues, Source};
-pub use model::Config;
+pub use model::{Config, BOOT_STATUS_PORT};
 pub use report::{Problem, Report};
 
 /// Everything `check`, `show` and `build` need from one environment.

@@ -7,11 +7,17 @@ use ipnet::Ipv4Net;
 use serde::{Serialize, Serializer};
 
 use super::environment::Environment;
-use super::provider::{Libvirt, Provider};
+use super::provider::{Hetzner, Libvirt, Provider};
 use super::types::{Database, TcpPort, TrackerMode, UdpPort};
 
 /// Secret values. Kept out of `Config`'s serialization so a template can only
 /// reach one through the explicit `secrets` context the renderer passes.
+/// The TCP port on which every release serves its boot status (the
+/// `torrust-bake:` lines of this boot, nothing secret) read-only:
+/// templates/status.service.tera; where the host reads how a boot goes
+/// when it has no console (Hetzner).
+pub const BOOT_STATUS_PORT: u16 = 9099;
+
 #[derive(Clone, Default)]
 pub struct Secrets {
     pub api_token: String,
@@ -90,6 +96,10 @@ pub struct Config {
     /// the VM, not the release).
     #[serde(skip)]
     pub libvirt: Libvirt,
+    /// What a Hetzner server gets besides its release; not in the
+    /// templates' context either.
+    #[serde(skip)]
+    pub hetzner: Hetzner,
     #[serde(skip)]
     pub secrets: Secrets,
 }

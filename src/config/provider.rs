@@ -79,6 +79,16 @@ impl Provider {
     }
 }
 
+/// What a Hetzner server is given besides its release (`HETZNER_*`): read
+/// by `provider::hetzner` at `deploy`, not part of any release.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Hetzner {
+    /// The project's SSH keys, by name or id.
+    pub ssh_keys: Vec<String>,
+    /// Firewalls, by name or id.
+    pub firewalls: Vec<String>,
+}
+
 /// How a libvirt VM is shaped and where its files live
 /// (`LIBVIRT_*`); read by `provider::libvirt` at `libvirt up`, not part of
 /// any release (a release is what the VM boots, not the VM).

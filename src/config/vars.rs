@@ -45,6 +45,9 @@ pub enum Kind {
     RegistryHost,
     /// A path relative to the project directory, inside it.
     RelativePath,
+    /// A comma-separated list of distinct names or ids of a provider's
+    /// resources (Hetzner SSH keys, firewalls).
+    NameList,
 }
 
 impl VarId {
@@ -99,6 +102,7 @@ impl Var {
             Kind::Email => "e-mail".into(),
             Kind::RegistryHost => "host[:port]".into(),
             Kind::RelativePath => "path in the project".into(),
+            Kind::NameList => "names or ids, comma-separated".into(),
         }
     }
 }
@@ -414,6 +418,18 @@ variables! {
             required: Required::No,
             help: "Publish the REST API, health-check API, Prometheus and Grafana on the VM's address instead of its 127.0.0.1 (a test VM on an isolated network); lenient environments with INFRASTRUCTURE_PROVIDER=libvirt only.",
     },
+    HETZNER_SSH_KEYS {
+            kind: Kind::NameList,
+            default: "",
+            required: Required::No,
+            help: "Hetzner: the project's SSH keys (names or ids, comma-separated) new servers get; required to deploy with hetzner (without one the API makes a root password, a secret torrust-bake will not hold). The release's own key is SSH_PUBLIC_KEY.",
+    },
+    HETZNER_FIREWALLS {
+            kind: Kind::NameList,
+            default: "",
+            required: Required::No,
+            help: "Hetzner: firewalls (names or ids, comma-separated) applied to new servers. Open the tracker's ports to everyone and TCP 9099 (the boot status a deploy reads) to the hosts you deploy from.",
+    },
     LIBVIRT_VCPUS {
             kind: Kind::Number { min: 1, max: 256 },
             default: "2",
@@ -637,6 +653,7 @@ mod tests {
             [
                 "CONTAINER_REGISTRY",
                 "GRAFANA_",
+                "HETZNER_",
                 "INFRASTRUCTURE_",
                 "LIBVIRT_",
                 "MYSQL_",

@@ -180,6 +180,22 @@ pub(super) const ENTRIES: &[Entry] = &[
         when: always,
     },
     entry! {
+        template: "status.service.tera",
+        path: "etc/systemd/system/torrust-status.service",
+        mode: 0o644,
+        owner: 0,
+        secret: false,
+        when: always,
+    },
+    entry! {
+        template: "status-dir.conf.tera",
+        path: "usr/lib/tmpfiles.d/torrust-bake-status.conf",
+        mode: 0o644,
+        owner: 0,
+        secret: false,
+        when: always,
+    },
+    entry! {
         template: "tracker.service.tera",
         path: "etc/systemd/system/torrust-tracker.service",
         mode: 0o644,

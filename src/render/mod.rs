@@ -56,6 +56,7 @@ pub fn render(
 
     ctx.insert("sqlite_host_dir", &bundle::sqlite_host_dir(config));
     ctx.insert("lo_addresses", &config.lo_addresses());
+    ctx.insert("status_port", &crate::config::BOOT_STATUS_PORT);
 
     let entries: Vec<&bundle::Entry> = bundle::ENTRIES
         .iter()

@@ -65,6 +65,7 @@ pub fn parse(kind: Kind, value: &str) -> Result<Value, KindError> {
         Kind::Email => email(value),
         Kind::RegistryHost => registry_host(value),
         Kind::RelativePath => relative_path(value),
+        Kind::NameList => name_list(value),
     }
 }
 
@@ -167,6 +168,25 @@ fn ports(value: &str) -> Result<Value, KindError> {
         ports.push(p);
     }
     Ok(Value::Ports(ports))
+}
+
+/// Names as the user wrote them, trimmed, each once; kept as text, joined
+/// by `,` again (a name may hold a space, never a comma).
+fn name_list(value: &str) -> Result<Value, KindError> {
+    let mut names: Vec<&str> = Vec::new();
+    for part in value.split(',').map(str::trim) {
+        if part.is_empty() {
+            return err(
+                "has an empty name in its list".into(),
+                "separate names or ids with single commas, e.g. ops-key,backup-key",
+            );
+        }
+        if names.contains(&part) {
+            return err(format!("lists '{part}' twice"), "list each name once");
+        }
+        names.push(part);
+    }
+    text(&names.join(","))
 }
 
 fn ip<T: std::str::FromStr>(s: &str, what: &str) -> Result<T, KindError> {
@@ -482,5 +502,18 @@ mod tests {
         }
         bad(Kind::Email, &format!("{}@b.org", "a".repeat(65)));
         bad(Kind::Email, &format!("a@{}.org", "b.".repeat(125)));
+    }
+
+    #[test]
+    fn name_lists_are_trimmed_and_each_name_given_once() {
+        assert_eq!(
+            ok(Kind::NameList, " ops key , 123"),
+            Value::Text("ops key,123".into())
+        );
+        assert_eq!(
+            bad(Kind::NameList, "a,,b").0,
+            "has an empty name in its list"
+        );
+        assert_eq!(bad(Kind::NameList, "a,a").0, "lists 'a' twice");
     }
 }

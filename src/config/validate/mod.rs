@@ -289,6 +289,10 @@ fn build(c: &Checker, database: super::types::Database) -> Config {
         registry: services::registry(c),
         publish_admin_ports: c.flag(PUBLISH_ADMIN_PORTS),
         libvirt: libvirt::build(c),
+        hetzner: crate::config::provider::Hetzner {
+            ssh_keys: names(c, HETZNER_SSH_KEYS),
+            firewalls: names(c, HETZNER_FIREWALLS),
+        },
         secrets: Secrets {
             api_token: c.text(TORRUST_TRACKER_API_TOKEN),
             grafana_admin_password: c.text(GRAFANA_ADMIN_PASSWORD),
@@ -303,6 +307,13 @@ fn build(c: &Checker, database: super::types::Database) -> Config {
 /// under /var/lib/torrust, which must outlive the VM (a new release is a new
 /// VM), so they get one by default; an external MySQL does not need one
 /// unless it is asked for. Set empty: none.
+/// A `NameList` variable's names (none when unset).
+fn names(c: &Checker, id: VarId) -> Vec<String> {
+    c.opt(id)
+        .map(|v| v.split(',').map(str::to_string).collect())
+        .unwrap_or_default()
+}
+
 fn data_volume(c: &Checker, database: &super::types::Database) -> Option<String> {
     let label = c.opt(VarId::INFRASTRUCTURE_DATA_VOLUME)?;
     let external = database.mysql().is_some_and(|m| !m.bundled);

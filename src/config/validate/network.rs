@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use super::Checker;
+use crate::config::model::BOOT_STATUS_PORT;
 use crate::config::vars::VarId::{self, *};
 
 /// The TCP listeners, each with its own port (or ports).
@@ -43,16 +44,26 @@ fn someone_is_served(c: &mut Checker) {
     }
 }
 
-/// The VM's sshd listens on 22 on every address: a tracker listener there
-/// could not bind.
+/// The VM's sshd listens on 22 and the release's boot status on
+/// `BOOT_STATUS_PORT`, on every address: a tracker listener there could not
+/// bind.
 fn ssh_port_is_free(c: &mut Checker) {
+    let taken = [
+        (22, "the VM's SSH"),
+        (
+            BOOT_STATUS_PORT,
+            "the release's boot status (what a deploy reads)",
+        ),
+    ];
     for id in TCP {
-        if c.ports(id).contains(&22) {
-            c.fail(
-                id,
-                "TCP port 22 is the VM's SSH".into(),
-                "pick another port",
-            );
+        for (port, whose) in taken {
+            if c.ports(id).contains(&port) {
+                c.fail(
+                    id,
+                    format!("TCP port {port} is {whose}"),
+                    "pick another port",
+                );
+            }
         }
     }
 }
