@@ -57,6 +57,15 @@ impl Error {
         Error::new(Kind::Invalid, message)
     }
 
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Error::new(Kind::NotFound, message)
+    }
+
+    /// What was asked for does not exist.
+    pub fn is_not_found(&self) -> bool {
+        self.kind == Kind::NotFound
+    }
+
     /// The same error with what was being done in front ("announce: ...").
     pub fn during(self, what: &str) -> Self {
         Error::new(self.kind, format!("{what}: {}", self.message))

@@ -12,15 +12,21 @@ libvirt: the VM's shape and files come from LIBVIRT_* variables (`torrust-bake s
 LIBVIRT_VCPUS, LIBVIRT_MEMORY_MIB, LIBVIRT_DISK_SIZE_GB, LIBVIRT_DOMAIN_TYPE
 (auto|kvm|qemu), LIBVIRT_FIRMWARE (efi|bios), LIBVIRT_NETWORK, LIBVIRT_STORAGE_DIR;
 it is reached through virsh: --connect URI, else LIBVIRT_DEFAULT_URI, else libvirt's
-default (qemu:///system for root). hetzner: not implemented yet (issue 22).
-Health is what the new VM says on its serial console: its tracker passed its Docker
-health check. Each deploy that came up healthy, each replacement and rollback is
+default (qemu:///system for root). hetzner: servers through the Hetzner Cloud API,
+token in HCLOUD_TOKEN (HCLOUD_ENDPOINT for another API), from INFRASTRUCTURE_REGION,
+_INSTANCE_TYPE, _IMAGE, HETZNER_SSH_KEYS (required), HETZNER_FIREWALLS; the volume
+INFRASTRUCTURE_DATA_VOLUME is made on first use; INFRASTRUCTURE_FLOATING_IPV4/_IPV6
+must exist in the project and move to each new server.
+Health is what the new VM says as it boots (libvirt: its serial console; hetzner: the
+boot status it serves on TCP 9099, which the firewall must open to this machine): its
+tracker passed its Docker health check. Each deploy that came up healthy, each replacement and rollback is
 appended to releases/<env>/deployments.log. One deploy, rollback or destroy of an
 environment runs at a time (releases/<env>/deploy.lock).
 
 Examples:
   torrust-bake deploy local --dry-run          # the steps and the domain XML; changes nothing
   torrust-bake deploy local --wait 15m
+  HCLOUD_TOKEN=... torrust-bake deploy production --dry-run   # the API calls it would make
   torrust-bake deploy local --release 3f2a9c1d0b7e --connect qemu:///system
   torrust-bake status local --json
   torrust-bake rollback local

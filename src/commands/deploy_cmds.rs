@@ -130,7 +130,7 @@ pub fn deploy(project: &Path, args: &DeployArgs, json: bool) -> Result<ExitCode>
     if !json && !args.dry_run {
         if let Some(wait) = args.wait {
             errln!(
-                "{env}: following the new VM's console until the tracker is healthy (at most {})",
+                "{env}: following the new VM's boot until the tracker is healthy (at most {})",
                 humantime::format_duration(wait)
             );
         }
@@ -151,14 +151,19 @@ pub fn deploy(project: &Path, args: &DeployArgs, json: bool) -> Result<ExitCode>
 /// not finish.
 pub(super) fn say_up(out: &UpOutcome, json: bool) -> Result<ExitCode> {
     let env = &out.env;
-    let console = out
-        .console_log
-        .as_ref()
-        .map_or("-".to_string(), |p| p.display().to_string());
+    let console = out.console_log.as_ref().map_or_else(
+        || {
+            format!(
+                "the boot status on port {}",
+                crate::config::BOOT_STATUS_PORT
+            )
+        },
+        |p| p.display().to_string(),
+    );
     if json {
         print_json(out)?;
     } else if out.dry_run {
-        out!("{}", out.xml);
+        outln!("{}", out.xml.trim_end());
         outln!(
             "{env}: dry run, nothing changed; `torrust-bake deploy {env}` would start {} (release {})",
             out.domain,
@@ -191,7 +196,7 @@ fn boot_verdict(out: &UpOutcome, console: &str, json: bool) -> ExitCode {
     let end = b.timeline.last().map_or(0, |e| e.ms);
     let (env, v, d) = (&out.env, &out.version, &out.domain);
     let (ok, message) = match &b.outcome {
-        Outcome::Healthy => (true, format!("{env}: release {v} on {d}: tracker healthy {} after the domain started", at(end))),
+        Outcome::Healthy => (true, format!("{env}: release {v} on {d}: tracker healthy {} after it started", at(end))),
         Outcome::Ready => (false, format!("{env}: release {v} on {d} waits for the data volume, which a first deploy attaches at once: `torrust-bake status {env}`")),
         Outcome::Failed(why) => (false, format!("{env}: release {v} on {d} failed to start: {why} (the VM said so {} after start; console: {console})", at(end))),
         Outcome::TimedOut(last) => (false, format!("{env}: release {v} on {d}: the tracker was not healthy within the wait; the console's last line: {last:?} (console: {console}); `torrust-bake status {env}` shows where it is")),
@@ -378,7 +383,10 @@ pub fn destroy(project: &Path, args: &DestroyArgs, json: bool) -> Result<ExitCod
     let opts = deploy::DestroyOptions {
         shutdown_timeout: args.shutdown_timeout,
         purge: args.purge,
-        data_disk: config.as_ref().and_then(|c| machines.data_volume(c)),
+        data_disk: match &config {
+            Some(c) => machines.data_volume(c)?,
+            None => None,
+        },
     };
     let (mut progress, _) = printers(json);
     let (outcomes, data_disks) =
@@ -411,17 +419,16 @@ pub fn destroy(project: &Path, args: &DestroyArgs, json: bool) -> Result<ExitCod
 }
 
 /// The environment's machines by release, for `releases list|prune`,
-/// through its provider and `--connect`. torrust-bake cannot deploy to
-/// Hetzner yet, so nothing of an environment there runs anywhere.
+/// through its provider and `--connect`. A provider that cannot be asked
+/// (Hetzner without HCLOUD_TOKEN) is an error: prune must never take
+/// "cannot tell" for "nothing runs".
 pub(super) fn running(
     project: &Path,
     env: &str,
     at: &ConnectArgs,
 ) -> Result<std::collections::BTreeMap<String, Vec<String>>> {
     let (provider, _) = provider_of(project, env);
-    let machines = match provider {
-        Provider::Hetzner => None,
-        p => Some(provider::open(p, env, &connect(at, SeedKind::Iso))?),
-    };
-    deploy::retention::running(machines.as_deref(), env)
+    let machines = provider::open(provider, env, &connect(at, SeedKind::Iso))
+        .context("which releases run decides what is kept")?;
+    deploy::retention::running(machines.as_ref(), env)
 }

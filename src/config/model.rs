@@ -113,14 +113,18 @@ impl Config {
         self.ipv4_address.is_none()
     }
 
-    /// The floating addresses the VM puts on `lo` itself (start.sh): with
-    /// DHCP there is no network-config to carry them, and a host route
-    /// (libvirt) or the provider (a floating IP) brings their traffic.
-    pub fn lo_addresses(&self) -> Vec<Ipv4Addr> {
-        match self.ipv4_address {
-            None => self.floating_ipv4.into_iter().collect(),
-            Some(_) => Vec::new(),
-        }
+    /// The floating addresses the VM puts on `lo` itself (start.sh), with
+    /// their prefix: with DHCP there is no network-config to carry them,
+    /// and a host route (libvirt) or the provider (a floating IP) brings
+    /// their traffic. An IPv6 one always (network-config carries no IPv6):
+    /// of a floating /64, the one address served.
+    pub fn lo_addresses(&self) -> Vec<String> {
+        let v4 = match self.ipv4_address {
+            None => self.floating_ipv4.map(|a| format!("{a}/32")),
+            Some(_) => None,
+        };
+        let v6 = self.floating_ipv6.map(|a| format!("{a}/128"));
+        v4.into_iter().chain(v6).collect()
     }
 
     /// The bind address as it goes before `:port`.

@@ -335,8 +335,8 @@ impl Machines for Fake {
         Vec::new()
     }
 
-    fn data_volume(&self, _config: &Config) -> Option<String> {
-        Some(VOLUME.into())
+    fn data_volume(&self, _config: &Config) -> Result<Option<String>> {
+        Ok(Some(VOLUME.into()))
     }
 
     fn delete_data_volume(&self, _volume: &str) -> Result<()> {

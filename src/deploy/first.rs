@@ -33,8 +33,9 @@ pub struct UpOutcome {
     pub data_disk: Option<String>,
     pub steps: Vec<Step>,
     pub xml: String,
-    /// Where the service address points once the tracker is healthy (with
-    /// a wait; the provider's words), when the environment has one.
+    /// Where the service address points (the provider's words), when the
+    /// environment has one: with a wait once the tracker is healthy, else
+    /// once the machine started.
     pub service_address: Option<String>,
     /// With a wait: the boot timeline and how it ended.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -84,6 +85,11 @@ pub fn up(
             }
         }
         boot = Some(Boot { timeline, outcome });
+    } else if !dry {
+        // Nothing else serves the environment: without a wait the address
+        // is its at once (else a deploy that does not wait leaves it
+        // pointing nowhere).
+        service_address = point(&mut steps, machines, config, &machine)?;
     }
     let mut out = outcome(env, &rel, &machine, dry, already_running, steps.done);
     out.boot = boot;
@@ -134,8 +140,8 @@ fn check_machines(
         }
         let mine = found.into_iter().next();
         let detail = match &mine {
-            Some(m) => format!("{} is defined", m.name),
-            None => format!("no domain of {env}"),
+            Some(m) => format!("{} exists", m.name),
+            None => format!("no machine of {env}"),
         };
         Ok((mine, detail))
     })
@@ -159,11 +165,12 @@ fn start(
                 )
             })?;
         }
-        let console = m
-            .console_log
-            .as_ref()
-            .map_or("-".to_string(), |p| p.display().to_string());
-        let detail = format!("{name}; console: {console}");
+        // A provider without a console file follows the boot over the
+        // network (provider::boot_status): nothing to point at.
+        let detail = match &m.console_log {
+            Some(p) => format!("{name}; console: {}", p.display()),
+            None => name.to_string(),
+        };
         Ok((
             started,
             if dry {

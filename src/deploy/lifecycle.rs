@@ -82,7 +82,7 @@ pub fn destroy(
     opts: &DestroyOptions,
     progress: &mut dyn FnMut(&Step),
 ) -> Result<(Vec<DownOutcome>, Vec<String>)> {
-    let _lock = lock::take(project, env)?;
+    let _lock = lock::take(project, env, machines)?;
     let mut outcomes = Vec::new();
     let mut data_disks = Vec::new();
     for m in machines.list(env)? {

@@ -96,7 +96,7 @@ pub fn deploy(
             inputs, machines, None, progress, on_event,
         )?));
     }
-    let _lock = lock::take(inputs.project, env)?;
+    let _lock = lock::take(inputs.project, env, machines)?;
     if machines.list(env)?.is_empty() {
         return Ok(Deployed::First(up(
             inputs, machines, opts.wait, progress, on_event,
@@ -120,7 +120,7 @@ pub fn first(
     on_event: &mut dyn FnMut(&boot::Event),
 ) -> Result<UpOutcome> {
     let _lock = (!inputs.dry_run)
-        .then(|| lock::take(inputs.project, inputs.config.env.as_str()))
+        .then(|| lock::take(inputs.project, inputs.config.env.as_str(), machines))
         .transpose()?;
     up(inputs, machines, wait, progress, on_event)
 }
@@ -134,6 +134,6 @@ pub fn replace_locked(
     progress: &mut dyn FnMut(&Step),
     on_event: &mut dyn FnMut(&boot::Event),
 ) -> Result<ReplaceOutcome> {
-    let _lock = lock::take(inputs.project, inputs.config.env.as_str())?;
+    let _lock = lock::take(inputs.project, inputs.config.env.as_str(), machines)?;
     replace(inputs, machines, opts, progress, on_event)
 }

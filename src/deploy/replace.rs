@@ -156,7 +156,7 @@ fn classify(machines: &dyn Machines, env: &str, version: &str) -> Result<(NewAnd
         new.first()
             .map_or(format!("release {version}"), |m| m.name.clone()),
         if new.is_empty() {
-            "to define"
+            "to make"
         } else {
             "defined (an earlier replace was interrupted, or it runs)"
         },

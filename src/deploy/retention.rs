@@ -15,17 +15,9 @@ use crate::provider::Machines;
 use crate::release::inventory::{self, Stored};
 use crate::release::write;
 
-/// The environment's machines by release (`<provider>:<machine>`). `None`
-/// for a provider torrust-bake cannot deploy to yet: nothing of ours runs
-/// there.
-pub fn running(
-    machines: Option<&dyn Machines>,
-    env: &str,
-) -> Result<BTreeMap<String, Vec<String>>> {
+/// The environment's machines by release (`<provider>:<machine>`).
+pub fn running(machines: &dyn Machines, env: &str) -> Result<BTreeMap<String, Vec<String>>> {
     let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    let Some(machines) = machines else {
-        return Ok(out);
-    };
     for m in machines.list(env)? {
         out.entry(m.release)
             .or_default()

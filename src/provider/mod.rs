@@ -9,20 +9,29 @@
 //! it takes) are a leaf in `config::provider`, so the config can hold them
 //! without importing anything up here.
 //!
-//! `libvirt`: local VMs through `virsh`. Hetzner comes next
-//! (docs/ARCHITECTURE.md, "Providers").
+//! `libvirt`: local VMs through `virsh`; `hetzner`: Hetzner Cloud servers
+//! through its API (docs/ARCHITECTURE.md, "Providers"). `boot_status`:
+//! the release's boot lines read over the network, for a provider without
+//! a console file.
 
+pub mod boot_status;
 pub mod hetzner;
 pub mod libvirt;
 
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::Result;
+use anyhow::{Context as _, Result};
 
 pub use crate::config::provider::{BootMedia, Provider};
 use crate::config::Config;
-use crate::error::Error;
+
+/// The name of the machine that boots `version` of `env`, in every
+/// provider: `torrust-<env>-<first 8 digits of the version>`.
+pub fn machine_name(env: &str, version: &str) -> String {
+    let short = version.get(..8).unwrap_or(version);
+    format!("torrust-{env}-{short}")
+}
 
 /// One machine of an environment, as its provider reports it.
 #[derive(Debug, Clone)]
@@ -133,11 +142,25 @@ pub trait Machines {
     /// The machine's addresses the provider knows (empty when none).
     fn addresses(&self, name: &str) -> Vec<String>;
     /// The environment's data volume as its configuration names it, when it
-    /// exists (for `destroy --purge` when no machine is left to name it).
-    fn data_volume(&self, config: &Config) -> Option<String>;
+    /// exists (for `destroy --purge` when no machine is left to name it);
+    /// an error when the provider cannot tell.
+    fn data_volume(&self, config: &Config) -> Result<Option<String>>;
     /// Deletes the data volume `volume` (as `data_disk` names it): its
     /// database and state.
     fn delete_data_volume(&self, volume: &str) -> Result<()>;
+    /// Takes the environment's deploy lock on the provider's side, for
+    /// operators on other machines (the lock file beside the releases stops
+    /// only this one's), and says what it took; refused, with who holds it,
+    /// when another machine does. Called with the local lock held, so a
+    /// lock this machine left (a killed run) is taken over. `None`: the
+    /// provider needs none (libvirt: one host, whose lock file it is).
+    fn lock(&self, _env: &str) -> Result<Option<String>> {
+        Ok(None)
+    }
+    /// Gives back what `lock` took (`held`, its words).
+    fn unlock(&self, _env: &str, _held: &str) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// Which NoCloud seed a libvirt VM is given: the one type for the choice,
@@ -177,11 +200,9 @@ pub struct Connect {
 pub fn open(provider: Provider, env: &str, how: &Connect) -> Result<Box<dyn Machines>> {
     match provider {
         Provider::Libvirt => Ok(Box::new(libvirt::Libvirt::new(how))),
-        Provider::Hetzner => Err(Error::invalid(format!(
-            "Hetzner deploys are not implemented yet (issue 22): {env} has INFRASTRUCTURE_PROVIDER=hetzner; \
-             run it on a local VM with INFRASTRUCTURE_PROVIDER=libvirt, or take its release (`torrust-bake build {env}`: \
-             releases/{env}/<version>/user-data) to a Hetzner server by hand"
-        ))
-        .into()),
+        Provider::Hetzner => Ok(Box::new(
+            hetzner::machines::Hetzner::from_env()
+                .with_context(|| format!("{env} deploys to Hetzner Cloud"))?,
+        )),
     }
 }

@@ -54,13 +54,22 @@ impl Client {
     }
 
     /// The floating IP whose address is `ip` (as INFRASTRUCTURE_FLOATING_IPV4
-    /// names it; an IPv6 one by its network, with or without `/64`).
+    /// names it); an IPv6 one is a /64 network (`2001:db8:1::/64` in the
+    /// API) of which the configuration names the one address served, so it
+    /// is the network that holds `ip`.
     pub fn floating_ip_by_address(&self, ip: &str) -> Result<Option<FloatingIp>, Failure> {
-        let bare = |s: &str| s.split('/').next().unwrap_or("").to_string();
+        let Ok(wanted) = ip
+            .split('/')
+            .next()
+            .unwrap_or("")
+            .parse::<std::net::IpAddr>()
+        else {
+            return Ok(None);
+        };
         Ok(self
             .floating_ips("")?
             .into_iter()
-            .find(|f| bare(&f.ip) == bare(ip)))
+            .find(|f| holds(&f.ip, wanted)))
     }
 
     /// Points the floating IP at `server` and waits; done already when it
@@ -91,5 +100,31 @@ impl Client {
             &json!({}),
             &done,
         )
+    }
+}
+
+/// Whether the API's `ip` (an address, or a network for IPv6) is or holds
+/// `wanted`.
+fn holds(ip: &str, wanted: std::net::IpAddr) -> bool {
+    if let Ok(net) = ip.parse::<ipnet::IpNet>() {
+        return net.contains(&wanted);
+    }
+    ip.parse::<std::net::IpAddr>().is_ok_and(|a| a == wanted)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::holds;
+
+    #[test]
+    fn an_ipv6_floating_ip_is_the_network_that_holds_the_address() {
+        assert!(holds("2001:db8:1::/64", "2001:db8:1::1".parse().unwrap()));
+        assert!(holds(
+            "2001:db8:1::/64",
+            "2001:db8:1:0:ff::2".parse().unwrap()
+        ));
+        assert!(!holds("2001:db8:1::/64", "2001:db8:2::1".parse().unwrap()));
+        assert!(holds("192.0.2.7", "192.0.2.7".parse().unwrap()));
+        assert!(!holds("192.0.2.7", "192.0.2.8".parse().unwrap()));
     }
 }

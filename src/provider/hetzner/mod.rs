@@ -8,14 +8,18 @@
 //! tests run against a fake of the API on loopback (`tests/common/
 //! hetzner_fake.rs`).
 //!
-//! Nothing here is wired into `provider::open` yet (issue 22, item 2): the
-//! `Machines` implementation over it comes next. Everything is `pub` in
-//! the library, so no `dead_code` allowance is needed meanwhile.
+//! `machines.rs` is the `provider::Machines` over them, what
+//! `provider::open` gives the deploy layer; `firewalls.rs` finds the
+//! firewalls a server is made behind; `placement_groups.rs` the deploy
+//! lock on Hetzner's side, for operators on other machines.
 
 pub mod actions;
 pub mod client;
 pub mod error;
+pub mod firewalls;
 pub mod floating_ips;
+pub mod machines;
+pub mod placement_groups;
 pub mod servers;
 pub mod volumes;
 

@@ -137,4 +137,19 @@ impl Client {
         }
         self.act(&format!("/volumes/{id}/actions/detach"), &json!({}), &done)
     }
+
+    /// Deletes the volume (detaching it first: the API refuses an attached
+    /// one) and what it holds; `false` when it was gone already. The API
+    /// answers 204 with no action: the volume is gone when it returns.
+    pub fn delete_volume(&self, id: u64) -> Result<bool, Failure> {
+        if self.volume(id)?.is_none() {
+            return Ok(false);
+        }
+        self.detach_volume(id)?;
+        match self.delete(&format!("/volumes/{id}")) {
+            Ok(_) => Ok(true),
+            Err(f) if f.is_not_found() => Ok(false),
+            Err(f) => Err(f),
+        }
+    }
 }

@@ -109,11 +109,8 @@ pub struct Spec {
     pub console_log: PathBuf,
 }
 
-/// `torrust-<env>-<first 8 digits of the version>`.
-pub fn domain_name(env: &str, version: &str) -> String {
-    let short = version.get(..8).unwrap_or(version);
-    format!("torrust-{env}-{short}")
-}
+/// The domain of `version` of `env`: the name every provider gives it.
+pub use crate::provider::machine_name as domain_name;
 
 /// XML-escapes text for an attribute value in single quotes or element text.
 fn esc(s: &str) -> String {

@@ -157,11 +157,11 @@ impl Machines for Libvirt {
         self.virsh.addresses(name)
     }
 
-    fn data_volume(&self, config: &Config) -> Option<String> {
-        data_disk(config)
+    fn data_volume(&self, config: &Config) -> Result<Option<String>> {
+        Ok(data_disk(config)
             .map(|d| d.path)
             .filter(|p| p.is_file())
-            .map(|p| p.display().to_string())
+            .map(|p| p.display().to_string()))
     }
 
     fn delete_data_volume(&self, path: &str) -> Result<()> {

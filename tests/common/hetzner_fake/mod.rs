@@ -28,7 +28,11 @@
 //! after the request was carried out. Actions can be made to end in
 //! `error` or to never end; every request can be given latency.
 
+mod boot;
 mod routes;
+
+#[allow(unused_imports)]
+pub use boot::Behaviour;
 
 // Only tests/hetzner.rs seeds the world; every other test binary builds this too.
 #[allow(unused_imports)]
@@ -36,7 +40,7 @@ pub use routes::labels;
 
 use std::collections::BTreeMap;
 use std::net::{TcpListener, TcpStream};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Value};
@@ -118,6 +122,21 @@ pub struct World {
     refill_per_s: f64,
     refilled: Instant,
     pub seen: Vec<Seen>,
+    pub firewalls: BTreeMap<u64, Value>,
+    pub placement_groups: BTreeMap<u64, Value>,
+    /// The tool "dies" after this many more changing requests (`kill_after`).
+    kill_after: Option<usize>,
+    dead: bool,
+    /// Whether a new server serves its boot status (`boot.rs`).
+    pub(crate) serve_status: bool,
+    pub(crate) boots: BTreeMap<u64, boot::Boot>,
+    pub(crate) behaviour: BTreeMap<String, Behaviour>,
+    /// How long a boot takes before it says more than its first line.
+    pub boot_takes: Duration,
+    /// How many boot-status reads came, from every server.
+    pub status_reads: usize,
+    /// The world itself, for the listeners a new server starts.
+    pub(crate) me: Weak<Mutex<World>>,
 }
 
 pub struct Config {
@@ -198,6 +217,12 @@ impl World {
                 if let Some(s) = self.servers.get_mut(&id) {
                     s["status"] = json!(status);
                 }
+                match status {
+                    "running" => self.boot_started(id),
+                    _ => {
+                        self.boots.remove(&id);
+                    }
+                }
             }
             Effect::Attach(vol, server) => {
                 if let Some(v) = self.volumes.get_mut(&vol) {
@@ -238,6 +263,7 @@ impl World {
             }
             Effect::Delete(id) => {
                 self.servers.remove(&id);
+                self.boots.remove(&id);
                 for v in self.volumes.values_mut() {
                     if v["server"].as_u64() == Some(id) {
                         v["server"] = Value::Null;
@@ -380,7 +406,18 @@ impl Fake {
             refill_per_s: config.rate_limit.1,
             refilled: Instant::now(),
             seen: Vec::new(),
+            firewalls: BTreeMap::new(),
+            placement_groups: BTreeMap::new(),
+            kill_after: None,
+            dead: false,
+            serve_status: false,
+            boots: BTreeMap::new(),
+            behaviour: BTreeMap::new(),
+            status_reads: 0,
+            boot_takes: Duration::ZERO,
+            me: Weak::new(),
         }));
+        world.lock().unwrap().me = Arc::downgrade(&world);
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let shared = world.clone();
@@ -460,6 +497,62 @@ impl Fake {
         })
     }
 
+    /// Every server made from now on serves its boot status, as a release
+    /// does (`boot.rs`).
+    pub fn serve_boot_status(&self) {
+        self.world(|w| w.serve_status = true);
+    }
+
+    /// Servers of release `release` boot as `b`.
+    pub fn behaves(&self, release: &str, b: Behaviour) {
+        self.world(|w| w.behaviour.insert(release.to_string(), b));
+    }
+
+    /// The tool dies after `n` more changing requests (POST, PUT, DELETE):
+    /// the `n`th is carried out but its answer lost, and every request
+    /// after it fails (500) without effect, as if the process were gone;
+    /// `None`: a new run, alive.
+    pub fn kill_after(&self, n: Option<usize>) {
+        self.world(|w| {
+            w.kill_after = n;
+            w.dead = n == Some(0);
+        });
+    }
+
+    /// How many changing requests (POST, PUT, DELETE) came.
+    pub fn changes(&self) -> usize {
+        self.seen().iter().filter(|r| r.method != "GET").count()
+    }
+
+    /// A placement group, as another machine's deploy lock would be.
+    pub fn add_placement_group(&self, name: &str, labels: Value) -> u64 {
+        self.world(|w| {
+            let id = w.id();
+            w.placement_groups.insert(
+                id,
+                json!({
+                    "id": id, "name": name, "labels": labels, "created": timestamp(),
+                    "servers": [], "type": "spread",
+                }),
+            );
+            id
+        })
+    }
+
+    pub fn add_firewall(&self, name: &str) -> u64 {
+        self.world(|w| {
+            let id = w.id();
+            w.firewalls.insert(
+                id,
+                json!({
+                    "id": id, "name": name, "labels": {}, "created": timestamp(),
+                    "rules": [], "applied_to": [],
+                }),
+            );
+            id
+        })
+    }
+
     /// A server made outside torrust-bake (or many: pagination).
     pub fn add_server(&self, name: &str, labels: Value) -> u64 {
         self.world(|w| {
@@ -488,7 +581,7 @@ fn serve(stream: TcpStream, world: &Mutex<World>) {
         let mut w = world.lock().unwrap();
         w.tick();
         let (mut rate, ok) = w.take();
-        let fault = w
+        let mut fault = w
             .rules
             .iter_mut()
             .find(|r| r.times > 0 && r.method == method && path.starts_with(&r.path))
@@ -496,6 +589,22 @@ fn serve(stream: TcpStream, world: &Mutex<World>) {
                 r.times -= 1;
                 r.fault.clone()
             });
+        let dead = Fault::Error {
+            status: 500,
+            code: "server_error",
+        };
+        if w.dead {
+            fault = Some(dead);
+        } else if method != "GET" {
+            if let Some(n) = w.kill_after.as_mut() {
+                *n -= 1;
+                if *n == 0 {
+                    // Carried out; the tool dies before it reads the answer.
+                    w.dead = true;
+                    fault = Some(Fault::GatewayAfter);
+                }
+            }
+        }
         let (status, answer, hold) = if authorization.as_deref() != Some(&format!("Bearer {TOKEN}"))
         {
             let (s, b) = error(401, "unauthorized", "unable to authenticate", json!({}));
@@ -549,6 +658,8 @@ fn serve(stream: TcpStream, world: &Mutex<World>) {
                 }
             }
         };
+        // A 204 has no body.
+        let answer = if status == 204 { String::new() } else { answer };
         w.seen.push(Seen {
             method: method.clone(),
             path: path.clone(),
