@@ -235,6 +235,7 @@ bake status e2e --json >"$work/status.json"
 # The boot status a Hetzner deploy follows (provider::boot_status): the
 # release serves its torrust-bake: lines read-only on TCP 9099, no secret.
 in_ns curl -fsS --max-time 5 "http://$addr:9099/boot.log" >"$work/boot-status.log" || die "the release serves no boot status on $addr:9099"
+head -n 1 "$work/boot-status.log" | grep -Eq '^torrust-bake: boot [0-9a-f-]{36}$' || die "boot status: the first line names no boot: $(head -n 1 "$work/boot-status.log")"
 grep -q '^torrust-bake: tracker healthy' "$work/boot-status.log" || die "boot status: no 'tracker healthy' in $(tail -n 3 "$work/boot-status.log")"
 if grep -qF "$token" "$work/boot-status.log"; then die "the boot status shows the API token"; fi
 put=$(in_ns curl -s -o /dev/null -w '%{http_code}' --max-time 5 -X PUT --data x "http://$addr:9099/boot.log")

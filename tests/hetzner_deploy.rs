@@ -205,11 +205,30 @@ fn first_deploy_then_a_hand_over_moves_the_volume_and_the_address() {
     let rate_limited = s.fake.seen().iter().filter(|r| r.status == 429).count();
     assert_eq!(rate_limited, 0);
 
-    // destroy keeps the volume unless told.
+    // rollback: the release before takes over again, the same way.
+    let (code, out) = s.json(&["rollback", "staging", "--json"], &[NEXT]);
+    assert_eq!(code, 0, "{out:#}");
+    assert_eq!(out["version"], v1.as_str(), "{out:#}");
+    let servers = s.servers();
+    assert_eq!(servers.len(), 1, "{servers:?}");
+    let (_, release, status, vols, fips) = &servers[0];
+    assert_eq!((release, status.as_str()), (&v1, "running"));
+    assert_eq!(vols, &[volume["id"].as_u64().unwrap()]);
+    assert_eq!(fips, &[fip]);
+
+    // destroy keeps the volume and the floating IP unless told.
     let run = s.run(&["destroy", "staging"], &[NEXT]);
     assert_eq!(run.code(), 0, "{}", run.all());
     assert!(s.servers().is_empty());
     assert_eq!(s.fake.world(|w| w.volumes.len()), 1);
+    let run = s.run(&["destroy", "staging", "--purge"], &[NEXT]);
+    assert_eq!(run.code(), 0, "{}", run.all());
+    assert_eq!(s.fake.world(|w| w.volumes.len()), 0, "{}", run.all());
+    assert_eq!(
+        s.fake.world(|w| w.floating_ips.len()),
+        1,
+        "a floating IP is never deleted"
+    );
 }
 
 #[test]

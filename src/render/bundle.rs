@@ -180,6 +180,14 @@ pub(super) const ENTRIES: &[Entry] = &[
         when: always,
     },
     entry! {
+        template: "docker-metadata.conf.tera",
+        path: "etc/systemd/system/docker.service.d/torrust-metadata.conf",
+        mode: 0o644,
+        owner: 0,
+        secret: false,
+        when: always,
+    },
+    entry! {
         template: "status.service.tera",
         path: "etc/systemd/system/torrust-status.service",
         mode: 0o644,
