@@ -506,7 +506,7 @@ fn a_standby_whose_status_cannot_be_read_is_given_up_and_the_old_server_kept() {
         out["reason"]
             .as_str()
             .unwrap()
-            .contains("not healthy within the wait"),
+            .contains("not one boot line could be read"),
         "{out:#}"
     );
     assert_eq!(s.servers(), old);

@@ -115,6 +115,9 @@ pub fn describe(outcome: &Outcome) -> String {
         Outcome::Healthy => "tracker healthy".into(),
         Outcome::Ready => "ready for data (installed, images pulled)".into(),
         Outcome::Failed(why) => format!("the VM said: {why}"),
+        Outcome::TimedOut(last) if last.is_empty() => {
+            "not healthy within the wait, and not one boot line could be read (libvirt: the console log; Hetzner: the boot status on TCP 9099, which the server's firewall must open to this machine)".into()
+        }
         Outcome::TimedOut(last) => {
             format!("not healthy within the wait; the console's last line: {last:?}")
         }
