@@ -536,6 +536,26 @@ fn a_post_that_did_not_happen_is_sent_again_after_the_look_up() {
 }
 
 #[test]
+fn an_attach_refused_because_a_lost_one_got_there_first_is_done() {
+    let fake = Fake::start();
+    let c = client(&fake, fast());
+    let s = c.create_server(&new_server("a")).unwrap();
+    let v = fake.add_volume("torrust-data", 10, labels(&[]));
+    // The first attach is carried out but its answer lost; the look-up
+    // finds it still running, the second is refused, locked, then
+    // `volume_already_attached` (to this very server) once the first ends.
+    fake.fault(
+        "POST",
+        &format!("/volumes/{v}/actions/attach"),
+        1,
+        Fault::GatewayAfter,
+    );
+    c.attach_volume(v, s.id).unwrap_or_else(|f| panic!("{f}"));
+    assert_eq!(c.volume(v).unwrap().unwrap().server, Some(s.id));
+    assert!(fake.count("POST", &format!("/volumes/{v}/actions/attach")) >= 2);
+}
+
+#[test]
 fn a_lost_assign_is_checked_before_it_is_sent_again() {
     let fake = Fake::start();
     let c = client(
