@@ -5,13 +5,15 @@
 # here, slim: the binaries, the libraries `ldd` lists and what the release
 # relies on of the official images (paths, users, ports, volumes, the
 # healthchecks' tools), no root filesystem. Tracker: the crates.io
-# torrust-tracker 3.0.0 binaries; Prometheus: Debian's. They are built
-# without a Docker daemon as OCI image layouts (a tar with sorted names,
-# mtime 0 and numeric owners, gzip -n, a hand-written config, manifest and
-# index), so the same inputs give the same digests on every machine. Each
-# layout is cached under $TORRUST_BAKE_E2E_CACHE/oci by a hash of its inputs
-# (every file's checksum, path, mode and owner, the image config, the tools'
-# versions, a recipe number). Debian's docker-registry (distribution 2.8)
+# torrust-tracker 3.0.0 binaries; Prometheus: Debian's. This script lays
+# out each image's tree (files, owners, modes); the product makes the OCI
+# image layout of it without a Docker daemon (`torrust-bake probe
+# oci-layout`, src/images/layout.rs: a tar in name order, mtime 0, numeric
+# owners, gzip, oci-spec's config, manifest and index), so the same inputs
+# give the same digests on every machine. Each layout is cached under
+# $TORRUST_BAKE_E2E_CACHE/oci by a hash of its inputs (every file's
+# checksum, path, mode and owner, the image config, the tools' versions, a
+# recipe number). Debian's docker-registry (distribution 2.8)
 # serves them over plain HTTP on the namespace's bridge, and skopeo pushes
 # them from inside the namespace with their manifest digests unchanged. Its
 # storage ($TORRUST_BAKE_E2E_CACHE/registry) is a cache too: stop keeps it.
@@ -39,7 +41,9 @@ cache=${TORRUST_BAKE_E2E_CACHE:-/var/lib/libvirt/images/torrust-e2e/cache}
 cargo_bin=${CARGO_HOME:-$HOME/.cargo}/bin
 run=/run/torrust-e2e
 pidfile=$run/registry.pid conf=$run/registry.yml log=$run/registry.log
-recipe=1   # bump when a step below changes what an image holds
+recipe=2   # bump when a step below changes what an image holds
+# The product, which makes the layouts (as scripts/e2e-stack.sh runs it).
+bin=${TORRUST_BAKE_BIN:-$here/../target/debug/torrust-bake}
 tracker_name=torrust/tracker tracker_tag=3.0.0-slim
 prometheus_name=prom/prometheus   # tagged <Debian's version>-slim
 say() { echo "e2e-registry: $*" >&2; }
@@ -170,7 +174,7 @@ key_of() {   # SPEC-FILE CONFIG
     local kind path mode owner how src
     {
         echo "recipe $recipe $(dpkg --print-architecture)"
-        first_line tar --version; first_line gzip --version; first_line strip --version
+        first_line "$bin" --version; first_line strip --version
         echo "$2"
         while read -r kind path mode owner how src; do
             if [ "$kind" = f ]; then
@@ -184,14 +188,6 @@ key_of() {   # SPEC-FILE CONFIG
 
 layout_of() { echo "$cache/oci/${1//\//-}-$2"; }   # NAME KEY
 
-# Stores a file in the layout as a blob; prints its digest's hex.
-put_blob() {   # LAYOUT FILE
-    local d
-    d=$(sha256sum <"$2" | cut -d' ' -f1)
-    mv "$2" "$1/blobs/sha256/$d"
-    echo "$d"
-}
-
 build() {   # NAME TAG SPEC-FILE CONFIG KEY
     local name=$1 tag=$2 spec=$3 config=$4 out
     out=$(layout_of "$name" "$5")
@@ -199,7 +195,7 @@ build() {   # NAME TAG SPEC-FILE CONFIG KEY
     say "building $name:$tag"
     local root=$work/root-${name//\//-} tmp=$out.tmp kind path mode owner how src
     rm -rf "$root" "$tmp"
-    mkdir -p "$root" "$tmp/blobs/sha256"
+    mkdir -p "$root"
     while read -r kind path mode owner how src; do
         case $kind in
             d) mkdir -p "$root$path" ;;
@@ -214,45 +210,24 @@ build() {   # NAME TAG SPEC-FILE CONFIG KEY
         esac
     done <"$spec"
     # Owners and modes come from the spec alone, never from this machine
-    # (umask, who ran cp): root 0755 unless an entry says otherwise. tar
-    # then records them numerically (per entry: /prometheus is 65534's, so
-    # not --owner=0), with mtime 0 in name order.
+    # (umask, who ran cp): root 0755 unless an entry says otherwise. The
+    # layer records them numerically (per entry: /prometheus is 65534's),
+    # with mtime 0 in name order.
     chown -hR 0:0 "$root"
     find "$root" -type d -exec chmod 0755 {} +
     while read -r kind path mode owner how src; do
         case $kind in d|f) chown "$owner" "$root$path"; chmod "$mode" "$root$path" ;; esac
     done <"$spec"
-    local top
-    mapfile -t top < <(cd "$root" && LC_ALL=C ls -A)
-    LC_ALL=C tar -C "$root" --sort=name --mtime=@0 --numeric-owner --format=gnu \
-        -cf "$work/layer.tar" "${top[@]}"
-    local diff_id layer layer_size cfg cfg_size manifest manifest_size
-    diff_id=$(sha256sum <"$work/layer.tar" | cut -d' ' -f1)
-    gzip -n -c "$work/layer.tar" >"$work/layer.tar.gz"
-    rm -f "$work/layer.tar"
-    layer_size=$(stat -c %s "$work/layer.tar.gz")
-    layer=$(put_blob "$tmp" "$work/layer.tar.gz")
-    printf '%s' '{"architecture":"'"$(dpkg --print-architecture)"'","config":'"$config"',' \
-        '"created":"1970-01-01T00:00:00Z","history":[{"created":"1970-01-01T00:00:00Z",' \
-        '"created_by":"torrust-bake scripts/e2e-registry.sh, recipe '$recipe'"}],"os":"linux",' \
-        '"rootfs":{"diff_ids":["sha256:'"$diff_id"'"],"type":"layers"}}' >"$work/config.json"
-    cfg_size=$(stat -c %s "$work/config.json")
-    cfg=$(put_blob "$tmp" "$work/config.json")
-    printf '%s' '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json",' \
-        '"config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:'"$cfg"'","size":'"$cfg_size"'},' \
-        '"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"sha256:'"$layer"'","size":'"$layer_size"'}]}' \
-        >"$work/manifest.json"
-    manifest_size=$(stat -c %s "$work/manifest.json")
-    manifest=$(put_blob "$tmp" "$work/manifest.json")
-    printf '%s' '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json",' \
-        '"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:'"$manifest"'",' \
-        '"size":'"$manifest_size"',"annotations":{"org.opencontainers.image.ref.name":"'"$tag"'"}}]}' >"$tmp/index.json"
-    printf '%s' '{"imageLayoutVersion":"1.0.0"}' >"$tmp/oci-layout"
+    local made
+    made=$("$bin" probe oci-layout --root "$root" --config "$config" --tag "$tag" \
+        --architecture "$(dpkg --print-architecture)" \
+        --created-by "torrust-bake scripts/e2e-registry.sh, recipe $recipe" --out "$tmp") \
+        || die "probe oci-layout $name:$tag failed"
     rm -rf "$root"
     mv "$tmp" "$out"
     # Layouts made from other inputs are stale: keep only this one.
     find "$cache/oci" -mindepth 1 -maxdepth 1 -name "${name//\//-}-*" ! -name "${out##*/}" -exec rm -rf {} +
-    say "built $name:$tag: sha256:$manifest, layer $layer_size bytes"
+    say "built $name:$tag: $made"
 }
 
 # The manifest digest a layout's index names (our index: the first digest).
@@ -378,9 +353,10 @@ push() {   # NAME TAG KEY
 start() {
     [ "$(id -u)" = 0 ] || die "run as root"
     local t
-    for t in docker-registry skopeo strip ldd tar gzip curl ip; do
+    for t in docker-registry skopeo strip ldd curl ip; do
         command -v "$t" >/dev/null || die "$t missing (scripts/install-test-deps.sh)"
     done
+    [ -x "$bin" ] || die "$bin missing: cargo build, or set TORRUST_BAKE_BIN"
     if [ ! -x /bin/busybox ]; then
         say "apt-get install busybox-static (Prometheus' wget)"
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends busybox-static >/dev/null \

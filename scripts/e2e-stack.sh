@@ -84,8 +84,9 @@ trap cleanup EXIT
 eval "$("$repo/scripts/libvirt-host.sh" env)"
 ns=$TORRUST_E2E_NETNS
 base=$("$repo/scripts/guest-image.sh")
-"$repo/scripts/e2e-registry.sh" start
-eval "$("$repo/scripts/e2e-registry.sh" env)"
+# The registry's images are laid out by this same binary (probe oci-layout).
+TORRUST_BAKE_BIN=$bin "$repo/scripts/e2e-registry.sh" start
+eval "$(TORRUST_BAKE_BIN=$bin "$repo/scripts/e2e-registry.sh" env)"
 mkdir -p "$storage" "$out" && chmod 0711 "$storage"
 [ -n "${TORRUST_BAKE_BIN:-}" ] || cargo build --release --quiet --manifest-path "$repo/Cargo.toml"
 

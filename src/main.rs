@@ -40,6 +40,9 @@ fn main() -> ExitCode {
         Command::Probe {
             action: ProbeCommand::AnnounceLoop(args),
         } => commands::probe_announce_loop(args),
+        Command::Probe {
+            action: ProbeCommand::OciLayout(args),
+        } => commands::probe_oci_layout(args),
         _ => commands::project_root(cli.project.as_deref()).and_then(|p| run(&cli, &p)),
     };
     let code = match result {

@@ -1,12 +1,14 @@
 //! `probe` (hidden): what the end-to-end scripts need of the product, so
 //! they keep to namespace and daemon plumbing. `announce-loop` measures an
-//! outage as clients see it, with the BEP 15 code `health` uses.
+//! outage as clients see it, with the BEP 15 code `health` uses;
+//! `oci-layout` makes the registry's stand-in images with `images::layout`
+//! (the scripts made them with tar, gzip and printf'd JSON before).
 
 use std::io::Write as _;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use super::*;
-use crate::cli::AnnounceLoopArgs;
+use crate::cli::{AnnounceLoopArgs, OciLayoutArgs};
 use crate::health;
 
 pub fn probe_announce_loop(args: &AnnounceLoopArgs) -> Result<ExitCode> {
@@ -28,5 +30,19 @@ pub fn probe_announce_loop(args: &AnnounceLoopArgs) -> Result<ExitCode> {
             .with_context(|| format!("writing {}", args.out.display()))?;
         std::thread::sleep(args.every);
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn probe_oci_layout(args: &OciLayoutArgs) -> Result<ExitCode> {
+    let config: serde_json::Value = serde_json::from_str(&args.config)
+        .map_err(|e| Error::invalid(format!("--config: not JSON: {e}")))?;
+    let image = crate::images::layout::Image {
+        architecture: args.architecture.clone(),
+        config,
+        tag: args.tag.clone(),
+        created_by: args.created_by.clone(),
+    };
+    let made = crate::images::layout::write(&args.root, &image, &args.out)?;
+    outln!("{}", serde_json::to_string(&made)?);
     Ok(ExitCode::SUCCESS)
 }

@@ -37,6 +37,7 @@ use crate::config::{Config, Problem, Report, Source};
 use crate::error::Error;
 
 pub mod env_lock;
+pub mod layout;
 pub mod pin;
 pub mod reference;
 pub mod registry;
