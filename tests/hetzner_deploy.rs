@@ -176,6 +176,13 @@ fn first_deploy_then_a_hand_over_moves_the_volume_and_the_address() {
     let (code, st) = s.json(&["status", "staging", "--json"], &[]);
     assert_eq!(code, 0, "{st:#}");
     assert!(st.to_string().contains("tracker healthy"), "{st:#}");
+    let human = s.run(&["status", "staging"], &[]).stdout();
+    assert!(
+        human.contains("boot \"tracker healthy\"")
+            && human.contains("(boot status on port 9099)")
+            && human.contains(&format!("{FLOATING} -> torrust-staging-")),
+        "{human}"
+    );
 
     // The next release takes over: warm standby, then the hand-over.
     let v2 = s.version(&[NEXT]);

@@ -346,9 +346,18 @@ pub fn status(project: &Path, args: &StatusArgs, json: bool) -> Result<ExitCode>
             via.as_deref().unwrap_or("- (no route here)")
         );
     }
+    // A provider without a console file (Hetzner) is followed through the
+    // boot status the release serves.
     let path = |p: &Option<std::path::PathBuf>| {
-        p.as_ref()
-            .map_or("-".to_string(), |p| p.display().to_string())
+        p.as_ref().map_or_else(
+            || {
+                format!(
+                    "- (boot status on port {})",
+                    crate::config::BOOT_STATUS_PORT
+                )
+            },
+            |p| p.display().to_string(),
+        )
     };
     for d in &domains {
         let address = if d.addresses.is_empty() {
