@@ -76,9 +76,22 @@ impl Setup {
         run
     }
 
-    /// How many changing requests (POST, PUT, DELETE) the fake got.
-    fn changes(&self) -> usize {
-        self.fake.changes()
+    /// A first deploy that waits for the tracker: the environment serving.
+    fn first_deploy(&self) -> Value {
+        let (code, out) = self.json(&["deploy", "staging", "--wait", "60s", "--json"], &[]);
+        assert_eq!(code, 0, "{out:#}");
+        out
+    }
+
+    /// The release `extra` builds, told to boot as `b`, deployed over what
+    /// serves (with `wait` args): its exit code and JSON.
+    fn replace_with(&self, extra: &[(&str, &str)], b: Behaviour, wait: &[&str]) -> (i32, Value) {
+        self.fake.behaves(&self.version(extra), b);
+        let args: Vec<&str> = ["deploy", "staging", "--json"]
+            .into_iter()
+            .chain(wait.iter().copied())
+            .collect();
+        self.json(&args, extra)
     }
 
     fn json(&self, args: &[&str], extra: &[(&str, &str)]) -> (i32, Value) {
@@ -129,9 +142,7 @@ const THIRD: (&str, &str) = ("TORRUST_TRACKER_LOG_LEVEL", "trace");
 fn first_deploy_then_a_hand_over_moves_the_volume_and_the_address() {
     let s = Setup::new();
     let v1 = s.version(&[]);
-    let (code, out) = s.json(&["deploy", "staging", "--wait", "60s", "--json"], &[]);
-    assert_eq!(code, 0, "{out:#}");
-    let said = out.to_string();
+    let said = s.first_deploy().to_string();
     assert!(said.contains("created volume"), "{said}");
     let servers = s.servers();
     assert_eq!(servers.len(), 1, "{servers:?}");
@@ -241,12 +252,9 @@ fn first_deploy_then_a_hand_over_moves_the_volume_and_the_address() {
 #[test]
 fn a_release_that_fails_before_the_hand_over_never_touches_the_old_server() {
     let s = Setup::new();
-    let (code, out) = s.json(&["deploy", "staging", "--wait", "60s", "--json"], &[]);
-    assert_eq!(code, 0, "{out:#}");
+    s.first_deploy();
     let old = s.servers();
-    let v2 = s.version(&[NEXT]);
-    s.fake.behaves(&v2, Behaviour::FailsBeforeReady);
-    let (code, out) = s.json(&["deploy", "staging", "--json"], &[NEXT]);
+    let (code, out) = s.replace_with(&[NEXT], Behaviour::FailsBeforeReady, &[]);
     assert_eq!(code, 1, "{out:#}");
     assert_eq!(out["outcome"], "kept", "{out:#}");
     assert!(
@@ -269,12 +277,9 @@ fn a_release_that_fails_before_the_hand_over_never_touches_the_old_server() {
 #[test]
 fn a_release_that_fails_with_the_data_gives_it_back_to_the_old_server() {
     let s = Setup::new();
-    let (code, out) = s.json(&["deploy", "staging", "--wait", "60s", "--json"], &[]);
-    assert_eq!(code, 0, "{out:#}");
+    s.first_deploy();
     let old = s.servers();
-    let v3 = s.version(&[THIRD]);
-    s.fake.behaves(&v3, Behaviour::FailsWithData);
-    let (code, out) = s.json(&["deploy", "staging", "--json"], &[THIRD]);
+    let (code, out) = s.replace_with(&[THIRD], Behaviour::FailsWithData, &[]);
     assert_eq!(code, 1, "{out:#}");
     assert_eq!(out["outcome"], "rolled back", "{out:#}");
     assert!(
@@ -297,8 +302,7 @@ fn a_dry_run_changes_nothing_and_a_missing_ssh_key_is_refused_before_any_change(
     let run = s.run(&["deploy", "staging", "--dry-run"], &[]);
     assert_eq!(run.code(), 0, "{}", run.all());
     assert!(run.stdout().contains("POST /servers"), "{}", run.all());
-    let changes = s.fake.seen().iter().filter(|r| r.method != "GET").count();
-    assert_eq!(changes, 0);
+    assert_eq!(s.fake.changes(), 0);
     assert!(s.servers().is_empty());
 
     let env = s.project.path().join("environments/staging.env");
@@ -405,7 +409,7 @@ fn a_second_machines_deploy_is_refused_and_this_ones_stale_lock_taken_over() {
         run.all()
     );
     assert!(s.servers().is_empty(), "nothing was made");
-    assert_eq!(s.changes(), 1, "only the lock's create was tried");
+    assert_eq!(s.fake.changes(), 1, "only the lock's create was tried");
 
     // A lock this machine left (a killed run) is taken over, and given
     // back when the deploy ends.
@@ -448,12 +452,11 @@ fn a_deploy_killed_between_any_two_api_calls_converges_when_run_again() {
     // How many changing calls a clean first deploy and hand-over make.
     let s = Setup::new();
     let (v1, v2) = (s.version(&[]), s.version(&[NEXT]));
-    let (code, _) = s.json(&["deploy", "staging", "--wait", "60s", "--json"], &[]);
-    assert_eq!(code, 0);
-    let first = s.changes();
+    s.first_deploy();
+    let first = s.fake.changes();
     let (code, _) = s.json(&["deploy", "staging", "--json"], &[NEXT]);
     assert_eq!(code, 0);
-    let second = s.changes() - first;
+    let second = s.fake.changes() - first;
     assert!(first >= 4 && second >= 8, "{first} {second}");
 
     let kill = |k: usize, replacing: bool| {
@@ -497,15 +500,12 @@ fn a_deploy_killed_between_any_two_api_calls_converges_when_run_again() {
 #[test]
 fn a_standby_whose_status_cannot_be_read_is_given_up_and_the_old_server_kept() {
     let s = Setup::new();
-    let (code, out) = s.json(&["deploy", "staging", "--wait", "60s", "--json"], &[]);
-    assert_eq!(code, 0, "{out:#}");
+    s.first_deploy();
     let old = s.servers();
-    let v2 = s.version(&[NEXT]);
-    // Its firewall does not let TCP 9099 through.
-    s.fake.behaves(&v2, Behaviour::Silent);
     let reads = s.fake.world(|w| w.status_reads);
     let t = std::time::Instant::now();
-    let (code, out) = s.json(&["deploy", "staging", "--wait", "6s", "--json"], &[NEXT]);
+    // Its firewall does not let TCP 9099 through.
+    let (code, out) = s.replace_with(&[NEXT], Behaviour::Silent, &["--wait", "6s"]);
     let took = t.elapsed();
     assert_eq!(code, 1, "{out:#}");
     assert_eq!(out["outcome"], "kept", "{out:#}");
@@ -561,8 +561,7 @@ fn waiting_for_a_slow_boot_costs_under_one_api_request_a_second_and_little_cpu()
         latency: std::time::Duration::from_millis(50),
         ..Config::default()
     }));
-    let (code, out) = s.json(&["deploy", "staging", "--wait", "60s", "--json"], &[]);
-    assert_eq!(code, 0, "{out:#}");
+    s.first_deploy();
     // The same hand-over twice: with a boot that says "ready" at once,
     // and with one that takes 10 s more; the difference is the wait's cost.
     let before = s.fake.seen().len();

@@ -22,7 +22,7 @@ const GOLDEN: &str = "tests/fixtures/libvirt-domain.xml";
 fn fixed_spec() -> Spec {
     let dir = PathBuf::from("/var/lib/libvirt/images/torrust-bake/local/torrust-local-0123abcd");
     Spec {
-        name: domain::domain_name("local", "0123abcd4567"),
+        name: torrust_bake::provider::machine_name("local", "0123abcd4567"),
         env: "local".into(),
         version: "0123abcd4567".into(),
         accel: Accel::Qemu,

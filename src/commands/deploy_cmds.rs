@@ -147,19 +147,25 @@ pub fn deploy(project: &Path, args: &DeployArgs, json: bool) -> Result<ExitCode>
     }
 }
 
-/// Prints a first deploy; exit 0 unless a wait saw the release fail or
-/// not finish.
-pub(super) fn say_up(out: &UpOutcome, json: bool) -> Result<ExitCode> {
-    let env = &out.env;
-    let console = out.console_log.as_ref().map_or_else(
+/// Where a machine's boot lines are read: its console log, or for a
+/// provider without one (Hetzner) the boot status the release serves.
+fn console_words(log: &Option<std::path::PathBuf>) -> String {
+    log.as_ref().map_or_else(
         || {
             format!(
-                "the boot status on port {}",
+                "- (boot status on port {})",
                 crate::config::BOOT_STATUS_PORT
             )
         },
         |p| p.display().to_string(),
-    );
+    )
+}
+
+/// Prints a first deploy; exit 0 unless a wait saw the release fail or
+/// not finish.
+pub(super) fn say_up(out: &UpOutcome, json: bool) -> Result<ExitCode> {
+    let env = &out.env;
+    let console = console_words(&out.console_log);
     if json {
         print_json(out)?;
     } else if out.dry_run {
@@ -346,19 +352,6 @@ pub fn status(project: &Path, args: &StatusArgs, json: bool) -> Result<ExitCode>
             via.as_deref().unwrap_or("- (no route here)")
         );
     }
-    // A provider without a console file (Hetzner) is followed through the
-    // boot status the release serves.
-    let path = |p: &Option<std::path::PathBuf>| {
-        p.as_ref().map_or_else(
-            || {
-                format!(
-                    "- (boot status on port {})",
-                    crate::config::BOOT_STATUS_PORT
-                )
-            },
-            |p| p.display().to_string(),
-        )
-    };
     for d in &domains {
         let address = if d.addresses.is_empty() {
             "-".to_string()
@@ -372,7 +365,7 @@ pub fn status(project: &Path, args: &StatusArgs, json: bool) -> Result<ExitCode>
             d.state,
             d.boot.as_deref().unwrap_or("-"),
             address,
-            path(&d.console_log),
+            console_words(&d.console_log),
             d.data_disk.as_deref().unwrap_or("-")
         );
     }

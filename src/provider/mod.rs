@@ -48,7 +48,7 @@ pub struct Machine {
     pub console_log: Option<PathBuf>,
     /// The environment's data volume, when this machine has it attached,
     /// in the provider's words (libvirt: the disk image's path; Hetzner:
-    /// `volume <id> <name>`).
+    /// `volume <id>`).
     pub data_disk: Option<String>,
     /// The directory of the files only it uses, when the provider keeps
     /// them here (libvirt: overlay, seed copy, console log).

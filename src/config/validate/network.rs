@@ -22,7 +22,7 @@ pub(super) fn check(c: &mut Checker) {
     tcp_ports_are_distinct(c);
     reverse_proxy(c);
     proxy_ports_are_free(c);
-    ssh_port_is_free(c);
+    host_ports_are_free(c);
 }
 
 /// A tracker with neither a UDP nor an HTTP port serves no client.
@@ -47,7 +47,7 @@ fn someone_is_served(c: &mut Checker) {
 /// The VM's sshd listens on 22 and the release's boot status on
 /// `BOOT_STATUS_PORT`, on every address: a tracker listener there could not
 /// bind.
-fn ssh_port_is_free(c: &mut Checker) {
+fn host_ports_are_free(c: &mut Checker) {
     let taken = [
         (22, "the VM's SSH"),
         (
@@ -239,6 +239,17 @@ mod tests {
             about(&r, TORRUST_TRACKER_HTTP_PORTS),
             vec![
                 "Error: TCP port 22 is the VM's SSH | pick another port | environments/local.env:1"
+            ]
+        );
+    }
+
+    #[test]
+    fn the_boot_status_keeps_its_port() {
+        let (_, r) = run("local", &[(TORRUST_TRACKER_API_PORT, "9099")]);
+        assert_eq!(
+            about(&r, TORRUST_TRACKER_API_PORT),
+            vec![
+                "Error: TCP port 9099 is the release's boot status (what a deploy reads) | pick another port | environments/local.env:1"
             ]
         );
     }

@@ -76,10 +76,6 @@ impl Hetzner {
         }
     }
 
-    pub fn client(&self) -> &Client {
-        &self.api
-    }
-
     fn known(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Known>> {
         self.known.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -132,8 +128,9 @@ impl Hetzner {
             return Ok(None);
         };
         let env = config.env.as_str();
-        let ours = v.labels.get("app").map(String::as_str) == Some("torrust")
-            && v.labels.get("env").map(String::as_str) == Some(env);
+        let ours = labels(env, None)
+            .iter()
+            .all(|(k, want)| v.labels.get(k) == Some(want));
         if !ours {
             return Err(Error::invalid(format!(
                 "the Hetzner volume {name} (id {}) is not labelled app=torrust,env={env}: it may be another environment's data. If it is {env}'s, label it (hcloud volume add-label {name} app=torrust env={env}); else set INFRASTRUCTURE_DATA_VOLUME to a name of {env}'s own",

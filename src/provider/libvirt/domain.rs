@@ -109,9 +109,6 @@ pub struct Spec {
     pub console_log: PathBuf,
 }
 
-/// The domain of `version` of `env`: the name every provider gives it.
-pub use crate::provider::machine_name as domain_name;
-
 /// XML-escapes text for an attribute value in single quotes or element text.
 fn esc(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
@@ -346,7 +343,7 @@ pub(crate) mod tests {
         let dir =
             PathBuf::from("/var/lib/libvirt/images/torrust-bake/local/torrust-local-0123abcd");
         Spec {
-            name: domain_name("local", "0123abcd4567"),
+            name: crate::provider::machine_name("local", "0123abcd4567"),
             env: "local".into(),
             version: "0123abcd4567".into(),
             accel: Accel::Qemu,
@@ -370,7 +367,7 @@ pub(crate) mod tests {
     #[test]
     fn the_name_carries_env_and_short_version() {
         assert_eq!(
-            domain_name("local", "0123abcd4567"),
+            crate::provider::machine_name("local", "0123abcd4567"),
             "torrust-local-0123abcd"
         );
     }

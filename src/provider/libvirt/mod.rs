@@ -418,7 +418,7 @@ fn define_new(
 ) -> Result<(Spec, String)> {
     let lv = &config.libvirt;
     let dry = new.dry;
-    let name = domain::domain_name(config.env.as_str(), new.version);
+    let name = crate::provider::machine_name(config.env.as_str(), new.version);
     let (accel, accel_detail) = decide_accel(virsh, lv.domain_type, dry)?;
     step("domain type", &mut || Ok(accel_detail.clone()))?;
     let cache = lv.storage_dir.join("cache");
