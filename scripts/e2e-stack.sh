@@ -90,9 +90,15 @@ eval "$(TORRUST_BAKE_BIN=$bin "$repo/scripts/e2e-registry.sh" env)"
 mkdir -p "$storage" "$out" && chmod 0711 "$storage"
 [ -n "${TORRUST_BAKE_BIN:-}" ] || cargo build --release --quiet --manifest-path "$repo/Cargo.toml"
 
-# The service address clients announce to: a floating address the host
-# routes to whichever VM holds the data (each VM has its own DHCP address).
+# The service addresses clients announce to, two of each family (one pair
+# per UDP tracker, as the live demo has): floating addresses the host
+# routes to whichever VM holds the data (each VM has its own DHCP address
+# and its own IPv6 by the network's router advertisements).
 service=10.123.0.10
+service_b=10.123.0.11
+service6=${TORRUST_E2E_PREFIX6%:*}:ff::10
+service6_b=${TORRUST_E2E_PREFIX6%:*}:fe::10
+services=("$service" "$service_b" "$service6" "$service6_b")
 mkdir -p "$project"
 cp -r "$repo/environments" "$repo/images" "$repo/templates" "$project/"
 cat >"$project/environments/e2e.env" <<EOF
@@ -101,9 +107,12 @@ TORRUST_BAKE_STRICTNESS=lenient
 INFRASTRUCTURE_PROVIDER=libvirt
 INFRASTRUCTURE_IMAGE=debian-12
 INFRASTRUCTURE_HOSTNAME=torrust-e2e
-# Each VM its own DHCP address (a replacement's new VM boots beside the old
-# one); clients use the floating address, routed to the VM with the data.
-INFRASTRUCTURE_FLOATING_IPV4=$service
+# Each VM its own DHCP address and SLAAC IPv6 (a replacement's new VM boots
+# beside the old one); clients use the floating addresses, routed to the VM
+# with the data.
+INFRASTRUCTURE_IPV6_ADDRESS=auto
+INFRASTRUCTURE_FLOATING_IPV4=$service,$service_b
+INFRASTRUCTURE_FLOATING_IPV6=$service6,$service6_b
 TORRUST_TRACKER_MODE=whitelisted
 TORRUST_TRACKER_ANNOUNCE_INTERVAL=300
 TORRUST_TRACKER_ANNOUNCE_INTERVAL_MIN=120
@@ -134,6 +143,7 @@ in_ns() { ip netns exec "$ns" "$@"; }
 bake() { in_ns "$bin" -C "$project" "$@"; }
 export LIBVIRT_BASE_IMAGE=$base LIBVIRT_DOMAIN_TYPE=qemu LIBVIRT_NETWORK=$TORRUST_E2E_NETWORK \
     LIBVIRT_STORAGE_DIR=$storage
+url_host() { [[ $1 == *:* ]] && echo "[$1]" || echo "$1"; }
 json() { python3 -c 'import json,sys; v=json.load(open(sys.argv[1]))
 for k in sys.argv[2].split("."): v=v[int(k)] if k.isdigit() else v[k]
 print(v)' "$@"; }
@@ -228,9 +238,14 @@ cat "$out/timeline.txt" >&2
 data=$(json "$work/up1.json" data_disk)
 addr=$service
 boot1_ms=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["boot"]["timeline"][-1]["ms"])' "$work/up1.json")
-route=$(in_ns ip -4 route show "$service/32")
-[[ $route == *" via 192.168.123."* ]] || die "deploy did not route the service address $service to the VM: '$route'"
-say "1: the service address $service is routed: $route"
+# Every service address is routed to the VM: IPv4 by its DHCP address,
+# IPv6 by its link-local (the EUI-64 of its MAC; libvirt knows no SLAAC address).
+for a in "${services[@]}"; do
+    if [[ $a == *:* ]]; then route=$(in_ns ip -6 route show "$a/128"); want=" via fe80::"
+    else route=$(in_ns ip -4 route show "$a/32"); want=" via 192.168.123."; fi
+    [[ $route == *"$want"* ]] || die "deploy did not route the service address $a to the VM: '$route'"
+    say "1: the service address $a is routed: $route"
+done
 bake status e2e --json >"$work/status.json"
 [ "$(json "$work/status.json" domains.0.boot)" = "tracker healthy" ] || die "status: boot is not 'tracker healthy'"
 # The boot status a Hetzner deploy follows (provider::boot_status): the
@@ -242,20 +257,25 @@ if grep -qF "$token" "$work/boot-status.log"; then die "the boot status shows th
 put=$(in_ns curl -s -o /dev/null -w '%{http_code}' --max-time 5 -X PUT --data x "http://$addr:9099/boot.log")
 [ "$put" = 501 ] || die "the boot status accepted a PUT ($put)"
 say "1: boot status on $addr:9099: $(wc -l <"$work/boot-status.log") lines, read-only"
-health() { # health NAME: every check passes from the namespace, none skipped
-    # (no --host: health probes the address the environment serves at)
-    in_ns "$bin" -C "$project" health e2e --wait 5m --monitoring --json >"$work/health-$1.json" \
-        || { python3 -m json.tool "$work/health-$1.json" >&2 || true; die "$1: health e2e (at $addr)"; }
-    [ "$(json "$work/health-$1.json" host)" = "$addr" ] || die "$1: health did not probe the service address $addr"
+health() { # health NAME [HOST]: every check passes from the namespace at HOST, none skipped
+    # (no HOST: no --host, and health probes the address the environment
+    # serves at, its first). The UDP probe's socket is connected to the
+    # address asked: a reply from another source never counts.
+    local host=${2:-}
+    in_ns "$bin" -C "$project" health e2e ${host:+--host "$host"} --wait 5m --monitoring --json >"$work/health-$1.json" \
+        || { python3 -m json.tool "$work/health-$1.json" >&2 || true; die "$1: health e2e (at ${host:-$addr})"; }
+    [ "$(json "$work/health-$1.json" host)" = "${host:-$addr}" ] || die "$1: health did not probe the service address ${host:-$addr}"
     python3 - "$work/health-$1.json" <<'PY' || die "$1: health: a check was skipped or missing, or a peer list was wrong"
 import json, os, sys
-checks = json.load(open(sys.argv[1]))["checks"]
+o = json.load(open(sys.argv[1]))
+checks = o["checks"]
 names = [c["name"] for c in checks]
 for need in ["udp tracker", "http tracker", "api health", "api stats", "health check api", "prometheus"]:
     assert need in names, f"no {need} check: {names}"
 bad = [c for c in checks if c["skipped"] or not c["ok"]]
 assert not bad, bad
-peer = os.environ.get("E2E_PEER")  # the first peer as the tracker must list it
+# The first peer as the tracker must list it, in the family asked.
+peer = os.environ.get("E2E_PEER6" if ":" in o["host"] else "E2E_PEER")
 if peer:
     for c in checks:
         if c["name"] in ("udp tracker", "http tracker"):
@@ -265,8 +285,36 @@ for c in checks:
 PY
 }
 s=$SECONDS
+# stats FAMILIES: the API's announce counts; those of FAMILIES (4, 6) are
+# above 0 and the other family's are 0. Each announce is counted in its own
+# family (issue 20: IPv4 clients on one dual-stack socket counted as IPv6).
+stats() {
+    in_ns curl -fsS "http://$addr:1212/api/v1/stats?token=$token" >"$work/stats.json" || die "the API's stats"
+    python3 - "$work/stats.json" "$1" <<'PY' || die "announces are not counted in their own family ($1)"
+import json, sys
+s, fams = json.load(open(sys.argv[1])), sys.argv[2]
+for p in ("udp", "tcp"):
+    for f in "46":
+        n = s[f"{p}{f}_announces_handled"]
+        assert (n > 0) == (f in fams), (p, f, s)
+print(f"e2e-stack:   stats: udp4 {s['udp4_announces_handled']}, udp6 {s['udp6_announces_handled']}, tcp4 {s['tcp4_announces_handled']}, tcp6 {s['tcp6_announces_handled']} announces", file=sys.stderr)
+PY
+}
 health first
-say "1: release $v1 healthy $up_s s after 'deploy' began; health from the namespace passed in $((SECONDS - s)) s"
+health "first-$service_b" "$service_b"
+stats 4
+for a in "$service6" "$service6_b"; do health "first-$a" "$a"; done
+stats 46
+say "1: release $v1 healthy $up_s s after 'deploy' began; health from the namespace at all ${#services[@]} service addresses, both families, passed in $((SECONDS - s)) s"
+# The firewall: the release opens what it serves (9099 answered above) and
+# drops the rest, both families: a port it does not open times out where a
+# closed one would be refused at once (SSH: no key set, so not opened).
+vm4=$(json "$work/status.json" domains.0.addresses.0)
+for a in "$vm4" "$service6"; do
+    rc=0; in_ns curl -s -o /dev/null --max-time 3 "http://$(url_host "$a"):22/" || rc=$?
+    [ "$rc" = 28 ] || die "firewall: TCP 22 on $a was not dropped (curl exit $rc; 7 is a refusal: nothing filters it)"
+done
+say "1: firewall: TCP 22 dropped on $vm4 and $service6 (no SSH key set), the served ports open"
 
 # --- 2. state the tracker reloads at start -----------------------------------------------
 for ih in "$known" "$known2"; do
@@ -295,19 +343,24 @@ aria() { # aria PORT ARGS...: aria2c in the namespace, listening on PORT (at mos
         --bt-tracker-interval=5 --summary-interval=0 --console-log-level=notice --file-allocation=none \
         --allow-overwrite=true "$@"
 }
-for proto in udp http; do
+# Each torrent through another service address: UDP over the second IPv4
+# one, HTTP over the first, HTTP over the first IPv6 one (aria2c speaks
+# UDP trackers over IPv4 only: its UDP tracker client rides its IPv4 DHT
+# socket, src/DHTSetup.cc; UDP over IPv6 is the health probe's above).
+for proto in udp http http6; do
     head -c 4194304 /dev/urandom >"$bt/seed/payload-$proto.bin"
 done
-mktorrent -p -d -a "udp://$addr:6969/announce" -o "$bt/udp.torrent" "$bt/seed/payload-udp.bin" >/dev/null
+mktorrent -p -d -a "udp://$service_b:6969/announce" -o "$bt/udp.torrent" "$bt/seed/payload-udp.bin" >/dev/null
 mktorrent -p -d -a "http://$addr:7070/announce" -o "$bt/http.torrent" "$bt/seed/payload-http.bin" >/dev/null
-for proto in udp http; do
+mktorrent -p -d -a "http://[$service6]:7070/announce" -o "$bt/http6.torrent" "$bt/seed/payload-http6.bin" >/dev/null
+for proto in udp http http6; do
     whitelist "$(aria2c -S "$bt/$proto.torrent" | awk '/^Info Hash:/ {print $3}')"
 done
 # (The seeder runs under timeout(1), 30 min at most, in case cleanup misses it.)
 timeout 1800 ip netns exec "$ns" aria2c --enable-dht=true --dht-listen-port=51413 --dht-file-path="$bt/dht-51413.dat" \
     --enable-dht6=false --enable-peer-exchange=false --bt-enable-lpd=false --listen-port=51413 \
     --bt-tracker-interval=5 --summary-interval=0 --console-log-level=notice --file-allocation=none \
-    --dir="$bt/seed" --check-integrity=true --seed-ratio=0.0 "$bt/udp.torrent" "$bt/http.torrent" >"$bt/seeder.log" 2>&1 &
+    --dir="$bt/seed" --check-integrity=true --seed-ratio=0.0 "$bt/udp.torrent" "$bt/http.torrent" "$bt/http6.torrent" >"$bt/seeder.log" 2>&1 &
 seeder=$!
 # leech NAME PROTO PORT: a new aria2c downloads PROTO's payload into its own
 # directory and exits (seed time 0); the file must be the seeder's.
@@ -321,20 +374,13 @@ leech() {
 }
 leech leech-udp udp 51414
 leech leech-http http 51415
-# Every announce so far came over IPv4: counted as IPv4 (on one dual-stack
-# socket tracker 3.0.0 counted them all as IPv6).
-in_ns curl -fsS "http://$addr:1212/api/v1/stats?token=$token" >"$work/stats2.json" || die "the API's stats"
-python3 - "$work/stats2.json" <<'PY' || die "announces over IPv4 are not counted as IPv4"
-import json, sys
-s = json.load(open(sys.argv[1]))
-for p in ("udp", "tcp"):
-    assert s[f"{p}4_announces_handled"] > 0 and s[f"{p}6_announces_handled"] == 0, s
-print(f"e2e-stack:   stats: udp4 {s['udp4_announces_handled']}, udp6 {s['udp6_announces_handled']}, tcp4 {s['tcp4_announces_handled']}, tcp6 {s['tcp6_announces_handled']} announces", file=sys.stderr)
-PY
+leech leech-http6 http6 51418
+
 # health's own torrent whitelisted: from here on its peer-list check runs.
 whitelist 746f72727573742d62616b652d6865616c746821
-export E2E_PEER=$TORRUST_E2E_BRIDGE_ADDRESS:6881
+export E2E_PEER=$TORRUST_E2E_BRIDGE_ADDRESS:6881 E2E_PEER6=[$TORRUST_E2E_BRIDGE_ADDRESS6]:6881
 health peers
+health peers6 "$service6"
 say "2: real clients: seeded and leeched over UDP and HTTP; health's peer lists list $E2E_PEER"
 
 # --- 3. replace with a changed announce interval: a warm-standby hand-over -----------
@@ -479,6 +525,31 @@ failed4=$(awk '$2 == 0' "$work/announces4.txt" | wc -l)
 [ "$failed4" = 0 ] || die "a release that failed before the hand-over cost $failed4 failed announces ($outage4)"
 say "4: a release with a missing image failed before the hand-over in $rollback_s s ($reason); $v2 never stopped: announces failed for $outage4"
 grep -c . "$project/releases/e2e/deployments.log" >/dev/null || die "no deployment record"
+
+# --- 4b. a reboot: the stack, Docker and every rule come back by themselves -------------
+# (ACPI reboot: the same domain, its data disk kept; nothing re-applied by hand.)
+dom=$(json "$work/status4.json" domains.0.domain)
+vm4=$(json "$work/status4.json" domains.0.addresses.0)
+before=$(in_ns curl -fsS --max-time 5 "http://$addr:9099/boot.log" | head -n 1)
+s=$SECONDS
+virsh -q reboot "$dom" >/dev/null || die "virsh reboot $dom"
+now=
+for _ in $(seq 600); do
+    now=$(in_ns curl -fsS --max-time 2 "http://$addr:9099/boot.log" 2>/dev/null) || now=
+    [[ -n $now && $(head -n 1 <<<"$now") != "$before" && $now == *"tracker healthy"* ]] && break
+    sleep 1
+done
+[[ -n $now && $(head -n 1 <<<"$now") != "$before" ]] || die "reboot: $dom did not come back within 10 min (boot status: ${now:-none})"
+[[ $now == *"tracker healthy"* ]] || die "reboot: the tracker is not healthy after the reboot: $(tail -n 3 <<<"$now")"
+reboot_s=$((SECONDS - s))
+for a in "${services[@]}"; do health "rebooted-$a" "$a"; done
+for a in "$vm4" "$service6"; do
+    rc=0; in_ns curl -s -o /dev/null --max-time 3 "http://$(url_host "$a"):22/" || rc=$?
+    [ "$rc" = 28 ] || die "after the reboot: TCP 22 on $a was not dropped (curl exit $rc)"
+done
+r=$(http_announce "$addr" "$known2")
+[[ $r == *"8:intervali240e"* && $r != *"failure reason"* ]] || die "after the reboot: the whitelisted torrent: $r"
+say "4b: $dom rebooted into a healthy tracker in $reboot_s s: all ${#services[@]} service addresses answer, the firewall holds, the whitelist is kept"
 
 # --- 5. the data disk after a graceful stop -------------------------------------------------
 kill "$sampler" 2>/dev/null; wait "$sampler" 2>/dev/null || true; sampler=

@@ -27,8 +27,10 @@ for t in debootstrap mke2fs sfdisk mkfs.vfat mcopy qemu-img; do
 done
 
 # logind (in systemd) + dbus turn the ACPI power button into a poweroff;
-# apparmor lets Docker start containers; ifupdown renders network-config v2.
-packages=linux-image-amd64,systemd-sysv,udev,dbus,kmod,procps,iproute2,ifupdown,isc-dhcp-client,e2fsprogs,cloud-init,python3-cffi-backend,docker.io,docker-compose,apparmor,ca-certificates
+# apparmor lets Docker start containers; ifupdown renders network-config v2;
+# nftables loads the release's firewall (install.sh would apt-get it; this
+# guest has no route out).
+packages=linux-image-amd64,systemd-sysv,udev,dbus,kmod,procps,iproute2,ifupdown,isc-dhcp-client,e2fsprogs,cloud-init,python3-cffi-backend,docker.io,docker-compose,apparmor,ca-certificates,nftables
 esp_mib=128 root_mib=4096
 recipe=1   # bump when a step below changes what the image holds
 fstab='LABEL=rootfs / ext4 defaults 0 1'

@@ -21,6 +21,7 @@ command -v docker-compose >/dev/null || need_apt+=(docker-compose)
 command -v promtool >/dev/null && command -v prometheus >/dev/null || need_apt+=(prometheus)
 command -v zstd >/dev/null || need_apt+=(zstd)
 command -v shellcheck >/dev/null || need_apt+=(shellcheck)
+command -v nft >/dev/null || [ -x /usr/sbin/nft ] || need_apt+=(nftables)
 command -v hyperfine >/dev/null || need_apt+=(hyperfine)
 # images pin|verify: a real registry, skopeo to cross-check digests, htpasswd
 # for basic auth, openssl to sign the token-realm test's JWT.

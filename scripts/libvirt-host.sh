@@ -3,7 +3,8 @@
 # machines have no systemd, and guests must reach nothing outside this
 # machine, so virtlogd and libvirtd run inside a network namespace of their
 # own, and the only network they offer guests is an isolated one (no
-# <forward>, DHCP on a private subnet) whose bridge lives in that namespace.
+# <forward>, DHCP on a private subnet, router advertisements of a ULA /64)
+# whose bridge lives in that namespace.
 #
 # usage: scripts/libvirt-host.sh start|stop|env   (as root; idempotent)
 #   start  installs what is missing (apt-get), starts the daemons and network
@@ -15,6 +16,7 @@ ns=${TORRUST_E2E_NETNS:-torrust-e2e}
 net=${TORRUST_E2E_NETWORK:-torrust-e2e}
 bridge=${TORRUST_E2E_BRIDGE:-virbr-torrust}
 prefix=${TORRUST_E2E_SUBNET:-192.168.123}   # bridge .1, DHCP .100-.199
+prefix6=${TORRUST_E2E_SUBNET6:-fd12:7472:6b72:1}   # bridge ::1/64, SLAAC by its RAs
 run=/run/torrust-e2e
 export LIBVIRT_DEFAULT_URI=qemu:///system
 say() { echo "libvirt-host: $*" >&2; }
@@ -70,6 +72,7 @@ start() {
   <ip address='$prefix.1' netmask='255.255.255.0'>
     <dhcp><range start='$prefix.100' end='$prefix.199'/></dhcp>
   </ip>
+  <ip family='ipv6' address='$prefix6::1' prefix='64'/>
 </network>
 EOF
         virsh -q net-define "$run/$net.xml" >/dev/null
@@ -78,7 +81,9 @@ EOF
     [[ $(virsh net-info "$net") =~ Active:\ *yes ]] || virsh -q net-start "$net" >/dev/null
     [[ $(ip -n "$ns" -o -4 addr show dev "$bridge") == *" $prefix.1/"* ]] \
         || die "bridge $bridge has no $prefix.1 inside namespace $ns"
-    say "up: libvirtd $(cat /run/libvirtd.pid) in netns $ns, network $net on $bridge ($prefix.1/24)"
+    [[ $(ip -n "$ns" -o -6 addr show dev "$bridge") == *" $prefix6::1/64"* ]] \
+        || die "bridge $bridge has no $prefix6::1/64 inside namespace $ns"
+    say "up: libvirtd $(cat /run/libvirtd.pid) in netns $ns, network $net on $bridge ($prefix.1/24, $prefix6::1/64)"
 }
 
 stop_pid() {
@@ -112,6 +117,8 @@ export TORRUST_E2E_NETNS=$ns
 export TORRUST_E2E_NETWORK=$net
 export TORRUST_E2E_BRIDGE=$bridge
 export TORRUST_E2E_BRIDGE_ADDRESS=$prefix.1
+export TORRUST_E2E_BRIDGE_ADDRESS6=$prefix6::1
+export TORRUST_E2E_PREFIX6=$prefix6
 EOF
 }
 

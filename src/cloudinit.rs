@@ -19,6 +19,7 @@ use base64::Engine;
 use serde::Serialize;
 use serde_saphyr::LitString;
 
+use crate::config::model::Ipv6;
 use crate::config::provider::nic_mac;
 use crate::config::Config;
 use crate::digest::sha256_hex;
@@ -155,6 +156,10 @@ fn install_script(
     ctx.insert("files", &files);
     ctx.insert("data_volume", &config.data_volume);
     ctx.insert("status_port", &crate::config::BOOT_STATUS_PORT);
+    ctx.insert(
+        "firewall_summary",
+        &crate::render::firewall::openings(config).summary(),
+    );
     templates.render_install(&ctx)
 }
 
@@ -263,30 +268,43 @@ struct Nameservers {
     addresses: Vec<String>,
 }
 
-/// Version 2 network config for a static IPv4 address on the first NIC,
-/// floating addresses added to it. The NIC is matched by MAC address and
+/// Version 2 network config for a static address of either family on the
+/// first NIC (the other family by DHCP, or router advertisements), the
+/// floating IPv4 addresses added to it (IPv6 ones go on `lo`:
+/// `Config::lo_addresses`). The NIC is matched by MAC address and
 /// named `eth0`: cloud-init renders v2 for ifupdown (Debian 12) and
 /// networkd too, and there only a MAC match finds the NIC (a `name` glob
 /// such as `e*` is taken as a literal interface name; found by the QEMU
 /// boot in scripts/e2e-boot.sh).
 fn network_config(config: &Config) -> Result<Option<String>> {
-    let (Some(address), Some(gateway)) = (&config.ipv4_address, &config.ipv4_gateway) else {
+    let mut addresses = Vec::new();
+    let mut routes = Vec::new();
+    if let (Some(address), Some(gateway)) = (&config.ipv4_address, &config.ipv4_gateway) {
+        addresses.push(address.to_string());
+        addresses.extend(config.floating_ipv4.iter().map(|ip| format!("{ip}/32")));
+        routes.push(Route {
+            to: "0.0.0.0/0",
+            via: gateway.to_string(),
+        });
+    }
+    if let Ipv6::Static { address, gateway } = config.ipv6 {
+        addresses.push(address.to_string());
+        routes.push(Route {
+            to: "::/0",
+            via: gateway.to_string(),
+        });
+    }
+    if addresses.is_empty() {
         return Ok(None);
-    };
-    let mut addresses = vec![address.to_string()];
-    addresses.extend(config.floating_ipv4.iter().map(|ip| format!("{ip}/32")));
-    addresses.extend(config.floating_ipv6.iter().map(|ip| format!("{ip}/64")));
+    }
     let nic = Ethernet {
         matches: Match {
             macaddress: nic_mac(&config.hostname),
         },
         set_name: "eth0",
-        dhcp4: false,
+        dhcp4: config.ipv4_address.is_none(),
         addresses,
-        routes: vec![Route {
-            to: "0.0.0.0/0",
-            via: gateway.to_string(),
-        }],
+        routes,
         nameservers: (!config.dns_servers.is_empty()).then(|| Nameservers {
             addresses: config.dns_servers.iter().map(|ip| ip.to_string()).collect(),
         }),

@@ -14,6 +14,13 @@ use common::{production_secrets, version_of, Project, Run};
 use serde_json::Value;
 
 const FLOATING: &str = "203.0.113.10";
+/// Two addresses of each family, one pair per UDP tracker as the live demo
+/// has; an IPv6 floating IP is a /64, of which one address is served.
+const FLOATING_B: &str = "203.0.113.11";
+const FLOATING6: [(&str, &str); 2] = [
+    ("2001:db8:1::/64", "2001:db8:1::1"),
+    ("2001:db8:2::/64", "2001:db8:2::1"),
+];
 
 struct Setup {
     fake: Fake,
@@ -30,13 +37,18 @@ impl Setup {
         fake.serve_boot_status();
         fake.add_firewall("torrust-tracker");
         fake.add_floating_ip(FLOATING, "ipv4", labels(&[]));
+        fake.add_floating_ip(FLOATING_B, "ipv4", labels(&[]));
+        for (net, _) in FLOATING6 {
+            fake.add_floating_ip(net, "ipv6", labels(&[]));
+        }
         let project = Project::new();
         let env = project.path().join("environments/staging.env");
         let text = std::fs::read_to_string(&env).unwrap();
         std::fs::write(
             &env,
             format!(
-                "{text}HETZNER_SSH_KEYS=ops\nHETZNER_FIREWALLS=torrust-tracker\nINFRASTRUCTURE_FLOATING_IPV4={FLOATING}\n"
+                "{text}HETZNER_SSH_KEYS=ops\nHETZNER_FIREWALLS=torrust-tracker\nINFRASTRUCTURE_FLOATING_IPV4={FLOATING},{FLOATING_B}\nINFRASTRUCTURE_FLOATING_IPV6={},{}\n",
+                FLOATING6[0].1, FLOATING6[1].1
             ),
         )
         .unwrap();
@@ -157,13 +169,13 @@ fn first_deploy_then_a_hand_over_moves_the_volume_and_the_address() {
     );
     let (volume, fip) = s.fake.world(|w| {
         let v = w.volumes.values().next().unwrap().clone();
-        let f = *w.floating_ips.keys().next().unwrap();
+        let f: Vec<u64> = w.floating_ips.keys().copied().collect();
         (v, f)
     });
     assert_eq!(volume["name"], "torrust-staging");
     assert_eq!(volume["labels"]["env"], "staging");
     assert_eq!(vols, &[volume["id"].as_u64().unwrap()]);
-    assert_eq!(fips, &[fip]);
+    assert_eq!(fips, &fip, "every floating IP, both families");
     // The server was made from the release's user-data, behind the firewall.
     let body = s
         .fake
@@ -209,7 +221,7 @@ fn first_deploy_then_a_hand_over_moves_the_volume_and_the_address() {
     let (_, release, status, vols, fips) = &servers[0];
     assert_eq!((release, status.as_str()), (&v2, "running"));
     assert_eq!(vols, &[volume["id"].as_u64().unwrap()], "the volume moved");
-    assert_eq!(fips, &[fip], "the address moved");
+    assert_eq!(fips, &fip, "the addresses moved");
     let events: Vec<&str> = out["timeline"]
         .as_array()
         .unwrap()
@@ -232,7 +244,7 @@ fn first_deploy_then_a_hand_over_moves_the_volume_and_the_address() {
     let (_, release, status, vols, fips) = &servers[0];
     assert_eq!((release, status.as_str()), (&v1, "running"));
     assert_eq!(vols, &[volume["id"].as_u64().unwrap()]);
-    assert_eq!(fips, &[fip]);
+    assert_eq!(fips, &fip);
 
     // destroy keeps the volume and the floating IP unless told.
     let run = s.run(&["destroy", "staging"], &[NEXT]);
@@ -432,12 +444,12 @@ fn converged(s: &Setup, release: &str, what: &str) {
     let (volumes, fip) = s.fake.world(|w| {
         (
             w.volumes.keys().copied().collect::<Vec<_>>(),
-            *w.floating_ips.keys().next().unwrap(),
+            w.floating_ips.keys().copied().collect::<Vec<_>>(),
         )
     });
     assert_eq!(
         (r.as_str(), status.as_str(), vols, fips),
-        (release, "running", &volumes, &vec![fip]),
+        (release, "running", &volumes, &fip),
         "{what}"
     );
     assert_eq!(volumes.len(), 1, "{what}: one volume");

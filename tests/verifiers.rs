@@ -1,5 +1,6 @@
 //! Rendered files checked by the real outside tools (docs/ARCHITECTURE.md, Testing):
-//! docker-compose, promtool, the torrust-tracker binary, sha256sum, tar.
+//! docker-compose, promtool, the torrust-tracker binary, sha256sum, tar,
+//! shellcheck, nft.
 //! A missing tool fails the test; scripts/install-test-deps.sh installs them.
 
 mod common;
@@ -276,5 +277,41 @@ fn shipped_shell_scripts_pass_shellcheck() {
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
+    }
+}
+
+/// The release's firewall passes `nft -c` (parsed and checked by the
+/// kernel's nftables, not applied), and opens only what the release serves:
+/// production with its domain opens 80 and 443, never the HTTP tracker's
+/// 7070 (behind Caddy) nor an admin port.
+#[test]
+fn firewall_passes_nft_check() {
+    let p = Project::new();
+    for (env, vars) in every_stack() {
+        let release = p.build(env, &vars);
+        let file = release.join("bundle/etc/torrust-bake/firewall.nft");
+        let out = verifier("nft", &["-c", "-f", file.to_str().unwrap()], &release);
+        assert!(
+            out.status.success(),
+            "{env}: nft -c:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = std::fs::read_to_string(&file).unwrap();
+        let opened: Vec<&str> = text
+            .lines()
+            .filter_map(|l| l.trim().strip_suffix('"'))
+            .filter(|l| l.contains("dport") && l.contains("accept comment"))
+            .filter_map(|l| l.split_whitespace().nth(2))
+            .collect();
+        if vars.iter().any(|(k, _)| *k == "DOMAIN_NAME") {
+            assert_eq!(
+                opened,
+                ["6868", "6969", "80", "443", "9099"],
+                "{env}: {text}"
+            );
+        } else if env == "local" {
+            assert_eq!(opened, ["6868", "6969", "7070", "9099"], "{env}: {text}");
+        }
     }
 }

@@ -162,7 +162,7 @@ Examples:
     /// replacement is a hand-over: the new VM boots beside the old one without the data
     /// disk and says when it is ready (installed, images pulled); then the old one stops
     /// (ACPI, then forced), the data disk is hot-plugged into the new one, and once its
-    /// tracker is healthy the service address (INFRASTRUCTURE_FLOATING_IPV4) moves to it
+    /// tracker is healthy the service addresses (INFRASTRUCTURE_FLOATING_IPV4, _IPV6) move to it
     /// and the old one is retired. A release that fails before that never touches the old
     /// VM (outcome `kept`); one that fails after it gets the disk and the address back to
     /// the old VM (exit 1 either way, with the reason the new VM gave). With a static

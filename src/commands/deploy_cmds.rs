@@ -332,8 +332,8 @@ pub fn status(project: &Path, args: &StatusArgs, json: bool) -> Result<ExitCode>
     let domains = deploy::status(machines.as_ref(), env)?;
     // Where clients announce to, and which VM that reaches now.
     let service = config.as_ref().and_then(|c| {
-        c.floating_ipv4
-            .map(|ip| (ip.to_string(), machines.pointed(c)))
+        let all: Vec<String> = c.floating().iter().map(ToString::to_string).collect();
+        (!all.is_empty()).then(|| (all.join(", "), machines.pointed(c)))
     });
     if json {
         let service = service
@@ -348,7 +348,7 @@ pub fn status(project: &Path, args: &StatusArgs, json: bool) -> Result<ExitCode>
     }
     if let Some((address, via)) = &service {
         outln!(
-            "{env}: service address {address}, routed via {}",
+            "{env}: service addresses {address}, routed: {}",
             via.as_deref().unwrap_or("- (no route here)")
         );
     }

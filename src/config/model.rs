@@ -3,7 +3,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use ipnet::Ipv4Net;
+use ipnet::{Ipv4Net, Ipv6Net};
 use serde::{Serialize, Serializer};
 
 use super::environment::Environment;
@@ -59,8 +59,11 @@ pub struct Config {
     pub ipv4_address: Option<Ipv4Net>,
     pub ipv4_gateway: Option<Ipv4Addr>,
     pub dns_servers: Vec<IpAddr>,
-    pub floating_ipv4: Option<Ipv4Addr>,
-    pub floating_ipv6: Option<Ipv6Addr>,
+    /// The VM's own IPv6 (INFRASTRUCTURE_IPV6_ADDRESS, _GATEWAY).
+    pub ipv6: Ipv6,
+    /// The service addresses that move from VM to VM, in the order given.
+    pub floating_ipv4: Vec<Ipv4Addr>,
+    pub floating_ipv6: Vec<Ipv6Addr>,
     pub mode: TrackerMode,
     pub database: Database,
     pub log_level: String,
@@ -104,27 +107,52 @@ pub struct Config {
     pub secrets: Secrets,
 }
 
+/// The VM's own IPv6 address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase", tag = "kind")]
+pub enum Ipv6 {
+    /// None configured (libvirt's default: its networks have no IPv6
+    /// unless they are given one).
+    None,
+    /// From router advertisements (SLAAC), each VM its own; on Hetzner,
+    /// the server's /64 from its metadata.
+    Auto,
+    /// A static address/prefix and its gateway, in network-config.
+    Static { address: Ipv6Net, gateway: Ipv6Addr },
+}
+
 impl Config {
     /// Whether two machines of the environment can run side by side (a
-    /// warm-standby replacement): not when the VM has a static address,
-    /// which two VMs cannot share. With DHCP each VM has its own address
-    /// and the floating one, if any, is routed to whichever holds the data.
+    /// warm-standby replacement): not when the VM has a static address of
+    /// either family, which two VMs cannot share. With DHCP and router
+    /// advertisements each VM has its own addresses and the floating ones
+    /// are routed to whichever holds the data.
     pub fn side_by_side(&self) -> bool {
-        self.ipv4_address.is_none()
+        self.ipv4_address.is_none() && !matches!(self.ipv6, Ipv6::Static { .. })
     }
 
     /// The floating addresses the VM puts on `lo` itself (start.sh), with
-    /// their prefix: with DHCP there is no network-config to carry them,
-    /// and a host route (libvirt) or the provider (a floating IP) brings
-    /// their traffic. An IPv6 one always (network-config carries no IPv6):
-    /// of a floating /64, the one address served.
+    /// their prefix, once it holds the data: a host route (libvirt) or the
+    /// provider (a routed floating IP) brings their traffic, and Docker's
+    /// published ports answer from the address a request came to. IPv4
+    /// ones only with DHCP (a static address's network-config puts them
+    /// on the NIC); IPv6 ones always: of each floating /64, the one
+    /// address served.
     pub fn lo_addresses(&self) -> Vec<String> {
-        let v4 = match self.ipv4_address {
-            None => self.floating_ipv4.map(|a| format!("{a}/32")),
-            Some(_) => None,
-        };
-        let v6 = self.floating_ipv6.map(|a| format!("{a}/128"));
-        v4.into_iter().chain(v6).collect()
+        let v4 = self
+            .floating_ipv4
+            .iter()
+            .filter(|_| self.ipv4_address.is_none())
+            .map(|a| format!("{a}/32"));
+        let v6 = self.floating_ipv6.iter().map(|a| format!("{a}/128"));
+        v4.chain(v6).collect()
+    }
+
+    /// Every service address, IPv4 first: where clients reach the tracker.
+    pub fn floating(&self) -> Vec<IpAddr> {
+        let v4 = self.floating_ipv4.iter().map(|a| IpAddr::V4(*a));
+        v4.chain(self.floating_ipv6.iter().map(|a| IpAddr::V6(*a)))
+            .collect()
     }
 
     /// The bind address as it goes before `:port`.

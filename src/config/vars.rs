@@ -29,6 +29,12 @@ pub enum Kind {
     Ipv4Cidr,
     /// A comma-separated list of IP addresses.
     IpList,
+    /// A comma-separated list of distinct IPv4 addresses.
+    Ipv4List,
+    /// A comma-separated list of distinct IPv6 addresses.
+    Ipv6List,
+    /// The VM's own IPv6: `auto` (router advertisements) or address/prefix.
+    Ipv6Setting,
     /// `sqlite:///path` or `mysql://user@host:port/db`.
     DatabaseUrl,
     /// A Prometheus duration such as `15s`, `30d`, `1y`.
@@ -94,6 +100,9 @@ impl Var {
             Kind::Ipv6 => "IPv6 address".into(),
             Kind::Ipv4Cidr => "IPv4 address/prefix".into(),
             Kind::IpList => "IP addresses, comma-separated".into(),
+            Kind::Ipv4List => "IPv4 addresses, comma-separated".into(),
+            Kind::Ipv6List => "IPv6 addresses, comma-separated".into(),
+            Kind::Ipv6Setting => "auto \\| IPv6 address/prefix".into(),
             Kind::DatabaseUrl => "database URL".into(),
             Kind::Duration => "duration".into(),
             Kind::Secret { min_len } => format!("secret, min {min_len} chars"),
@@ -226,17 +235,29 @@ variables! {
             required: Required::No,
             help: "Comma-separated name servers with a static address.",
     },
-    INFRASTRUCTURE_FLOATING_IPV4 {
-            kind: Kind::Ipv4,
+    INFRASTRUCTURE_IPV6_ADDRESS {
+            kind: Kind::Ipv6Setting,
             default: "",
             required: Required::No,
-            help: "Floating IPv4 address the tracker answers on; moves to a new VM once it is healthy.",
+            help: "The VM's own IPv6 on libvirt: auto (router advertisements, SLAAC; each VM its own address, so a standby boots beside the VM it replaces), or a static address/prefix (writes network-config, with INFRASTRUCTURE_IPV6_GATEWAY; one VM at a time). Unset: none. A Hetzner server always has its own /64 from Hetzner's metadata: leave it unset there.",
     },
-    INFRASTRUCTURE_FLOATING_IPV6 {
+    INFRASTRUCTURE_IPV6_GATEWAY {
             kind: Kind::Ipv6,
             default: "",
             required: Required::No,
-            help: "Floating IPv6 address (one address of the floating /64).",
+            help: "Default IPv6 gateway with a static IPv6 address: a link-local router address (fe80::1) or one inside the address's prefix.",
+    },
+    INFRASTRUCTURE_FLOATING_IPV4 {
+            kind: Kind::Ipv4List,
+            default: "",
+            required: Required::No,
+            help: "Floating IPv4 addresses the tracker answers on, comma-separated (e.g. one per UDP tracker); they move to a new VM once it is healthy. Public unicast addresses, not the VM's own.",
+    },
+    INFRASTRUCTURE_FLOATING_IPV6 {
+            kind: Kind::Ipv6List,
+            default: "",
+            required: Required::No,
+            help: "Floating IPv6 addresses, comma-separated: of each floating /64, the one address served. Needs IPv6 on the VM (INFRASTRUCTURE_IPV6_ADDRESS on libvirt; always there on Hetzner).",
     },
     TORRUST_TRACKER_MODE {
             kind: Kind::OneOf(super::types::TrackerMode::NAMES),

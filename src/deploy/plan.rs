@@ -110,7 +110,7 @@ pub(super) fn point(
     config: &Config,
     m: &Machine,
 ) -> Result<Option<String>> {
-    if config.floating_ipv4.is_none() && config.floating_ipv6.is_none() {
+    if config.floating().is_empty() {
         return Ok(None);
     }
     steps.run("address", || {

@@ -420,10 +420,11 @@ fn http_client(config: &Config, host: &str, port: u16) -> Result<web::HttpClient
 }
 
 /// Where to probe when `--host` is not given: the address the environment
-/// serves at (its floating address, else the VM's static one), else the
-/// bind address, or loopback when the tracker binds every address.
+/// serves at (its first floating address, IPv4 first, else the VM's static
+/// one), else the bind address, or loopback when the tracker binds every
+/// address.
 pub fn default_host(config: &Config) -> String {
-    if let Some(ip) = config.floating_ipv4 {
+    if let Some(ip) = config.floating().first() {
         return ip.to_string();
     }
     if let Some(net) = config.ipv4_address {

@@ -266,10 +266,49 @@ fn exchange_tries(
             ms(started.elapsed()) / 1000.0
         )));
     }
+    let stray = sock
+        .peer_addr()
+        .ok()
+        .and_then(|peer| stray_reply(peer, &packet, first).map(|from| (peer, from)));
+    if let Some((peer, from)) = stray {
+        return Err(unreachable(format!(
+            "no reply from {peer} after {tries} attempts, but one came from {from}: the tracker answers \
+             from another address than the one asked, and every client discards such a reply (a floating \
+             address's replies must leave from it)"
+        )));
+    }
     Err(unreachable(format!(
         "no reply after {tries} attempts ({} s in all){discarded}",
         ms(first * ((1 << tries) - 1)) / 1000.0
     )))
+}
+
+/// After a connected socket heard nothing: the same request once more from
+/// an unconnected socket, whose replies the kernel does not filter by
+/// source. A reply from another address than `peer` is what a client gets
+/// when the VM answers from the wrong source; the address it came from.
+fn stray_reply(peer: SocketAddr, packet: &[u8], wait: Duration) -> Option<SocketAddr> {
+    let local = if peer.is_ipv4() {
+        "0.0.0.0:0"
+    } else {
+        "[::]:0"
+    };
+    let sock = UdpSocket::bind(local).ok()?;
+    sock.send_to(packet, peer).ok()?;
+    let end = Instant::now() + wait;
+    let mut buf = [0u8; 2048];
+    loop {
+        let left = end.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return None;
+        }
+        sock.set_read_timeout(Some(left)).ok()?;
+        match sock.recv_from(&mut buf) {
+            Ok((_, from)) if from != peer => return Some(from),
+            Ok(_) => {}
+            Err(_) => return None,
+        }
+    }
 }
 
 fn is_timeout(e: &std::io::Error) -> bool {
@@ -489,5 +528,43 @@ mod tests {
         assert_eq!(&bytes[16..36], INFO_HASH);
         assert_eq!(&bytes[36..56], FIRST_PEER.id);
         assert_eq!(&bytes[96..98], &6881u16.to_be_bytes());
+    }
+
+    #[test]
+    fn a_reply_from_another_address_than_the_one_asked_is_named() {
+        // A "tracker" on 127.0.0.1 that answers from 127.0.0.2, as a VM
+        // whose floating address's replies leave from its own address.
+        let asked = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let wrong = UdpSocket::bind("127.0.0.2:0").unwrap();
+        let target = asked.local_addr().unwrap();
+        let server = std::thread::spawn(move || {
+            let mut buf = [0u8; 2048];
+            asked
+                .set_read_timeout(Some(Duration::from_secs(5)))
+                .unwrap();
+            // Two requests: the connected socket's, then the unconnected one's.
+            for _ in 0..2 {
+                let Ok((n, from)) = asked.recv_from(&mut buf) else {
+                    return;
+                };
+                let mut reply = vec![0u8; 16];
+                reply[4..8].copy_from_slice(&buf[12..16.min(n)]);
+                wrong.send_to(&reply, from).unwrap();
+            }
+        });
+        let sock = socket_to(&target.to_string()).unwrap();
+        let tid = transaction_id();
+        let request = Request::Connect(ConnectRequest {
+            transaction_id: tid,
+        });
+        let e = exchange_tries(&sock, request, tid, 0, Duration::from_millis(200), None, 1)
+            .unwrap_err();
+        server.join().unwrap();
+        let text = e.to_string();
+        assert!(
+            text.contains(&format!("no reply from {target}"))
+                && text.contains("one came from 127.0.0.2:"),
+            "{text}"
+        );
     }
 }

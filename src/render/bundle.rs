@@ -37,6 +37,12 @@ fn grafana(c: &Config) -> bool {
     c.grafana
 }
 
+/// The VM has IPv6 of its own (router advertisements keep it: see
+/// templates/docker-ipv6.conf.tera).
+fn ipv6(c: &Config) -> bool {
+    c.ipv6 != crate::config::model::Ipv6::None
+}
+
 fn data_volume(c: &Config) -> bool {
     c.data_volume.is_some()
 }
@@ -182,6 +188,30 @@ pub(super) const ENTRIES: &[Entry] = &[
     entry! {
         template: "docker-metadata.conf.tera",
         path: "etc/systemd/system/docker.service.d/torrust-metadata.conf",
+        mode: 0o644,
+        owner: 0,
+        secret: false,
+        when: always,
+    },
+    entry! {
+        template: "docker-ipv6.conf.tera",
+        path: "etc/systemd/system/docker.service.d/torrust-ipv6.conf",
+        mode: 0o644,
+        owner: 0,
+        secret: false,
+        when: ipv6,
+    },
+    entry! {
+        template: "firewall.nft.tera",
+        path: "etc/torrust-bake/firewall.nft",
+        mode: 0o644,
+        owner: 0,
+        secret: false,
+        when: always,
+    },
+    entry! {
+        template: "firewall.service.tera",
+        path: "etc/systemd/system/torrust-firewall.service",
         mode: 0o644,
         owner: 0,
         secret: false,

@@ -13,6 +13,7 @@ mod bundle;
 mod dashboard;
 mod file;
 mod filters;
+pub mod firewall;
 mod parse_back;
 mod secrets;
 mod templates;
@@ -56,6 +57,7 @@ pub fn render(
 
     ctx.insert("sqlite_host_dir", &bundle::sqlite_host_dir(config));
     ctx.insert("lo_addresses", &config.lo_addresses());
+    ctx.insert("firewall", &firewall::openings(config));
     ctx.insert("status_port", &crate::config::BOOT_STATUS_PORT);
 
     let entries: Vec<&bundle::Entry> = bundle::ENTRIES

@@ -1,11 +1,13 @@
-//! Infrastructure rules: what the provider requires, and static addressing
-//! (an address of a host, never a network, broadcast, loopback, multicast
-//! or other special one; and a gateway that is another host of its own
-//! network).
+//! Infrastructure rules: what the provider requires, and addressing (an
+//! address of a host, never a network, broadcast, loopback, multicast or
+//! other special one; a gateway that is another host of its own network;
+//! floating addresses that are public unicast, not the VM's own, and of a
+//! family the VM has).
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::Checker;
+use crate::config::model::Ipv6;
 use crate::config::provider::Provider;
 use crate::config::vars::VarId::{self, *};
 
@@ -13,6 +15,151 @@ pub(super) fn check(c: &mut Checker) {
     provider_requirements(c);
     region(c);
     static_addressing(c);
+    static_ipv6(c);
+    floating(c);
+}
+
+fn provider(c: &Checker) -> Option<Provider> {
+    Provider::parse(&c.text(INFRASTRUCTURE_PROVIDER))
+}
+
+/// The VM's own IPv6, from values that passed the rules.
+pub(super) fn ipv6_setup(c: &Checker) -> Ipv6 {
+    if let (Some(address), Some(IpAddr::V6(gateway))) = (
+        c.net6(INFRASTRUCTURE_IPV6_ADDRESS),
+        c.ip(INFRASTRUCTURE_IPV6_GATEWAY),
+    ) {
+        return Ipv6::Static { address, gateway };
+    }
+    // A Hetzner server always has its /64 (its metadata configures it).
+    if c.text(INFRASTRUCTURE_IPV6_ADDRESS) == "auto" || provider(c) == Some(Provider::Hetzner) {
+        Ipv6::Auto
+    } else {
+        Ipv6::None
+    }
+}
+
+/// Why `ip` cannot be a host's IPv6 address (the VM's own, its service
+/// address, or its gateway unless link-local is allowed).
+fn not_an_ipv6_host(ip: Ipv6Addr, link_local_ok: bool) -> Option<&'static str> {
+    let s = ip.segments();
+    if ip.is_unspecified() {
+        Some("the unspecified address ::")
+    } else if ip.is_loopback() {
+        Some("the loopback address ::1")
+    } else if ip.is_multicast() {
+        Some("a multicast address (ff00::/8)")
+    } else if s[0] & 0xffc0 == 0xfe80 && !link_local_ok {
+        Some("link-local (fe80::/10), which routers do not forward")
+    } else if ip.to_ipv4_mapped().is_some() {
+        Some("an IPv4-mapped address (::ffff:0:0/96); write the IPv4 address as such")
+    } else {
+        None
+    }
+}
+
+/// A static IPv6 needs its gateway (and the gateway the address), both
+/// addresses of hosts; Hetzner configures its servers' IPv6 itself.
+fn static_ipv6(c: &mut Checker) {
+    let net = c.net6(INFRASTRUCTURE_IPV6_ADDRESS);
+    let gateway = ipv6(c.ip(INFRASTRUCTURE_IPV6_GATEWAY));
+    if provider(c) == Some(Provider::Hetzner) && c.is_set(INFRASTRUCTURE_IPV6_ADDRESS) {
+        c.fail(
+            INFRASTRUCTURE_IPV6_ADDRESS,
+            "is set with INFRASTRUCTURE_PROVIDER=hetzner, which gives each server its own /64 from its metadata".into(),
+            "unset it; the IPv6 that moves from server to server is INFRASTRUCTURE_FLOATING_IPV6",
+        );
+        return;
+    }
+    match (net, gateway) {
+        (Some(_), None) => c.fail(
+            INFRASTRUCTURE_IPV6_ADDRESS,
+            "is a static address without INFRASTRUCTURE_IPV6_GATEWAY".into(),
+            "set INFRASTRUCTURE_IPV6_GATEWAY, the router (often fe80::1), or use auto for router advertisements",
+        ),
+        (None, Some(_)) if c.is_set(INFRASTRUCTURE_IPV6_GATEWAY) => c.fail(
+            INFRASTRUCTURE_IPV6_GATEWAY,
+            "is only used with a static IPv6 address".into(),
+            "set INFRASTRUCTURE_IPV6_ADDRESS to address/prefix too, or unset the gateway",
+        ),
+        _ => {}
+    }
+    if let Some(net) = net {
+        if let Some(what) = not_an_ipv6_host(net.addr(), false) {
+            c.fail(
+                INFRASTRUCTURE_IPV6_ADDRESS,
+                format!("{} cannot be the VM's address: it is {what}", net.addr()),
+                "use the VM's global address on its network, e.g. 2001:db8:1::10/64",
+            );
+        }
+    }
+    if let (Some(net), Some(gw)) = (net, gateway) {
+        let bad = not_an_ipv6_host(gw, true).map(str::to_string).or_else(|| {
+            let link_local = gw.segments()[0] & 0xffc0 == 0xfe80;
+            if gw == net.addr() {
+                Some("the VM's own address".into())
+            } else if !link_local && !net.contains(&gw) {
+                Some(format!("outside the VM's network {}", net.trunc()))
+            } else {
+                None
+            }
+        });
+        if let Some(what) = bad {
+            c.fail(
+                INFRASTRUCTURE_IPV6_GATEWAY,
+                format!("{gw} cannot be the gateway: it is {what}"),
+                "use the router's link-local address (fe80::1 on many networks) or its address inside INFRASTRUCTURE_IPV6_ADDRESS's prefix",
+            );
+        }
+    }
+}
+
+/// Floating addresses: unicast addresses a router forwards, not the VM's
+/// own, and IPv6 ones only where the VM has IPv6 (else nothing carries
+/// their replies back).
+fn floating(c: &mut Checker) {
+    let own4 = c.net(INFRASTRUCTURE_IPV4_ADDRESS).map(|n| n.addr());
+    for a in c.ips(INFRASTRUCTURE_FLOATING_IPV4) {
+        let IpAddr::V4(a) = a else { continue };
+        if let Some((what, _)) = not_a_host(a, None) {
+            c.fail(
+                INFRASTRUCTURE_FLOATING_IPV4,
+                format!("{a} cannot be a service address: it is {what}"),
+                "use the floating IP's address as the provider shows it (hcloud floating-ip list), or the address the host routes to the VM",
+            );
+        } else if Some(a) == own4 {
+            c.fail(
+                INFRASTRUCTURE_FLOATING_IPV4,
+                format!("{a} is the VM's own address (INFRASTRUCTURE_IPV4_ADDRESS)"),
+                "a floating address moves between VMs: use another one, or leave it out (clients can use the VM's address)",
+            );
+        }
+    }
+    let own6 = c.net6(INFRASTRUCTURE_IPV6_ADDRESS).map(|n| n.addr());
+    let floating6 = c.ips(INFRASTRUCTURE_FLOATING_IPV6);
+    for a in &floating6 {
+        let IpAddr::V6(a) = *a else { continue };
+        if let Some(what) = not_an_ipv6_host(a, false) {
+            c.fail(
+                INFRASTRUCTURE_FLOATING_IPV6,
+                format!("{a} cannot be a service address: it is {what}"),
+                "use an address of the floating /64 (hcloud floating-ip list), e.g. its ::1",
+            );
+        } else if Some(a) == own6 {
+            c.fail(
+                INFRASTRUCTURE_FLOATING_IPV6,
+                format!("{a} is the VM's own address (INFRASTRUCTURE_IPV6_ADDRESS)"),
+                "a floating address moves between VMs: use another one",
+            );
+        }
+    }
+    if !floating6.is_empty() && ipv6_setup(c) == Ipv6::None {
+        c.fail(
+            INFRASTRUCTURE_FLOATING_IPV6,
+            "is set, but the VM has no IPv6 of its own to answer it with".into(),
+            "set INFRASTRUCTURE_IPV6_ADDRESS=auto (router advertisements) or a static address/prefix, or unset INFRASTRUCTURE_FLOATING_IPV6",
+        );
+    }
 }
 
 /// The region is one of the provider's (#29 item 3: `mars1` was taken),
@@ -280,6 +427,108 @@ mod tests {
             (INFRASTRUCTURE_IPV4_ADDRESS, "192.0.2.0/31"),
             (INFRASTRUCTURE_IPV4_GATEWAY, "192.0.2.1"),
         ]);
+    }
+
+    #[test]
+    fn floating_addresses_are_service_addresses_of_a_family_the_vm_has() {
+        let c = config(&[
+            (INFRASTRUCTURE_FLOATING_IPV4, "203.0.113.10, 203.0.113.11"),
+            (INFRASTRUCTURE_IPV6_ADDRESS, "auto"),
+            (INFRASTRUCTURE_FLOATING_IPV6, "2001:db8:1::1,2001:db8:2::1"),
+        ]);
+        assert_eq!(c.floating().len(), 4);
+        assert_eq!(c.ipv6, Ipv6::Auto);
+        assert!(c.side_by_side());
+        assert_eq!(
+            c.lo_addresses(),
+            [
+                "203.0.113.10/32",
+                "203.0.113.11/32",
+                "2001:db8:1::1/128",
+                "2001:db8:2::1/128"
+            ]
+        );
+        let fails = |set: &[(VarId, &str)], id: VarId| {
+            let (_, r) = run("local", set);
+            about(&r, id)
+        };
+        let got = fails(
+            &[(INFRASTRUCTURE_FLOATING_IPV6, "2001:db8:1::1")],
+            INFRASTRUCTURE_FLOATING_IPV6,
+        );
+        assert_eq!(
+            got,
+            ["Error: is set, but the VM has no IPv6 of its own to answer it with | set INFRASTRUCTURE_IPV6_ADDRESS=auto (router advertisements) or a static address/prefix, or unset INFRASTRUCTURE_FLOATING_IPV6 | environments/local.env:1"]
+        );
+        for bad in ["127.0.0.1", "224.0.0.1", "169.254.169.254", "0.0.0.1"] {
+            let got = fails(
+                &[(INFRASTRUCTURE_FLOATING_IPV4, bad)],
+                INFRASTRUCTURE_FLOATING_IPV4,
+            );
+            assert_eq!(got.len(), 1, "{bad}: {got:?}");
+            assert!(got[0].contains("cannot be a service address"), "{got:?}");
+        }
+        for bad in ["fe80::1", "::1", "ff02::1", "::ffff:192.0.2.1"] {
+            let set = [
+                (INFRASTRUCTURE_IPV6_ADDRESS, "auto"),
+                (INFRASTRUCTURE_FLOATING_IPV6, bad),
+            ];
+            let got = fails(&set, INFRASTRUCTURE_FLOATING_IPV6);
+            assert_eq!(got.len(), 1, "{bad}: {got:?}");
+        }
+        // Not the VM's own address, of either family.
+        let own = [
+            (INFRASTRUCTURE_IPV4_ADDRESS, "192.0.2.10/24"),
+            (INFRASTRUCTURE_IPV4_GATEWAY, "192.0.2.1"),
+            (INFRASTRUCTURE_FLOATING_IPV4, "192.0.2.10"),
+        ];
+        assert!(fails(&own, INFRASTRUCTURE_FLOATING_IPV4)[0].contains("the VM's own address"));
+        let own6 = [
+            (INFRASTRUCTURE_IPV6_ADDRESS, "2001:db8:1::10/64"),
+            (INFRASTRUCTURE_IPV6_GATEWAY, "fe80::1"),
+            (INFRASTRUCTURE_FLOATING_IPV6, "2001:db8:1::10"),
+        ];
+        assert!(fails(&own6, INFRASTRUCTURE_FLOATING_IPV6)[0].contains("the VM's own address"));
+    }
+
+    #[test]
+    fn a_static_ipv6_needs_its_gateway_and_one_vm_at_a_time() {
+        let c = config(&[
+            (INFRASTRUCTURE_IPV6_ADDRESS, "2001:db8:1::10/64"),
+            (INFRASTRUCTURE_IPV6_GATEWAY, "fe80::1"),
+        ]);
+        assert!(matches!(c.ipv6, Ipv6::Static { .. }));
+        assert!(!c.side_by_side());
+        let (_, r) = run(
+            "local",
+            &[(INFRASTRUCTURE_IPV6_ADDRESS, "2001:db8:1::10/64")],
+        );
+        assert!(about(&r, INFRASTRUCTURE_IPV6_ADDRESS)[0]
+            .contains("without INFRASTRUCTURE_IPV6_GATEWAY"));
+        let (_, r) = run("local", &[(INFRASTRUCTURE_IPV6_GATEWAY, "fe80::1")]);
+        assert!(about(&r, INFRASTRUCTURE_IPV6_GATEWAY)[0].contains("only used with a static IPv6"));
+        let (_, r) = run(
+            "local",
+            &[
+                (INFRASTRUCTURE_IPV6_ADDRESS, "2001:db8:1::10/64"),
+                (INFRASTRUCTURE_IPV6_GATEWAY, "2001:db8:2::1"),
+            ],
+        );
+        assert!(about(&r, INFRASTRUCTURE_IPV6_GATEWAY)[0]
+            .contains("outside the VM's network 2001:db8:1::/64"));
+        // Hetzner gives each server its /64: a static one is refused, and
+        // a floating IPv6 needs nothing more.
+        let hetzner = [
+            (INFRASTRUCTURE_PROVIDER, "hetzner"),
+            (INFRASTRUCTURE_REGION, "fsn1"),
+            (INFRASTRUCTURE_INSTANCE_TYPE, "cx22"),
+        ];
+        let mut set = hetzner.to_vec();
+        set.push((INFRASTRUCTURE_FLOATING_IPV6, "2001:db8:1::1"));
+        assert_eq!(config(&set).ipv6, Ipv6::Auto);
+        set.push((INFRASTRUCTURE_IPV6_ADDRESS, "2001:db8:1::10/64"));
+        let (_, r) = run("local", &set);
+        assert!(about(&r, INFRASTRUCTURE_IPV6_ADDRESS)[0].contains("gives each server its own /64"));
     }
 
     #[test]

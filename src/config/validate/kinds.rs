@@ -3,7 +3,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use ipnet::Ipv4Net;
+use ipnet::{Ipv4Net, Ipv6Net};
 
 use crate::config::vars::Kind;
 
@@ -16,6 +16,7 @@ pub enum Value {
     Ports(Vec<u16>),
     Ip(IpAddr),
     Net(Ipv4Net),
+    Net6(Ipv6Net),
     Ips(Vec<IpAddr>),
 }
 
@@ -59,6 +60,10 @@ pub fn parse(kind: Kind, value: &str) -> Result<Value, KindError> {
             .map(|ip| self::ip::<IpAddr>(ip.trim(), "an IP address"))
             .collect::<Result<_, _>>()
             .map(Value::Ips),
+        Kind::Ipv4List => distinct_ips::<Ipv4Addr>(value, "an IPv4 address"),
+        Kind::Ipv6List => distinct_ips::<Ipv6Addr>(value, "an IPv6 address"),
+        Kind::Ipv6Setting if value == "auto" => text(value),
+        Kind::Ipv6Setting => ipv6_net(value),
         Kind::Duration => duration(value),
         Kind::SshPublicKey => ssh_public_key(value),
         Kind::Domain => domain(value),
@@ -197,6 +202,33 @@ fn ip<T: std::str::FromStr>(s: &str, what: &str) -> Result<T, KindError> {
             format!("write {what}, without a port"),
         )
     })
+}
+
+/// A comma-separated list of addresses of one family, each once.
+fn distinct_ips<T>(value: &str, what: &str) -> Result<Value, KindError>
+where
+    T: std::str::FromStr + Into<IpAddr>,
+{
+    let mut ips: Vec<IpAddr> = Vec::new();
+    for part in value.split(',').map(str::trim) {
+        let a: IpAddr = ip::<T>(part, what)?.into();
+        if ips.contains(&a) {
+            return err(format!("lists {a} twice"), "list each address once");
+        }
+        ips.push(a);
+    }
+    Ok(Value::Ips(ips))
+}
+
+/// `address/prefix` of IPv6 (the kind `Ipv6Setting` besides `auto`).
+fn ipv6_net(value: &str) -> Result<Value, KindError> {
+    match value.parse::<Ipv6Net>() {
+        Ok(net) if net.prefix_len() >= 1 => Ok(Value::Net6(net)),
+        _ => err(
+            format!("'{value}' is neither auto nor an IPv6 address with a prefix length"),
+            "write auto (router advertisements), or address/prefix, e.g. 2001:db8:1::10/64",
+        ),
+    }
 }
 
 fn ipv4_net(value: &str) -> Result<Value, KindError> {
@@ -411,6 +443,33 @@ mod tests {
             ])
         );
         bad(Kind::IpList, "1.1.1.1,nope");
+        assert_eq!(
+            ok(Kind::Ipv4List, "192.0.2.1, 192.0.2.2"),
+            Value::Ips(vec![
+                "192.0.2.1".parse().unwrap(),
+                "192.0.2.2".parse().unwrap()
+            ])
+        );
+        assert_eq!(
+            bad(Kind::Ipv4List, "192.0.2.1,192.0.2.1").0,
+            "lists 192.0.2.1 twice"
+        );
+        assert_eq!(
+            bad(Kind::Ipv4List, "192.0.2.1,2001:db8::1").0,
+            "'2001:db8::1' is not an IPv4 address"
+        );
+        // The same address written twice differently is still twice.
+        bad(Kind::Ipv6List, "2001:db8::1,2001:DB8:0::1");
+        bad(Kind::Ipv6List, "2001:db8::1,");
+        assert_eq!(ok(Kind::Ipv6Setting, "auto"), Value::Text("auto".into()));
+        assert_eq!(
+            ok(Kind::Ipv6Setting, "2001:db8:1::10/64"),
+            Value::Net6("2001:db8:1::10/64".parse().unwrap())
+        );
+        assert!(bad(Kind::Ipv6Setting, "2001:db8:1::10")
+            .1
+            .contains("address/prefix"));
+        bad(Kind::Ipv6Setting, "dhcp");
     }
 
     #[test]

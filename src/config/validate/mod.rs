@@ -121,6 +121,13 @@ impl Checker<'_> {
         }
     }
 
+    fn net6(&self, id: VarId) -> Option<ipnet::Ipv6Net> {
+        match self.value(id) {
+            Value::Net6(n) => Some(*n),
+            _ => None,
+        }
+    }
+
     fn ips(&self, id: VarId) -> Vec<IpAddr> {
         match self.value(id) {
             Value::Ips(ips) => ips.clone(),
@@ -253,8 +260,17 @@ fn build(c: &Checker, database: super::types::Database) -> Config {
         ipv4_address: c.net(INFRASTRUCTURE_IPV4_ADDRESS),
         ipv4_gateway: infrastructure::ipv4(c.ip(INFRASTRUCTURE_IPV4_GATEWAY)),
         dns_servers: c.ips(INFRASTRUCTURE_DNS_SERVERS),
-        floating_ipv4: infrastructure::ipv4(c.ip(INFRASTRUCTURE_FLOATING_IPV4)),
-        floating_ipv6: infrastructure::ipv6(c.ip(INFRASTRUCTURE_FLOATING_IPV6)),
+        ipv6: infrastructure::ipv6_setup(c),
+        floating_ipv4: c
+            .ips(INFRASTRUCTURE_FLOATING_IPV4)
+            .into_iter()
+            .filter_map(|a| infrastructure::ipv4(Some(a)))
+            .collect(),
+        floating_ipv6: c
+            .ips(INFRASTRUCTURE_FLOATING_IPV6)
+            .into_iter()
+            .filter_map(|a| infrastructure::ipv6(Some(a)))
+            .collect(),
         mode: TrackerMode::parse(&c.text(TORRUST_TRACKER_MODE)).unwrap_or(TrackerMode::Public),
         database,
         log_level: c.text(TORRUST_TRACKER_LOG_LEVEL),

@@ -202,14 +202,15 @@ impl Hetzner {
 
     /// The floating IPs the environment names, each with its variable.
     fn floating(config: &Config) -> Vec<(VarId, String)> {
-        let mut out = Vec::new();
-        if let Some(a) = config.floating_ipv4 {
-            out.push((VarId::INFRASTRUCTURE_FLOATING_IPV4, a.to_string()));
-        }
-        if let Some(a) = config.floating_ipv6 {
-            out.push((VarId::INFRASTRUCTURE_FLOATING_IPV6, a.to_string()));
-        }
-        out
+        let v4 = config
+            .floating_ipv4
+            .iter()
+            .map(|a| (VarId::INFRASTRUCTURE_FLOATING_IPV4, a.to_string()));
+        let v6 = config
+            .floating_ipv6
+            .iter()
+            .map(|a| (VarId::INFRASTRUCTURE_FLOATING_IPV6, a.to_string()));
+        v4.chain(v6).collect()
     }
 
     /// The server `version` is made as; a dry run, whose release is not
@@ -527,16 +528,21 @@ impl Machines for Hetzner {
     }
 
     fn pointed(&self, config: &Config) -> Option<String> {
-        let (_, address) = Hetzner::floating(config).into_iter().next()?;
-        let f = self.api.floating_ip_by_address(&address).ok()??;
-        let server = f.server?;
-        let name = self
-            .api
-            .server(server)
-            .ok()
-            .flatten()
-            .map_or_else(|| format!("server {server}"), |s| s.name);
-        Some(format!("{address} -> {name}"))
+        let said: Vec<String> = Hetzner::floating(config)
+            .into_iter()
+            .filter_map(|(_, address)| {
+                let f = self.api.floating_ip_by_address(&address).ok()??;
+                let server = f.server?;
+                let name = self
+                    .api
+                    .server(server)
+                    .ok()
+                    .flatten()
+                    .map_or_else(|| format!("server {server}"), |s| s.name);
+                Some(format!("{address} -> {name}"))
+            })
+            .collect();
+        (!said.is_empty()).then(|| said.join(", "))
     }
 
     fn start(&self, name: &str) -> Result<()> {

@@ -19,6 +19,7 @@ mod lifecycle;
 pub mod route;
 pub mod virsh;
 
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -107,16 +108,39 @@ impl Machines for Libvirt {
     }
 
     fn point(&self, config: &Config, m: &Machine) -> Result<Option<String>> {
-        // With a static address the floating one is on the VM's NIC
-        // (network-config) and only one VM runs: nothing to route.
-        let Some(address) = config.floating_ipv4.filter(|_| config.side_by_side()) else {
+        // With a static address only one VM runs, and the network's router
+        // brings the floating addresses (IPv4 ones are on its NIC, by
+        // network-config): nothing to route here.
+        let floating = config.floating();
+        if floating.is_empty() || !config.side_by_side() {
             return Ok(None);
+        }
+        let addresses = self.virsh.addresses(&m.name);
+        let bridge = floating
+            .iter()
+            .any(IpAddr::is_ipv6)
+            .then(|| self.virsh.bridge(&config.libvirt.network))
+            .flatten();
+        let to = route::Target {
+            name: &m.name,
+            addresses: &addresses,
+            mac: &mac(config, &m.name),
+            bridge: bridge.as_deref(),
         };
-        route::point(address, &m.name, &self.virsh.addresses(&m.name)).map(Some)
+        let said: Vec<String> = floating
+            .iter()
+            .map(|a| route::point(*a, &to))
+            .collect::<Result<_>>()?;
+        Ok(Some(said.join(", ")))
     }
 
     fn pointed(&self, config: &Config) -> Option<String> {
-        config.floating_ipv4.and_then(route::via)
+        let said: Vec<String> = config
+            .floating()
+            .into_iter()
+            .filter_map(|a| route::via(a).map(|via| format!("{a} via {via}")))
+            .collect();
+        (!said.is_empty()).then(|| said.join(", "))
     }
 
     fn start(&self, name: &str) -> Result<()> {

@@ -226,6 +226,15 @@ impl Virsh {
 
     /// The guest's IPv4 addresses libvirt knows: DHCP leases of its
     /// networks, else the host's ARP table.
+    /// The bridge of libvirt network `network` (`virsh net-info`), if known.
+    pub fn bridge(&self, network: &str) -> Option<String> {
+        let out = self.run(&["net-info", network]).ok()?;
+        out.lines().find_map(|l| {
+            let (key, value) = l.split_once(':')?;
+            (key.trim() == "Bridge").then(|| value.trim().to_string())
+        })
+    }
+
     pub fn addresses(&self, name: &str) -> Vec<String> {
         for source in ["lease", "arp"] {
             if let Ok(out) = self.run(&["domifaddr", name, "--source", source]) {
