@@ -256,7 +256,7 @@ fn first_deploy_then_a_hand_over_moves_the_volume_and_the_address() {
     assert_eq!(s.fake.world(|w| w.volumes.len()), 0, "{}", run.all());
     assert_eq!(
         s.fake.world(|w| w.floating_ips.len()),
-        1,
+        4,
         "a floating IP is never deleted"
     );
 }
@@ -396,8 +396,8 @@ fn a_volume_of_another_environment_and_an_unknown_floating_ip_are_refused() {
     assert_eq!(servers.len(), 1);
     assert_eq!(
         servers[0].4.len(),
-        1,
-        "the floating IP is assigned: {servers:?}"
+        4,
+        "every floating IP is assigned, both families: {servers:?}"
     );
 }
 
