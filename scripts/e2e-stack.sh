@@ -64,11 +64,13 @@ storage=/var/lib/libvirt/images/torrust-e2e/run-$$
 bin=${TORRUST_BAKE_BIN:-$repo/target/release/torrust-bake}
 project=$work/project
 seeder=
+seeder6=
 sampler=
 cleanup() {
     local rc=$?
     # (waited for: aria2c writes its DHT file as it exits)
     [ -z "$seeder" ] || { kill "$seeder" && wait "$seeder"; } 2>/dev/null || true
+    [ -z "$seeder6" ] || { kill "$seeder6" && wait "$seeder6"; } 2>/dev/null || true
     [ -z "$sampler" ] || { kill "$sampler" && wait "$sampler"; } 2>/dev/null || true
     if [ -x "$bin" ] && [ -d "$project" ]; then
         "$bin" -C "$project" destroy e2e --purge --shutdown-timeout 0s >/dev/null 2>&1 || true
@@ -270,9 +272,12 @@ import json, os, sys
 o = json.load(open(sys.argv[1]))
 checks = o["checks"]
 names = [c["name"] for c in checks]
-for need in ["udp tracker", "http tracker", "api health", "api stats", "health check api", "prometheus"]:
+# Over IPv6 the tracker's API is skipped, saying why: it listens on IPv4 only.
+v6 = ":" in o["host"]
+api = {"api health", "api stats", "health check api"}
+for need in ["udp tracker", "http tracker"] + ([] if v6 else sorted(api) + ["prometheus"]):
     assert need in names, f"no {need} check: {names}"
-bad = [c for c in checks if c["skipped"] or not c["ok"]]
+bad = [c for c in checks if not c["ok"] or c["skipped"] and not (v6 and c["name"] in api and "IPv4 only" in c["detail"])]
 assert not bad, bad
 # The first peer as the tracker must list it, in the family asked.
 peer = os.environ.get("E2E_PEER6" if ":" in o["host"] else "E2E_PEER")
@@ -285,9 +290,10 @@ for c in checks:
 PY
 }
 s=$SECONDS
-# stats FAMILIES: the API's announce counts; those of FAMILIES (4, 6) are
-# above 0 and the other family's are 0. Each announce is counted in its own
-# family (issue 20: IPv4 clients on one dual-stack socket counted as IPv6).
+# stats FAMILIES: the API's counts of handled announces (a refused one is
+# not counted); those of FAMILIES (4, 6) are above 0 and the other family's
+# are 0. Each announce is counted in its own family (issue 20: IPv4 clients
+# on one dual-stack socket were counted as IPv6).
 stats() {
     in_ns curl -fsS "http://$addr:1212/api/v1/stats?token=$token" >"$work/stats.json" || die "the API's stats"
     python3 - "$work/stats.json" "$1" <<'PY' || die "announces are not counted in their own family ($1)"
@@ -301,10 +307,7 @@ print(f"e2e-stack:   stats: udp4 {s['udp4_announces_handled']}, udp6 {s['udp6_an
 PY
 }
 health first
-health "first-$service_b" "$service_b"
-stats 4
-for a in "$service6" "$service6_b"; do health "first-$a" "$a"; done
-stats 46
+for a in "$service_b" "$service6" "$service6_b"; do health "first-$a" "$a"; done
 say "1: release $v1 healthy $up_s s after 'deploy' began; health from the namespace at all ${#services[@]} service addresses, both families, passed in $((SECONDS - s)) s"
 # The firewall: the release opens what it serves (9099 answered above) and
 # drops the rest, both families: a port it does not open times out where a
@@ -360,7 +363,7 @@ done
 timeout 1800 ip netns exec "$ns" aria2c --enable-dht=true --dht-listen-port=51413 --dht-file-path="$bt/dht-51413.dat" \
     --enable-dht6=false --enable-peer-exchange=false --bt-enable-lpd=false --listen-port=51413 \
     --bt-tracker-interval=5 --summary-interval=0 --console-log-level=notice --file-allocation=none \
-    --dir="$bt/seed" --check-integrity=true --seed-ratio=0.0 "$bt/udp.torrent" "$bt/http.torrent" "$bt/http6.torrent" >"$bt/seeder.log" 2>&1 &
+    --dir="$bt/seed" --check-integrity=true --seed-ratio=0.0 "$bt/udp.torrent" "$bt/http.torrent" >"$bt/seeder.log" 2>&1 &
 seeder=$!
 # leech NAME PROTO PORT: a new aria2c downloads PROTO's payload into its own
 # directory and exits (seed time 0); the file must be the seeder's.
@@ -374,6 +377,13 @@ leech() {
 }
 leech leech-udp udp 51414
 leech leech-http http 51415
+# So far IPv4 announces only (the IPv6 health checks' were refused).
+stats 4
+# The IPv6 torrent's own seeder, from here on: it announces over IPv6 only.
+timeout 1800 ip netns exec "$ns" aria2c --enable-dht=false --enable-peer-exchange=false --bt-enable-lpd=false \
+    --listen-port=51419 --bt-tracker-interval=5 --summary-interval=0 --console-log-level=notice --file-allocation=none \
+    --dir="$bt/seed" --check-integrity=true --seed-ratio=0.0 "$bt/http6.torrent" >"$bt/seeder6.log" 2>&1 &
+seeder6=$!
 leech leech-http6 http6 51418
 
 # health's own torrent whitelisted: from here on its peer-list check runs.
@@ -381,6 +391,7 @@ whitelist 746f72727573742d62616b652d6865616c746821
 export E2E_PEER=$TORRUST_E2E_BRIDGE_ADDRESS:6881 E2E_PEER6=[$TORRUST_E2E_BRIDGE_ADDRESS6]:6881
 health peers
 health peers6 "$service6"
+stats 46
 say "2: real clients: seeded and leeched over UDP and HTTP; health's peer lists list $E2E_PEER"
 
 # --- 3. replace with a changed announce interval: a warm-standby hand-over -----------

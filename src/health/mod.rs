@@ -281,8 +281,13 @@ fn round(
     let api = format!("http://{}:{}", url_host(host), config.api_port);
     let health = format!("http://{}:{}", url_host(host), config.health_check_port);
     // The admin ports are on the VM's 127.0.0.1 unless the environment
-    // publishes them (PUBLISH_ADMIN_PORTS, lenient only).
-    if is_loopback(host) || config.publish_admin_ports {
+    // publishes them (PUBLISH_ADMIN_PORTS, lenient only); the tracker's API
+    // and health-check API listen on IPv4 only with the wildcard bind
+    // (`Listeners`: one socket each in tracker 3.0.0), so not over IPv6.
+    let reachable = is_loopback(host) || config.publish_admin_ports;
+    let ipv4_only =
+        host.parse::<IpAddr>().is_ok_and(|a| a.is_ipv6()) && config.listeners().admin == "0.0.0.0";
+    if reachable && !ipv4_only {
         add(
             &mut checks,
             run(
@@ -335,19 +340,27 @@ fn round(
             }
         }
     } else {
+        let why = if reachable {
+            "skipped: the tracker's API listens on IPv4 only (tracker 3.0.0 binds one socket, 0.0.0.0 with TORRUST_TRACKER_BIND_ADDRESS=::); check it at an IPv4 address"
+        } else {
+            "skipped: published on the VM's 127.0.0.1 only; run health there or through an SSH tunnel (README, \"Health\")"
+        };
         for (name, target) in [
             ("api health", format!("{api}/api/health_check")),
             ("api stats", format!("{api}/api/v1/stats")),
             ("health check api", format!("{health}/health_check")),
         ] {
-            add(&mut checks, Check {
-                name: name.into(),
-                target,
-                ok: true,
-                skipped: true,
-                latency_ms: 0.0,
-                detail: "skipped: published on the VM's 127.0.0.1 only; run health there or through an SSH tunnel (README, \"Health\")".into(),
-            });
+            add(
+                &mut checks,
+                Check {
+                    name: name.into(),
+                    target,
+                    ok: true,
+                    skipped: true,
+                    latency_ms: 0.0,
+                    detail: why.into(),
+                },
+            );
         }
     }
     checks
