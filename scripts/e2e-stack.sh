@@ -44,6 +44,14 @@
 #   4. `deploy e2e` with a release whose tracker digest the registry does
 #      not have: it fails before the hand-over with the VM's own reason,
 #      and the old VM never stops (zero failed announces);
+#   Addresses (issue "Dual stack"): the network has a ULA /64 with router
+#      advertisements; the VM serves two floating IPv4 and two floating IPv6
+#      addresses, all routed to it; `health --host` passes at each (its UDP
+#      socket is connected: a reply from another source never counts);
+#      aria2c downloads over UDP at the second IPv4 one and over HTTP at the
+#      first IPv4 and IPv6 ones; the API counts each family's announces as
+#      its own; TCP 22 is dropped (the release's firewall) on both families;
+#   4b. `virsh reboot` of the serving VM: all of that again, nothing by hand;
 #   5. `destroy e2e` (ACPI): the data disk's SQLite file still holds
 #      the completed download and the whitelist; `destroy --purge`.
 # These cover what scripts/e2e-libvirt.sh checks (which CI no longer runs).
