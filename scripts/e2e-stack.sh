@@ -320,11 +320,16 @@ say "1: release $v1 healthy $up_s s after 'deploy' began; health from the namesp
 # The firewall: the release opens what it serves (9099 answered above) and
 # drops the rest, both families: a port it does not open times out where a
 # closed one would be refused at once (SSH: no key set, so not opened).
+# dropped WHEN ADDRESS...: TCP 22 times out at each ADDRESS.
+dropped() {
+    local when=$1 a rc; shift
+    for a in "$@"; do
+        rc=0; in_ns curl -s -o /dev/null --max-time 3 "http://$(url_host "$a"):22/" || rc=$?
+        [ "$rc" = 28 ] || die "$when: TCP 22 on $a was not dropped (curl exit $rc; 7 is a refusal: nothing filters it)"
+    done
+}
 vm4=$(json "$work/status.json" domains.0.addresses.0)
-for a in "$vm4" "$service6"; do
-    rc=0; in_ns curl -s -o /dev/null --max-time 3 "http://$(url_host "$a"):22/" || rc=$?
-    [ "$rc" = 28 ] || die "firewall: TCP 22 on $a was not dropped (curl exit $rc; 7 is a refusal: nothing filters it)"
-done
+dropped firewall "$vm4" "$service6"
 say "1: firewall: TCP 22 dropped on $vm4 and $service6 (no SSH key set), the served ports open"
 
 # --- 2. state the tracker reloads at start -----------------------------------------------
@@ -562,10 +567,7 @@ done
 [[ $now == *"tracker healthy"* ]] || die "reboot: the tracker is not healthy after the reboot: $(tail -n 3 <<<"$now")"
 reboot_s=$((SECONDS - s))
 for a in "${services[@]}"; do health "rebooted-$a" "$a"; done
-for a in "$vm4" "$service6"; do
-    rc=0; in_ns curl -s -o /dev/null --max-time 3 "http://$(url_host "$a"):22/" || rc=$?
-    [ "$rc" = 28 ] || die "after the reboot: TCP 22 on $a was not dropped (curl exit $rc)"
-done
+dropped "after the reboot" "$vm4" "$service6"
 r=$(http_announce "$addr" "$known2")
 [[ $r == *"8:intervali240e"* && $r != *"failure reason"* ]] || die "after the reboot: the whitelisted torrent: $r"
 say "4b: $dom rebooted into a healthy tracker in $reboot_s s: all ${#services[@]} service addresses answer, the firewall holds, the whitelist is kept"

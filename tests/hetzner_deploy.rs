@@ -150,6 +150,13 @@ type Server = (String, String, String, Vec<u64>, Vec<u64>);
 const NEXT: (&str, &str) = ("TORRUST_TRACKER_LOG_LEVEL", "debug");
 const THIRD: (&str, &str) = ("TORRUST_TRACKER_LOG_LEVEL", "trace");
 
+/// A deploy that failed (exit 1) with `outcome`, its reason saying `reason`.
+fn failed(code: i32, out: &Value, outcome: &str, reason: &str) {
+    assert_eq!(code, 1, "{out:#}");
+    assert_eq!(out["outcome"], outcome, "{out:#}");
+    assert!(out["reason"].as_str().unwrap().contains(reason), "{out:#}");
+}
+
 #[test]
 fn first_deploy_then_a_hand_over_moves_the_volume_and_the_address() {
     let s = Setup::new();
@@ -267,15 +274,7 @@ fn a_release_that_fails_before_the_hand_over_never_touches_the_old_server() {
     s.first_deploy();
     let old = s.servers();
     let (code, out) = s.replace_with(&[NEXT], Behaviour::FailsBeforeReady, &[]);
-    assert_eq!(code, 1, "{out:#}");
-    assert_eq!(out["outcome"], "kept", "{out:#}");
-    assert!(
-        out["reason"]
-            .as_str()
-            .unwrap()
-            .contains("cannot pull the tracker image"),
-        "{out:#}"
-    );
+    failed(code, &out, "kept", "cannot pull the tracker image");
     assert_eq!(s.servers(), old, "the old server ran on, untouched");
     let stops = s
         .fake
@@ -292,14 +291,11 @@ fn a_release_that_fails_with_the_data_gives_it_back_to_the_old_server() {
     s.first_deploy();
     let old = s.servers();
     let (code, out) = s.replace_with(&[THIRD], Behaviour::FailsWithData, &[]);
-    assert_eq!(code, 1, "{out:#}");
-    assert_eq!(out["outcome"], "rolled back", "{out:#}");
-    assert!(
-        out["reason"]
-            .as_str()
-            .unwrap()
-            .contains("tracker not healthy within 120 s"),
-        "{out:#}"
+    failed(
+        code,
+        &out,
+        "rolled back",
+        "tracker not healthy within 120 s",
     );
     assert_eq!(
         s.servers(),
@@ -519,15 +515,7 @@ fn a_standby_whose_status_cannot_be_read_is_given_up_and_the_old_server_kept() {
     // Its firewall does not let TCP 9099 through.
     let (code, out) = s.replace_with(&[NEXT], Behaviour::Silent, &["--wait", "6s"]);
     let took = t.elapsed();
-    assert_eq!(code, 1, "{out:#}");
-    assert_eq!(out["outcome"], "kept", "{out:#}");
-    assert!(
-        out["reason"]
-            .as_str()
-            .unwrap()
-            .contains("not one boot line could be read"),
-        "{out:#}"
-    );
+    failed(code, &out, "kept", "not one boot line could be read");
     assert_eq!(s.servers(), old);
     // At most one read a second while it waited.
     let reads = s.fake.world(|w| w.status_reads) - reads;

@@ -202,15 +202,15 @@ impl Hetzner {
 
     /// The floating IPs the environment names, each with its variable.
     fn floating(config: &Config) -> Vec<(VarId, String)> {
-        let v4 = config
-            .floating_ipv4
+        let var = |a: &std::net::IpAddr| match a {
+            std::net::IpAddr::V4(_) => VarId::INFRASTRUCTURE_FLOATING_IPV4,
+            std::net::IpAddr::V6(_) => VarId::INFRASTRUCTURE_FLOATING_IPV6,
+        };
+        config
+            .floating()
             .iter()
-            .map(|a| (VarId::INFRASTRUCTURE_FLOATING_IPV4, a.to_string()));
-        let v6 = config
-            .floating_ipv6
-            .iter()
-            .map(|a| (VarId::INFRASTRUCTURE_FLOATING_IPV6, a.to_string()));
-        v4.chain(v6).collect()
+            .map(|a| (var(a), a.to_string()))
+            .collect()
     }
 
     /// The server `version` is made as; a dry run, whose release is not

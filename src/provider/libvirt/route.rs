@@ -169,16 +169,16 @@ mod tests {
 
     #[test]
     fn a_vm_without_an_address_cannot_be_routed_to() {
-        let to = |addresses: &'static [String], bridge| Target {
+        let v6only = ["fe80::1".to_string()];
+        let to = Target {
             name: "vm",
-            addresses,
+            addresses: &v6only,
             mac: "52:54:00:12:34:56",
-            bridge,
+            bridge: None,
         };
-        let v6only: &'static [String] = Box::leak(Box::new(["fe80::1".to_string()]));
-        let e = point("10.9.0.7".parse().unwrap(), &to(v6only, None)).unwrap_err();
+        let e = point("10.9.0.7".parse().unwrap(), &to).unwrap_err();
         assert!(e.to_string().contains("knows no IPv4 address"), "{e}");
-        let e = point("fd12::10".parse().unwrap(), &to(&[], None)).unwrap_err();
+        let e = point("fd12::10".parse().unwrap(), &to).unwrap_err();
         assert!(e.to_string().contains("bridge"), "{e}");
     }
 }

@@ -224,8 +224,6 @@ impl Virsh {
         self.run(&["undefine", name, "--nvram"]).map(|_| ())
     }
 
-    /// The guest's IPv4 addresses libvirt knows: DHCP leases of its
-    /// networks, else the host's ARP table.
     /// The bridge of libvirt network `network` (`virsh net-info`), if known.
     pub fn bridge(&self, network: &str) -> Option<String> {
         let out = self.run(&["net-info", network]).ok()?;
@@ -235,6 +233,8 @@ impl Virsh {
         })
     }
 
+    /// The guest's IPv4 addresses libvirt knows: DHCP leases of its
+    /// networks, else the host's ARP table.
     pub fn addresses(&self, name: &str) -> Vec<String> {
         for source in ["lease", "arp"] {
             if let Ok(out) = self.run(&["domifaddr", name, "--source", source]) {
