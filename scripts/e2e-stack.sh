@@ -552,6 +552,22 @@ grep -c . "$project/releases/e2e/deployments.log" >/dev/null || die "no deployme
 
 # --- 4b. a reboot: the stack, Docker and every rule come back by themselves -------------
 # (ACPI reboot: the same domain, its data disk kept; nothing re-applied by hand.)
+# What a failed reboot leaves to read: the domain's state, the boot status at
+# the VM's own address (the service address is on lo only once the stack
+# starts), the routes, the console.
+reboot_failed() {
+    {
+        echo "--- virsh domstate $dom: $(virsh -q domstate --reason "$dom" 2>&1)"
+        echo "--- boot status at $vm4:9099:"
+        in_ns curl -fsS --max-time 5 "http://$vm4:9099/boot.log" 2>&1 | tail -n 20
+        echo "--- status:"
+        bake status e2e 2>&1
+        echo "--- routes: $(in_ns ip route show 2>&1 | grep -F "${addr%.*}" | tr '\n' ';')"
+        echo "--- console (last 60 lines):"
+        tail -n 60 "$(json "$work/status4.json" domains.0.console_log)" 2>&1
+    } >&2
+    die "reboot: $*"
+}
 dom=$(json "$work/status4.json" domains.0.domain)
 vm4=$(json "$work/status4.json" domains.0.addresses.0)
 before=$(in_ns curl -fsS --max-time 5 "http://$addr:9099/boot.log" | head -n 1)
@@ -563,8 +579,8 @@ for _ in $(seq 600); do
     [[ -n $now && $(head -n 1 <<<"$now") != "$before" && $now == *"tracker healthy"* ]] && break
     sleep 1
 done
-[[ -n $now && $(head -n 1 <<<"$now") != "$before" ]] || die "reboot: $dom did not come back within 10 min (boot status: ${now:-none})"
-[[ $now == *"tracker healthy"* ]] || die "reboot: the tracker is not healthy after the reboot: $(tail -n 3 <<<"$now")"
+[[ -n $now && $(head -n 1 <<<"$now") != "$before" ]] || reboot_failed "$dom did not come back within 10 min (boot status at $addr: ${now:-none})"
+[[ $now == *"tracker healthy"* ]] || reboot_failed "the tracker is not healthy after the reboot: $(tail -n 3 <<<"$now")"
 reboot_s=$((SECONDS - s))
 for a in "${services[@]}"; do health "rebooted-$a" "$a"; done
 dropped "after the reboot" "$vm4" "$service6"
