@@ -48,9 +48,9 @@
 #      advertisements; the VM serves two floating IPv4 and two floating IPv6
 #      addresses, all routed to it; `health --host` passes at each (its UDP
 #      socket is connected: a reply from another source never counts);
-#      aria2c downloads over UDP at the second IPv4 one and over HTTP at the
-#      first IPv4 and IPv6 ones; the API counts each family's announces as
-#      its own; TCP 22 is dropped (the release's firewall) on both families;
+#      real clients download at each address over UDP and over HTTP
+#      (aria2c; libtorrent-rasterbar for UDP over IPv6, which aria2c cannot);
+#      the API counts each family's announces as its own; TCP 22 is dropped (the release's firewall) on both families;
 #   4b. `virsh reboot` of the serving VM: all of that again, nothing by hand;
 #   5. `destroy e2e` (ACPI): the data disk's SQLite file still holds
 #      the completed download and the whitelist; `destroy --purge`.
@@ -73,12 +73,14 @@ bin=${TORRUST_BAKE_BIN:-$repo/target/release/torrust-bake}
 project=$work/project
 seeder=
 seeder6=
+seeder_lt=
 sampler=
 cleanup() {
     local rc=$?
     # (waited for: aria2c writes its DHT file as it exits)
     [ -z "$seeder" ] || { kill "$seeder" && wait "$seeder"; } 2>/dev/null || true
     [ -z "$seeder6" ] || { kill "$seeder6" && wait "$seeder6"; } 2>/dev/null || true
+    [ -z "$seeder_lt" ] || { kill "$seeder_lt" && wait "$seeder_lt"; } 2>/dev/null || true
     [ -z "$sampler" ] || { kill "$sampler" && wait "$sampler"; } 2>/dev/null || true
     if [ -x "$bin" ] && [ -d "$project" ]; then
         "$bin" -C "$project" destroy e2e --purge --shutdown-timeout 0s >/dev/null 2>&1 || true
@@ -268,31 +270,40 @@ put=$(in_ns curl -s -o /dev/null -w '%{http_code}' --max-time 5 -X PUT --data x 
 [ "$put" = 501 ] || die "the boot status accepted a PUT ($put)"
 say "1: boot status on $addr:9099: $(wc -l <"$work/boot-status.log") lines, read-only"
 health() { # health NAME [HOST]: every check passes from the namespace at HOST, none skipped
-    # (no HOST: no --host, and health probes the address the environment
-    # serves at, its first). The UDP probe's socket is connected to the
-    # address asked: a reply from another source never counts.
+    # (no HOST: no --host, and health probes every address the environment
+    # serves at, the API at the first). The UDP probe's socket is connected
+    # to the address asked: a reply from another source never counts.
     local host=${2:-}
     in_ns "$bin" -C "$project" health e2e ${host:+--host "$host"} --wait 5m --monitoring --json >"$work/health-$1.json" \
         || { python3 -m json.tool "$work/health-$1.json" >&2 || true; die "$1: health e2e (at ${host:-$addr})"; }
     [ "$(json "$work/health-$1.json" host)" = "${host:-$addr}" ] || die "$1: health did not probe the service address ${host:-$addr}"
+    local want=${host:-${services[*]}}
+    [ "$(python3 -c 'import json,sys; print(" ".join(json.load(open(sys.argv[1]))["hosts"]))' "$work/health-$1.json")" = "$want" ] \
+        || die "$1: health did not probe $want"
     python3 - "$work/health-$1.json" <<'PY' || die "$1: health: a check was skipped or missing, or a peer list was wrong"
 import json, os, sys
 o = json.load(open(sys.argv[1]))
 checks = o["checks"]
 names = [c["name"] for c in checks]
-# Over IPv6 the tracker's API is skipped, saying why: it listens on IPv4 only.
+# The tracker's ports at each host; the API at the first, skipped over IPv6
+# saying why: it listens on IPv4 only.
 v6 = ":" in o["host"]
 api = {"api health", "api stats", "health check api"}
 for need in ["udp tracker", "http tracker"] + ([] if v6 else sorted(api) + ["prometheus"]):
     assert need in names, f"no {need} check: {names}"
+for h in o["hosts"]:
+    for name in ("udp tracker", "http tracker"):
+        assert any(c["name"] == name and h in c["target"] for c in checks), f"no {name} check at {h}: {checks}"
 bad = [c for c in checks if not c["ok"] or c["skipped"] and not (v6 and c["name"] in api and "IPv4 only" in c["detail"])]
 assert not bad, bad
 # The first peer as the tracker must list it, in the family asked.
-peer = os.environ.get("E2E_PEER6" if ":" in o["host"] else "E2E_PEER")
-if peer:
-    for c in checks:
-        if c["name"] in ("udp tracker", "http tracker"):
-            assert f"peer list has the first peer {peer}" in c["detail"], c
+def is_v6(target):
+    host = target.split("//")[-1].rsplit(":", 1)[0]
+    return ":" in host
+for c in checks:
+    peer = os.environ.get("E2E_PEER6" if is_v6(c["target"]) else "E2E_PEER")
+    if peer and c["name"] in ("udp tracker", "http tracker"):
+        assert f"peer list has the first peer {peer}" in c["detail"], c
 for c in checks:
     print(f"e2e-stack:   {c['name']:18} {c['target']:40} {c['latency_ms']:7.1f} ms  {c['detail']}", file=sys.stderr)
 PY
@@ -315,7 +326,6 @@ print(f"e2e-stack:   stats: udp4 {s['udp4_announces_handled']}, udp6 {s['udp6_an
 PY
 }
 health first
-for a in "$service_b" "$service6" "$service6_b"; do health "first-$a" "$a"; done
 say "1: release $v1 healthy $up_s s after 'deploy' began; health from the namespace at all ${#services[@]} service addresses, both families, passed in $((SECONDS - s)) s"
 # The firewall: the release opens what it serves (9099 answered above) and
 # drops the rest, both families: a port it does not open times out where a
@@ -345,10 +355,15 @@ r=$(http_announce "$addr" "$unknown")
 [[ $r == *"failure reason"* ]] || die "a torrent not whitelisted was accepted: $r"
 say "2: $known whitelisted through the API, downloaded (started, then completed: scrape counts 1); $unknown refused"
 
-# Real clients through the VM's tracker: one aria2c seeds both torrents for
-# the rest of the run, a leecher per protocol downloads. aria2c speaks BEP 15
-# only with its DHT socket on; a private torrent keeps DHT out of the
-# download, and PEX and LPD are off, so the tracker is the only way they meet.
+# Real clients through the VM's tracker, at every service address over both
+# transports (4 addresses x UDP, HTTP; the UDP ones on both ports): a
+# private torrent each, one seeder per client and family for the rest of
+# the run, a new leecher per torrent. aria2c where it can; it speaks BEP 15
+# over IPv4 only (its UDP tracker client rides its IPv4 DHT socket,
+# src/DHTSetup.cc), so UDP over IPv6 is libtorrent-rasterbar's
+# (scripts/libtorrent-client.py). aria2c speaks BEP 15 only with its DHT
+# socket on; a private torrent keeps DHT out of the download, and PEX and
+# LPD are off, so the tracker is the only way peers meet.
 whitelist() { in_ns curl -fsS -X POST "http://$addr:1212/api/v1/whitelist/$1?token=$token" >/dev/null || die "whitelisting $1 through the API failed"; }
 bt=$work/bt
 mkdir -p "$bt/seed"
@@ -359,53 +374,75 @@ aria() { # aria PORT ARGS...: aria2c in the namespace, listening on PORT (at mos
         --bt-tracker-interval=5 --summary-interval=0 --console-log-level=notice --file-allocation=none \
         --allow-overwrite=true "$@"
 }
-# Each torrent through another service address: UDP over the second IPv4
-# one, HTTP over the first, HTTP over the first IPv6 one (aria2c speaks
-# UDP trackers over IPv4 only: its UDP tracker client rides its IPv4 DHT
-# socket, src/DHTSetup.cc; UDP over IPv6 is the health probe's above).
-for proto in udp http http6; do
-    head -c 4194304 /dev/urandom >"$bt/seed/payload-$proto.bin"
-done
-mktorrent -p -d -a "udp://$service_b:6969/announce" -o "$bt/udp.torrent" "$bt/seed/payload-udp.bin" >/dev/null
-mktorrent -p -d -a "http://$addr:7070/announce" -o "$bt/http.torrent" "$bt/seed/payload-http.bin" >/dev/null
-mktorrent -p -d -a "http://[$service6]:7070/announce" -o "$bt/http6.torrent" "$bt/seed/payload-http6.bin" >/dev/null
-for proto in udp http http6; do
-    whitelist "$(aria2c -S "$bt/$proto.torrent" | awk '/^Info Hash:/ {print $3}')"
-done
-# (The seeder runs under timeout(1), 30 min at most, in case cleanup misses it.)
+# torrent NAME URL: NAME's own 4 MiB payload in a private torrent announced
+# to URL, whitelisted.
+torrent() {
+    head -c 4194304 /dev/urandom >"$bt/seed/payload-$1.bin"
+    mktorrent -p -d -a "$2" -o "$bt/$1.torrent" "$bt/seed/payload-$1.bin" >/dev/null
+    echo "$2" >"$bt/$1.url"
+    whitelist "$(aria2c -S "$bt/$1.torrent" | awk '/^Info Hash:/ {print $3}')"
+}
+torrent udp "udp://$service_b:6969/announce"
+torrent udp-a "udp://$addr:6868/announce"
+torrent http "http://$addr:7070/announce"
+torrent http-b "http://$service_b:7070/announce"
+torrent udp6 "udp://[$service6_b]:6969/announce"
+torrent udp6-a "udp://[$service6]:6868/announce"
+torrent http6 "http://[$service6]:7070/announce"
+torrent http6-b "http://[$service6_b]:7070/announce"
+lt=$repo/scripts/libtorrent-client.py
+bridge6=$TORRUST_E2E_BRIDGE_ADDRESS6
+# (Seeders run under timeout(1), 30 min at most, in case cleanup misses them.)
 timeout 1800 ip netns exec "$ns" aria2c --enable-dht=true --dht-listen-port=51413 --dht-file-path="$bt/dht-51413.dat" \
     --enable-dht6=false --enable-peer-exchange=false --bt-enable-lpd=false --listen-port=51413 \
     --bt-tracker-interval=5 --summary-interval=0 --console-log-level=notice --file-allocation=none \
-    --dir="$bt/seed" --check-integrity=true --seed-ratio=0.0 "$bt/udp.torrent" "$bt/http.torrent" >"$bt/seeder.log" 2>&1 &
+    --dir="$bt/seed" --check-integrity=true --seed-ratio=0.0 "$bt"/{udp,udp-a,http,http-b}.torrent >"$bt/seeder.log" 2>&1 &
 seeder=$!
-# leech NAME PROTO PORT: a new aria2c downloads PROTO's payload into its own
-# directory and exits (seed time 0); the file must be the seeder's.
+# leech NAME TORRENT PORT: a new aria2c downloads TORRENT's payload into its
+# own directory and exits (seed time 0); the file must be the seeder's.
 leech() {
     local s=$SECONDS
     mkdir -p "$bt/$1"
     aria "$3" --dir="$bt/$1" --seed-time=0 "$bt/$2.torrent" >"$bt/$1.log" 2>&1 \
         || { tail -30 "$bt/$1.log" "$bt/seeder.log" >&2; die "$1: aria2c did not download through the $2 tracker"; }
+    downloaded "$1" "$2" aria2c $s
+}
+# lt_leech NAME TORRENT PORT: the same with libtorrent, on the bridge's IPv6 address.
+lt_leech() {
+    local s=$SECONDS
+    mkdir -p "$bt/$1"
+    timeout 300 ip netns exec "$ns" "$lt" leech "[$bridge6]:$3" "$bt/$1" "$bt/$2.torrent" --timeout 240 >"$bt/$1.log" 2>&1 \
+        || { tail -30 "$bt/$1.log" "$bt/seeder-lt.log" >&2; die "$1: libtorrent did not download through the $2 tracker"; }
+    downloaded "$1" "$2" libtorrent $s
+}
+downloaded() { # NAME TORRENT CLIENT START
     cmp -s "$bt/seed/payload-$2.bin" "$bt/$1/payload-$2.bin" || die "$1: the downloaded payload differs from the seeder's"
-    say "$1: aria2c downloaded 4 MiB over the $2 tracker in $((SECONDS - s)) s, sha256 $(sha256sum <"$bt/$1/payload-$2.bin" | cut -c1-16)... as seeded"
+    say "$1: $3 downloaded 4 MiB through $(cat "$bt/$2.url") in $((SECONDS - $4)) s, sha256 $(sha256sum <"$bt/$1/payload-$2.bin" | cut -c1-16)... as seeded"
 }
 leech leech-udp udp 51414
+leech leech-udp-a udp-a 51421
 leech leech-http http 51415
+leech leech-http-b http-b 51422
 # So far IPv4 announces only (the IPv6 health checks' were refused).
 stats 4
-# The IPv6 torrent's own seeder, from here on: it announces over IPv6 only.
+# The IPv6 torrents' own seeders, from here on: they announce over IPv6 only.
 timeout 1800 ip netns exec "$ns" aria2c --enable-dht=false --enable-peer-exchange=false --bt-enable-lpd=false \
     --listen-port=51419 --bt-tracker-interval=5 --summary-interval=0 --console-log-level=notice --file-allocation=none \
-    --dir="$bt/seed" --check-integrity=true --seed-ratio=0.0 "$bt/http6.torrent" >"$bt/seeder6.log" 2>&1 &
+    --dir="$bt/seed" --check-integrity=true --seed-ratio=0.0 "$bt"/{http6,http6-b}.torrent >"$bt/seeder6.log" 2>&1 &
 seeder6=$!
+timeout 1800 ip netns exec "$ns" "$lt" seed "[$bridge6]:51420" "$bt/seed" "$bt"/{udp6,udp6-a}.torrent >"$bt/seeder-lt.log" 2>&1 &
+seeder_lt=$!
 leech leech-http6 http6 51418
-
+leech leech-http6-b http6-b 51423
+lt_leech leech-udp6 udp6 51424
+lt_leech leech-udp6-a udp6-a 51425
 # health's own torrent whitelisted: from here on its peer-list check runs.
 whitelist 746f72727573742d62616b652d6865616c746821
 export E2E_PEER=$TORRUST_E2E_BRIDGE_ADDRESS:6881 E2E_PEER6=[$TORRUST_E2E_BRIDGE_ADDRESS6]:6881
 health peers
 health peers6 "$service6"
 stats 46
-say "2: real clients: seeded and leeched over UDP and HTTP; health's peer lists list $E2E_PEER"
+say "2: real clients: downloaded at all ${#services[@]} service addresses over UDP and HTTP (aria2c; libtorrent for UDP over IPv6); health's peer lists list $E2E_PEER and $E2E_PEER6"
 
 # --- 3. replace with a changed announce interval: a warm-standby hand-over -----------
 sed -i 's/^TORRUST_TRACKER_ANNOUNCE_INTERVAL=300$/TORRUST_TRACKER_ANNOUNCE_INTERVAL=240/' "$project/environments/e2e.env"
@@ -582,7 +619,7 @@ done
 [[ -n $now && $(head -n 1 <<<"$now") != "$before" ]] || reboot_failed "$dom did not come back within 10 min (boot status at $addr: ${now:-none})"
 [[ $now == *"tracker healthy"* ]] || reboot_failed "the tracker is not healthy after the reboot: $(tail -n 3 <<<"$now")"
 reboot_s=$((SECONDS - s))
-for a in "${services[@]}"; do health "rebooted-$a" "$a"; done
+health rebooted
 dropped "after the reboot" "$vm4" "$service6"
 r=$(http_announce "$addr" "$known2")
 [[ $r == *"8:intervali240e"* && $r != *"failure reason"* ]] || die "after the reboot: the whitelisted torrent: $r"

@@ -68,8 +68,11 @@ if $e2e; then
     command -v strip >/dev/null || need_apt+=(binutils)
     command -v curl >/dev/null || need_apt+=(curl)
     # Real BitTorrent clients for what the VM's tracker serves: aria2c seeds
-    # and leeches over UDP and HTTP; mktorrent makes the private torrents.
+    # and leeches over UDP and HTTP; libtorrent-rasterbar (python3-libtorrent,
+    # driven by scripts/libtorrent-client.py) over UDP to IPv6, which aria2c
+    # cannot; mktorrent makes the private torrents.
     command -v aria2c >/dev/null || need_apt+=(aria2)
+    /usr/bin/python3 -c 'import libtorrent' 2>/dev/null || need_apt+=(python3-libtorrent)
     command -v mktorrent >/dev/null || need_apt+=(mktorrent)
     # Debian 12's qemu-system-x86 needs its own qemu-utils; the machine may
     # carry a backported one (10.x, which qemu-system-x86 7.2 conflicts with), hence the pinned downgrade.
@@ -101,5 +104,6 @@ if $e2e; then
     for tool in qemu-system-x86_64 debootstrap mke2fs debugfs genisoimage libvirtd virtlogd sfdisk mkfs.vfat mcopy ip flock aria2c mktorrent; do
         command -v "$tool" >/dev/null || { echo "install-test-deps: $tool still missing" >&2; exit 1; }
     done
+    /usr/bin/python3 -c 'import libtorrent' || { echo "install-test-deps: python3-libtorrent still missing" >&2; exit 1; }
 fi
 echo "install-test-deps: all verifiers present" >&2

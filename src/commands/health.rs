@@ -11,12 +11,12 @@ pub fn health(project: &Path, args: &HealthArgs, json: bool) -> Result<ExitCode>
     let Some(config) = loaded.config else {
         return report_failure(&loaded.report, json);
     };
-    let host = args
-        .host
-        .clone()
-        .unwrap_or_else(|| health::default_host(&config));
+    let hosts = match &args.host {
+        Some(h) => vec![h.clone()],
+        None => health::default_hosts(&config),
+    };
     let opts = health::Options {
-        host,
+        hosts,
         timeout: args.timeout,
         monitoring: args.monitoring,
     };
@@ -45,7 +45,7 @@ pub fn health(project: &Path, args: &HealthArgs, json: bool) -> Result<ExitCode>
     let ok = checks.iter().all(|c| c.ok);
     if json {
         print_json(
-            &serde_json::json!({ "env": env, "host": opts.host, "ok": ok, "checks": checks }),
+            &serde_json::json!({ "env": env, "host": opts.hosts[0], "hosts": opts.hosts, "ok": ok, "checks": checks }),
         )?;
     } else {
         if !streamed {

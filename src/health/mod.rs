@@ -85,7 +85,9 @@ pub struct Check {
 }
 
 pub struct Options {
-    pub host: String,
+    /// Where to probe, in order: the tracker's ports at each; the admin
+    /// ports (one server whichever address reaches it) at the first only.
+    pub hosts: Vec<String>,
     pub timeout: Duration,
     /// Also check Prometheus `/-/healthy` and Grafana `/api/health`.
     pub monitoring: bool,
@@ -232,14 +234,30 @@ pub fn check_each(config: &Config, opts: &Options, done: &mut dyn FnMut(&Check))
     round(config, opts, None, done)
 }
 
-/// One round of checks; no probe waits past `deadline`.
+/// One round of checks at every host; no probe waits past `deadline`.
 fn round(
     config: &Config,
     opts: &Options,
     deadline: Option<Instant>,
     done: &mut dyn FnMut(&Check),
 ) -> Vec<Check> {
-    let host = opts.host.as_str();
+    let mut checks = Vec::new();
+    for (i, host) in opts.hosts.iter().enumerate() {
+        checks.extend(round_at(config, opts, host, i == 0, deadline, done));
+    }
+    checks
+}
+
+/// The checks at one host: the tracker's ports, and with `admin` the API,
+/// the health-check API and the monitoring.
+fn round_at(
+    config: &Config,
+    opts: &Options,
+    host: &str,
+    admin: bool,
+    deadline: Option<Instant>,
+    done: &mut dyn FnMut(&Check),
+) -> Vec<Check> {
     let redact = Redact::new(&config.secrets.api_token);
     let redact = &redact;
     let mut checks = Vec::new();
@@ -277,6 +295,9 @@ fn round(
                 web::http_tracker(agent, &base, &client, refusal_ok)
             }),
         );
+    }
+    if !admin {
+        return checks;
     }
     let api = format!("http://{}:{}", url_host(host), config.api_port);
     let health = format!("http://{}:{}", url_host(host), config.health_check_port);
@@ -432,14 +453,20 @@ fn http_client(config: &Config, host: &str, port: u16) -> Result<web::HttpClient
     })
 }
 
-/// Where to probe when `--host` is not given: the address the environment
-/// serves at (its first floating address, IPv4 first, else the VM's static
-/// one), else the bind address, or loopback when the tracker binds every
-/// address.
-pub fn default_host(config: &Config) -> String {
-    if let Some(ip) = config.floating().first() {
-        return ip.to_string();
+/// Where to probe when `--host` is not given: every address the
+/// environment serves at (its floating addresses, IPv4 first), else its
+/// one address (`default_host`).
+pub fn default_hosts(config: &Config) -> Vec<String> {
+    let floating = config.floating();
+    if floating.is_empty() {
+        return vec![default_host(config)];
     }
+    floating.iter().map(IpAddr::to_string).collect()
+}
+
+/// The one address a VM without floating ones serves at: its static one,
+/// else the bind address, or loopback when the tracker binds every address.
+fn default_host(config: &Config) -> String {
     if let Some(net) = config.ipv4_address {
         return net.addr().to_string();
     }
@@ -486,19 +513,29 @@ pub fn wait_for(
 
 #[cfg(test)]
 mod tests {
-    use super::default_host;
+    use super::default_hosts;
     use crate::config::validate::testing::config;
     use crate::config::vars::VarId::*;
 
     #[test]
     fn health_probes_where_the_environment_serves() {
-        assert_eq!(default_host(&config(&[])), "127.0.0.1");
+        assert_eq!(default_hosts(&config(&[])), ["127.0.0.1"]);
         let fixed = [
             (INFRASTRUCTURE_IPV4_ADDRESS, "192.168.122.50/24"),
             (INFRASTRUCTURE_IPV4_GATEWAY, "192.168.122.1"),
         ];
-        assert_eq!(default_host(&config(&fixed)), "192.168.122.50");
+        assert_eq!(default_hosts(&config(&fixed)), ["192.168.122.50"]);
         let floating = [(INFRASTRUCTURE_FLOATING_IPV4, "10.9.0.7")];
-        assert_eq!(default_host(&config(&floating)), "10.9.0.7");
+        assert_eq!(default_hosts(&config(&floating)), ["10.9.0.7"]);
+        // Every service address, IPv4 first: each is a route of its own.
+        let both = [
+            (INFRASTRUCTURE_FLOATING_IPV4, "10.9.0.7,10.9.0.8"),
+            (INFRASTRUCTURE_FLOATING_IPV6, "2001:db8::7"),
+            (INFRASTRUCTURE_IPV6_ADDRESS, "auto"),
+        ];
+        assert_eq!(
+            default_hosts(&config(&both)),
+            ["10.9.0.7", "10.9.0.8", "2001:db8::7"]
+        );
     }
 }
