@@ -602,6 +602,7 @@ reboot_failed() {
         echo "--- routes: $(in_ns ip route show 2>&1 | grep -F "${addr%.*}" | tr '\n' ';')"
         echo "--- console (last 60 lines):"
         tail -n 60 "$(json "$work/status4.json" domains.0.console_log)" 2>&1
+        cp "$(json "$work/status4.json" domains.0.console_log)" "$out/reboot-console.log" 2>/dev/null || true
     } >&2
     die "reboot: $*"
 }
@@ -619,6 +620,7 @@ done
 [[ -n $now && $(head -n 1 <<<"$now") != "$before" ]] || reboot_failed "$dom did not come back within 10 min (boot status at $addr: ${now:-none})"
 [[ $now == *"tracker healthy"* ]] || reboot_failed "the tracker is not healthy after the reboot: $(tail -n 3 <<<"$now")"
 reboot_s=$((SECONDS - s))
+cp "$(json "$work/status4.json" domains.0.console_log)" "$out/reboot-console.log" 2>/dev/null || true
 health rebooted
 dropped "after the reboot" "$vm4" "$service6"
 r=$(http_announce "$addr" "$known2")

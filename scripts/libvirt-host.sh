@@ -49,7 +49,8 @@ install_missing() {
 }
 
 # A pid file whose process runs (a zombie, not yet reaped by PID 1, does not).
-alive() { [ -s "$1" ] && [[ $(ps -o stat= -p "$(cat "$1")" 2>/dev/null) == [^Z]* ]]; }
+# (Read once: a daemon removes its own pid file as it exits.)
+alive() { local pid; pid=$(cat "$1" 2>/dev/null) && [ -n "$pid" ] && [[ $(ps -o stat= -p "$pid" 2>/dev/null) == [^Z]* ]]; }
 
 start() {
     install_missing
