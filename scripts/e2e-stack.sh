@@ -46,12 +46,13 @@
 #      and the old VM never stops (zero failed announces);
 #   Addresses (issue "Dual stack"): the network has a ULA /64 with router
 #      advertisements; the VM serves two floating IPv4 and two floating IPv6
-#      addresses, all routed to it; `health --host` passes at each (its UDP
-#      socket is connected: a reply from another source never counts);
+#      addresses, all routed to it; `health` passes at each (its UDP socket
+#      is connected: a reply from another source never counts);
 #      real clients download at each address over UDP and over HTTP
 #      (aria2c; libtorrent-rasterbar for UDP over IPv6, which aria2c cannot);
 #      the API counts each family's announces as its own; TCP 22 is dropped (the release's firewall) on both families;
-#   4b. `virsh reboot` of the serving VM: all of that again, nothing by hand;
+#   4b. `virsh reboot` of the serving VM: health at all four addresses, the
+#      firewall and the whitelisted torrent again, nothing done by hand;
 #   5. `destroy e2e` (ACPI): the data disk's SQLite file still holds
 #      the completed download and the whitelist; `destroy --purge`.
 # These cover what scripts/e2e-libvirt.sh checks (which CI no longer runs).
@@ -291,9 +292,11 @@ v6 = ":" in o["host"]
 api = {"api health", "api stats", "health check api"}
 for need in ["udp tracker", "http tracker"] + ([] if v6 else sorted(api) + ["prometheus"]):
     assert need in names, f"no {need} check: {names}"
+def url(h):
+    return f"[{h}]" if ":" in h else h
 for h in o["hosts"]:
-    for name in ("udp tracker", "http tracker"):
-        assert any(c["name"] == name and h in c["target"] for c in checks), f"no {name} check at {h}: {checks}"
+    for name, target in [("udp tracker", f"{h}:6868"), ("udp tracker", f"{h}:6969"), ("http tracker", f"http://{url(h)}:7070")]:
+        assert any(c["name"] == name and c["target"] == target for c in checks), f"no {name} check at {target}: {checks}"
 bad = [c for c in checks if not c["ok"] or c["skipped"] and not (v6 and c["name"] in api and "IPv4 only" in c["detail"])]
 assert not bad, bad
 # The first peer as the tracker must list it, in the family asked.
@@ -356,7 +359,8 @@ r=$(http_announce "$addr" "$unknown")
 say "2: $known whitelisted through the API, downloaded (started, then completed: scrape counts 1); $unknown refused"
 
 # Real clients through the VM's tracker, at every service address over both
-# transports (4 addresses x UDP, HTTP; the UDP ones on both ports): a
+# transports (4 addresses x UDP, HTTP; UDP port 6868 at the first of each
+# family, 6969 at the second): a
 # private torrent each, one seeder per client and family for the rest of
 # the run, a new leecher per torrent. aria2c where it can; it speaks BEP 15
 # over IPv4 only (its UDP tracker client rides its IPv4 DHT socket,
@@ -593,6 +597,7 @@ grep -c . "$project/releases/e2e/deployments.log" >/dev/null || die "no deployme
 # the VM's own address (the service address is on lo only once the stack
 # starts), the routes, the console.
 reboot_failed() {
+    set +e # (each diagnostic may fail: the VM is what did not come back)
     {
         echo "--- virsh domstate $dom: $(virsh -q domstate --reason "$dom" 2>&1)"
         echo "--- boot status at $vm4:9099:"

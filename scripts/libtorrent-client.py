@@ -7,9 +7,11 @@ python3-libtorrent, the library inside qBittorrent and Deluge: the tracker
 protocol, the peer list and the download are all libtorrent's; this file
 only starts a session and waits.
 
-    libtorrent-client.py seed  LISTEN DIR TORRENT...   seeds until killed
-    libtorrent-client.py leech LISTEN DIR TORRENT      exits 0 once complete,
-                                                       1 after --timeout s
+    libtorrent-client.py seed  LISTEN DIR TORRENT...   seeds until killed; exits 1
+                                                       when a payload in DIR does not
+                                                       check out within --timeout s
+    libtorrent-client.py leech LISTEN DIR TORRENT      exits 0 once complete, 1 on a
+                                                       torrent error or after --timeout s
 
 LISTEN is ADDRESS:PORT ([v6]:port): the session listens there only, so it
 announces in that address's family only. DHT, local discovery, UPnP and
@@ -60,16 +62,27 @@ def main():
     ses = session(args.listen)
     handles = [ses.add_torrent({"ti": lt.torrent_info(t), "save_path": args.dir}) for t in args.torrents]
     say(args.role, f"{len(handles)} torrent(s) on {args.listen}")
-    start = time.time()
-    while args.role == "seed" or time.time() - start < args.timeout:
+    start = time.monotonic()
+    seeding = set()
+    while True:
         report(args.role, ses)
-        if args.role == "leech" and handles[0].status().is_seeding:
-            say(args.role, f"complete in {time.time() - start:.1f} s")
+        for i, h in enumerate(handles):
+            st = h.status()
+            if st.errc.value():
+                say(args.role, f"{args.torrents[i]}: {st.errc.message()}")
+                return 1
+            if st.is_seeding and i not in seeding:
+                seeding.add(i)
+                say(args.role, f"{args.torrents[i]}: complete, seeding ({time.monotonic() - start:.1f} s)")
+        if args.role == "leech" and seeding:
             return 0
+        waiting = args.role == "leech" or len(seeding) < len(handles)
+        if waiting and time.monotonic() - start > args.timeout:
+            st = handles[0].status() if args.role == "leech" else None
+            why = f"{st.progress * 100:.0f} %, {st.num_peers} peers" if st else "a payload does not check out"
+            say(args.role, f"incomplete after {args.timeout:.0f} s: {why}")
+            return 1
         time.sleep(0.2)
-    st = handles[0].status()
-    say(args.role, f"incomplete after {args.timeout:.0f} s: {st.progress * 100:.0f} %, {st.num_peers} peers")
-    return 1
 
 
 if __name__ == "__main__":

@@ -88,11 +88,13 @@ EOF
 }
 
 stop_pid() {
-    local f=$1
-    alive "$f" || { rm -f "$f"; return 0; }
-    kill "$(cat "$f")"
-    for _ in $(seq 50); do alive "$f" || break; sleep 0.2; done
-    alive "$f" && kill -9 "$(cat "$f")"
+    local f=$1 pid
+    pid=$(cat "$f" 2>/dev/null) && [ -n "$pid" ] || { rm -f "$f"; return 0; }
+    running() { [[ $(ps -o stat= -p "$pid" 2>/dev/null) == [^Z]* ]]; }
+    running || { rm -f "$f"; return 0; }
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 50); do running || break; sleep 0.2; done
+    ! running || kill -9 "$pid" 2>/dev/null || true
     rm -f "$f"
 }
 

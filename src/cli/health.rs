@@ -8,7 +8,7 @@ pub struct HealthArgs {
     pub env: String,
     /// Host to probe [default: every address the environment serves at:
     /// each of INFRASTRUCTURE_FLOATING_IPV4 and _IPV6 (the API and monitoring
-    /// at the first only), else INFRASTRUCTURE_IPV4_ADDRESS; else the bind
+    /// at the first IPv4 one), else INFRASTRUCTURE_IPV4_ADDRESS; else the bind
     /// address, or 127.0.0.1 when it binds all].
     /// The API and health-check API are published on the VM's 127.0.0.1 only, so
     /// they are skipped for any other host, unless the environment sets

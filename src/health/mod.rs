@@ -86,7 +86,8 @@ pub struct Check {
 
 pub struct Options {
     /// Where to probe, in order: the tracker's ports at each; the admin
-    /// ports (one server whichever address reaches it) at the first only.
+    /// ports (one server whichever address reaches it) at one only, the
+    /// first not IPv6.
     pub hosts: Vec<String>,
     pub timeout: Duration,
     /// Also check Prometheus `/-/healthy` and Grafana `/api/health`.
@@ -241,11 +242,23 @@ fn round(
     deadline: Option<Instant>,
     done: &mut dyn FnMut(&Check),
 ) -> Vec<Check> {
+    debug_assert!(!opts.hosts.is_empty(), "health needs a host");
+    let admin = admin_host(&opts.hosts);
     let mut checks = Vec::new();
     for (i, host) in opts.hosts.iter().enumerate() {
-        checks.extend(round_at(config, opts, host, i == 0, deadline, done));
+        checks.extend(round_at(config, opts, host, i == admin, deadline, done));
     }
     checks
+}
+
+/// Which host the admin ports are checked at: the first that is not an
+/// IPv6 address (the tracker's API listens on IPv4 only), else the first,
+/// where they are skipped saying why.
+fn admin_host(hosts: &[String]) -> usize {
+    hosts
+        .iter()
+        .position(|h| !h.parse::<IpAddr>().is_ok_and(|a| a.is_ipv6()))
+        .unwrap_or(0)
 }
 
 /// The checks at one host: the tracker's ports, and with `admin` the API,
@@ -513,7 +526,7 @@ pub fn wait_for(
 
 #[cfg(test)]
 mod tests {
-    use super::default_hosts;
+    use super::{admin_host, default_hosts};
     use crate::config::validate::testing::config;
     use crate::config::vars::VarId::*;
 
@@ -537,5 +550,17 @@ mod tests {
             default_hosts(&config(&both)),
             ["10.9.0.7", "10.9.0.8", "2001:db8::7"]
         );
+    }
+
+    #[test]
+    fn admin_ports_are_checked_where_ipv4_reaches_them() {
+        let hosts = |h: &[&str]| h.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(admin_host(&hosts(&["10.9.0.7", "2001:db8::7"])), 0);
+        assert_eq!(admin_host(&hosts(&["2001:db8::7", "10.9.0.7"])), 1);
+        assert_eq!(
+            admin_host(&hosts(&["2001:db8::7", "tracker.example.org"])),
+            1
+        );
+        assert_eq!(admin_host(&hosts(&["2001:db8::7", "2001:db8::8"])), 0);
     }
 }
