@@ -103,7 +103,8 @@ rows=$(sqlite3 "$db" "SELECT count(*) FROM torrents;")
 say "database: $(mib "$db") MiB, $rows torrents, 10000 whitelisted, made in $(since "$t") s ($(sqlite3 "$db" 'PRAGMA journal_mode;') journal)"
 sync
 
-# The writer: RATE completed announces a second, each a new peer of a new
+# The writer: completed announces one after another, 1/RATE s apart (so at
+# most RATE a second; each is a curl, so fewer), each a new peer of a new
 # torrent (so each is a write); it logs one line per announce, 1 if it
 # succeeded.
 start_writer() {
@@ -184,7 +185,7 @@ stop_tracker
 
 ratio() { echo "$1 / $stopped_s" | bc -l | xargs printf '%.2f'; }
 cat <<EOF
-bench-sqlite-backup: $(mib "$db") MiB, $rows torrents, $rate completed announces/s, on $(nproc) CPUs, $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo), $(df -T "$work" | awk 'NR == 2 {print $2}')
+bench-sqlite-backup: $(mib "$db") MiB, $rows torrents, completed announces one after another with 1/$rate s between them (one curl each), on $(nproc) CPUs, $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo), $(df -T "$work" | awk 'NR == 2 {print $2}')
   method    seconds  vs stopped  announces failed  slowest announce  copy
   stopped   $(printf '%7s' "$stopped_s")  $(printf '%10s' 1.00)  $(printf '%16s' "$(failed "$work/w-stopped.log")")  $(printf '%14s s' "$(slowest "$work/w-stopped.log")")  consistent (the tracker down meanwhile)
   vacuum    $(printf '%7s' "$vacuum_s")  $(printf '%10s' "$(ratio "$vacuum_s")")  $(printf '%16s' "$(failed "$work/w-vacuum.log")")  $(printf '%14s s' "$(slowest "$work/w-vacuum.log")")  consistent (one read transaction)

@@ -50,7 +50,8 @@
 #      is connected: a reply from another source never counts);
 #      real clients download at each address over UDP and over HTTP
 #      (aria2c; libtorrent-rasterbar for UDP over IPv6, which aria2c cannot);
-#      the API counts each family's announces as its own; TCP 22 is dropped (the release's firewall) on both families;
+#      the API counts each family's announces as its own; TCP 22 is
+#      dropped (the release's firewall) on both families;
 #   4b. `virsh reboot` of the serving VM: health at all four addresses, the
 #      firewall and the whitelisted torrent again, nothing done by hand;
 #   5. `destroy e2e` (ACPI): the data disk's SQLite file still holds
@@ -272,7 +273,7 @@ put=$(in_ns curl -s -o /dev/null -w '%{http_code}' --max-time 5 -X PUT --data x 
 say "1: boot status on $addr:9099: $(wc -l <"$work/boot-status.log") lines, read-only"
 health() { # health NAME [HOST]: every check passes from the namespace at HOST, none skipped
     # (no HOST: no --host, and health probes every address the environment
-    # serves at, the API at the first). The UDP probe's socket is connected
+    # serves at, the API at the first IPv4 one). The UDP probe's socket is connected
     # to the address asked: a reply from another source never counts.
     local host=${2:-}
     in_ns "$bin" -C "$project" health e2e ${host:+--host "$host"} --wait 5m --monitoring --json >"$work/health-$1.json" \
@@ -286,8 +287,8 @@ import json, os, sys
 o = json.load(open(sys.argv[1]))
 checks = o["checks"]
 names = [c["name"] for c in checks]
-# The tracker's ports at each host; the API at the first, skipped over IPv6
-# saying why: it listens on IPv4 only.
+# The tracker's ports at each host; the API at the first IPv4 one (--host
+# IPv6: skipped, saying why: it listens on IPv4 only).
 v6 = ":" in o["host"]
 api = {"api health", "api stats", "health check api"}
 for need in ["udp tracker", "http tracker"] + ([] if v6 else sorted(api) + ["prometheus"]):
@@ -360,9 +361,9 @@ say "2: $known whitelisted through the API, downloaded (started, then completed:
 
 # Real clients through the VM's tracker, at every service address over both
 # transports (4 addresses x UDP, HTTP; UDP port 6868 at the first of each
-# family, 6969 at the second): a
-# private torrent each, one seeder per client and family for the rest of
-# the run, a new leecher per torrent. aria2c where it can; it speaks BEP 15
+# family, 6969 at the second): a private torrent each, one seeder per
+# client and family for the rest of the run, a new leecher per torrent.
+# aria2c where it can; it speaks BEP 15
 # over IPv4 only (its UDP tracker client rides its IPv4 DHT socket,
 # src/DHTSetup.cc), so UDP over IPv6 is libtorrent-rasterbar's
 # (scripts/libtorrent-client.py). aria2c speaks BEP 15 only with its DHT
@@ -606,27 +607,27 @@ reboot_failed() {
         bake status e2e 2>&1
         echo "--- routes: $(in_ns ip route show 2>&1 | grep -F "${addr%.*}" | tr '\n' ';')"
         echo "--- console (last 60 lines):"
-        tail -n 60 "$(json "$work/status4.json" domains.0.console_log)" 2>&1
-        cp "$(json "$work/status4.json" domains.0.console_log)" "$out/reboot-console.log" 2>/dev/null || true
+        tail -n 60 "$console" 2>&1
     } >&2
     die "reboot: $*"
 }
 dom=$(json "$work/status4.json" domains.0.domain)
 vm4=$(json "$work/status4.json" domains.0.addresses.0)
+console=$(json "$work/status4.json" domains.0.console_log)
 before=$(in_ns curl -fsS --max-time 5 "http://$addr:9099/boot.log" | head -n 1)
 s=$SECONDS
 virsh -q reboot "$dom" >/dev/null || die "virsh reboot $dom"
 now=
-# (A reboot here takes 214-225 s: shutdown ~30 s, firmware ~60 s, boot.)
+# (A reboot here takes 214-252 s: shutdown ~30 s, firmware ~60 s, boot.)
 while ((SECONDS - s < 900)); do
     now=$(in_ns curl -fsS --max-time 2 "http://$addr:9099/boot.log" 2>/dev/null) || now=
     [[ -n $now && $(head -n 1 <<<"$now") != "$before" && $now == *"tracker healthy"* ]] && break
     sleep 1
 done
+cp "$console" "$out/reboot-console.log" 2>/dev/null || true
 [[ -n $now && $(head -n 1 <<<"$now") != "$before" ]] || reboot_failed "$dom did not come back within 15 min (boot status at $addr: ${now:-none})"
 [[ $now == *"tracker healthy"* ]] || reboot_failed "the tracker is not healthy after the reboot: $(tail -n 3 <<<"$now")"
 reboot_s=$((SECONDS - s))
-cp "$(json "$work/status4.json" domains.0.console_log)" "$out/reboot-console.log" 2>/dev/null || true
 health rebooted
 dropped "after the reboot" "$vm4" "$service6"
 r=$(http_announce "$addr" "$known2")

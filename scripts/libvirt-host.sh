@@ -48,9 +48,12 @@ install_missing() {
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 }
 
-# A pid file whose process runs (a zombie, not yet reaped by PID 1, does not).
-# (Read once: a daemon removes its own pid file as it exits.)
-alive() { local pid; pid=$(cat "$1" 2>/dev/null) && [ -n "$pid" ] && [[ $(ps -o stat= -p "$pid" 2>/dev/null) == [^Z]* ]]; }
+# A process that runs (a zombie, not yet reaped by PID 1, does not).
+running() { [[ $(ps -o stat= -p "$1" 2>/dev/null) == [^Z]* ]]; }
+# The pid in a pid file, read once (a daemon removes its own as it exits).
+pid_of() { local pid; pid=$(cat "$1" 2>/dev/null) && [ -n "$pid" ] && echo "$pid"; }
+# A pid file whose process runs.
+alive() { local pid; pid=$(pid_of "$1") && running "$pid"; }
 
 start() {
     install_missing
@@ -89,12 +92,10 @@ EOF
 
 stop_pid() {
     local f=$1 pid
-    pid=$(cat "$f" 2>/dev/null) && [ -n "$pid" ] || { rm -f "$f"; return 0; }
-    running() { [[ $(ps -o stat= -p "$pid" 2>/dev/null) == [^Z]* ]]; }
-    running || { rm -f "$f"; return 0; }
+    pid=$(pid_of "$f") && running "$pid" || { rm -f "$f"; return 0; }
     kill "$pid" 2>/dev/null || true
-    for _ in $(seq 50); do running || break; sleep 0.2; done
-    ! running || kill -9 "$pid" 2>/dev/null || true
+    for _ in $(seq 50); do running "$pid" || break; sleep 0.2; done
+    ! running "$pid" || kill -9 "$pid" 2>/dev/null || true
     rm -f "$f"
 }
 

@@ -255,10 +255,12 @@ fn round(
 /// IPv6 address (the tracker's API listens on IPv4 only), else the first,
 /// where they are skipped saying why.
 fn admin_host(hosts: &[String]) -> usize {
-    hosts
-        .iter()
-        .position(|h| !h.parse::<IpAddr>().is_ok_and(|a| a.is_ipv6()))
-        .unwrap_or(0)
+    hosts.iter().position(|h| !is_ipv6(h)).unwrap_or(0)
+}
+
+/// Whether `host` is an IPv6 address (a name is not).
+fn is_ipv6(host: &str) -> bool {
+    host.parse::<IpAddr>().is_ok_and(|a| a.is_ipv6())
 }
 
 /// The checks at one host: the tracker's ports, and with `admin` the API,
@@ -319,8 +321,7 @@ fn round_at(
     // and health-check API listen on IPv4 only with the wildcard bind
     // (`Listeners`: one socket each in tracker 3.0.0), so not over IPv6.
     let reachable = is_loopback(host) || config.publish_admin_ports;
-    let ipv4_only =
-        host.parse::<IpAddr>().is_ok_and(|a| a.is_ipv6()) && config.listeners().admin == "0.0.0.0";
+    let ipv4_only = is_ipv6(host) && config.listeners().admin == "0.0.0.0";
     if reachable && !ipv4_only {
         add(
             &mut checks,
