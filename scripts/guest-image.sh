@@ -28,9 +28,9 @@ done
 
 # logind (in systemd) + dbus turn the ACPI power button into a poweroff;
 # apparmor lets Docker start containers; ifupdown renders network-config v2;
-# nftables loads the release's firewall (install.sh would apt-get it; this
-# guest has no route out).
-packages=linux-image-amd64,systemd-sysv,udev,dbus,kmod,procps,iproute2,ifupdown,isc-dhcp-client,e2fsprogs,cloud-init,python3-cffi-backend,docker.io,docker-compose,apparmor,ca-certificates,nftables
+# nftables loads the release's firewall; restic and ssh make the backups
+# (install.sh would apt-get them; this guest has no route out).
+packages=linux-image-amd64,systemd-sysv,udev,dbus,kmod,procps,iproute2,ifupdown,isc-dhcp-client,e2fsprogs,cloud-init,python3-cffi-backend,docker.io,docker-compose,apparmor,ca-certificates,nftables,restic,openssh-client
 esp_mib=128 root_mib=4096
 recipe=1   # bump when a step below changes what the image holds
 fstab='LABEL=rootfs / ext4 defaults 0 1'

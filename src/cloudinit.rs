@@ -155,6 +155,16 @@ fn install_script(
     ctx.insert("archive_sha256", &archive.sha256);
     ctx.insert("files", &files);
     ctx.insert("data_volume", &config.data_volume);
+    let b = &config.backup;
+    ctx.insert(
+        "backup",
+        &serde_json::json!({
+            "enabled": b.enabled,
+            "timer": b.enabled && b.schedule.is_some(),
+            "restic": b.enabled && b.repository.is_some(),
+            "restore": b.restore,
+        }),
+    );
     ctx.insert("status_port", &crate::config::BOOT_STATUS_PORT);
     ctx.insert(
         "firewall_summary",

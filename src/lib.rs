@@ -6,6 +6,7 @@
 #[macro_use]
 pub mod output;
 
+pub mod backup;
 pub mod cli;
 pub mod cloudinit;
 pub mod commands;

@@ -9,7 +9,8 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use torrust_bake::cli::{
-    Cli, Command, ImagesCommand, LibvirtCommand, ProbeCommand, ReleasesCommand, SecretsCommand,
+    BackupCommand, Cli, Command, ImagesCommand, LibvirtCommand, ProbeCommand, ReleasesCommand,
+    SecretsCommand,
 };
 use torrust_bake::{commands, errln, error, outln, output};
 
@@ -88,6 +89,9 @@ fn run(cli: &Cli, project: &std::path::Path) -> anyhow::Result<ExitCode> {
             action: ImagesCommand::Verify(args),
         } => commands::images_verify(project, args, cli.json),
         Command::Health(args) => commands::health(project, args, cli.json),
+        Command::Backup {
+            action: BackupCommand::List(args),
+        } => commands::backup_list(project, args, cli.json),
         Command::Releases {
             action: ReleasesCommand::List(args),
         } => commands::releases_list(project, args, cli.json),

@@ -19,7 +19,7 @@ const LAYERS: &[&[&str]] = &[
     &["render"],
     &["cloudinit"],
     &["release"],
-    &["diff", "health"],
+    &["backup", "diff", "health"],
     &["provider"],
     &["deploy"],
     &["cli"],

@@ -53,6 +53,17 @@ pub struct DeployArgs {
     /// waits only when asked; a replacement always does [default: 15m].
     #[arg(long, visible_alias = "health-wait", value_name = "DURATION", value_parser = wait_duration)]
     pub wait: Option<Duration>,
+    /// Hand the data over even when the old VM's shutdown made no backup of it (failed,
+    /// timed out, or a release from before hand-over backups). The old VM still tries
+    /// one, bounded by BACKUP_HANDOVER_TIMEOUT_SECS.
+    #[arg(long)]
+    pub no_backup: bool,
+    /// Restore SNAPSHOT (latest, or an id from `backup list`) from BACKUP_REPOSITORY onto
+    /// an empty data volume at first boot, before the tracker starts
+    /// (BACKUP_RESTORE_SNAPSHOT for this deploy). A first deploy only: the VM refuses a
+    /// volume that holds data (`destroy --purge` first).
+    #[arg(long, value_name = "SNAPSHOT")]
+    pub restore: Option<String>,
     #[command(flatten)]
     pub provider: ProviderFlags,
 }
@@ -123,6 +134,9 @@ pub struct ReplaceHow {
     /// How long the new VM gets to become healthy (and the old one, when it comes back).
     #[arg(long, visible_alias = "wait", default_value = "15m", value_parser = wait_duration)]
     pub health_wait: Duration,
+    /// Hand the data over even when the old VM's shutdown made no backup of it.
+    #[arg(long)]
+    pub no_backup: bool,
     #[command(flatten)]
     pub provider: ProviderFlags,
 }

@@ -8,6 +8,7 @@ use std::time::Duration;
 // `Args` and `Subcommand` are the submodules' (they take `super::*`).
 use clap::{Args, Parser, Subcommand};
 
+mod backup;
 mod config;
 mod deploy;
 mod docs;
@@ -18,6 +19,7 @@ mod probe;
 mod release;
 mod releases;
 
+pub use backup::*;
 pub use config::*;
 pub use deploy::*;
 pub use docs::*;
@@ -115,6 +117,11 @@ Examples:
     Diff(DiffArgs),
     /// Check releases against their checksums and manifest; exit 1 naming every difference.
     Verify(VerifyArgs),
+    /// The environment's backups in its restic repository (BACKUP_REPOSITORY).
+    Backup {
+        #[command(subcommand)]
+        action: BackupCommand,
+    },
     /// List an environment's releases, or prune old ones.
     Releases {
         #[command(subcommand)]

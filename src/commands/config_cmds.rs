@@ -175,7 +175,11 @@ pub fn secrets_init(project: &Path, args: &SecretsInitArgs, json: bool) -> Resul
             .filter(|r| r.source == config::Source::Process && !r.value.is_empty())
             .map(|r| r.value.clone())
     };
-    let wanted = config::secrets_file::wanted(&url);
+    let repository = loaded
+        .raw
+        .as_ref()
+        .is_some_and(|raw| !raw[config::vars::VarId::BACKUP_REPOSITORY].value.is_empty());
+    let wanted = config::secrets_file::wanted(&url, repository);
     let added = config::secrets_file::init(&path, env, &wanted, &in_use)?;
     // A file others can read was kept as it was; `check` refuses it (#29
     // item 8: this said "nothing changed", and the build then failed).

@@ -76,11 +76,18 @@ pub(super) fn load_deploy(
     project: &Path,
     env: &str,
     release: Option<&str>,
+    restore: Option<&str>,
     json: bool,
 ) -> Result<std::result::Result<Loaded, ExitCode>> {
     known_env(project, env)?;
     let release = release.map(str::parse::<Version>).transpose()?;
-    let (report, ok) = load_all(project, env);
+    // --restore is BACKUP_RESTORE_SNAPSHOT for this deploy, validated as one.
+    let restore_var = crate::config::vars::VarId::BACKUP_RESTORE_SNAPSHOT.name();
+    let process = |name: &str| match restore {
+        Some(s) if name == restore_var => Some(s.to_string()),
+        _ => config::process_env(name),
+    };
+    let (report, ok) = load_all_with(project, env, &process);
     let Some((config, images)) = ok else {
         return Ok(Err(report_failure(&report, json)?));
     };
@@ -115,7 +122,19 @@ impl Loaded {
 
 pub fn deploy(project: &Path, args: &DeployArgs, json: bool) -> Result<ExitCode> {
     let env = args.env.as_str();
-    let loaded = match load_deploy(project, env, args.release.as_deref(), json)? {
+    if args.restore.is_some() && args.release.is_some() {
+        return Err(crate::error::Error::invalid(
+            "--restore builds a release that restores; --release deploys a stored one: give one of them".to_string(),
+        )
+        .into());
+    }
+    let loaded = match load_deploy(
+        project,
+        env,
+        args.release.as_deref(),
+        args.restore.as_deref(),
+        json,
+    )? {
         Ok(l) => l,
         Err(code) => return Ok(code),
     };
@@ -124,6 +143,7 @@ pub fn deploy(project: &Path, args: &DeployArgs, json: bool) -> Result<ExitCode>
     let opts = deploy::DeployOptions {
         wait: args.wait,
         shutdown_timeout: flags.shutdown_timeout,
+        no_backup: args.no_backup,
     };
     let (mut progress, mut on_event) = printers(json);
     let inputs = loaded.inputs(project, args.dry_run);
@@ -285,7 +305,7 @@ pub(super) fn run_replace(
     how: &ReplaceHow,
     json: bool,
 ) -> Result<ExitCode> {
-    let loaded = match load_deploy(project, env, release, json)? {
+    let loaded = match load_deploy(project, env, release, None, json)? {
         Ok(l) => l,
         Err(code) => return Ok(code),
     };
@@ -293,6 +313,7 @@ pub(super) fn run_replace(
     let opts = deploy::ReplaceOptions {
         health_wait: how.health_wait,
         shutdown_timeout: how.provider.shutdown_timeout,
+        no_backup: how.no_backup,
     };
     let (mut progress, mut on_event) = printers(json);
     let inputs = loaded.inputs(project, false);

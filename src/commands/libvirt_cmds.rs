@@ -17,7 +17,7 @@ fn deprecated(old: &str, new: &str) {
 pub fn libvirt_up(project: &Path, args: &LibvirtUpArgs, json: bool) -> Result<ExitCode> {
     deprecated("up", "deploy");
     let env = args.env.as_str();
-    let loaded = match load_deploy(project, env, args.release.as_deref(), json)? {
+    let loaded = match load_deploy(project, env, args.release.as_deref(), None, json)? {
         Ok(l) => l,
         Err(code) => return Ok(code),
     };

@@ -23,6 +23,7 @@ use crate::release::{self, Written};
 use crate::render;
 use crate::version::Version;
 
+mod backup_cmds;
 mod config_cmds;
 mod deploy_cmds;
 mod docs;
@@ -33,6 +34,7 @@ mod probe;
 mod release_cmds;
 mod releases_cmds;
 
+pub use backup_cmds::*;
 pub use config_cmds::*;
 pub use deploy_cmds::*;
 pub use docs::*;
@@ -50,7 +52,17 @@ fn print_json<T: Serialize>(value: &T) -> Result<()> {
 
 /// Loads and validates the environment and its images.
 fn load_all(project: &Path, env: &str) -> (Report, Option<(Config, Pinned)>) {
-    let loaded = config::load(project, env, &config::process_env);
+    load_all_with(project, env, &config::process_env)
+}
+
+/// As `load_all`, with `process` as the process environment (a flag that
+/// stands for a variable: `deploy --restore`).
+fn load_all_with(
+    project: &Path,
+    env: &str,
+    process: &dyn Fn(&str) -> Option<String>,
+) -> (Report, Option<(Config, Pinned)>) {
+    let loaded = config::load(project, env, process);
     let mut report = loaded.report;
     let Some(config) = loaded.config else {
         // Every problem at once: when only secrets are missing, the image

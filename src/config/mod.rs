@@ -2,6 +2,7 @@
 //! Precedence, highest first: process environment, `environments/<env>.env`,
 //! built-in default.
 
+pub mod backup;
 pub mod ca_pem;
 pub mod environment;
 pub mod load;
@@ -199,6 +200,7 @@ pub fn load_for(
     // Only a release carries the CA; probing or stopping a VM needs no file.
     if purpose == validate::Purpose::Build {
         registry_ca::attach(project, &raw, &mut config, &mut report);
+        backup::attach(project, &raw, &mut config, &mut report);
     }
     Loaded {
         report,

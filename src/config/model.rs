@@ -26,6 +26,10 @@ pub struct Secrets {
     pub mysql_root_password: Option<String>,
     /// The key of every value derived from a secret (`digest::Keyed`).
     pub release_key: String,
+    /// The restic repository's password and an s3: repository's keys.
+    pub backup_password: Option<String>,
+    pub backup_s3_access_key_id: Option<String>,
+    pub backup_s3_secret_access_key: Option<String>,
 }
 
 impl std::fmt::Debug for Secrets {
@@ -95,6 +99,8 @@ pub struct Config {
     /// The admin ports (API, health-check API, Prometheus, Grafana) on the
     /// VM's address, not only its 127.0.0.1 (PUBLISH_ADMIN_PORTS; lenient only).
     pub publish_admin_ports: bool,
+    /// The database's backups (BACKUP_*): schedule, repository, restore.
+    pub backup: super::backup::Backup,
     /// The libvirt VM's shape; not in the templates' context (it shapes
     /// the VM, not the release).
     #[serde(skip)]

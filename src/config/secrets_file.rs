@@ -190,8 +190,10 @@ fn random_value() -> Result<String> {
 }
 
 /// The secrets an environment needs: its token, Grafana's password, the
-/// release key, and MySQL's passwords when its database URL is MySQL.
-pub fn wanted(database_url: &str) -> Vec<VarId> {
+/// release key, MySQL's passwords when its database URL is MySQL, and the
+/// backup repository's password when it has one (an s3: repository's keys
+/// come from its provider: never made up).
+pub fn wanted(database_url: &str, backup_repository: bool) -> Vec<VarId> {
     let mysql = database_url.starts_with("mysql://");
     let bundled =
         mysql && url::Url::parse(database_url).is_ok_and(|u| u.host_str() == Some("mysql"));
@@ -201,6 +203,8 @@ pub fn wanted(database_url: &str) -> Vec<VarId> {
         .filter(|id| match id {
             VarId::MYSQL_PASSWORD => mysql,
             VarId::MYSQL_ROOT_PASSWORD => bundled,
+            VarId::BACKUP_PASSWORD => backup_repository,
+            VarId::BACKUP_S3_ACCESS_KEY_ID | VarId::BACKUP_S3_SECRET_ACCESS_KEY => false,
             _ => true,
         })
         .collect()

@@ -391,6 +391,72 @@ variables! {
             required: Required::No,
             help: "Root password of the bundled MySQL; required when the URL's host is mysql.",
     },
+    BACKUP_REPOSITORY {
+            kind: Kind::Text,
+            default: "",
+            required: Required::No,
+            help: "Where the VM's backups go, off the VM and encrypted by restic: sftp:user@host:/path (or sftp://user@host:port/path; e.g. a Hetzner Storage Box), s3:https://host/bucket[/prefix], or rest:https://host:port/path (no credentials in the URL: restic 0.14 cannot take them otherwise). Unset: backups stay on the data volume and die with it. restic's own variables (RESTIC_*) are not read: an operator's exported repository never reaches a server by accident.",
+    },
+    BACKUP_PASSWORD {
+            kind: Kind::Secret { min_len: 16 },
+            default: "",
+            required: Required::No,
+            help: "The restic repository's password; required with BACKUP_REPOSITORY (`secrets init` makes one). Keep a copy away from this machine: without it no backup can be read.",
+    },
+    BACKUP_S3_ACCESS_KEY_ID {
+            kind: Kind::Secret { min_len: 3 },
+            default: "",
+            required: Required::No,
+            help: "Access key id of an s3: repository (AWS_ACCESS_KEY_ID on the VM); required with s3:.",
+    },
+    BACKUP_S3_SECRET_ACCESS_KEY {
+            kind: Kind::Secret { min_len: 8 },
+            default: "",
+            required: Required::No,
+            help: "Secret access key of an s3: repository (AWS_SECRET_ACCESS_KEY on the VM); required with s3:.",
+    },
+    BACKUP_SFTP_KEY_FILE {
+            kind: Kind::RelativePath,
+            default: "",
+            required: Required::No,
+            help: "OpenSSH private key (no passphrase) the VM logs in to an sftp: repository with, a path relative to the project directory, mode 0600; shipped 0600 to root on the VM. Required with sftp:.",
+    },
+    BACKUP_SFTP_KNOWN_HOSTS_FILE {
+            kind: Kind::RelativePath,
+            default: "",
+            required: Required::No,
+            help: "known_hosts lines of an sftp: repository's server (ssh-keyscan -p PORT HOST, checked by hand), a path relative to the project directory: the VM trusts that key only. Required with sftp:.",
+    },
+    BACKUP_SCHEDULE {
+            kind: Kind::OneOf(&["hourly", "daily", "weekly", "off"]),
+            default: "daily",
+            required: Required::No,
+            help: "How often the VM's timer backs up the tracker's database; off: only at each hand-over (the old VM's shutdown).",
+    },
+    BACKUP_KEEP {
+            kind: Kind::Number { min: 1, max: 1000 },
+            default: "7",
+            required: Required::No,
+            help: "How many backups are kept (restic forget --keep-last, or copies on the data volume without a repository); hand-over backups count.",
+    },
+    BACKUP_SQLITE_METHOD {
+            kind: Kind::OneOf(&["online", "stopped"]),
+            default: "online",
+            required: Required::No,
+            help: "How a scheduled backup copies SQLite: online (VACUUM INTO while the tracker runs: announces go on, database writes wait for the copy, ~7 s a GB) or stopped (the tracker stopped for the copy, ~3.4 s a GB of outage). A hand-over's backup always copies the stopped tracker's file.",
+    },
+    BACKUP_HANDOVER_TIMEOUT_SECS {
+            kind: Kind::Number { min: 10, max: 3600 },
+            default: "300",
+            required: Required::No,
+            help: "How long the old VM's shutdown may spend on the hand-over backup before it gives up (the hand-over then refuses, unless deploy --no-backup); a stop waits this long plus 60 s before it forces the VM off.",
+    },
+    BACKUP_RESTORE_SNAPSHOT {
+            kind: Kind::Text,
+            default: "",
+            required: Required::No,
+            help: "Restore this snapshot (latest, or a restic snapshot id) onto an empty data volume at first boot, before the tracker starts; a volume that already holds data is refused. Usually given as `deploy --restore`, not set in a file.",
+    },
     TORRUST_BAKE_RELEASE_KEY {
             kind: Kind::Secret { min_len: 32 },
             default: "torrust-bake-local-release-key-not-a-secret",
@@ -672,6 +738,7 @@ mod tests {
         assert_eq!(
             super::prefixes(),
             [
+                "BACKUP_",
                 "CONTAINER_REGISTRY",
                 "GRAFANA_",
                 "HETZNER_",

@@ -50,6 +50,13 @@ pub enum Stage {
     DataAttached,
     DataDiskFormatted,
     ReleaseInstalled,
+    /// What the previous VM's shutdown backed up (`snapshot ...`, or
+    /// `none (...)`), as the VM that took the volume found it.
+    HandoverBackup,
+    /// The previous VM's hand-over backup failed; the detail says why.
+    HandoverBackupFailed,
+    /// `deploy --restore`: a snapshot restored onto the empty volume.
+    Restored,
     ServicesStarted,
     TrackerHealthy,
     /// The release's `FAILED:` line; the detail says why.
@@ -72,6 +79,9 @@ impl fmt::Display for Stage {
             Stage::DataAttached => "data attached",
             Stage::DataDiskFormatted => "data disk formatted",
             Stage::ReleaseInstalled => "release installed",
+            Stage::HandoverBackup => "hand-over backup",
+            Stage::HandoverBackupFailed => "backup failed",
+            Stage::Restored => "restored",
             Stage::ServicesStarted => "services started",
             Stage::TrackerHealthy => "tracker healthy",
             Stage::Failed => "failed",
@@ -146,6 +156,12 @@ pub fn classify(line: &str) -> Option<(Stage, String)> {
     if let Some(reason) = said.strip_prefix("FAILED: ") {
         return Some((Stage::Failed, reason.to_string()));
     }
+    if let Some(result) = said.strip_prefix("hand-over backup: ") {
+        return Some((Stage::HandoverBackup, result.to_string()));
+    }
+    if let Some(why) = said.strip_prefix("hand-over backup failed: ") {
+        return Some((Stage::HandoverBackupFailed, why.to_string()));
+    }
     let stage = if let Some(service) = said.strip_prefix("pulled ") {
         Stage::Pulled(service.split(" in ").next().unwrap_or(service).to_string())
     } else if said.contains("files in place") {
@@ -154,6 +170,8 @@ pub fn classify(line: &str) -> Option<(Stage, String)> {
         Stage::DataDiskFormatted
     } else if said.starts_with("ready for data") {
         Stage::ReadyForData
+    } else if said.starts_with("restored snapshot ") {
+        Stage::Restored
     } else if said.starts_with("data volume attached") {
         Stage::DataAttached
     } else if said.starts_with("release ") && said.contains(" installed") {

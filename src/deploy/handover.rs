@@ -26,7 +26,9 @@ use std::time::Instant;
 use anyhow::Result;
 
 use super::boot::{describe, Follow, Goal, Outcome};
-use super::plan::{finish, point, roll_back, Plan, ReplaceOutcome, Replaced};
+use super::plan::{
+    backup_gate, finish, point, roll_back, stop_bound, Plan, ReplaceOutcome, Replaced,
+};
 use super::record::{self, Deployment};
 use super::steps::Steps;
 use crate::deploy::boot::Event;
@@ -101,6 +103,17 @@ pub(super) fn run(
         Ok((o, said))
     })?;
     out.timeline = follow.events.clone();
+    let refused = if healthy == Outcome::Healthy {
+        backup_gate(steps, plan, &follow.events, out)?
+    } else {
+        None
+    };
+    if let Some(why) = refused {
+        out.reason = Some(why);
+        roll_back(steps, plan, out)?;
+        out.outage_ms = Some(outage.elapsed().as_millis());
+        return Ok(());
+    }
     if healthy != Outcome::Healthy {
         out.reason = Some(describe(&healthy));
         if !with_volume {
@@ -128,13 +141,13 @@ fn hand_over(steps: &mut Steps, plan: &Plan) -> Result<()> {
     let Plan {
         config,
         machines,
-        opts,
         new,
         old,
         ..
     } = *plan;
+    let bound = stop_bound(plan);
     for m in old {
-        steps.run("stop old", || machines.stop(&m.name, opts.shutdown_timeout))?;
+        steps.run("stop old", || machines.stop(&m.name, bound))?;
     }
     for m in old {
         steps.run("detach", || Ok(((), machines.detach_data(config, m)?)))?;
@@ -219,6 +232,7 @@ mod tests {
         let opts = ReplaceOptions {
             health_wait: Duration::from_secs(3),
             shutdown_timeout: Duration::from_secs(1),
+            no_backup: false,
         };
         let mut quiet = |_: &crate::deploy::Step| {};
         replace_with(

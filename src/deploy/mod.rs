@@ -78,6 +78,8 @@ pub struct DeployOptions {
     /// a replacement's health gate waits this long (`HEALTH_WAIT` when `None`).
     pub wait: Option<Duration>,
     pub shutdown_timeout: Duration,
+    /// A replacement hands over even without the old VM's backup.
+    pub no_backup: bool,
 }
 
 /// A first deploy when the environment has no machine, else a replacement
@@ -97,7 +99,15 @@ pub fn deploy(
         )?));
     }
     let _lock = lock::take(inputs.project, env, machines)?;
-    if machines.list(env)?.is_empty() {
+    let running = machines.list(env)?;
+    if let (Some(snapshot), Some(m)) = (&inputs.config.backup.restore, running.first()) {
+        return Err(crate::error::Error::invalid(format!(
+            "{env}: a restore ({snapshot}) is a first deploy onto an empty data volume, and {} serves {env}: run `torrust-bake destroy {env} --purge` first (the volume's data is lost), or deploy without --restore",
+            m.name
+        ))
+        .into());
+    }
+    if running.is_empty() {
         return Ok(Deployed::First(up(
             inputs, machines, opts.wait, progress, on_event,
         )?));
@@ -105,6 +115,7 @@ pub fn deploy(
     let how = ReplaceOptions {
         health_wait: opts.wait.unwrap_or(HEALTH_WAIT),
         shutdown_timeout: opts.shutdown_timeout,
+        no_backup: opts.no_backup,
     };
     Ok(Deployed::Replaced(replace(
         inputs, machines, &how, progress, on_event,

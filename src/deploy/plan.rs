@@ -26,6 +26,8 @@ pub struct ReplaceOptions {
     pub health_wait: Duration,
     /// How long an old machine gets to stop gracefully before it is forced.
     pub shutdown_timeout: Duration,
+    /// Hand over even when the old machine's shutdown made no backup.
+    pub no_backup: bool,
 }
 
 /// Which of the two plans a replacement ran.
@@ -58,6 +60,9 @@ pub struct ReplaceOutcome {
     pub outage_ms: Option<u128>,
     /// Where the service address points after it (the provider's words).
     pub service_address: Option<String>,
+    /// The old VM's hand-over backup as the new VM found it on the volume
+    /// (`snapshot <id> (...)`), when the release makes one.
+    pub backup: Option<String>,
     pub steps: Vec<Step>,
     /// The new VM's boot, from its start.
     pub timeline: Vec<Event>,
@@ -186,4 +191,65 @@ pub(super) fn roll_back(steps: &mut Steps, plan: &Plan, out: &mut ReplaceOutcome
         d.serving = None;
     }
     record::append(project, env, &d)
+}
+
+/// How long an old machine gets to stop: the operator's bound, or longer
+/// when its shutdown makes the hand-over backup (its own bound, plus a
+/// minute for the rest of the shutdown): a forced stop would lose it.
+pub(super) fn stop_bound(plan: &Plan) -> Duration {
+    let b = &plan.config.backup;
+    if !b.enabled || plan.opts.no_backup {
+        return plan.opts.shutdown_timeout;
+    }
+    plan.opts
+        .shutdown_timeout
+        .max(Duration::from_secs(b.handover_timeout_secs + 60))
+}
+
+/// The hand-over backup, as the new machine reported it from the volume
+/// (its `hand-over backup` line): kept in `out.backup` and shown as a
+/// step; a failed or missing one is why the hand-over is refused (the
+/// caller rolls back), unless `--no-backup`. A release that says nothing
+/// (one from before hand-over backups, a rollback's target) is not held
+/// to it.
+pub(super) fn backup_gate(
+    steps: &mut Steps,
+    plan: &Plan,
+    events: &[Event],
+    out: &mut ReplaceOutcome,
+) -> Result<Option<String>> {
+    if plan.config.data_volume.is_none() || plan.old.is_empty() {
+        return Ok(None);
+    }
+    let said = events.iter().rev().find(|e| {
+        matches!(
+            e.event,
+            boot::Stage::HandoverBackup | boot::Stage::HandoverBackupFailed
+        )
+    });
+    let Some(said) = said else { return Ok(None) };
+    let made = said.event == boot::Stage::HandoverBackup && said.detail.starts_with("snapshot ");
+    let detail = if made {
+        out.backup = Some(said.detail.clone());
+        said.detail.clone()
+    } else if said.event == boot::Stage::HandoverBackupFailed {
+        format!("failed: {}", said.detail)
+    } else {
+        said.detail.clone()
+    };
+    let no_backup = plan.opts.no_backup;
+    steps.run("backup", || {
+        let note = if !made && no_backup {
+            " (--no-backup: handed over without one)"
+        } else {
+            ""
+        };
+        Ok(((), format!("the old VM's hand-over backup: {detail}{note}")))
+    })?;
+    let first_deploy = detail.starts_with("none (no database yet)");
+    Ok((!made && !no_backup && !first_deploy).then(|| {
+        format!("the old VM's hand-over backup {}: refusing to hand over without one (fix the repository: `torrust-bake backup list {}`; or deploy --no-backup)",
+            if said.event == boot::Stage::HandoverBackupFailed { format!("failed: {}", said.detail) } else { format!("is missing: {}", said.detail) },
+            plan.config.env)
+    }))
 }

@@ -113,6 +113,7 @@ pub(super) fn replace_with(
         reason: None,
         outage_ms: None,
         service_address: None,
+        backup: None,
         steps: Vec::new(),
         timeline: Vec::new(),
     };

@@ -8,7 +8,7 @@ use std::time::Instant;
 use anyhow::Result;
 
 use super::boot::{self, describe, Event, Outcome};
-use super::plan::{finish, point, roll_back, Plan, ReplaceOutcome};
+use super::plan::{backup_gate, finish, point, roll_back, stop_bound, Plan, ReplaceOutcome};
 use super::steps::Steps;
 
 /// One machine at a time: every old machine stops before the new one,
@@ -28,8 +28,9 @@ pub(super) fn run(
         ..
     } = *plan;
     let outage = Instant::now();
+    let bound = stop_bound(plan);
     for m in old {
-        steps.run("stop old", || machines.stop(&m.name, opts.shutdown_timeout))?;
+        steps.run("stop old", || machines.stop(&m.name, bound))?;
     }
     let started = if new_running {
         Instant::now()
@@ -56,8 +57,13 @@ pub(super) fn run(
         Ok(((t, o), said))
     })?;
     out.timeline = timeline;
-    if outcome != Outcome::Healthy {
-        out.reason = Some(describe(&outcome));
+    let refused = if outcome == Outcome::Healthy {
+        backup_gate(steps, plan, &out.timeline.clone(), out)?
+    } else {
+        None
+    };
+    if outcome != Outcome::Healthy || refused.is_some() {
+        out.reason = Some(refused.unwrap_or_else(|| describe(&outcome)));
         roll_back(steps, plan, out)?;
         out.outage_ms = plan.back.is_some().then(|| outage.elapsed().as_millis());
         return Ok(());

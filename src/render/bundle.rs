@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use super::file::File;
 use super::secrets::SecretContext;
+use crate::config::backup::Backend;
 use crate::config::types::Database;
 use crate::config::Config;
 
@@ -49,6 +50,15 @@ fn data_volume(c: &Config) -> bool {
 
 fn stats_exporter(c: &Config) -> bool {
     c.stats_exporter
+}
+
+/// The release backs up its database (SQLite: `config::backup`).
+fn backup(c: &Config) -> bool {
+    c.backup.enabled
+}
+
+fn backup_timer(c: &Config) -> bool {
+    c.backup.enabled && c.backup.schedule.is_some()
 }
 
 /// One row of the table, every field named; the template's built-in copy
@@ -258,6 +268,38 @@ pub(super) const ENTRIES: &[Entry] = &[
         when: data_volume,
     },
     entry! {
+        template: "backup.sh.tera",
+        path: "usr/local/sbin/torrust-backup",
+        mode: 0o755,
+        owner: 0,
+        secret: false,
+        when: backup,
+    },
+    entry! {
+        template: "backup.service.tera",
+        path: "etc/systemd/system/torrust-backup.service",
+        mode: 0o644,
+        owner: 0,
+        secret: false,
+        when: backup,
+    },
+    entry! {
+        template: "backup.timer.tera",
+        path: "etc/systemd/system/torrust-backup.timer",
+        mode: 0o644,
+        owner: 0,
+        secret: false,
+        when: backup_timer,
+    },
+    entry! {
+        template: "backup-handover.service.tera",
+        path: "etc/systemd/system/torrust-backup-handover.service",
+        mode: 0o644,
+        owner: 0,
+        secret: false,
+        when: backup,
+    },
+    entry! {
         template: "prepare-data.sh.tera",
         path: "usr/local/sbin/torrust-prepare-data",
         mode: 0o755,
@@ -291,6 +333,85 @@ pub(super) fn secret_files(config: &Config, secrets: &SecretContext) -> Vec<File
         ));
     }
     out
+}
+
+/// Where the VM keeps what restic needs: the repository's password, an
+/// s3: repository's keys, an sftp: repository's key (root's alone, 0600)
+/// and its server's known_hosts.
+pub(super) const BACKUP_DIR: &str = "etc/torrust-bake/backup";
+
+/// The files of the backup repository's credentials.
+pub(super) fn backup_files(config: &Config, secrets: &SecretContext) -> Vec<File> {
+    let Some(repo) = config
+        .backup
+        .repository
+        .as_ref()
+        .filter(|_| config.backup.enabled)
+    else {
+        return Vec::new();
+    };
+    let file = |name: &str, content: String, secret: bool| File {
+        path: format!("{BACKUP_DIR}/{name}"),
+        content: content.into_bytes(),
+        mode: if secret { 0o600 } else { 0o644 },
+        uid: 0,
+        gid: 0,
+        secret,
+    };
+    let mut out = vec![file("password", secrets.backup_password.clone(), true)];
+    match &repo.backend {
+        Backend::S3 { .. } => out.push(file(
+            "s3.env",
+            format!(
+                "AWS_ACCESS_KEY_ID={}\nAWS_SECRET_ACCESS_KEY={}\n",
+                sh_word(&secrets.backup_s3_access_key_id),
+                sh_word(&secrets.backup_s3_secret_access_key)
+            ),
+            true,
+        )),
+        Backend::Sftp(sftp) => {
+            out.push(file("ssh_key", secrets.backup_sftp_key.clone(), true));
+            out.push(file("known_hosts", sftp.known_hosts.clone(), false));
+        }
+        Backend::Rest { .. } => {}
+    }
+    out
+}
+
+/// A POSIX shell word in single quotes, as the `sh_str` filter writes it.
+fn sh_word(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+/// What the backup script needs besides the config: the SQLite file on
+/// the VM, and restic's `sftp.command` with the release's key.
+#[derive(Serialize)]
+pub(super) struct BackupContext {
+    pub(super) sqlite_file: Option<String>,
+    pub(super) sftp_command: Option<String>,
+}
+
+pub(super) fn backup_context(config: &Config) -> BackupContext {
+    let file = match &config.database {
+        Database::Sqlite { path } => Path::new(path).file_name(),
+        _ => None,
+    };
+    BackupContext {
+        sqlite_file: sqlite_host_dir(config)
+            .zip(file)
+            .map(|(dir, f)| format!("{dir}/{}", f.to_string_lossy())),
+        sftp_command: config
+            .backup
+            .repository
+            .as_ref()
+            .and_then(|r| r.sftp())
+            .map(|s| {
+                s.command(
+                    &format!("/{BACKUP_DIR}/ssh_key"),
+                    &format!("/{BACKUP_DIR}/known_hosts"),
+                )
+            }),
+    }
 }
 
 /// The private registry's CA where Docker looks for it

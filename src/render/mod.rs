@@ -56,6 +56,7 @@ pub fn render(
     ctx.insert("dashboard_panels", &dashboard::dashboard_panels());
 
     ctx.insert("sqlite_host_dir", &bundle::sqlite_host_dir(config));
+    ctx.insert("backup", &bundle::backup_context(config));
     ctx.insert("lo_addresses", &config.lo_addresses());
     ctx.insert("firewall", &firewall::openings(config));
     ctx.insert("status_port", &crate::config::BOOT_STATUS_PORT);
@@ -66,6 +67,7 @@ pub fn render(
         .collect();
     let mut files = bundle::secret_files(config, secrets);
     files.extend(bundle::registry_ca_file(config));
+    files.extend(bundle::backup_files(config, secrets));
     // The prepare script gives every file not owned by root to its user.
     let owned: Vec<bundle::OwnedFile> = files
         .iter()

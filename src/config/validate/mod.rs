@@ -7,6 +7,7 @@
 //! `tracker`, `database`, `network`, `secrets`, `monitoring`. A config is
 //! built only when no rule failed.
 
+mod backup;
 mod database;
 mod infrastructure;
 pub mod kinds;
@@ -229,6 +230,7 @@ pub fn validate(
     services::check(&mut c);
     libvirt::check(&mut c);
     let database = database::check(&mut c);
+    backup::check(&mut c, database.as_ref());
     if c.report.has_errors() {
         return None;
     }
@@ -243,6 +245,7 @@ fn tcp(c: &Checker, id: VarId) -> TcpPort {
 fn build(c: &Checker, database: super::types::Database) -> Config {
     use VarId::*;
     let data_volume = data_volume(c, &database);
+    let backup = backup::build(c, &database);
     Config {
         env: c.env.clone(),
         // Both parse: the kinds checked the words against these lists.
@@ -304,6 +307,7 @@ fn build(c: &Checker, database: super::types::Database) -> Config {
         stats_exporter: c.flag(STATS_EXPORTER_ENABLED),
         registry: services::registry(c),
         publish_admin_ports: c.flag(PUBLISH_ADMIN_PORTS),
+        backup,
         libvirt: libvirt::build(c),
         hetzner: crate::config::provider::Hetzner {
             ssh_keys: names(c, HETZNER_SSH_KEYS),
@@ -315,6 +319,9 @@ fn build(c: &Checker, database: super::types::Database) -> Config {
             mysql_password: c.opt(MYSQL_PASSWORD),
             mysql_root_password: c.opt(MYSQL_ROOT_PASSWORD),
             release_key: c.text(TORRUST_BAKE_RELEASE_KEY),
+            backup_password: c.opt(BACKUP_PASSWORD),
+            backup_s3_access_key_id: c.opt(BACKUP_S3_ACCESS_KEY_ID),
+            backup_s3_secret_access_key: c.opt(BACKUP_S3_SECRET_ACCESS_KEY),
         },
     }
 }
