@@ -84,6 +84,7 @@ cleanup() {
     [ -z "$seeder6" ] || { kill "$seeder6" && wait "$seeder6"; } 2>/dev/null || true
     [ -z "$seeder_lt" ] || { kill "$seeder_lt" && wait "$seeder_lt"; } 2>/dev/null || true
     [ -z "$sampler" ] || { kill "$sampler" && wait "$sampler"; } 2>/dev/null || true
+    [ ! -s "$work/sftp/sshd.pid" ] || kill "$(cat "$work/sftp/sshd.pid")" 2>/dev/null || true
     if [ -x "$bin" ] && [ -d "$project" ]; then
         "$bin" -C "$project" destroy e2e --purge --shutdown-timeout 0s >/dev/null 2>&1 || true
     fi
@@ -115,6 +116,30 @@ service6_b=${TORRUST_E2E_PREFIX6%:*}:fe::10
 services=("$service" "$service_b" "$service6" "$service6_b")
 mkdir -p "$project"
 cp -r "$repo/environments" "$repo/images" "$repo/templates" "$project/"
+# The backups' repository: restic over SFTP to Debian's openssh-server in the
+# namespace (the VM reaches the bridge's address, nothing else), with a key
+# and a host key made here; the VM trusts that host key only.
+sftp=$work/sftp
+mkdir -p "$sftp/repo" "$project/backup" /run/sshd
+ssh-keygen -q -t ed25519 -N '' -C e2e-host -f "$sftp/host_key"
+ssh-keygen -q -t ed25519 -N '' -C e2e-backup -f "$project/backup/id"
+cp "$project/backup/id.pub" "$sftp/authorized_keys"
+sftp_port=2222
+echo "[$TORRUST_E2E_BRIDGE_ADDRESS]:$sftp_port $(cut -d' ' -f1,2 "$sftp/host_key.pub")" >"$project/backup/known_hosts"
+cat >"$sftp/sshd_config" <<EOF
+Port $sftp_port
+ListenAddress $TORRUST_E2E_BRIDGE_ADDRESS
+HostKey $sftp/host_key
+PidFile $sftp/sshd.pid
+AuthorizedKeysFile $sftp/authorized_keys
+PermitRootLogin prohibit-password
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+StrictModes no
+Subsystem sftp internal-sftp
+EOF
+in_ns /usr/sbin/sshd -f "$sftp/sshd_config" -E "$sftp/sshd.log" || die "sshd (the backups' SFTP server) did not start"
 cat >"$project/environments/e2e.env" <<EOF
 # The end-to-end test's environment (scripts/e2e-stack.sh).
 TORRUST_BAKE_STRICTNESS=lenient
@@ -136,6 +161,13 @@ STATS_EXPORTER_ENABLED=false
 CONTAINER_REGISTRY=$E2E_REGISTRY
 CONTAINER_REGISTRY_INSECURE=true
 PUBLISH_ADMIN_PORTS=true
+# Backups to the namespace's SFTP server: at every shutdown (the hand-over's);
+# no timer in a test.
+BACKUP_REPOSITORY=sftp://root@$TORRUST_E2E_BRIDGE_ADDRESS:$sftp_port/$sftp/repo
+BACKUP_PASSWORD=e2e-restic-password-not-a-secret
+BACKUP_SFTP_KEY_FILE=backup/id
+BACKUP_SFTP_KNOWN_HOSTS_FILE=backup/known_hosts
+BACKUP_SCHEDULE=off
 EOF
 lock() { # lock TRACKER_DIGEST: images/e2e.lock for the namespace's registry
     cat >"$project/images/e2e.lock" <<EOF
@@ -565,6 +597,9 @@ print(f"e2e-stack:   where the outage went: {parts} (the run killed once the dis
       f"then mount + install {span('data attached', 'release installed')}, Docker {span('release installed', 'docker up')}, "
       f"stack start {span('docker up', 'services started')}, healthy {span('services started', 'tracker healthy')}")
 PY
+backup3=$(json "$work/replace3.json" backup)
+[[ $backup3 == "snapshot "* ]] || die "replace3: no hand-over backup reported: $backup3"
+say "3: the old VM's shutdown backed up the database to the SFTP repository: $backup3"
 say "3: replaced $v1 by $v2 in $((SECONDS - s)) s (tool's outage $(json "$work/replace3.json" outage_ms) ms, after two kills); announces failed for $outage3; whitelist kept, new interval served"
 
 # --- 4. a release that cannot start: replace rolls back -----------------------------------
@@ -658,5 +693,57 @@ PY
 bake destroy e2e --purge >/dev/null
 [ ! -e "$data" ] || die "down --purge left $data"
 say "5: the data disk kept the completed download and the whitelist across both replacements"
+
+# --- 6. disaster: the VM and its data disk are gone; restore from the repository ------------
+# (destroy's ACPI stop above made the last hand-over backup, the tracker stopped.)
+bake backup list e2e --json >"$work/backups.json" || die "backup list e2e"
+python3 - "$work/backups.json" <<'PY' >&2 || die "backup list: not the snapshots the shutdowns made"
+import json, sys
+s = json.load(open(sys.argv[1]))["snapshots"]
+kinds = [x["tags"][0] for x in s]
+assert len(s) >= 3 and set(kinds) == {"handover"}, kinds
+print(f"e2e-stack:   backup list: {len(s)} snapshots ({', '.join(x['short_id'] for x in s)}), all made at a shutdown")
+PY
+latest=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["snapshots"][-1]["short_id"])' "$work/backups.json")
+s=$SECONDS
+bake deploy e2e --restore latest --wait "$boot_wait" --json >"$work/restore.json" 2>"$work/restore.log" \
+    || { tail -n 30 "$work/restore.log" >&2; die "deploy e2e --restore latest"; }
+restore_s=$((SECONDS - s))
+cp "$work/restore.log" "$out/restore.log"
+python3 - "$work/restore.json" "$latest" <<'PY' >&2 || die "the restored VM's timeline"
+import json, sys
+o, latest = json.load(open(sys.argv[1])), sys.argv[2]
+t = {e["event"]: e for e in o["timeline"]}
+assert "restored" in t and latest in t["restored"]["detail"], o["timeline"]
+assert t["restored"]["ms"] < t["tracker healthy"]["ms"]
+print(f"e2e-stack:   {t['restored']['detail']} at {t['restored']['ms']/1000:.1f} s, tracker healthy at {t['tracker healthy']['ms']/1000:.1f} s")
+PY
+health restored
+r=$(http_announce "$addr" "$known2")
+[[ $r == *"interval"* && $r != *"failure reason"* ]] || die "restored: the whitelisted torrent is refused: $r"
+r=$(http_announce "$addr" "$unknown")
+[[ $r == *"failure reason"* ]] || die "restored: a torrent never whitelisted was accepted: $r"
+# A restore is a first deploy: over a serving VM it is refused, nothing touched.
+if bake deploy e2e --restore latest >"$work/restore2.log" 2>&1; then die "a second --restore over a serving VM was not refused"; fi
+grep -q "destroy e2e --purge" "$work/restore2.log" || die "a restore over a serving VM: $(cat "$work/restore2.log")"
+# What an operator gets wrong: the password, the server.
+if BACKUP_PASSWORD=wrong-password-for-this-repo bake backup list e2e >"$work/bl-pw.log" 2>&1; then die "backup list took a wrong password"; fi
+grep -q "refused BACKUP_PASSWORD" "$work/bl-pw.log" || die "backup list, wrong password: $(cat "$work/bl-pw.log")"
+if grep -q "wrong-password-for-this-repo" "$work/bl-pw.log"; then die "backup list printed the password"; fi
+bake destroy e2e --json >"$work/down6.json"
+debugfs -R "dump /tracker/lib/database/sqlite3.db $work/restored.db" "$data" >/dev/null 2>&1
+python3 - "$work/restored.db" "$known" "$known2" <<'PY' || die "the restored database lost the completed download or the whitelist"
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1]); ih = sys.argv[2]
+completed = db.execute("select completed from torrents where info_hash = ?", (ih,)).fetchone()
+listed = db.execute("select count(*) from whitelist where info_hash in (?, ?)", (ih, sys.argv[3])).fetchone()[0]
+assert completed and completed[0] >= 1 and listed == 2, (completed, listed)
+print(f"e2e-stack:   restored sqlite3.db: {ih} completed={completed[0]}, whitelisted", file=sys.stderr)
+PY
+kill "$(cat "$sftp/sshd.pid")" && rm -f "$sftp/sshd.pid"
+if bake backup list e2e >"$work/bl-down.log" 2>&1; then die "backup list read a repository whose server is down"; fi
+grep -q "cannot read the repository" "$work/bl-down.log" || die "backup list, server down: $(cat "$work/bl-down.log")"
+bake destroy e2e --purge >/dev/null
+say "6: restored snapshot $latest onto a new, empty data disk: healthy in $restore_s s (first boot: $up_s s, ratio $(python3 -c "print(f'{$restore_s/$up_s:.2f}')")); the whitelist and the completed download are back; a restore over a serving VM, a wrong password and a server that is down are each refused with what to do"
 say "all passed in $((SECONDS - t_script)) s; timeline in $out/timeline.txt; deployments:"
 cat "$project/releases/e2e/deployments.log" >&2
