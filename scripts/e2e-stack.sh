@@ -139,7 +139,7 @@ UsePAM no
 StrictModes no
 Subsystem sftp internal-sftp
 EOF
-in_ns /usr/sbin/sshd -f "$sftp/sshd_config" -E "$sftp/sshd.log" || die "sshd (the backups' SFTP server) did not start"
+ip netns exec "$ns" /usr/sbin/sshd -f "$sftp/sshd_config" -E "$sftp/sshd.log" || die "sshd (the backups' SFTP server) did not start"
 cat >"$project/environments/e2e.env" <<EOF
 # The end-to-end test's environment (scripts/e2e-stack.sh).
 TORRUST_BAKE_STRICTNESS=lenient
