@@ -74,6 +74,13 @@ if $e2e; then
     command -v aria2c >/dev/null || need_apt+=(aria2)
     /usr/bin/python3 -c 'import libtorrent' 2>/dev/null || need_apt+=(python3-libtorrent)
     command -v mktorrent >/dev/null || need_apt+=(mktorrent)
+    # The backups: restic reads the VM's repository (`backup list`), on an
+    # SFTP server in the test's namespace (openssh-server); sqlite3 for the
+    # SQLite backup bench.
+    command -v restic >/dev/null || need_apt+=(restic)
+    [ -x /usr/sbin/sshd ] || need_apt+=(openssh-server)
+    command -v ssh-keygen >/dev/null || need_apt+=(openssh-client)
+    command -v sqlite3 >/dev/null || need_apt+=(sqlite3)
     # Debian 12's qemu-system-x86 needs its own qemu-utils; the machine may
     # carry a backported one (10.x, which qemu-system-x86 7.2 conflicts with), hence the pinned downgrade.
     if ! command -v qemu-system-x86_64 >/dev/null; then
@@ -101,7 +108,7 @@ for tool in man docker-compose promtool prometheus sha256sum tar zstd hyperfine 
     command -v "$tool" >/dev/null || { echo "install-test-deps: $tool still missing" >&2; exit 1; }
 done
 if $e2e; then
-    for tool in qemu-system-x86_64 debootstrap mke2fs debugfs genisoimage libvirtd virtlogd sfdisk mkfs.vfat mcopy ip flock aria2c mktorrent; do
+    for tool in qemu-system-x86_64 debootstrap mke2fs debugfs genisoimage libvirtd virtlogd sfdisk mkfs.vfat mcopy ip flock aria2c mktorrent restic ssh-keygen sqlite3 /usr/sbin/sshd; do
         command -v "$tool" >/dev/null || { echo "install-test-deps: $tool still missing" >&2; exit 1; }
     done
     /usr/bin/python3 -c 'import libtorrent' || { echo "install-test-deps: python3-libtorrent still missing" >&2; exit 1; }

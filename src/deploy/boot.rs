@@ -423,6 +423,25 @@ mod tests {
     }
 
     #[test]
+    fn backup_lines_are_their_own_events() {
+        let c = |l: &str| classify(l).map(|(e, d)| (e.to_string(), d));
+        let got = c("torrust-bake: hand-over backup: snapshot 647185a8 (6 bytes in 2 s)");
+        assert_eq!(
+            got,
+            Some((
+                "hand-over backup".into(),
+                "snapshot 647185a8 (6 bytes in 2 s)".into()
+            ))
+        );
+        let got = c("torrust-bake: hand-over backup failed: cannot reach the repository (details on the console)");
+        assert_eq!(got.unwrap().0, "backup failed");
+        // Said by the VM that takes the volume as it starts: no result.
+        assert_eq!(c("torrust-bake: hand-over backup armed"), None);
+        let got = c("torrust-bake: restored snapshot 647185a8 (8192 bytes in 1 s)");
+        assert_eq!(got.unwrap().0, "restored");
+    }
+
+    #[test]
     fn watch_reads_lines_as_they_come_and_notices_a_stopped_vm() {
         use std::io::Write;
         let dir = tempfile::tempdir().unwrap();

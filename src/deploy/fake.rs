@@ -44,6 +44,8 @@ struct State {
     kill_at: Option<usize>,
     /// Killed: every change from the kill on fails (the tool is dead).
     killed: bool,
+    /// What a VM says of the previous one's backup as it gets the volume.
+    backup_line: Option<String>,
     /// The next change whose words start with one of these fails, once.
     fail_on: Vec<String>,
     behaviour: BTreeMap<String, Behaviour>,
@@ -63,6 +65,12 @@ pub const VOLUME: &str = "/fake/data-torrust-data.raw";
 
 impl Fake {
     /// Release `release` behaves as `b` when it boots.
+    /// The line a VM says of the previous one's backup once it holds the
+    /// volume (`torrust-bake: hand-over backup: ...`).
+    pub fn backup_says(&self, line: &str) {
+        self.state.borrow_mut().backup_line = Some(line.to_string());
+    }
+
     pub fn behaves(&self, release: &str, b: Behaviour) {
         self.state.borrow_mut().behaviour.insert(release.into(), b);
     }
@@ -275,11 +283,13 @@ impl Machines for Fake {
         );
         self.check();
         if !held {
-            let vm = &mut self.state.borrow_mut();
-            let vm = vm.vms.get_mut(&m.name).unwrap();
+            let s = &mut *self.state.borrow_mut();
+            let said = s.backup_line.clone();
+            let vm = s.vms.get_mut(&m.name).unwrap();
             if vm.running {
                 vm.lines
                     .push("torrust-bake: data volume attached: /dev/sdb".into());
+                vm.lines.extend(said);
             }
         }
         if !held {

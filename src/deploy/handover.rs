@@ -225,6 +225,15 @@ mod tests {
         c: &Config,
         project: &std::path::Path,
     ) -> anyhow::Result<ReplaceOutcome> {
+        deploy_with(fake, c, project, false)
+    }
+
+    fn deploy_with(
+        fake: &Fake,
+        c: &Config,
+        project: &std::path::Path,
+        no_backup: bool,
+    ) -> anyhow::Result<ReplaceOutcome> {
         let rel = ReleaseRef {
             version: NEW.into(),
             dir: "/r".into(),
@@ -232,7 +241,7 @@ mod tests {
         let opts = ReplaceOptions {
             health_wait: Duration::from_secs(3),
             shutdown_timeout: Duration::from_secs(1),
-            no_backup: false,
+            no_backup,
         };
         let mut quiet = |_: &crate::deploy::Step| {};
         replace_with(
@@ -302,6 +311,39 @@ mod tests {
             ]),
             "{events:?}"
         );
+    }
+
+    #[test]
+    fn the_old_vms_backup_is_reported_and_without_one_the_hand_over_is_refused() {
+        let c = warm();
+        let project = tempfile::tempdir().unwrap();
+        let fake = serving(&c);
+        fake.backup_says("torrust-bake: hand-over backup: snapshot 647185a8 (6 bytes in 2 s)");
+        let out = deploy(&fake, &c, project.path()).unwrap();
+        assert_eq!(out.outcome, Replaced::Replaced, "{out:?}");
+        assert_eq!(
+            out.backup.as_deref(),
+            Some("snapshot 647185a8 (6 bytes in 2 s)")
+        );
+        assert!(out.steps.iter().any(|s| s.step == "backup"));
+
+        for said in [
+            "torrust-bake: hand-over backup failed: cannot reach the repository",
+            "torrust-bake: hand-over backup: none (the previous VM made none: forced off, or its release predates hand-over backups)",
+        ] {
+            let fake = serving(&c);
+            fake.backup_says(said);
+            let out = deploy(&fake, &c, project.path()).unwrap();
+            assert_eq!(out.outcome, Replaced::RolledBack, "{out:?}");
+            let why = out.reason.as_deref().unwrap();
+            assert!(why.contains("refusing to hand over") && why.contains("--no-backup"), "{why}");
+            serves(&fake, OLD);
+            let fake = serving(&c);
+            fake.backup_says(said);
+            let out = deploy_with(&fake, &c, project.path(), true).unwrap();
+            assert_eq!(out.outcome, Replaced::Replaced, "{out:?}");
+            serves(&fake, NEW);
+        }
     }
 
     #[test]
