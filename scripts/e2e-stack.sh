@@ -707,7 +707,7 @@ PY
 latest=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["snapshots"][-1]["short_id"])' "$work/backups.json")
 s=$SECONDS
 bake deploy e2e --restore latest --wait "$boot_wait" --json >"$work/restore.json" 2>"$work/restore.log" \
-    || { tail -n 30 "$work/restore.log" >&2; die "deploy e2e --restore latest"; }
+    || { tail -n 30 "$work/restore.log" >&2; python3 -m json.tool "$work/restore.json" >&2 || cat "$work/restore.json" >&2; die "deploy e2e --restore latest"; }
 restore_s=$((SECONDS - s))
 cp "$work/restore.log" "$out/restore.log"
 python3 - "$work/restore.json" "$latest" <<'PY' >&2 || die "the restored VM's timeline"
