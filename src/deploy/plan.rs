@@ -228,15 +228,16 @@ pub(super) fn backup_gate(
         )
     });
     let Some(said) = said else { return Ok(None) };
-    let made = said.event == boot::Stage::HandoverBackup && said.detail.starts_with("snapshot ");
-    let detail = if made {
-        out.backup = Some(said.detail.clone());
-        said.detail.clone()
-    } else if said.event == boot::Stage::HandoverBackupFailed {
+    let failed = said.event == boot::Stage::HandoverBackupFailed;
+    let made = !failed && said.detail.starts_with("snapshot ");
+    let detail = if failed {
         format!("failed: {}", said.detail)
     } else {
         said.detail.clone()
     };
+    if made {
+        out.backup = Some(detail.clone());
+    }
     let no_backup = plan.opts.no_backup;
     steps.run("backup", || {
         let note = if !made && no_backup {
@@ -247,9 +248,12 @@ pub(super) fn backup_gate(
         Ok(((), format!("the old VM's hand-over backup: {detail}{note}")))
     })?;
     let first_deploy = detail.starts_with("none (no database yet)");
+    let what = if failed {
+        detail
+    } else {
+        format!("is missing: {detail}")
+    };
     Ok((!made && !no_backup && !first_deploy).then(|| {
-        format!("the old VM's hand-over backup {}: refusing to hand over without one (fix the repository: `torrust-bake backup list {}`; or deploy --no-backup)",
-            if said.event == boot::Stage::HandoverBackupFailed { format!("failed: {}", said.detail) } else { format!("is missing: {}", said.detail) },
-            plan.config.env)
+        format!("the old VM's hand-over backup {what}: refusing to hand over without one (fix the repository: `torrust-bake backup list {}`; or deploy --no-backup)", plan.config.env)
     }))
 }

@@ -364,8 +364,8 @@ pub(super) fn backup_files(config: &Config, secrets: &SecretContext) -> Vec<File
             "s3.env",
             format!(
                 "AWS_ACCESS_KEY_ID={}\nAWS_SECRET_ACCESS_KEY={}\n",
-                sh_word(&secrets.backup_s3_access_key_id),
-                sh_word(&secrets.backup_s3_secret_access_key)
+                super::filters::sh_quote(&secrets.backup_s3_access_key_id),
+                super::filters::sh_quote(&secrets.backup_s3_secret_access_key)
             ),
             true,
         )),
@@ -376,11 +376,6 @@ pub(super) fn backup_files(config: &Config, secrets: &SecretContext) -> Vec<File
         Backend::Rest { .. } => {}
     }
     out
-}
-
-/// A POSIX shell word in single quotes, as the `sh_str` filter writes it.
-fn sh_word(s: &str) -> String {
-    format!("'{}'", s.replace('\'', r"'\''"))
 }
 
 /// What the backup script needs besides the config: the SQLite file on

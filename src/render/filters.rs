@@ -33,8 +33,12 @@ pub(super) fn toml_str(value: &Value, _: &HashMap<String, Value>) -> tera::Resul
 
 /// A POSIX shell word in single quotes (`'` written as `'\''`).
 pub(super) fn sh_str(value: &Value, _: &HashMap<String, Value>) -> tera::Result<Value> {
-    let s = str_arg(value, "sh_str")?;
-    Ok(Value::String(format!("'{}'", s.replace('\'', r"'\''"))))
+    Ok(Value::String(sh_quote(&str_arg(value, "sh_str")?)))
+}
+
+/// `s` as one POSIX shell word (the `sh_str` filter, for files made in code).
+pub(super) fn sh_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
 }
 
 /// A YAML double-quoted scalar; JSON's string escaping is valid YAML 1.2.
