@@ -21,13 +21,14 @@ size=${1:-1024}
 rate=${2:-50}
 cap=${BENCH_CAP_S:-300}
 export PATH="$HOME/.cargo/bin:$PATH"
-for tool in torrust-tracker sqlite3 curl; do
+for tool in torrust-tracker sqlite3 curl restic; do
     command -v "$tool" >/dev/null || { echo "bench-sqlite-backup: $tool missing (scripts/install-test-deps.sh)" >&2; exit 1; }
 done
 work=$(mktemp -d /var/tmp/torrust-bake-bench-sqlite.XXXXXX)
 tracker=
 writer=
 cleanup() {
+    [ -z "${sshd_pid:-}" ] || kill "$sshd_pid" 2>/dev/null || true
     [ -z "$writer" ] || kill "$writer" 2>/dev/null || true
     [ -z "$tracker" ] || kill "$tracker" 2>/dev/null || true
     wait 2>/dev/null || true
@@ -183,6 +184,58 @@ stop_writer
 say "backup: $backup in $backup_s s ($(writes "$work/w-backup.log"))"
 stop_tracker
 
+# 4. restic: what a hand-over's backup adds to the outage (it runs once the
+# tracker has stopped, before the volume lets go): the stopped copy into a
+# new repository (the first hand-over), then again after a minute's worth
+# of writes (every later one: restic stores only the changed chunks). Into a
+# repository on this disk, and over SFTP to sshd on loopback (ssh's cipher
+# too) when Debian's openssh-server is here.
+export RESTIC_PASSWORD=bench-only-not-a-secret RESTIC_CACHE_DIR=$work/restic-cache
+sshd_pid=
+restic_to() { # restic_to DIR REPOSITORY [restic options]: "first second MiB-in-DIR"
+    local dir=$1 repo=$2
+    shift 2
+    restic -q -r "$repo" "$@" init >/dev/null
+    local t first second
+    t=$(now)
+    restic -q -r "$repo" "$@" backup --stdin --stdin-filename tracker.db <"$work/stopped.db" >/dev/null
+    first=$(since "$t")
+    # A minute of this bench's writes: 1300 torrents changed.
+    sqlite3 "$work/stopped.db" "UPDATE torrents SET completed = completed + 1 WHERE id % 7700 = 0;"
+    t=$(now)
+    restic -q -r "$repo" "$@" backup --stdin --stdin-filename tracker.db <"$work/stopped.db" >/dev/null
+    second=$(since "$t")
+    echo "$first $second $(du -sm "$dir" | cut -f1)"
+}
+restic_local=$(restic_to "$work/repo-local" "$work/repo-local")
+restic_sftp=
+if command -v restic >/dev/null && [ -x /usr/sbin/sshd ]; then
+    mkdir -p "$work/sftp" /run/sshd
+    ssh-keygen -q -t ed25519 -N '' -f "$work/sftp/host_key"
+    ssh-keygen -q -t ed25519 -N '' -f "$work/sftp/id"
+    sport=$((port + 2))
+    cat >"$work/sftp/sshd_config" <<EOF
+Port $sport
+ListenAddress 127.0.0.1
+HostKey $work/sftp/host_key
+PidFile $work/sftp/sshd.pid
+AuthorizedKeysFile $work/sftp/id.pub
+PermitRootLogin prohibit-password
+PasswordAuthentication no
+UsePAM no
+StrictModes no
+Subsystem sftp internal-sftp
+EOF
+    /usr/sbin/sshd -f "$work/sftp/sshd_config"
+    sshd_pid=$(cat "$work/sftp/sshd.pid")
+    echo "[127.0.0.1]:$sport $(cut -d' ' -f1,2 "$work/sftp/host_key.pub")" >"$work/sftp/known_hosts"
+    restic_sftp=$(restic_to "$work/repo-sftp" "sftp://root@127.0.0.1:$sport/$work/repo-sftp" \
+        -o sftp.command="ssh -i $work/sftp/id -o UserKnownHostsFile=$work/sftp/known_hosts -o BatchMode=yes -p $sport root@127.0.0.1 -s sftp")
+    kill "$sshd_pid"
+fi
+say "restic (local): first ${restic_local% * *} s, second $(cut -d' ' -f2 <<<"$restic_local") s, repository $(cut -d' ' -f3 <<<"$restic_local") MiB"
+[ -z "$restic_sftp" ] || say "restic (sftp): first ${restic_sftp% * *} s, second $(cut -d' ' -f2 <<<"$restic_sftp") s"
+
 ratio() { echo "$1 / $stopped_s" | bc -l | xargs printf '%.2f'; }
 cat <<EOF
 bench-sqlite-backup: $(mib "$db") MiB, $rows torrents, completed announces one after another with 1/$rate s between them (one curl each), on $(nproc) CPUs, $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo), $(df -T "$work" | awk 'NR == 2 {print $2}')
@@ -190,4 +243,10 @@ bench-sqlite-backup: $(mib "$db") MiB, $rows torrents, completed announces one a
   stopped   $(printf '%7s' "$stopped_s")  $(printf '%10s' 1.00)  $(printf '%16s' "$(failed "$work/w-stopped.log")")  $(printf '%14s s' "$(slowest "$work/w-stopped.log")")  consistent (the tracker down meanwhile)
   vacuum    $(printf '%7s' "$vacuum_s")  $(printf '%10s' "$(ratio "$vacuum_s")")  $(printf '%16s' "$(failed "$work/w-vacuum.log")")  $(printf '%14s s' "$(slowest "$work/w-vacuum.log")")  consistent (one read transaction)
   backup    $(printf '%7s' "$backup_s")  $(printf '%10s' "$(ratio "$backup_s")")  $(printf '%16s' "$(failed "$work/w-backup.log")")  $(printf '%14s s' "$(slowest "$work/w-backup.log")")  $([ "$backup" = finished ] && echo consistent || echo "$backup")
+the hand-over's backup (the tracker stopped, the closed file into restic; added to the outage):
+  repository  first  vs stopped  again, 1300 rows changed  vs stopped  repository size
+  local     $(printf '%7s' "$(cut -d' ' -f1 <<<"$restic_local")")  $(printf '%10s' "$(ratio "$(cut -d' ' -f1 <<<"$restic_local")")")  $(printf '%24s' "$(cut -d' ' -f2 <<<"$restic_local")")  $(printf '%10s' "$(ratio "$(cut -d' ' -f2 <<<"$restic_local")")")  $(cut -d' ' -f3 <<<"$restic_local") MiB
+EOF
+[ -z "$restic_sftp" ] || cat <<EOF
+  sftp      $(printf '%7s' "$(cut -d' ' -f1 <<<"$restic_sftp")")  $(printf '%10s' "$(ratio "$(cut -d' ' -f1 <<<"$restic_sftp")")")  $(printf '%24s' "$(cut -d' ' -f2 <<<"$restic_sftp")")  $(printf '%10s' "$(ratio "$(cut -d' ' -f2 <<<"$restic_sftp")")")  $(cut -d' ' -f3 <<<"$restic_sftp") MiB
 EOF

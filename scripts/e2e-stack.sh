@@ -626,6 +626,9 @@ failed4=$(awk '$2 == 0' "$work/announces4.txt" | wc -l)
 [ "$failed4" = 0 ] || die "a release that failed before the hand-over cost $failed4 failed announces ($outage4)"
 say "4: a release with a missing image failed before the hand-over in $rollback_s s ($reason); $v2 never stopped: announces failed for $outage4"
 grep -c . "$project/releases/e2e/deployments.log" >/dev/null || die "no deployment record"
+# Back to the image the registry serves: every later build (the restore's)
+# must start.
+lock "$E2E_TRACKER_DIGEST"
 
 # --- 4b. a reboot: the stack, Docker and every rule come back by themselves -------------
 # (ACPI reboot: the same domain, its data disk kept; nothing re-applied by hand.)

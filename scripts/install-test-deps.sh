@@ -39,6 +39,14 @@ command -v fsck.fat >/dev/null || need_apt+=(dosfstools)
 command -v mdir >/dev/null || need_apt+=(mtools)
 command -v blkid >/dev/null || need_apt+=(util-linux)
 command -v qemu-img >/dev/null || need_apt+=(qemu-utils)
+# The backups (tests/backup.rs, the e2e's drill): restic against a
+# repository on an SFTP server on loopback or in the test's namespace
+# (openssh-server, keys from ssh-keygen); sqlite3 reads what was restored
+# (and fills the SQLite backup bench's database).
+command -v restic >/dev/null || need_apt+=(restic)
+[ -x /usr/sbin/sshd ] || need_apt+=(openssh-server)
+command -v ssh-keygen >/dev/null || need_apt+=(openssh-client)
+command -v sqlite3 >/dev/null || need_apt+=(sqlite3)
 # libvirt: virt-xml-validate for domain XML; virsh for the test:///default driver.
 command -v virt-xml-validate >/dev/null || need_apt+=(libxml2-utils)
 command -v virsh >/dev/null || need_apt+=(libvirt-clients)
@@ -74,13 +82,6 @@ if $e2e; then
     command -v aria2c >/dev/null || need_apt+=(aria2)
     /usr/bin/python3 -c 'import libtorrent' 2>/dev/null || need_apt+=(python3-libtorrent)
     command -v mktorrent >/dev/null || need_apt+=(mktorrent)
-    # The backups: restic reads the VM's repository (`backup list`), on an
-    # SFTP server in the test's namespace (openssh-server); sqlite3 for the
-    # SQLite backup bench.
-    command -v restic >/dev/null || need_apt+=(restic)
-    [ -x /usr/sbin/sshd ] || need_apt+=(openssh-server)
-    command -v ssh-keygen >/dev/null || need_apt+=(openssh-client)
-    command -v sqlite3 >/dev/null || need_apt+=(sqlite3)
     # Debian 12's qemu-system-x86 needs its own qemu-utils; the machine may
     # carry a backported one (10.x, which qemu-system-x86 7.2 conflicts with), hence the pinned downgrade.
     if ! command -v qemu-system-x86_64 >/dev/null; then
@@ -104,11 +105,11 @@ if ! { command -v torrust-tracker >/dev/null && cargo install --list | grep -q '
     cargo install --locked torrust-tracker@3.0.0
 fi
 
-for tool in man docker-compose promtool prometheus sha256sum tar zstd hyperfine docker-registry skopeo htpasswd openssl cloud-init isoinfo xorriso fsck.fat mdir mtype blkid qemu-img cloud-localds torrust-tracker udp_tracker_client http_tracker_client virt-xml-validate virsh; do
+for tool in man docker-compose promtool prometheus sha256sum tar zstd hyperfine docker-registry skopeo htpasswd openssl cloud-init isoinfo xorriso fsck.fat mdir mtype blkid qemu-img cloud-localds torrust-tracker udp_tracker_client http_tracker_client virt-xml-validate virsh restic ssh-keygen sqlite3 /usr/sbin/sshd unshare; do
     command -v "$tool" >/dev/null || { echo "install-test-deps: $tool still missing" >&2; exit 1; }
 done
 if $e2e; then
-    for tool in qemu-system-x86_64 debootstrap mke2fs debugfs genisoimage libvirtd virtlogd sfdisk mkfs.vfat mcopy ip flock aria2c mktorrent restic ssh-keygen sqlite3 /usr/sbin/sshd; do
+    for tool in qemu-system-x86_64 debootstrap mke2fs debugfs genisoimage libvirtd virtlogd sfdisk mkfs.vfat mcopy ip flock aria2c mktorrent; do
         command -v "$tool" >/dev/null || { echo "install-test-deps: $tool still missing" >&2; exit 1; }
     done
     /usr/bin/python3 -c 'import libtorrent' || { echo "install-test-deps: python3-libtorrent still missing" >&2; exit 1; }

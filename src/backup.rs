@@ -98,10 +98,13 @@ fn restic(project: &Path, config: &Config, repo: &Repository) -> Command {
             );
         }
         Backend::Sftp(sftp) => {
-            let key = project.join(&sftp.key_file);
-            let hosts = project.join(&sftp.known_hosts_file);
-            let command = sftp.command(&key.to_string_lossy(), &hosts.to_string_lossy());
-            cmd.arg("-o").arg(format!("sftp.command={command}"));
+            // From the project, with the paths as the env file gives them
+            // (checked free of what restic's splitting of the command
+            // breaks at): the project's own path may hold spaces.
+            let command = sftp.command(&sftp.key_file, &sftp.known_hosts_file);
+            cmd.current_dir(project)
+                .arg("-o")
+                .arg(format!("sftp.command={command}"));
         }
         Backend::Rest { .. } => {}
     }

@@ -121,9 +121,10 @@ pub struct DestroyArgs {
     #[arg(long)]
     pub purge: bool,
     /// How long a guest gets to power off after the ACPI request before it is
-    /// destroyed; 0s destroys at once.
-    #[arg(long, default_value = "120s", value_parser = humantime::parse_duration)]
-    pub shutdown_timeout: Duration,
+    /// destroyed; 0s destroys at once. Default: 120s, or
+    /// BACKUP_HANDOVER_TIMEOUT_SECS + 60s when the shutdown backs up.
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub shutdown_timeout: Option<Duration>,
     #[command(flatten)]
     pub connect: ConnectArgs,
 }

@@ -403,8 +403,16 @@ pub fn destroy(project: &Path, args: &DestroyArgs, json: bool) -> Result<ExitCod
     if args.purge && config.is_none() {
         errln!("{env}: the configuration has errors (`torrust-bake check {env}`); only data disks of existing VMs can be purged");
     }
+    // The guest's shutdown makes the last hand-over backup: it gets that
+    // backup's bound unless told otherwise.
+    let shutdown_timeout = args.shutdown_timeout.unwrap_or_else(|| {
+        let base = std::time::Duration::from_secs(120);
+        config
+            .as_ref()
+            .map_or(base, |c| deploy::with_backup_bound(base, &c.backup))
+    });
     let opts = deploy::DestroyOptions {
-        shutdown_timeout: args.shutdown_timeout,
+        shutdown_timeout,
         purge: args.purge,
         data_disk: match &config {
             Some(c) => machines.data_volume(c)?,

@@ -299,6 +299,7 @@ fn read(
     check: impl Fn(&str, u32) -> Result<(), Bad>,
 ) -> Result<String, Bad> {
     use std::os::unix::fs::PermissionsExt as _;
+    splittable(&raw[id].value)?;
     let path = project.join(&raw[id].value);
     let meta = std::fs::metadata(&path).map_err(|e| {
         bad(
@@ -323,6 +324,22 @@ fn read(
     })?;
     check(&text, meta.permissions().mode() & 0o777)?;
     Ok(text)
+}
+
+/// `backup list` hands the path to ssh inside restic's sftp.command, which
+/// restic splits at white space, quotes and backslashes.
+fn splittable(path: &str) -> Result<(), Bad> {
+    if path
+        .chars()
+        .any(|ch| ch.is_whitespace() || matches!(ch, '\'' | '"' | '\\'))
+    {
+        return Err(bad(
+            "holds a space, a quote or a backslash, which restic's sftp.command cannot carry"
+                .into(),
+            "move or rename the file to a path without them",
+        ));
+    }
+    Ok(())
 }
 
 /// An unencrypted OpenSSH or PEM private key, readable by its owner only.
@@ -466,6 +483,17 @@ mod tests {
             .0
             .contains("passphrase"));
         assert!(private_key("ssh-ed25519 AAAA x", 0o600).is_err());
+    }
+
+    #[test]
+    fn key_paths_survive_restics_splitting() {
+        assert_eq!(splittable("backup/id_ed25519"), Ok(()));
+        for path in ["my keys/id", "it's", "a\"b", "a\\b", "tab\there"] {
+            assert!(
+                splittable(path).unwrap_err().0.contains("cannot carry"),
+                "{path}"
+            );
+        }
     }
 
     #[test]

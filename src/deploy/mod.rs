@@ -43,6 +43,7 @@ use crate::version::Version;
 
 pub use first::{up, UpOutcome};
 pub use lifecycle::{destroy, status, DestroyOptions, DownOutcome, MachineStatus};
+pub use plan::with_backup_bound;
 pub use replace::{replace, rollback_target, PlanKind, ReplaceOptions, ReplaceOutcome, Replaced};
 pub use steps::Step;
 

@@ -197,13 +197,19 @@ pub(super) fn roll_back(steps: &mut Steps, plan: &Plan, out: &mut ReplaceOutcome
 /// when its shutdown makes the hand-over backup (its own bound, plus a
 /// minute for the rest of the shutdown): a forced stop would lose it.
 pub(super) fn stop_bound(plan: &Plan) -> Duration {
-    let b = &plan.config.backup;
-    if !b.enabled || plan.opts.no_backup {
+    if plan.opts.no_backup {
         return plan.opts.shutdown_timeout;
     }
-    plan.opts
-        .shutdown_timeout
-        .max(Duration::from_secs(b.handover_timeout_secs + 60))
+    with_backup_bound(plan.opts.shutdown_timeout, &plan.config.backup)
+}
+
+/// `bound`, or longer when a machine's shutdown backs up: the hand-over
+/// backup's own bound and a minute for the rest of the shutdown.
+pub fn with_backup_bound(bound: Duration, backup: &crate::config::backup::Backup) -> Duration {
+    if !backup.enabled {
+        return bound;
+    }
+    bound.max(Duration::from_secs(backup.handover_timeout_secs + 60))
 }
 
 /// The hand-over backup, as the new machine reported it from the volume
