@@ -192,20 +192,21 @@ stop_tracker
 # too) when Debian's openssh-server is here.
 export RESTIC_PASSWORD=bench-only-not-a-secret RESTIC_CACHE_DIR=$work/restic-cache
 sshd_pid=
-restic_to() { # restic_to DIR REPOSITORY [restic options]: "first second MiB-in-DIR"
+restic_to() { # restic_to DIR REPOSITORY [restic options]: "first second MiB-after-first MiB-after-second"
     local dir=$1 repo=$2
     shift 2
     restic -q -r "$repo" "$@" init >/dev/null
-    local t first second
+    local t first second size1
     t=$(now)
     restic -q -r "$repo" "$@" backup --stdin --stdin-filename tracker.db <"$work/stopped.db" >/dev/null
     first=$(since "$t")
+    size1=$(du -sm "$dir" | cut -f1)
     # A minute of this bench's writes: 1300 torrents changed.
     sqlite3 "$work/stopped.db" "UPDATE torrents SET completed = completed + 1 WHERE id % 7700 = 0;"
     t=$(now)
     restic -q -r "$repo" "$@" backup --stdin --stdin-filename tracker.db <"$work/stopped.db" >/dev/null
     second=$(since "$t")
-    echo "$first $second $(du -sm "$dir" | cut -f1)"
+    echo "$first $second $size1 $(du -sm "$dir" | cut -f1)"
 }
 restic_local=$(restic_to "$work/repo-local" "$work/repo-local")
 restic_sftp=
@@ -233,8 +234,9 @@ EOF
         -o sftp.command="ssh -i $work/sftp/id -o UserKnownHostsFile=$work/sftp/known_hosts -o BatchMode=yes -p $sport root@127.0.0.1 -s sftp")
     kill "$sshd_pid"
 fi
-say "restic (local): first ${restic_local% * *} s, second $(cut -d' ' -f2 <<<"$restic_local") s, repository $(cut -d' ' -f3 <<<"$restic_local") MiB"
-[ -z "$restic_sftp" ] || say "restic (sftp): first ${restic_sftp% * *} s, second $(cut -d' ' -f2 <<<"$restic_sftp") s"
+field() { cut -d' ' -f"$1" <<<"$2"; }
+say "restic (local): first $(field 1 "$restic_local") s, second $(field 2 "$restic_local") s, repository $(field 3 "$restic_local") then $(field 4 "$restic_local") MiB"
+[ -z "$restic_sftp" ] || say "restic (sftp): first $(field 1 "$restic_sftp") s, second $(field 2 "$restic_sftp") s"
 
 ratio() { echo "$1 / $stopped_s" | bc -l | xargs printf '%.2f'; }
 cat <<EOF
@@ -244,9 +246,9 @@ bench-sqlite-backup: $(mib "$db") MiB, $rows torrents, completed announces one a
   vacuum    $(printf '%7s' "$vacuum_s")  $(printf '%10s' "$(ratio "$vacuum_s")")  $(printf '%16s' "$(failed "$work/w-vacuum.log")")  $(printf '%14s s' "$(slowest "$work/w-vacuum.log")")  consistent (one read transaction)
   backup    $(printf '%7s' "$backup_s")  $(printf '%10s' "$(ratio "$backup_s")")  $(printf '%16s' "$(failed "$work/w-backup.log")")  $(printf '%14s s' "$(slowest "$work/w-backup.log")")  $([ "$backup" = finished ] && echo consistent || echo "$backup")
 the hand-over's backup (the tracker stopped, the closed file into restic; added to the outage):
-  repository  first  vs stopped  again, 1300 rows changed  vs stopped  repository size
-  local     $(printf '%7s' "$(cut -d' ' -f1 <<<"$restic_local")")  $(printf '%10s' "$(ratio "$(cut -d' ' -f1 <<<"$restic_local")")")  $(printf '%24s' "$(cut -d' ' -f2 <<<"$restic_local")")  $(printf '%10s' "$(ratio "$(cut -d' ' -f2 <<<"$restic_local")")")  $(cut -d' ' -f3 <<<"$restic_local") MiB
+  repository  first  vs stopped  again, 1300 rows changed  vs stopped  repository after each
+  local     $(printf '%7s' "$(field 1 "$restic_local")")  $(printf '%10s' "$(ratio "$(field 1 "$restic_local")")")  $(printf '%24s' "$(field 2 "$restic_local")")  $(printf '%10s' "$(ratio "$(field 2 "$restic_local")")")  $(field 3 "$restic_local"), $(field 4 "$restic_local") MiB
 EOF
 [ -z "$restic_sftp" ] || cat <<EOF
-  sftp      $(printf '%7s' "$(cut -d' ' -f1 <<<"$restic_sftp")")  $(printf '%10s' "$(ratio "$(cut -d' ' -f1 <<<"$restic_sftp")")")  $(printf '%24s' "$(cut -d' ' -f2 <<<"$restic_sftp")")  $(printf '%10s' "$(ratio "$(cut -d' ' -f2 <<<"$restic_sftp")")")  $(cut -d' ' -f3 <<<"$restic_sftp") MiB
+  sftp      $(printf '%7s' "$(field 1 "$restic_sftp")")  $(printf '%10s' "$(ratio "$(field 1 "$restic_sftp")")")  $(printf '%24s' "$(field 2 "$restic_sftp")")  $(printf '%10s' "$(ratio "$(field 2 "$restic_sftp")")")  $(field 3 "$restic_sftp"), $(field 4 "$restic_sftp") MiB
 EOF

@@ -580,13 +580,20 @@ fn a_restore_that_cannot_finish_says_why_and_leaves_the_volume_empty() {
     let mut rig = Rig::new();
     // (tests/verifiers.rs checks the environments as committed, which
     // back up to no repository: here the script that talks to one.)
-    let script = rig.release.join("bundle/usr/local/sbin/torrust-backup");
-    let check = common::verifier(
-        "shellcheck",
-        &["-S", "warning", script.to_str().unwrap()],
-        rig.scratch.path(),
-    );
-    assert!(check.status.success(), "{check:?}");
+    // The stopped method (it needs systemd, so it is checked, not run).
+    let mut vars = rig.vars();
+    vars.push(("BACKUP_SQLITE_METHOD", "stopped".into()));
+    let refs: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let stopped = rig.project.build("local", &refs);
+    for release in [&rig.release, &stopped] {
+        let script = release.join("bundle/usr/local/sbin/torrust-backup");
+        let check = common::verifier(
+            "shellcheck",
+            &["-S", "warning", script.to_str().unwrap()],
+            rig.scratch.path(),
+        );
+        assert!(check.status.success(), "{check:?}");
+    }
     let empty = rig.volume("empty");
     let untouched = |vm: &Vm| {
         assert_eq!(vm.code, 1, "{}", vm.said());
