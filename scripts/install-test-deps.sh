@@ -47,6 +47,11 @@ command -v restic >/dev/null || need_apt+=(restic)
 [ -x /usr/sbin/sshd ] || need_apt+=(openssh-server)
 command -v ssh-keygen >/dev/null || need_apt+=(openssh-client)
 command -v sqlite3 >/dev/null || need_apt+=(sqlite3)
+# TLS by ACME (tests/acme.rs): Caddy with the release's Caddyfile gets its
+# certificates from pebble, Let's Encrypt's test server.
+command -v caddy >/dev/null || need_apt+=(caddy)
+command -v pebble >/dev/null || need_apt+=(pebble)
+command -v curl >/dev/null || need_apt+=(curl)
 # libvirt: virt-xml-validate for domain XML; virsh for the test:///default driver.
 command -v virt-xml-validate >/dev/null || need_apt+=(libxml2-utils)
 command -v virsh >/dev/null || need_apt+=(libvirt-clients)
@@ -105,7 +110,7 @@ if ! { command -v torrust-tracker >/dev/null && cargo install --list | grep -q '
     cargo install --locked torrust-tracker@3.0.0
 fi
 
-for tool in man docker-compose promtool prometheus sha256sum tar zstd hyperfine docker-registry skopeo htpasswd openssl cloud-init isoinfo xorriso fsck.fat mdir mtype blkid qemu-img cloud-localds torrust-tracker udp_tracker_client http_tracker_client virt-xml-validate virsh restic ssh-keygen sqlite3 /usr/sbin/sshd unshare; do
+for tool in man docker-compose promtool prometheus sha256sum tar zstd hyperfine docker-registry skopeo htpasswd openssl cloud-init isoinfo xorriso fsck.fat mdir mtype blkid qemu-img cloud-localds torrust-tracker udp_tracker_client http_tracker_client virt-xml-validate virsh restic ssh-keygen sqlite3 /usr/sbin/sshd unshare caddy pebble curl; do
     command -v "$tool" >/dev/null || { echo "install-test-deps: $tool still missing" >&2; exit 1; }
 done
 if $e2e; then

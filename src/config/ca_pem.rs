@@ -1,5 +1,5 @@
-//! A CA certificate file that goes to the VM as is (today
-//! `CONTAINER_REGISTRY_CA_FILE`; any later CA file is read the same way):
+//! A CA certificate file that goes to the VM as is
+//! (`CONTAINER_REGISTRY_CA_FILE`, `ACME_CA_ROOT_FILE`: `ca_files.rs`):
 //! PEM `CERTIFICATE` sections (RFC 7468 §5) and blank lines between them,
 //! nothing else. The file lands world-readable and its plain SHA-256 is
 //! published, so whatever surrounds the certificates (a private key pasted

@@ -3,12 +3,12 @@
 //! built-in default.
 
 pub mod backup;
+pub mod ca_files;
 pub mod ca_pem;
 pub mod environment;
 pub mod load;
 pub mod model;
 pub mod provider;
-pub mod registry_ca;
 pub mod report;
 pub mod secrets_file;
 pub mod source;
@@ -199,7 +199,7 @@ pub fn load_for(
     let mut config = validate::validate(&environment, &raw, purpose, &mut report);
     // Only a release carries the CA; probing or stopping a VM needs no file.
     if purpose == validate::Purpose::Build {
-        registry_ca::attach(project, &raw, &mut config, &mut report);
+        ca_files::attach(project, &raw, &mut config, &mut report);
         backup::attach(project, &raw, &mut config, &mut report);
     }
     Loaded {

@@ -49,6 +49,16 @@ pub struct RegistryTrust {
     pub insecure: bool,
 }
 
+/// Where Caddy gets its certificates when not from Let's Encrypt
+/// (ACME_CA_URL), and the CA its HTTPS is signed by, if a private one.
+#[derive(Debug, Clone, Serialize)]
+pub struct Acme {
+    /// The ACME directory, `https://...`.
+    pub url: String,
+    /// The PEM text of ACME_CA_ROOT_FILE.
+    pub root_pem: Option<String>,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Config {
     pub env: Environment,
@@ -90,6 +100,8 @@ pub struct Config {
     pub ssh_public_key: Option<String>,
     pub domain_name: Option<String>,
     pub ssl_email: Option<String>,
+    /// A custom ACME directory (ACME_CA_URL); None: Let's Encrypt.
+    pub acme: Option<Acme>,
     /// Optional services: Grafana, and the stats exporter that feeds
     /// Prometheus the tracker's metrics (GRAFANA_ENABLED, STATS_EXPORTER_ENABLED).
     pub grafana: bool,

@@ -481,6 +481,18 @@ variables! {
             required: Required::No,
             help: "ACME account e-mail for the TLS certificates; required with DOMAIN_NAME. A plain address: letters, digits and . _ % + - before the @, a domain name after it; strict environments refuse one at an example domain.",
     },
+    ACME_CA_URL {
+            kind: Kind::Text,
+            default: "",
+            required: Required::No,
+            help: "The ACME directory Caddy gets its certificates from, an https:// URL: Let's Encrypt's staging (https://acme-staging-v02.api.letsencrypt.org/directory), step-ca or another internal CA; empty: Let's Encrypt. Needs DOMAIN_NAME.",
+    },
+    ACME_CA_ROOT_FILE {
+            kind: Kind::RelativePath,
+            default: "",
+            required: Required::No,
+            help: "PEM CA certificate(s) that signed ACME_CA_URL's own HTTPS certificate, when a private CA serves it, a path relative to the project directory; certificates only, since the release installs the file as is, world-readable, for Caddy.",
+    },
     CONTAINER_REGISTRY {
             kind: Kind::RegistryHost,
             default: "",
@@ -738,6 +750,7 @@ mod tests {
         assert_eq!(
             super::prefixes(),
             [
+                "ACME_CA_",
                 "BACKUP_",
                 "CONTAINER_REGISTRY",
                 "GRAFANA_",

@@ -425,6 +425,23 @@ pub(super) fn registry_ca_file(config: &Config) -> Option<File> {
     })
 }
 
+/// Where Caddy reads a private ACME directory's CA (compose mounts it as
+/// `/etc/caddy/acme-ca-root.pem`, which the Caddyfile names).
+pub(super) fn acme_ca_root_file(config: &Config) -> Option<File> {
+    let pem = config.acme.as_ref()?.root_pem.as_ref()?;
+    Some(File {
+        path: ACME_CA_ROOT.to_string(),
+        content: pem.clone().into_bytes(),
+        mode: 0o644,
+        uid: 0,
+        gid: 0,
+        secret: false,
+    })
+}
+
+/// The bundle's copy of ACME_CA_ROOT_FILE, beside the Caddyfile.
+pub(super) const ACME_CA_ROOT: &str = "opt/torrust/caddy/acme-ca-root.pem";
+
 /// Where the SQLite file's directory is on the VM: the tracker does not
 /// create it, and its volume `/var/lib/torrust/tracker` is
 /// `/var/lib/torrust/tracker/lib` there (validation keeps the file under it).

@@ -67,6 +67,7 @@ pub fn render(
         .collect();
     let mut files = bundle::secret_files(config, secrets);
     files.extend(bundle::registry_ca_file(config));
+    files.extend(bundle::acme_ca_root_file(config));
     files.extend(bundle::backup_files(config, secrets));
     // The prepare script gives every file not owned by root to its user.
     let owned: Vec<bundle::OwnedFile> = files

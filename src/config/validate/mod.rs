@@ -7,6 +7,7 @@
 //! `tracker`, `database`, `network`, `secrets`, `monitoring`. A config is
 //! built only when no rule failed.
 
+mod acme;
 mod backup;
 mod database;
 mod infrastructure;
@@ -226,6 +227,7 @@ pub fn validate(
     infrastructure::check(&mut c);
     tracker::check(&mut c);
     network::check(&mut c);
+    acme::check(&mut c);
     monitoring::check(&mut c);
     services::check(&mut c);
     libvirt::check(&mut c);
@@ -303,6 +305,7 @@ fn build(c: &Checker, database: super::types::Database) -> Config {
         ssh_public_key: c.opt(SSH_PUBLIC_KEY),
         domain_name: c.opt(DOMAIN_NAME),
         ssl_email: c.opt(SSL_EMAIL),
+        acme: acme::build(c),
         grafana: c.flag(GRAFANA_ENABLED),
         stats_exporter: c.flag(STATS_EXPORTER_ENABLED),
         registry: services::registry(c),
