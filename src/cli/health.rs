@@ -25,4 +25,10 @@ pub struct HealthArgs {
     /// hosts or with PUBLISH_ADMIN_PORTS=true.
     #[arg(long)]
     pub monitoring: bool,
+    /// With DOMAIN_NAME the HTTP trackers and the API are checked through
+    /// Caddy over HTTPS, their certificates verified against the public
+    /// CAs; this PEM file's CA certificates instead (a private ACME CA,
+    /// Let's Encrypt's staging roots).
+    #[arg(long, value_name = "PEM")]
+    pub ca_file: Option<std::path::PathBuf>,
 }

@@ -15,10 +15,15 @@ pub fn health(project: &Path, args: &HealthArgs, json: bool) -> Result<ExitCode>
         Some(h) => vec![h.clone()],
         None => health::default_hosts(&config),
     };
+    let ca = match &args.ca_file {
+        Some(path) => Some(ca_file(path)?),
+        None => None,
+    };
     let opts = health::Options {
         hosts,
         timeout: args.timeout,
         monitoring: args.monitoring,
+        ca,
     };
     // Human output shows each check as it finishes (a run takes seconds
     // when a port is silent); with --wait only the last round counts, so
@@ -82,4 +87,13 @@ fn print_check(c: &crate::health::Check) {
         c.latency_ms,
         c.detail
     );
+}
+
+/// The CA certificates of `--ca-file`.
+fn ca_file(path: &Path) -> Result<Vec<rustls_pki_types::CertificateDer<'static>>> {
+    let bad = |(message, fix): (String, String)| {
+        crate::error::Error::invalid(format!("--ca-file {}: {message}; {fix}", path.display()))
+    };
+    let text = config::ca_pem::read(path).map_err(bad)?;
+    Ok(config::ca_pem::certificates(&text).map_err(bad)?)
 }

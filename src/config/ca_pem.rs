@@ -47,10 +47,16 @@ pub fn read(path: &Path) -> Result<String, Problem> {
 /// (webpki reads it as a trust anchor). A problem names the line but never
 /// quotes it: the line may be a secret.
 pub fn check(text: &str) -> Result<usize, Problem> {
+    certificates(text).map(|c| c.len())
+}
+
+/// The certificates of `text`, held to [`check`]'s rule (`health
+/// --ca-file` trusts them).
+pub fn certificates(text: &str) -> Result<Vec<CertificateDer<'static>>, Problem> {
     let bad = |m: String| Err((m, KEEP_ONLY_CERTIFICATES.to_string()));
     // The line a certificate began on, and its base64 so far.
     let mut open: Option<(usize, String)> = None;
-    let mut certs = 0;
+    let mut found = Vec::new();
     for (i, raw) in text.lines().enumerate() {
         let n = i + 1;
         let line = raw.trim();
@@ -82,12 +88,12 @@ pub fn check(text: &str) -> Result<usize, Problem> {
                     (
                         format!(
                             "certificate {} (lines {from}-{n}) is not X.509: {e:?}",
-                            certs + 1
+                            found.len() + 1
                         ),
                         KEEP_ONLY_CERTIFICATES.to_string(),
                     )
                 })?;
-                certs += 1;
+                found.push(der);
                 open = None;
             }
             Some((from, _)) if line.starts_with("-----") => {
@@ -114,10 +120,10 @@ pub fn check(text: &str) -> Result<usize, Problem> {
             "the certificate that begins on line {from} has no -----END CERTIFICATE-----"
         ));
     }
-    if certs == 0 {
+    if found.is_empty() {
         return bad("holds no PEM certificate".into());
     }
-    Ok(certs)
+    Ok(found)
 }
 
 /// "a PRIVATE KEY", "an OPENSSH PRIVATE KEY": a label is printed only when

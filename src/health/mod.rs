@@ -92,6 +92,9 @@ pub struct Options {
     pub timeout: Duration,
     /// Also check Prometheus `/-/healthy` and Grafana `/api/health`.
     pub monitoring: bool,
+    /// The CAs the HTTPS checks trust (`--ca-file`: a private ACME CA);
+    /// None: the public ones.
+    pub ca: Option<Vec<rustls_pki_types::CertificateDer<'static>>>,
 }
 
 /// A probe's outcome: what it saw, or why it failed.
@@ -301,15 +304,49 @@ fn round_at(
         timeout: opts.timeout,
         deadline,
     };
-    for &port in &config.http_ports {
-        let base = format!("http://{}:{port}", url_host(host));
+    // With a domain, the HTTP trackers and the API are Caddy's sites on
+    // 443 (their own ports are closed to the world): reached at this host
+    // by name, the certificate checked.
+    let proxied = config
+        .domain_name
+        .as_deref()
+        .map(|d| (d, https_at(host, opts, deadline)));
+    for (i, &port) in config.http_ports.iter().enumerate() {
+        let (base, via, to_port) = match &proxied {
+            Some((d, via)) => (format!("https://http{}.{d}", i + 1), Some(via), 443),
+            None => (format!("http://{}:{port}", url_host(host)), None, port.0),
+        };
         add(
             &mut checks,
             run("http tracker", base.clone(), redact, || {
-                let client = http_client(config, host, port.0)?;
+                let client = http_client(config, host, to_port)?;
+                let agent = match via {
+                    Some(via) => via.as_ref().map_err(Clone::clone)?,
+                    None => agent,
+                };
                 web::http_tracker(agent, &base, &client, refusal_ok)
             }),
         );
+    }
+    if let Some((d, via)) = &proxied {
+        let api = format!("https://api.{d}");
+        let counted = counted_by(config, host, &checks);
+        for (name, target) in [
+            ("api health", format!("{api}/api/health_check")),
+            ("api stats", format!("{api}/api/v1/stats")),
+        ] {
+            add(
+                &mut checks,
+                run(name, target, redact, || {
+                    let via = via.as_ref().map_err(Clone::clone)?;
+                    if name == "api health" {
+                        web::api_health(via, &api)
+                    } else {
+                        web::api_stats(via, &api, &config.secrets.api_token, &counted)
+                    }
+                }),
+            );
+        }
     }
     if !admin {
         return checks;
@@ -323,22 +360,25 @@ fn round_at(
     let reachable = is_loopback(host) || config.publish_admin_ports;
     let ipv4_only = is_ipv6(host) && config.listeners().admin == "0.0.0.0";
     if reachable && !ipv4_only {
-        add(
-            &mut checks,
-            run(
-                "api health",
-                format!("{api}/api/health_check"),
-                redact,
-                || web::api_health(agent, &api),
-            ),
-        );
-        let counted = counted_by(config, host, &checks);
-        add(
-            &mut checks,
-            run("api stats", format!("{api}/api/v1/stats"), redact, || {
-                web::api_stats(agent, &api, &config.secrets.api_token, &counted)
-            }),
-        );
+        // (Behind Caddy the API was checked through it, above.)
+        if proxied.is_none() {
+            add(
+                &mut checks,
+                run(
+                    "api health",
+                    format!("{api}/api/health_check"),
+                    redact,
+                    || web::api_health(agent, &api),
+                ),
+            );
+            let counted = counted_by(config, host, &checks);
+            add(
+                &mut checks,
+                run("api stats", format!("{api}/api/v1/stats"), redact, || {
+                    web::api_stats(agent, &api, &config.secrets.api_token, &counted)
+                }),
+            );
+        }
         add(
             &mut checks,
             run(
@@ -380,11 +420,12 @@ fn round_at(
         } else {
             "skipped: published on the VM's 127.0.0.1 only; run health there or through an SSH tunnel (README, \"Health\")"
         };
-        for (name, target) in [
-            ("api health", format!("{api}/api/health_check")),
-            ("api stats", format!("{api}/api/v1/stats")),
-            ("health check api", format!("{health}/health_check")),
-        ] {
+        let mut skipped = vec![("health check api", format!("{health}/health_check"))];
+        if proxied.is_none() {
+            skipped.insert(0, ("api stats", format!("{api}/api/v1/stats")));
+            skipped.insert(0, ("api health", format!("{api}/api/health_check")));
+        }
+        for (name, target) in skipped {
             add(
                 &mut checks,
                 Check {
@@ -399,6 +440,18 @@ fn round_at(
         }
     }
     checks
+}
+
+/// The HTTPS client of the Caddy sites at `host`, or why there is none.
+fn https_at(host: &str, opts: &Options, deadline: Option<Instant>) -> Result<web::Http, Error> {
+    let to = first_addr(host, 443)?.ip();
+    let agent = crate::http::pinned_client(opts.timeout, to, opts.ca.as_deref())
+        .map_err(|e| Error::new(Kind::Invalid, format!("--ca-file: {e}")))?;
+    Ok(web::Http {
+        agent,
+        timeout: opts.timeout,
+        deadline,
+    })
 }
 
 /// The API counters this run's tracker checks must have raised: an
