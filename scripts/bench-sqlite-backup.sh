@@ -219,7 +219,7 @@ if command -v restic >/dev/null && [ -x /usr/sbin/sshd ]; then
 Port $sport
 ListenAddress 127.0.0.1
 HostKey $work/sftp/host_key
-PidFile $work/sftp/sshd.pid
+PidFile none
 AuthorizedKeysFile $work/sftp/id.pub
 PermitRootLogin prohibit-password
 PasswordAuthentication no
@@ -227,8 +227,9 @@ UsePAM no
 StrictModes no
 Subsystem sftp internal-sftp
 EOF
-    /usr/sbin/sshd -f "$work/sftp/sshd_config"
-    sshd_pid=$(cat "$work/sftp/sshd.pid")
+    /usr/sbin/sshd -D -f "$work/sftp/sshd_config" &
+    sshd_pid=$!
+    for _ in $(seq 100); do (: </dev/tcp/127.0.0.1/"$sport") 2>/dev/null && break; sleep 0.1; done
     echo "[127.0.0.1]:$sport $(cut -d' ' -f1,2 "$work/sftp/host_key.pub")" >"$work/sftp/known_hosts"
     restic_sftp=$(restic_to "$work/repo-sftp" "sftp://root@127.0.0.1:$sport/$work/repo-sftp" \
         -o sftp.command="ssh -i $work/sftp/id -o UserKnownHostsFile=$work/sftp/known_hosts -o BatchMode=yes -p $sport root@127.0.0.1 -s sftp")

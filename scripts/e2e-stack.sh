@@ -718,7 +718,7 @@ import json, sys
 o, latest = json.load(open(sys.argv[1])), sys.argv[2]
 # (A first deploy's JSON: the boot's timeline under "boot".)
 t = {e["event"]: e for e in o["boot"]["timeline"]}
-assert "restored" in t and latest in t["restored"]["detail"], o["timeline"]
+assert "restored" in t and latest in t["restored"]["detail"], o["boot"]["timeline"]
 assert t["restored"]["ms"] < t["tracker healthy"]["ms"]
 print(f"e2e-stack:   {t['restored']['detail']} at {t['restored']['ms']/1000:.1f} s, tracker healthy at {t['tracker healthy']['ms']/1000:.1f} s")
 PY

@@ -26,7 +26,7 @@ const DOMAIN: &str = "torrust-demo.com";
 /// reach). Arguments: the work directory, the release's bundle.
 const DRIVER: &str = r#"
 set -eu
-work=$1 bundle=$2 domain=$3 http=$4 api=$5 token=$6
+work=$1 bundle=$2 domain=$3 token=$4 bin=$5 project=$6
 ip link set lo up
 # Addresses that are not loopback (the tracker reports a loopback peer at
 # its external address): the server's, and two clients'.
@@ -85,7 +85,13 @@ echo "hsts $(curl -fsS -D - -o /dev/null --cacert "$work/issuer.pem" "https://ap
 echo "stats $(curl -fsS --cacert "$work/issuer.pem" "https://api.$domain/api/v1/stats?token=$token" | head -c 200)"
 echo "issuer $(echo | openssl s_client -connect 127.0.0.1:443 -servername "api.$domain" 2>/dev/null | openssl x509 -noout -issuer)"
 serial() { echo | openssl s_client -connect 127.0.0.1:443 -servername "api.$domain" 2>/dev/null | openssl x509 -noout -serial; }
-echo "serial $(serial)"; # The same storage, a new Caddy: the certificate is kept, no new order.
+echo "serial $(serial)"
+# The operator's health check through Caddy, trusting pebble's root, and
+# without it (the public roots: refused).
+health() { "$bin" -C "$project" health local --json --host 127.0.0.1 "$@" 2>"$work/health.err" | tr -d '\n'; }
+echo "health $(health --ca-file "$work/issuer.pem")"
+echo "health-public $(health)"
+# The same storage, a new Caddy: the certificate is kept, no new order.
 kill "$caddy"; wait "$caddy" 2>/dev/null || true
 caddy_up
 up "https://api.$domain/api/health_check"
@@ -163,6 +169,7 @@ fn caddy_gets_its_certificate_from_a_private_acme_directory_and_keeps_it() {
         "{compose}"
     );
     let token = t.var("TORRUST_TRACKER_API_TOKEN");
+    let encoded = torrust_bake::render::url_encode(&token);
     let out = Command::new("unshare")
         .args([
             "--net",
@@ -177,9 +184,10 @@ fn caddy_gets_its_certificate_from_a_private_acme_directory_and_keeps_it() {
         .arg(w)
         .arg(&bundle)
         .arg(DOMAIN)
-        .arg(t.var("TORRUST_TRACKER_HTTP_PORTS"))
-        .arg(t.var("TORRUST_TRACKER_API_PORT"))
-        .arg(torrust_bake::render::url_encode(&token))
+        .arg(&encoded)
+        .arg(common::BIN)
+        .arg(t.project.path())
+        .envs(vars.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .env(
             "PATH",
             format!(
@@ -217,7 +225,38 @@ fn caddy_gets_its_certificate_from_a_private_acme_directory_and_keeps_it() {
         line(&said, "orders-after-restart"),
         "{said}"
     );
-    assert!(!said.contains(&token), "the API token was printed");
+    assert!(
+        !said.contains(&token) && !said.contains(&encoded),
+        "the API token was printed"
+    );
+    // `health` checked the HTTP tracker and the API through Caddy.
+    let health: serde_json::Value = serde_json::from_str(line(&said, "health")).unwrap();
+    assert_eq!(health["ok"], true, "{health:#}");
+    let targets: Vec<&str> = health["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["target"].as_str().unwrap())
+        .collect();
+    for want in [
+        format!("https://http1.{DOMAIN}"),
+        format!("https://api.{DOMAIN}/api/health_check"),
+        format!("https://api.{DOMAIN}/api/v1/stats"),
+    ] {
+        assert!(targets.contains(&want.as_str()), "{want}: {targets:?}");
+    }
+    let public: serde_json::Value = serde_json::from_str(line(&said, "health-public")).unwrap();
+    assert_eq!(public["ok"], false, "{public:#}");
+    let refused = public["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["target"] == format!("https://api.{DOMAIN}/api/health_check"))
+        .unwrap();
+    assert!(
+        refused["detail"].as_str().unwrap().contains("certificate"),
+        "{refused:#}"
+    );
 }
 
 /// ACME_CA_ROOT_FILE ships world-readable: anything but certificates in it

@@ -233,7 +233,11 @@ cp /run/torrust-bake/status/boot.log "$run/status" 2>/dev/null
 exit $rc
 "#;
         std::fs::create_dir_all(r.join("mnt")).unwrap();
-        let script = self.release.join("bundle/usr/local/sbin/torrust-backup");
+        // The script of the release whose /etc/torrust-bake this is.
+        let release = etc.ancestors().nth(3).filter(|r| r.join("bundle").is_dir());
+        let script = release
+            .unwrap_or(&self.release)
+            .join("bundle/usr/local/sbin/torrust-backup");
         let small = small.map_or("-".to_string(), |k| k.to_string());
         let out = Command::new("unshare")
             .args([
@@ -551,6 +555,36 @@ fn a_backup_under_load_restores_to_a_database_the_tracker_opens() {
         report.said()
     );
 
+    // Without a repository, copies stay on the volume: the staging copy
+    // is moved into place, no second one is left.
+    let local = rig.project.build("local", &[]);
+    let v3 = rig.volume("v3");
+    std::fs::create_dir_all(v3.join(DB).parent().unwrap()).unwrap();
+    std::fs::copy(&db2, v3.join(DB)).unwrap();
+    let b = rig.vm_with(
+        &v3,
+        &local.join("bundle/etc/torrust-bake"),
+        None,
+        &["scheduled"],
+    );
+    assert_eq!(b.code, 0, "{}", b.said());
+    let kept: Vec<String> = std::fs::read_dir(v3.join("backups"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        kept.len() == 1 && kept[0].starts_with("tracker-") && kept[0].ends_with("-scheduled.db"),
+        "{kept:?}: {}",
+        b.said()
+    );
+    assert_eq!(
+        sqlite(
+            &v3.join("backups").join(&kept[0]),
+            "SELECT count(*) FROM whitelist;"
+        ),
+        "2"
+    );
+
     // The operator's list: both, newest last, each with what made it.
     let (code, list, err) = rig.list();
     assert_eq!(code, 0, "{err}");
@@ -661,6 +695,24 @@ fn a_restore_that_cannot_finish_says_why_and_leaves_the_volume_empty() {
         ),
         "{}",
         next.said()
+    );
+
+    // A snapshot that is no SQLite database (a hand-over copies the file
+    // as it is): the restore fails after it made the database's
+    // directories, and removes them with its copy.
+    let junk = rig.volume("junk");
+    std::fs::create_dir_all(junk.join(DB).parent().unwrap()).unwrap();
+    std::fs::write(junk.join(DB), "not a database\n".repeat(100)).unwrap();
+    let j = rig.vm(&junk, &["handover"]);
+    let junk_id = j.snapshot("hand-over backup: snapshot ");
+    let r = rig.vm(&empty, &["restore", &junk_id]);
+    untouched(&r);
+    assert!(
+        r.status.contains(&format!(
+            "FAILED: restore: snapshot {junk_id} holds no sound SQLite database"
+        )),
+        "{}",
+        r.said()
     );
 
     // 64 KiB for a 256 KiB database: nothing of it stays.

@@ -19,6 +19,9 @@ pub fn health(project: &Path, args: &HealthArgs, json: bool) -> Result<ExitCode>
         Some(path) => Some(ca_file(path)?),
         None => None,
     };
+    if ca.is_some() && config.domain_name.is_none() {
+        errln!("warning: --ca-file changes nothing: {env} has no DOMAIN_NAME, so nothing is checked over HTTPS");
+    }
     let opts = health::Options {
         hosts,
         timeout: args.timeout,
@@ -94,6 +97,12 @@ fn ca_file(path: &Path) -> Result<Vec<rustls_pki_types::CertificateDer<'static>>
     let bad = |(message, fix): (String, String)| {
         crate::error::Error::invalid(format!("--ca-file {}: {message}; {fix}", path.display()))
     };
-    let text = config::ca_pem::read(path).map_err(bad)?;
+    // (Any file the operator names, links too, as /etc/ssl/certs holds.)
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        crate::error::Error::invalid(format!(
+            "--ca-file {}: cannot read it: {e}; name a PEM file of CA certificates",
+            path.display()
+        ))
+    })?;
     Ok(config::ca_pem::certificates(&text).map_err(bad)?)
 }

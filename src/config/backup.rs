@@ -327,14 +327,15 @@ fn read(
 }
 
 /// `backup list` hands the path to ssh inside restic's sftp.command, which
-/// restic splits at white space, quotes and backslashes.
+/// restic splits at white space, quotes and backslashes; ssh expands `%`
+/// in both paths.
 fn splittable(path: &str) -> Result<(), Bad> {
     if path
         .chars()
-        .any(|ch| ch.is_whitespace() || matches!(ch, '\'' | '"' | '\\'))
+        .any(|ch| ch.is_whitespace() || matches!(ch, '\'' | '"' | '\\' | '%'))
     {
         return Err(bad(
-            "holds a space, a quote or a backslash, which restic's sftp.command cannot carry"
+            "holds a space, a quote, a backslash or a %, which restic's sftp.command and ssh cannot carry"
                 .into(),
             "move or rename the file to a path without them",
         ));
@@ -488,7 +489,7 @@ mod tests {
     #[test]
     fn key_paths_survive_restics_splitting() {
         assert_eq!(splittable("backup/id_ed25519"), Ok(()));
-        for path in ["my keys/id", "it's", "a\"b", "a\\b", "tab\there"] {
+        for path in ["my keys/id", "it's", "a\"b", "a\\b", "tab\there", "id_%u"] {
             assert!(
                 splittable(path).unwrap_err().0.contains("cannot carry"),
                 "{path}"

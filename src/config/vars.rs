@@ -443,7 +443,7 @@ variables! {
             kind: Kind::OneOf(&["online", "stopped"]),
             default: "online",
             required: Required::No,
-            help: "How a scheduled backup copies SQLite: online (VACUUM INTO while the tracker runs: announces go on, database writes wait for the copy, 4-7 s a GiB) or stopped (the tracker stopped for a local copy, 1-3.4 s a GiB of outage; restic uploads it after). A hand-over's backup always copies the stopped tracker's file.",
+            help: "How a scheduled backup copies SQLite: online (VACUUM INTO while the tracker runs: announces go on, database writes wait for the copy, 4-7 s a GiB) or stopped (the tracker's stack stopped for a local copy: its stop and start, and 1-3.4 s a GiB for the copy; restic uploads it after). A hand-over's backup always copies the stopped tracker's file.",
     },
     BACKUP_HANDOVER_TIMEOUT_SECS {
             kind: Kind::Number { min: 10, max: 3600 },
