@@ -329,23 +329,15 @@ fn round_at(
         );
     }
     if let Some((d, via)) = &proxied {
-        let api = format!("https://api.{d}");
         let counted = counted_by(config, host, &checks);
-        for (name, target) in [
-            ("api health", format!("{api}/api/health_check")),
-            ("api stats", format!("{api}/api/v1/stats")),
-        ] {
-            add(
-                &mut checks,
-                run(name, target, redact, || {
-                    let via = via.as_ref().map_err(Clone::clone)?;
-                    if name == "api health" {
-                        web::api_health(via, &api)
-                    } else {
-                        web::api_stats(via, &api, &config.secrets.api_token, &counted)
-                    }
-                }),
-            );
+        for c in api_checks(
+            config,
+            &format!("https://api.{d}"),
+            via.as_ref(),
+            &counted,
+            redact,
+        ) {
+            add(&mut checks, c);
         }
     }
     if !admin {
@@ -362,22 +354,10 @@ fn round_at(
     if reachable && !ipv4_only {
         // (Behind Caddy the API was checked through it, above.)
         if proxied.is_none() {
-            add(
-                &mut checks,
-                run(
-                    "api health",
-                    format!("{api}/api/health_check"),
-                    redact,
-                    || web::api_health(agent, &api),
-                ),
-            );
             let counted = counted_by(config, host, &checks);
-            add(
-                &mut checks,
-                run("api stats", format!("{api}/api/v1/stats"), redact, || {
-                    web::api_stats(agent, &api, &config.secrets.api_token, &counted)
-                }),
-            );
+            for c in api_checks(config, &api, Ok(agent), &counted, redact) {
+                add(&mut checks, c);
+            }
         }
         add(
             &mut checks,
@@ -440,6 +420,29 @@ fn round_at(
         }
     }
     checks
+}
+
+/// The API's health and stats checks at `api`, through `http` (or why no
+/// client could be made for it).
+fn api_checks(
+    config: &Config,
+    api: &str,
+    http: Result<&web::Http, &Error>,
+    counted: &[&str],
+    redact: &Redact,
+) -> [Check; 2] {
+    [
+        run(
+            "api health",
+            format!("{api}/api/health_check"),
+            redact,
+            || web::api_health(http.map_err(Clone::clone)?, api),
+        ),
+        run("api stats", format!("{api}/api/v1/stats"), redact, || {
+            let token = &config.secrets.api_token;
+            web::api_stats(http.map_err(Clone::clone)?, api, token, counted)
+        }),
+    ]
 }
 
 /// The HTTPS client of the Caddy sites at `host`, or why there is none.
@@ -514,7 +517,6 @@ fn http_client(config: &Config, host: &str, port: u16) -> Result<web::HttpClient
         .ip();
     Ok(web::HttpClient {
         sent_from,
-        forwarded: config.domain_name.is_some(),
         exact: !target.ip().is_loopback(),
         external_ip: config.external_ip,
     })

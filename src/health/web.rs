@@ -47,10 +47,9 @@ struct ScrapeReply {
     failure: Option<String>,
 }
 
-/// GETs `url`; `forwarded` is the client address to send as
-/// `X-Forwarded-For` (with `on_reverse_proxy = true` the tracker takes the
-/// peer's address from there).
-fn get(http: &Http, url: &str, forwarded: Option<IpAddr>) -> Result<(u16, Vec<u8>), Error> {
+/// GETs `url`. (Behind Caddy, which sets `X-Forwarded-For` itself, the
+/// tracker's `on_reverse_proxy` takes the peer's address from there.)
+fn get(http: &Http, url: &str) -> Result<(u16, Vec<u8>), Error> {
     let mut req = http.agent.get(url);
     if let Some(deadline) = http.deadline {
         let left = deadline.saturating_duration_since(Instant::now());
@@ -60,9 +59,6 @@ fn get(http: &Http, url: &str, forwarded: Option<IpAddr>) -> Result<(u16, Vec<u8
         // The whole request, not each read: a server that trickles bytes
         // must not hold `--wait` open either.
         req = req.timeout(left.min(http.timeout));
-    }
-    if let Some(ip) = forwarded {
-        req = req.set("X-Forwarded-For", &ip.to_string());
     }
     let resp = match req.call() {
         Ok(r) => r,
@@ -88,12 +84,11 @@ pub(super) struct Http {
 }
 
 /// Where the HTTP probe stands: the client address the tracker should see
-/// (`sent_from`, as routing picks it, or the `X-Forwarded-For` we send),
-/// whether it sits behind the reverse proxy, and whether a proxy or NAT may
-/// stand between (a loopback target: see `peers::verdict`).
+/// (`sent_from`, as routing picks it; behind Caddy, the address Caddy
+/// passes on), and whether a proxy or NAT may stand between (a loopback
+/// target: see `peers::verdict`).
 pub(super) struct HttpClient {
     pub sent_from: IpAddr,
-    pub forwarded: bool,
     pub exact: bool,
     pub external_ip: Option<IpAddr>,
 }
@@ -124,25 +119,24 @@ pub(super) fn http_tracker(
     client: &HttpClient,
     refusal_ok: bool,
 ) -> Probe {
-    let xff = client.forwarded.then_some(client.sent_from);
     let (status, body) =
-        get(http, &announce_url(base, &FIRST_PEER), xff).map_err(|e| e.during("announce"))?;
+        get(http, &announce_url(base, &FIRST_PEER)).map_err(|e| e.during("announce"))?;
     let announce = announce_reply(status, &body, refusal_ok)?;
     let peer_list = if announce.starts_with(REFUSED) {
         "no peer list: the mode refuses unknown torrents".to_string()
     } else {
-        let (status, body) = get(http, &announce_url(base, &SECOND_PEER), xff)
+        let (status, body) = get(http, &announce_url(base, &SECOND_PEER))
             .map_err(|e| e.during("second peer's announce"))?;
         let ip = peers::expected_ip(client.sent_from, client.external_ip);
         let verdict = http_listed(status, &body)
             .and_then(|l| peers::verdict(&l, SocketAddr::new(ip, FIRST_PEER.port), client.exact));
         // Whatever the verdict, the second peer leaves the swarm.
-        let _ = get(http, &announce_url(base, &SECOND_PEER.leaving()), xff);
+        let _ = get(http, &announce_url(base, &SECOND_PEER.leaving()));
         verdict?
     };
     let hash = percent_encoding::percent_encode(INFO_HASH, percent_encoding::NON_ALPHANUMERIC);
     let url = format!("{base}/scrape?info_hash={hash}");
-    let (status, body) = get(http, &url, xff).map_err(|e| e.during("scrape"))?;
+    let (status, body) = get(http, &url).map_err(|e| e.during("scrape"))?;
     scrape_reply(status, &body, refusal_ok)?;
     Ok(format!("announce ({announce}), {peer_list}, scrape"))
 }
@@ -315,7 +309,7 @@ fn json_status(body: &[u8]) -> Option<String> {
 }
 
 pub(super) fn api_health(http: &Http, api: &str) -> Probe {
-    let (status, body) = get(http, &format!("{api}/api/health_check"), None)?;
+    let (status, body) = get(http, &format!("{api}/api/health_check"))?;
     api_health_reply(status, &body)
 }
 
@@ -341,7 +335,7 @@ fn status_words(status: Option<&str>) -> String {
 
 pub(super) fn api_stats(http: &Http, api: &str, token: &str, counted: &[&str]) -> Probe {
     let url = format!("{api}/api/v1/stats?token={}", url_encode(token));
-    let (status, body) = get(http, &url, None)?;
+    let (status, body) = get(http, &url)?;
     api_stats_reply(status, &body, counted)
 }
 
@@ -403,7 +397,7 @@ fn other_family(name: &str) -> String {
 
 /// Prometheus `/-/healthy`: HTTP 200 with a short text.
 pub(super) fn plain_ok(http: &Http, url: &str) -> Probe {
-    let (status, body) = get(http, url, None)?;
+    let (status, body) = get(http, url)?;
     plain_reply(status, &body)
 }
 
@@ -420,7 +414,7 @@ pub fn plain_reply(status: u16, body: &[u8]) -> Probe {
 
 /// Grafana `/api/health`: HTTP 200 and `"database": "ok"`.
 pub(super) fn grafana_health(http: &Http, url: &str) -> Probe {
-    let (status, body) = get(http, url, None)?;
+    let (status, body) = get(http, url)?;
     grafana_reply(status, &body)
 }
 
@@ -447,7 +441,7 @@ fn is_token_rejection(body: &[u8]) -> bool {
 }
 
 pub(super) fn health_check_api(http: &Http, base: &str) -> Probe {
-    let (status, body) = get(http, &format!("{base}/health_check"), None)?;
+    let (status, body) = get(http, &format!("{base}/health_check"))?;
     health_check_reply(status, &body)
 }
 
