@@ -99,13 +99,27 @@ echo "serial-after-restart $(serial)"
 echo "orders-after-restart $(orders)"
 "#;
 
-fn openssl(args: &[&str], dir: &Path) {
+/// `NAME-key.pem` and `NAME-cert.pem` in `dir`: a self-signed P-256
+/// certificate (a CA, as openssl makes it) with `extra` arguments.
+fn self_signed_ec(dir: &Path, name: &str, subject: &str, extra: &[&str]) {
+    let (key, cert) = (format!("{name}-key.pem"), format!("{name}-cert.pem"));
     let out = Command::new("openssl")
-        .args(args)
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+        ])
+        .args([
+            "-nodes", "-keyout", &key, "-out", &cert, "-days", "2", "-subj", subject,
+        ])
+        .args(extra)
         .current_dir(dir)
         .output()
         .unwrap_or_else(|e| panic!("openssl ({e}): scripts/install-test-deps.sh"));
-    assert!(out.status.success(), "openssl {args:?}: {out:?}");
+    assert!(out.status.success(), "openssl req: {out:?}");
 }
 
 fn line<'a>(said: &'a str, key: &str) -> &'a str {
@@ -121,27 +135,11 @@ fn caddy_gets_its_certificate_from_a_private_acme_directory_and_keeps_it() {
     let w = work.path();
     // pebble's own HTTPS, by a CA of the test's: the file the release
     // trusts it by.
-    openssl(
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-keyout",
-            "pebble-key.pem",
-            "-out",
-            "pebble-cert.pem",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=pebble in the test",
-            "-addext",
-            "subjectAltName=IP:127.0.0.1",
-        ],
+    self_signed_ec(
         w,
+        "pebble",
+        "/CN=pebble in the test",
+        &["-addext", "subjectAltName=IP:127.0.0.1"],
     );
     t.project.write(
         "acme/pebble.pem",
@@ -265,29 +263,10 @@ fn caddy_gets_its_certificate_from_a_private_acme_directory_and_keeps_it() {
 fn a_root_file_with_more_than_certificates_is_refused() {
     let t = LoopbackTracker::new();
     let w = tempfile::tempdir().unwrap();
-    openssl(
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-keyout",
-            "key.pem",
-            "-out",
-            "cert.pem",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=a CA",
-        ],
-        w.path(),
-    );
+    self_signed_ec(w.path(), "ca", "/CN=a CA", &[]);
     let read = |f: &str| std::fs::read_to_string(w.path().join(f)).unwrap();
-    let pasted = format!("{}{}", read("cert.pem"), read("key.pem"));
-    let key_line = read("cert.pem").lines().count() + 1;
+    let pasted = format!("{}{}", read("ca-cert.pem"), read("ca-key.pem"));
+    let key_line = read("ca-cert.pem").lines().count() + 1;
     t.project.write("acme/root.pem", &pasted);
     let run = t.run(
         &["build", "local"],
@@ -306,7 +285,7 @@ fn a_root_file_with_more_than_certificates_is_refused() {
     );
     assert!(err.contains(&format!("line {key_line}")), "{err}");
     assert!(
-        !err.contains(read("key.pem").lines().nth(1).unwrap()),
+        !err.contains(read("ca-key.pem").lines().nth(1).unwrap()),
         "{err}"
     );
     assert!(t.project.releases("local").is_empty());
