@@ -52,6 +52,9 @@ command -v sqlite3 >/dev/null || need_apt+=(sqlite3)
 command -v caddy >/dev/null || need_apt+=(caddy)
 command -v pebble >/dev/null || need_apt+=(pebble)
 command -v curl >/dev/null || need_apt+=(curl)
+# MySQL (tests/mysql.rs): the tracker against Debian's MariaDB server.
+command -v mariadbd >/dev/null || [ -x /usr/sbin/mariadbd ] || need_apt+=(mariadb-server)
+command -v mariadb >/dev/null || need_apt+=(mariadb-client)
 # libvirt: virt-xml-validate for domain XML; virsh for the test:///default driver.
 command -v virt-xml-validate >/dev/null || need_apt+=(libxml2-utils)
 command -v virsh >/dev/null || need_apt+=(libvirt-clients)
@@ -110,7 +113,7 @@ if ! { command -v torrust-tracker >/dev/null && cargo install --list | grep -q '
     cargo install --locked torrust-tracker@3.0.0
 fi
 
-for tool in man docker-compose promtool prometheus sha256sum tar zstd hyperfine docker-registry skopeo htpasswd openssl cloud-init isoinfo xorriso fsck.fat mdir mtype blkid qemu-img cloud-localds torrust-tracker udp_tracker_client http_tracker_client virt-xml-validate virsh restic ssh-keygen sqlite3 /usr/sbin/sshd unshare caddy pebble curl; do
+for tool in man docker-compose promtool prometheus sha256sum tar zstd hyperfine docker-registry skopeo htpasswd openssl cloud-init isoinfo xorriso fsck.fat mdir mtype blkid qemu-img cloud-localds torrust-tracker udp_tracker_client http_tracker_client virt-xml-validate virsh restic ssh-keygen sqlite3 /usr/sbin/sshd unshare caddy pebble curl mariadbd mariadb mariadb-install-db; do
     command -v "$tool" >/dev/null || { echo "install-test-deps: $tool still missing" >&2; exit 1; }
 done
 if $e2e; then

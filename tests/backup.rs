@@ -13,7 +13,6 @@
 
 mod common;
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -402,20 +401,11 @@ impl Whitelisted {
     }
 
     fn whitelist(&self, info_hash: &str) {
-        use std::io::Read as _;
-        let mut s = std::net::TcpStream::connect(("127.0.0.1", self.api)).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-        write!(
-            s,
-            "POST /api/v1/whitelist/{info_hash}?token={TOKEN} HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n"
-        )
-        .unwrap();
-        let mut reply = String::new();
-        s.read_to_string(&mut reply).unwrap();
-        assert!(
-            reply.starts_with("HTTP/1.0 200") || reply.starts_with("HTTP/1.1 200"),
-            "{reply}"
+        let (status, body) = common::http_post(
+            self.api,
+            &format!("/api/v1/whitelist/{info_hash}?token={TOKEN}"),
         );
+        assert_eq!(status, 200, "{body}");
     }
 }
 
