@@ -86,7 +86,9 @@ pub(super) fn seed_kind() -> impl clap::builder::TypedValueParser<Value = SeedKi
 /// Flags of one provider, ignored by the others.
 #[derive(Debug, Clone, Args)]
 pub struct ProviderFlags {
-    /// How long an old VM gets to power off on ACPI before it is destroyed.
+    /// How long an old VM gets to power off on ACPI before it is destroyed;
+    /// never less than BACKUP_HANDOVER_TIMEOUT_SECS + 60s when its shutdown
+    /// backs up (unless --no-backup).
     #[arg(long, default_value = "120s", value_parser = humantime::parse_duration)]
     pub shutdown_timeout: Duration,
     /// libvirt: attach this seed to the new VM: iso (a read-only CD-ROM) or img (a
@@ -121,8 +123,9 @@ pub struct DestroyArgs {
     #[arg(long)]
     pub purge: bool,
     /// How long a guest gets to power off after the ACPI request before it is
-    /// destroyed; 0s destroys at once. Default: 120s, or
-    /// BACKUP_HANDOVER_TIMEOUT_SECS + 60s when the shutdown backs up.
+    /// destroyed; 0s destroys at once, as given. Default: the larger of 120s
+    /// and BACKUP_HANDOVER_TIMEOUT_SECS + 60s when the shutdown backs up (the
+    /// environment's current setting).
     #[arg(long, value_parser = humantime::parse_duration)]
     pub shutdown_timeout: Option<Duration>,
     #[command(flatten)]
