@@ -52,9 +52,10 @@ command -v sqlite3 >/dev/null || need_apt+=(sqlite3)
 command -v caddy >/dev/null || need_apt+=(caddy)
 command -v pebble >/dev/null || need_apt+=(pebble)
 command -v curl >/dev/null || need_apt+=(curl)
-# MySQL (tests/mysql.rs): the tracker against Debian's MariaDB server.
-command -v mariadbd >/dev/null || [ -x /usr/sbin/mariadbd ] || need_apt+=(mariadb-server)
-command -v mariadb >/dev/null || need_apt+=(mariadb-client)
+# MySQL (tests/mysql.rs): the tracker against Debian's MariaDB server (the
+# -core packages: no system service, no galera).
+command -v mariadbd >/dev/null || need_apt+=(mariadb-server-core)
+command -v mariadb >/dev/null || need_apt+=(mariadb-client-core)
 # libvirt: virt-xml-validate for domain XML; virsh for the test:///default driver.
 command -v virt-xml-validate >/dev/null || need_apt+=(libxml2-utils)
 command -v virsh >/dev/null || need_apt+=(libvirt-clients)

@@ -6,12 +6,12 @@
 //! tracker's decoding), the tracker makes its tables there, and what the
 //! API whitelists outlives a restart of the tracker, read back both by the
 //! tracker and from the database. The bundled MySQL's container (the
-//! official image's entrypoint, its data on the volume) is the end-to-end
-//! run's.
+//! official image's entrypoint, its data on the volume) is not yet run end
+//! to end.
 //!
-//! Needs root (mariadbd refuses root without --user=root, given), Debian's
-//! mariadb-server and mariadb-client, and torrust-tracker:
-//! scripts/install-test-deps.sh.
+//! Needs root (the test logs in as MariaDB's root by its unix socket, which
+//! takes the OS user root), Debian's MariaDB server and client, and
+//! torrust-tracker: scripts/install-test-deps.sh.
 
 mod common;
 
@@ -52,24 +52,26 @@ impl MariaDb {
             .spawn()
             .unwrap_or_else(|e| panic!("mariadbd ({e}): scripts/install-test-deps.sh"));
         let db = MariaDb { dir, port, child };
+        let mut db = db;
         let deadline = Instant::now() + Duration::from_secs(60);
-        while !db.sql_ok("SELECT 1") {
+        loop {
+            let out = db.run("SELECT 1");
+            if out.status.success() {
+                return db;
+            }
+            let exited = db.child.try_wait().unwrap();
             assert!(
-                Instant::now() < deadline,
-                "mariadbd did not start: {}",
+                exited.is_none() && Instant::now() < deadline,
+                "mariadbd did not start ({exited:?}; the client said {}): {}",
+                String::from_utf8_lossy(&out.stderr),
                 std::fs::read_to_string(db.dir.path().join("log")).unwrap_or_default()
             );
             std::thread::sleep(Duration::from_millis(100));
         }
-        db
     }
 
     fn socket(&self) -> PathBuf {
         self.dir.path().join("sock")
-    }
-
-    fn sql_ok(&self, sql: &str) -> bool {
-        self.run(sql).status.success()
     }
 
     /// `sql` as root over the socket.
@@ -96,7 +98,8 @@ impl Drop for MariaDb {
     }
 }
 
-/// A string literal of SQL holding `s` exactly.
+/// A string literal of SQL holding `s` (quotes, backslashes and newlines
+/// escaped: enough for the test's password, not for every string).
 fn sql_literal(s: &str) -> String {
     let escaped = s
         .replace('\\', "\\\\")
@@ -105,17 +108,25 @@ fn sql_literal(s: &str) -> String {
     format!("'{escaped}'")
 }
 
-fn wait_healthy(port: u16) {
-    let deadline = Instant::now() + Duration::from_secs(30);
+/// Whether the tracker answers its health check within `within`.
+fn healthy_within(port: u16, within: Duration) -> bool {
+    let deadline = Instant::now() + within;
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err()
         || http_get(port, "/health_check").0 != 200
     {
-        assert!(
-            Instant::now() < deadline,
-            "the tracker did not become healthy on MariaDB"
-        );
+        if Instant::now() >= deadline {
+            return false;
+        }
         std::thread::sleep(Duration::from_millis(100));
     }
+    true
+}
+
+fn wait_healthy(port: u16) {
+    assert!(
+        healthy_within(port, Duration::from_secs(30)),
+        "the tracker did not become healthy on MariaDB"
+    );
 }
 
 fn announce(port: u16, info_hash_hex: &str) -> String {
@@ -153,9 +164,10 @@ fn the_tracker_keeps_its_whitelist_in_mariadb_with_a_nasty_password() {
     let toml = release.join("bundle/opt/torrust/tracker/tracker.toml");
     let text = std::fs::read_to_string(&toml).unwrap();
     assert!(text.contains("driver = \"mysql\""), "{text}");
+    let encoded = torrust_bake::render::url_encode(NASTY_MYSQL);
     assert!(
-        !text.contains(NASTY_MYSQL),
-        "the password went in unescaped"
+        text.contains(&format!("mysql://torrust:{encoded}@127.0.0.1:")),
+        "the URL does not carry the percent-encoded password: {text}"
     );
     let (http, api, health) = (
         t.var("TORRUST_TRACKER_HTTP_PORTS").parse().unwrap(),
@@ -177,7 +189,7 @@ fn the_tracker_keeps_its_whitelist_in_mariadb_with_a_nasty_password() {
     drop(first);
 
     // A new tracker process reads the whitelist back from the database.
-    let _second = common::start_tracker(&toml);
+    let second = common::start_tracker(&toml);
     wait_healthy(health);
     let listed = announce(http, LISTED);
     assert!(
@@ -191,6 +203,25 @@ fn the_tracker_keeps_its_whitelist_in_mariadb_with_a_nasty_password() {
         "the row the API added"
     );
     assert_the_password_file_is_private(&release);
+    drop(second);
+
+    // The same with another password: the tracker never serves (a healthy
+    // start above is the password's doing, not MariaDB letting anyone in).
+    let wrong = t.vars_with(&[
+        ("TORRUST_TRACKER_DATABASE_URL", url.as_str()),
+        ("MYSQL_PASSWORD", "not-the-password-of-torrust"),
+        ("TORRUST_TRACKER_MODE", "whitelisted"),
+    ]);
+    let refs: Vec<(&str, &str)> = wrong
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let release = t.project.build("local", &refs);
+    let _refused = common::start_tracker(&release.join("bundle/opt/torrust/tracker/tracker.toml"));
+    assert!(
+        !healthy_within(health, Duration::from_secs(8)),
+        "the tracker served with a wrong database password"
+    );
 }
 
 /// tracker.toml holds the database password (in its URL): 0600.

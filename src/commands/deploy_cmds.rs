@@ -400,11 +400,11 @@ pub fn destroy(project: &Path, args: &DestroyArgs, json: bool) -> Result<ExitCod
     // itself needs no valid config (it works from what the provider reports).
     let (provider, config) = provider_of(project, env);
     let machines = provider::open(provider, env, &connect(&args.connect, SeedKind::Iso))?;
-    if args.shutdown_timeout.is_none() && config.is_none() {
-        errln!("{env}: the configuration has errors (`torrust-bake check {env}`): each guest gets 120 s to stop, which may cut off a hand-over backup longer than that (--shutdown-timeout to say how long)");
-    }
     if args.purge && config.is_none() {
         errln!("{env}: the configuration has errors (`torrust-bake check {env}`); only data disks of existing VMs can be purged");
+    }
+    if args.shutdown_timeout.is_none() && config.is_none() && !machines.list(env)?.is_empty() {
+        errln!("{env}: the configuration has errors (`torrust-bake check {env}`): each VM gets 120 s to stop, which may cut off a hand-over backup longer than that (--shutdown-timeout to say how long)");
     }
     // The guest's shutdown makes the last hand-over backup: it gets that
     // backup's bound unless told otherwise.

@@ -330,15 +330,10 @@ fn round_at(
     }
     if let Some((d, via)) = &proxied {
         let counted = counted_by(config, host, &checks);
-        for c in api_checks(
-            config,
-            &format!("https://api.{d}"),
-            via.as_ref(),
-            &counted,
-            redact,
-        ) {
-            add(&mut checks, c);
-        }
+        let api = format!("https://api.{d}");
+        api_checks(config, &api, via.as_ref(), &counted, redact, &mut |c| {
+            add(&mut checks, c)
+        });
     }
     if !admin {
         return checks;
@@ -355,9 +350,9 @@ fn round_at(
         // (Behind Caddy the API was checked through it, above.)
         if proxied.is_none() {
             let counted = counted_by(config, host, &checks);
-            for c in api_checks(config, &api, Ok(agent), &counted, redact) {
-                add(&mut checks, c);
-            }
+            api_checks(config, &api, Ok(agent), &counted, redact, &mut |c| {
+                add(&mut checks, c)
+            });
         }
         add(
             &mut checks,
@@ -423,26 +418,30 @@ fn round_at(
 }
 
 /// The API's health and stats checks at `api`, through `http` (or why no
-/// client could be made for it).
+/// client could be made for it), each given to `add` as it finishes.
 fn api_checks(
     config: &Config,
     api: &str,
     http: Result<&web::Http, &Error>,
     counted: &[&str],
     redact: &Redact,
-) -> [Check; 2] {
-    [
-        run(
-            "api health",
-            format!("{api}/api/health_check"),
-            redact,
-            || web::api_health(http.map_err(Clone::clone)?, api),
-        ),
-        run("api stats", format!("{api}/api/v1/stats"), redact, || {
+    add: &mut dyn FnMut(Check),
+) {
+    add(run(
+        "api health",
+        format!("{api}/api/health_check"),
+        redact,
+        || web::api_health(http.map_err(Clone::clone)?, api),
+    ));
+    add(run(
+        "api stats",
+        format!("{api}/api/v1/stats"),
+        redact,
+        || {
             let token = &config.secrets.api_token;
             web::api_stats(http.map_err(Clone::clone)?, api, token, counted)
-        }),
-    ]
+        },
+    ));
 }
 
 /// The HTTPS client of the Caddy sites at `host`, or why there is none.
