@@ -145,15 +145,15 @@ fn caddy_gets_its_certificate_from_a_private_acme_directory_and_keeps_it() {
         "acme/pebble.pem",
         &std::fs::read_to_string(w.join("pebble-cert.pem")).unwrap(),
     );
-    let vars = t.vars_with(&[
+    let overrides = [
         ("DOMAIN_NAME", DOMAIN),
         ("SSL_EMAIL", "ops@torrust-demo.com"),
         ("ACME_CA_URL", "https://127.0.0.1:14000/dir"),
         ("ACME_CA_ROOT_FILE", "acme/pebble.pem"),
         ("GRAFANA_ENABLED", "false"),
-    ]);
-    let refs: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let release = t.project.build("local", &refs);
+    ];
+    let vars = t.vars_with(&overrides);
+    let release = t.build_with(&overrides);
     let bundle = release.join("bundle");
     let caddyfile = std::fs::read_to_string(bundle.join("opt/torrust/caddy/Caddyfile")).unwrap();
     assert!(

@@ -145,10 +145,19 @@ impl Rig {
             sftp,
             scratch: tempfile::tempdir().unwrap(),
         };
-        let vars = rig.vars();
-        let refs: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        let release = rig.project.build("local", &refs);
+        let release = rig.build(&[]);
         Rig { release, ..rig }
+    }
+
+    /// The local release with the repository's variables and `extra`.
+    fn build(&self, extra: &[(&'static str, &str)]) -> PathBuf {
+        let mut vars = self.vars();
+        vars.extend(extra.iter().map(|(k, v)| (*k, v.to_string())));
+        self.project.build("local", &Self::refs(&vars))
+    }
+
+    fn refs<'a>(vars: &'a [(&'static str, String)]) -> Vec<(&'a str, &'a str)> {
+        vars.iter().map(|(k, v)| (*k, v.as_str())).collect()
     }
 
     fn vars(&self) -> Vec<(&'static str, String)> {
@@ -282,10 +291,9 @@ exit $rc
     /// `torrust-bake backup list local --json` from the operator's machine.
     fn list(&self) -> (i32, serde_json::Value, String) {
         let vars = self.vars();
-        let refs: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let run = self
             .project
-            .run(&["backup", "list", "local", "--json"], &refs);
+            .run(&["backup", "list", "local", "--json"], &Self::refs(&vars));
         let v = serde_json::from_str(&run.stdout()).unwrap_or(serde_json::Value::Null);
         assert!(!run.all().contains(PASSWORD), "{}", run.all());
         (run.code(), v, run.stderr())
@@ -605,10 +613,7 @@ fn a_restore_that_cannot_finish_says_why_and_leaves_the_volume_empty() {
     // (tests/verifiers.rs checks the environments as committed, which
     // back up to no repository: here the script that talks to one.)
     // The stopped method (it needs systemd, so it is checked, not run).
-    let mut vars = rig.vars();
-    vars.push(("BACKUP_SQLITE_METHOD", "stopped".into()));
-    let refs: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let stopped = rig.project.build("local", &refs);
+    let stopped = rig.build(&[("BACKUP_SQLITE_METHOD", "stopped")]);
     for release in [&rig.release, &stopped] {
         let script = release.join("bundle/usr/local/sbin/torrust-backup");
         let check = common::verifier(
@@ -624,14 +629,16 @@ fn a_restore_that_cannot_finish_says_why_and_leaves_the_volume_empty() {
         let left: Vec<_> = std::fs::read_dir(&empty).unwrap().collect();
         assert!(left.is_empty(), "the volume holds {left:?}: {}", vm.said());
     };
+    // A restore that fails with `why` in the boot status, the volume empty.
+    let refused = |vm: &Vm, why: &str| {
+        untouched(vm);
+        assert!(vm.status.contains(why), "{}", vm.said());
+    };
 
     let r = rig.vm(&empty, &["restore", "latest"]);
-    untouched(&r);
-    assert!(
-        r.status
-            .contains("FAILED: restore: there is no repository at BACKUP_REPOSITORY"),
-        "{}",
-        r.said()
+    refused(
+        &r,
+        "FAILED: restore: there is no repository at BACKUP_REPOSITORY",
     );
     let (code, _, err) = rig.list();
     assert_eq!(code, 1, "{err}");
@@ -654,22 +661,13 @@ fn a_restore_that_cannot_finish_says_why_and_leaves_the_volume_empty() {
     let id = h.snapshot("hand-over backup: snapshot ");
 
     let r = rig.vm(&empty, &["restore", "deadbeef"]);
-    untouched(&r);
-    assert!(
-        r.status
-            .contains("FAILED: restore: no snapshot deadbeef of local in the repository (torrust-bake backup list local)"),
-        "{}",
-        r.said()
-    );
+    refused(&r, "FAILED: restore: no snapshot deadbeef of local in the repository (torrust-bake backup list local)");
 
     let wrong = rig.etc_with_password("not-the-repository-password");
     let r = rig.vm_with(&empty, &wrong, None, &["restore", "latest"]);
-    untouched(&r);
-    assert!(
-        r.status
-            .contains("FAILED: restore: the repository refused BACKUP_PASSWORD (wrong password)"),
-        "{}",
-        r.said()
+    refused(
+        &r,
+        "FAILED: restore: the repository refused BACKUP_PASSWORD (wrong password)",
     );
     let h = rig.vm_with(&v1, &wrong, None, &["handover"]);
     assert_eq!(
@@ -696,13 +694,9 @@ fn a_restore_that_cannot_finish_says_why_and_leaves_the_volume_empty() {
     let j = rig.vm(&junk, &["handover"]);
     let junk_id = j.snapshot("hand-over backup: snapshot ");
     let r = rig.vm(&empty, &["restore", &junk_id]);
-    untouched(&r);
-    assert!(
-        r.status.contains(&format!(
-            "FAILED: restore: snapshot {junk_id} holds no sound SQLite database"
-        )),
-        "{}",
-        r.said()
+    refused(
+        &r,
+        &format!("FAILED: restore: snapshot {junk_id} holds no sound SQLite database"),
     );
 
     // 64 KiB for a 256 KiB database: nothing of it stays.
@@ -731,12 +725,9 @@ fn a_restore_that_cannot_finish_says_why_and_leaves_the_volume_empty() {
 
     rig.sftp.stop();
     let r = rig.vm(&empty, &["restore", &id]);
-    untouched(&r);
-    assert!(
-        r.status
-            .contains("FAILED: restore: cannot reach the repository (details on the console)"),
-        "{}",
-        r.said()
+    refused(
+        &r,
+        "FAILED: restore: cannot reach the repository (details on the console)",
     );
     let (code, _, err) = rig.list();
     assert_eq!(code, 2, "{err}");

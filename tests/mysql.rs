@@ -154,13 +154,11 @@ fn the_tracker_keeps_its_whitelist_in_mariadb_with_a_nasty_password() {
     ));
     let t = LoopbackTracker::new();
     let url = format!("mysql://torrust@127.0.0.1:{}/tracker", db.port);
-    let vars = t.vars_with(&[
+    let release = t.build_with(&[
         ("TORRUST_TRACKER_DATABASE_URL", url.as_str()),
         ("MYSQL_PASSWORD", NASTY_MYSQL),
         ("TORRUST_TRACKER_MODE", "whitelisted"),
     ]);
-    let refs: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let release = t.project.build("local", &refs);
     let toml = release.join("bundle/opt/torrust/tracker/tracker.toml");
     let text = std::fs::read_to_string(&toml).unwrap();
     assert!(text.contains("driver = \"mysql\""), "{text}");
@@ -207,16 +205,11 @@ fn the_tracker_keeps_its_whitelist_in_mariadb_with_a_nasty_password() {
 
     // The same with another password: the tracker never serves (a healthy
     // start above is the password's doing, not MariaDB letting anyone in).
-    let wrong = t.vars_with(&[
+    let release = t.build_with(&[
         ("TORRUST_TRACKER_DATABASE_URL", url.as_str()),
         ("MYSQL_PASSWORD", "not-the-password-of-torrust"),
         ("TORRUST_TRACKER_MODE", "whitelisted"),
     ]);
-    let refs: Vec<(&str, &str)> = wrong
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    let release = t.project.build("local", &refs);
     let _refused = common::start_tracker(&release.join("bundle/opt/torrust/tracker/tracker.toml"));
     assert!(
         !healthy_within(health, Duration::from_secs(8)),

@@ -395,6 +395,13 @@ impl LoopbackTracker {
         self.project.build("local", &Self::refs(&self.vars))
     }
 
+    /// Builds the local release with `overrides` on top of this setup's
+    /// variables.
+    pub fn build_with(&self, overrides: &[(&str, &str)]) -> PathBuf {
+        self.project
+            .build("local", &Self::refs(&self.vars_with(overrides)))
+    }
+
     /// Builds and starts the tracker from the rendered tracker.toml.
     pub fn start(&self) -> Tracker {
         start_tracker(&self.build().join("bundle/opt/torrust/tracker/tracker.toml"))
